@@ -1,0 +1,37 @@
+# The two commands README.md shows. Each installs what is missing, builds, runs.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: demo test deps build build-asan fuzz format
+
+deps:
+	./cmake/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The sanitizer build uses clang-19, which also builds the libFuzzer targets.
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DXEN9P_SANITIZE=ON \
+	    -DXEN9P_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_C_COMPILER=clang-19
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/tests/demo/xen9p-demo
+
+# Every test: under ASan+UBSan (with the bounded fuzz runs), then the normal
+# build with the slow real-client checks; the last summary line is the whole suite.
+test: build-asan build
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'realclient|e2e' $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# Longer fuzzing for people: FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 600
+fuzz: build-asan
+	cd $(ASAN_BUILD) && XEN9P_FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --output-on-failure -L fuzz
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

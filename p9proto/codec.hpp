@@ -1,0 +1,97 @@
+// Bounds-checked decoding and encoding of whole 9P2000.L messages.
+// Decoding works on a private copy of one message; encoding writes into a
+// caller-provided span (which may be ring memory) and never past its end.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "p9proto/messages.hpp"
+
+namespace xen9p::proto {
+
+// Why a message could not be decoded.
+enum class DecodeFailure : std::uint8_t {
+    kTooShort,       // fewer than 7 bytes: no header at all
+    kSizeMismatch,   // size[4] differs from the buffer length
+    kAboveMsize,     // size[4] exceeds the negotiated msize
+    kUnknownType,    // type[1] is not a message of 9P2000.L in this direction
+    kTruncated,      // a field runs past the end of the message
+    kTrailingBytes,  // bytes left over after the last field
+    kBadString,      // a string holds a NUL byte
+    kBadName,        // empty, '/', "." or ".." where an entry name is required
+    kNameTooLong,    // a name above 255 bytes or a target above 4095 bytes
+    kTooManyWalkElems,
+};
+
+std::string_view to_string(DecodeFailure failure);
+
+struct DecodeError {
+    DecodeFailure failure;
+    // The tag, when the header was readable: the message can then be answered
+    // with Rlerror(errno_for(failure)). Without it the stream is unusable.
+    std::optional<std::uint16_t> tag;
+
+    friend bool operator==(const DecodeError&, const DecodeError&) = default;
+};
+
+// The Linux errno a server answers for a message that failed to decode.
+std::uint32_t errno_for(DecodeFailure failure);
+
+// The fixed header of every message.
+struct Header {
+    std::uint32_t size = 0;
+    std::uint8_t type = 0;
+    std::uint16_t tag = 0;
+};
+
+// Reads the 7-byte header; nullopt if fewer than 7 bytes are given.
+std::optional<Header> peek_header(std::span<const std::byte> bytes);
+
+// Decodes one complete T-message. `bytes` must be exactly the message
+// (size[4] == bytes.size()) and no larger than msize.
+std::expected<Request, DecodeError> decode_request(std::span<const std::byte> bytes,
+                                                   std::uint32_t msize);
+
+// Decodes one complete R-message (the client side).
+std::expected<Reply, DecodeError> decode_reply(std::span<const std::byte> bytes,
+                                               std::uint32_t msize);
+
+enum class EncodeFailure : std::uint8_t {
+    kNoSpace,         // the output span is too small
+    kAboveCapacity,   // larger than the receiver accepts (see reply_capacity)
+    kFieldTooLarge,   // a string above 65535 bytes, a payload above 2^32-1, > 16 walk entries
+};
+
+std::string_view to_string(EncodeFailure failure);
+
+// Encodes a request into `out`; returns the number of bytes written.
+std::expected<std::size_t, EncodeFailure> encode(const Request& request,
+                                                 std::span<std::byte> out);
+
+// Encodes a reply into `out`. `capacity` is the most the receiver accepts for
+// this reply (reply_capacity()); a larger reply is refused, never truncated.
+std::expected<std::size_t, EncodeFailure> encode(const Reply& reply, std::span<std::byte> out,
+                                                 std::size_t capacity);
+
+// The exact encoded size of a message.
+std::size_t encoded_size(const Request& request);
+std::size_t encoded_size(const Reply& reply);
+
+// The largest reply the Linux client accepts for this request at this msize
+// (its per-type reply buffers, net/9p/protocol.c p9_msg_buf_size, capped by msize).
+std::size_t reply_capacity(const RequestBody& request, std::uint32_t msize);
+
+// Bytes of an Rread or Rreaddir before its payload: size[4] type[1] tag[2] count[4].
+inline constexpr std::size_t kDataReplyHeaderSize = 11;
+
+// Writes the header of an Rread/Rreaddir carrying `count` payload bytes, for
+// callers that place the payload themselves (zero copy into ring memory).
+void encode_data_reply_header(MsgType type, std::uint16_t tag, std::uint32_t count,
+                              std::span<std::byte, kDataReplyHeaderSize> out);
+
+}  // namespace xen9p::proto

@@ -1,0 +1,16 @@
+// Host errno to the errno carried by Rlerror. The wire carries Linux numbers;
+// on a Linux host they are the same, but every value is checked explicitly so
+// that nothing outside 1..4095 (which the client turns into EPROTO) is sent.
+#pragma once
+
+#include <cstdint>
+
+#include "p9proto/errno.hpp"
+
+namespace xen9p::proto {
+
+// The Linux errno to put in Rlerror for a host error. Unknown or out-of-range
+// values become EIO.
+std::uint32_t wire_errno(Errno host);
+
+}  // namespace xen9p::proto
