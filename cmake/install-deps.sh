@@ -4,7 +4,7 @@
 set -eu
 
 packages="build-essential cmake ninja-build pkg-config libxen-dev liburing-dev
-libboost-test-dev clang-19 libclang-rt-19-dev clang-format diod"
+libboost-test-dev libseccomp-dev libcap-dev clang-19 libclang-rt-19-dev clang-format diod"
 
 missing=""
 for p in $packages; do

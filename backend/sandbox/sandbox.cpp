@@ -1,0 +1,229 @@
+#include "backend/sandbox/sandbox.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <memory>
+
+namespace xen9p::sandbox {
+namespace {
+
+// pivot_root has no glibc wrapper.
+int pivot_root(const char* new_root, const char* put_old) {
+    return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
+}
+
+// Private mount namespace whose "/" is the export; the old root is detached so
+// nothing outside the export is reachable by path.
+Status pivot_into(const std::filesystem::path& root) {
+    if (::unshare(CLONE_NEWNS) != 0) return fail_errno();
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail_errno();
+    // pivot_root needs the new root to be a mount point.
+    if (::mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+        return fail_errno();
+    if (::chdir(root.c_str()) != 0) return fail_errno();
+    // Stacking the old root on "." and detaching it avoids needing a put_old dir.
+    if (pivot_root(".", ".") != 0) return fail_errno();
+    if (::umount2(".", MNT_DETACH) != 0) return fail_errno();
+    if (::chdir("/") != 0) return fail_errno();
+    return {};
+}
+
+Status chroot_into(const std::filesystem::path& root) {
+    if (::chdir(root.c_str()) != 0) return fail_errno();
+    if (::chroot(".") != 0) return fail_errno();
+    if (::chdir("/") != 0) return fail_errno();
+    return {};
+}
+
+Status set_capabilities(const std::vector<int>& keep) {
+    std::unique_ptr<_cap_struct, int (*)(void*)> caps(cap_init(), cap_free);
+    if (!caps) return fail_errno();
+    if (!keep.empty()) {
+        std::vector<cap_value_t> values(keep.begin(), keep.end());
+        const int n = static_cast<int>(values.size());
+        if (cap_set_flag(caps.get(), CAP_PERMITTED, n, values.data(), CAP_SET) != 0 ||
+            cap_set_flag(caps.get(), CAP_EFFECTIVE, n, values.data(), CAP_SET) != 0)
+            return fail_errno();
+    }
+    if (cap_set_proc(caps.get()) != 0) return fail_errno();
+    // Nothing may come back through exec or ambient sets.
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return fail_errno();
+    return {};
+}
+
+Status set_rlimit(int resource, rlim_t value) {
+    const rlimit limit{value, value};
+    if (::setrlimit(resource, &limit) != 0) return fail_errno();
+    return {};
+}
+
+// What a worker calls after set-up: file ops on fds it holds, io_uring, its
+// event-channel and grant device fds, memory management, and exiting. Ops
+// submitted through io_uring are limited separately (ring restrictions).
+constexpr std::array kAllowedSyscalls = {
+    SCMP_SYS(read),
+    SCMP_SYS(write),
+    SCMP_SYS(readv),
+    SCMP_SYS(writev),
+    SCMP_SYS(pread64),
+    SCMP_SYS(pwrite64),
+    SCMP_SYS(preadv),
+    SCMP_SYS(pwritev),
+    SCMP_SYS(preadv2),
+    SCMP_SYS(pwritev2),
+    SCMP_SYS(close),
+    SCMP_SYS(close_range),
+    SCMP_SYS(lseek),
+    SCMP_SYS(openat),
+    SCMP_SYS(openat2),
+    SCMP_SYS(newfstatat),
+    SCMP_SYS(fstat),
+    SCMP_SYS(statx),
+    SCMP_SYS(fstatfs),
+    SCMP_SYS(statfs),
+    SCMP_SYS(getdents64),
+    SCMP_SYS(mkdirat),
+    SCMP_SYS(mknodat),
+    SCMP_SYS(symlinkat),
+    SCMP_SYS(linkat),
+    SCMP_SYS(renameat),
+    SCMP_SYS(renameat2),
+    SCMP_SYS(unlinkat),
+    SCMP_SYS(readlinkat),
+    SCMP_SYS(fchmod),
+    SCMP_SYS(fchmodat),
+    SCMP_SYS(fchown),
+    SCMP_SYS(fchownat),
+    SCMP_SYS(utimensat),
+    SCMP_SYS(ftruncate),
+    SCMP_SYS(fallocate),
+    SCMP_SYS(fsync),
+    SCMP_SYS(fdatasync),
+    SCMP_SYS(fcntl),
+    SCMP_SYS(flock),
+    SCMP_SYS(dup),
+    SCMP_SYS(dup3),
+    SCMP_SYS(fgetxattr),
+    SCMP_SYS(fsetxattr),
+    SCMP_SYS(flistxattr),
+    SCMP_SYS(fremovexattr),
+    SCMP_SYS(getxattr),
+    SCMP_SYS(setxattr),
+    SCMP_SYS(listxattr),
+    SCMP_SYS(removexattr),
+    SCMP_SYS(lgetxattr),
+    SCMP_SYS(lsetxattr),
+    SCMP_SYS(llistxattr),
+    SCMP_SYS(lremovexattr),
+    SCMP_SYS(io_uring_enter),
+    SCMP_SYS(io_uring_register),
+    SCMP_SYS(mmap),
+    SCMP_SYS(munmap),
+    SCMP_SYS(mremap),
+    SCMP_SYS(mprotect),
+    SCMP_SYS(madvise),
+    SCMP_SYS(brk),
+    SCMP_SYS(futex),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(sigaltstack),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(getpid),
+    SCMP_SYS(gettid),
+    SCMP_SYS(getuid),
+    SCMP_SYS(geteuid),
+    SCMP_SYS(getgid),
+    SCMP_SYS(getegid),
+    SCMP_SYS(setfsuid),
+    SCMP_SYS(setfsgid),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(gettimeofday),
+    SCMP_SYS(epoll_create1),
+    SCMP_SYS(epoll_ctl),
+    SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait),
+    SCMP_SYS(poll),
+    SCMP_SYS(ppoll),
+    SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(sendto),
+    SCMP_SYS(ioctl),
+    SCMP_SYS(getrandom),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(prlimit64),
+    SCMP_SYS(getrlimit),
+};
+
+}  // namespace
+
+Status install_seccomp_allow_list() {
+    std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS),
+                                                         seccomp_release);
+    if (!ctx) return fail(ENOMEM);
+    for (const int nr : kAllowedSyscalls) {
+        if (const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0); rc < 0)
+            return fail(-rc);
+    }
+    if (const int rc = seccomp_load(ctx.get()); rc < 0) return fail(-rc);
+    return {};
+}
+
+std::vector<int> capabilities_for_security_model(const std::string& model) {
+    if (model == "passthrough") {
+        // Act as the guest's owners: create as them, chown, bypass DAC as
+        // their fsuid does on the host, and make device nodes.
+        return {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID,
+                CAP_SETUID, CAP_SETGID,       CAP_MKNOD};
+    }
+    return {};
+}
+
+Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy) {
+    if (policy.uid == 0 || policy.gid == 0) return fail(EPERM);
+    SandboxReport report;
+    if (auto pivoted = pivot_into(policy.root); !pivoted) {
+        // Without mount namespaces (e.g. inside some containers) chroot still
+        // confines paths; pivot_root failing half-way leaves the old root intact.
+        if (auto rooted = chroot_into(policy.root); !rooted) return std::unexpected(rooted.error());
+        report.confinement = Confinement::kChroot;
+    }
+    // The guest's device model shares this uid: it must not ptrace or read us.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail_errno();
+    if (::setgroups(0, nullptr) != 0) return fail_errno();
+    if (!policy.keep_capabilities.empty() && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+        return fail_errno();
+    if (::setresgid(policy.gid, policy.gid, policy.gid) != 0) return fail_errno();
+    if (::setresuid(policy.uid, policy.uid, policy.uid) != 0) return fail_errno();
+    // setresuid away from root clears the effective set; rebuild exactly what is kept.
+    if (auto caps = set_capabilities(policy.keep_capabilities); !caps)
+        return std::unexpected(caps.error());
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail_errno();
+    if (auto r = set_rlimit(RLIMIT_NOFILE, policy.max_open_files); !r)
+        return std::unexpected(r.error());
+    if (auto r = set_rlimit(RLIMIT_CORE, 0); !r) return std::unexpected(r.error());
+    // A worker never forks.
+    if (auto r = set_rlimit(RLIMIT_NPROC, 0); !r) return std::unexpected(r.error());
+    if (policy.install_seccomp) {
+        if (auto r = install_seccomp_allow_list(); !r) return std::unexpected(r.error());
+    }
+    return report;
+}
+
+}  // namespace xen9p::sandbox

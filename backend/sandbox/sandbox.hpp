@@ -1,0 +1,50 @@
+// The worker's privilege drop: after a device's rings, ports and export are
+// open, the worker confines itself to the export and to the uid of the guest's
+// restricted device model, and keeps only what its security model needs.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "p9proto/errno.hpp"
+
+namespace xen9p::sandbox {
+
+struct SandboxPolicy {
+    uid_t uid = 0;  // range_base + domid; 0 is refused
+    gid_t gid = 0;
+    // Becomes "/" of the worker: a private mount namespace with the export
+    // pivoted to the root, or chroot where namespaces are unavailable.
+    std::filesystem::path root;
+    rlim_t max_open_files = 1024;
+    // Capabilities (CAP_* numbers) kept in the permitted and effective sets,
+    // e.g. what the passthrough security model needs. Empty: none at all.
+    std::vector<int> keep_capabilities;
+    bool install_seccomp = true;
+};
+
+// How the root was confined, for logs and `xen9pd status`.
+enum class Confinement { kPivotRoot, kChroot };
+
+struct SandboxReport {
+    Confinement confinement = Confinement::kPivotRoot;
+};
+
+// Applies the policy to the calling process, which must be single-threaded
+// and root. Order: mount namespace + pivot_root (or chroot), then not dumpable,
+// supplementary groups dropped, setresgid/setresuid, capabilities, no_new_privs,
+// rlimits, seccomp. Each step's failure is returned; the caller must then exit.
+Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy);
+
+// Capability numbers for a security model name: passthrough needs to act as
+// any owner; none and mapped-xattr need nothing.
+std::vector<int> capabilities_for_security_model(const std::string& model);
+
+// Installs only the seccomp allow-list (kill on anything else). Exposed for tests.
+Status install_seccomp_allow_list();
+
+}  // namespace xen9p::sandbox
