@@ -1,0 +1,111 @@
+#include "backend/log/log.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <ctime>
+
+namespace xen9p::log {
+namespace {
+
+std::atomic<Level> current_level{Level::kInfo};
+
+constexpr std::string_view name_of(Level level) {
+    switch (level) {
+        case Level::kError: return "error";
+        case Level::kWarning: return "warning";
+        case Level::kInfo: return "info";
+        case Level::kDebug: return "debug";
+    }
+    return "info";
+}
+
+// Values with spaces, quotes or control bytes are quoted and escaped so that
+// one event stays one parseable line whatever a guest put in a name.
+void append_value(std::string& out, std::string_view value) {
+    const bool plain = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+        return c > ' ' && c != '"' && c != '\\' && c != '=' && c != 0x7f;
+    });
+    if (plain) {
+        out.append(value);
+        return;
+    }
+    out.push_back('"');
+    for (const char c : value) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (u < 0x20 || u == 0x7f) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out.append("\\x");
+            out.push_back(kHex[u >> 4]);
+            out.push_back(kHex[u & 0xf]);
+        } else {
+            out.push_back(c);
+        }
+    }
+    out.push_back('"');
+}
+
+}  // namespace
+
+void set_level(Level level) { current_level.store(level); }
+Level level() { return current_level.load(); }
+
+bool parse_level(std::string_view text, Level& out) {
+    for (Level l : {Level::kError, Level::kWarning, Level::kInfo, Level::kDebug}) {
+        if (text == name_of(l)) {
+            out = l;
+            return true;
+        }
+    }
+    return false;
+}
+
+void write(Level lvl, std::string_view component, std::string_view device,
+           std::string_view message, std::initializer_list<Field> fields) {
+    if (lvl > level()) return;
+    char stamp[32];
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    std::string line(stamp);
+    line.append(" level=").append(name_of(lvl));
+    line.append(" component=");
+    append_value(line, component);
+    if (!device.empty()) {
+        line.append(" device=");
+        append_value(line, device);
+    }
+    line.append(" msg=");
+    append_value(line, message);
+    for (const auto& f : fields) {
+        line.push_back(' ');
+        line.append(f.key).push_back('=');
+        append_value(line, f.value);
+    }
+    line.push_back('\n');
+    // One write per line keeps lines whole when several processes share stderr.
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
+
+bool RateLimiter::allow() {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    tokens_ = std::min(burst_, tokens_ + elapsed * per_second_);
+    if (tokens_ >= 1.0) {
+        tokens_ -= 1.0;
+        return true;
+    }
+    ++suppressed_;
+    return false;
+}
+
+unsigned RateLimiter::take_suppressed() { return std::exchange(suppressed_, 0u); }
+
+}  // namespace xen9p::log

@@ -1,0 +1,66 @@
+// The one logger: one line per event on stderr, as
+//   <time> level=<l> component=<c> [device=<d>] msg="<m>" key=value...
+// Guest-triggered messages go through a RateLimiter so that a guest cannot
+// make the daemon log without bound.
+#pragma once
+
+#include <chrono>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace xen9p::log {
+
+enum class Level { kError = 0, kWarning = 1, kInfo = 2, kDebug = 3 };
+
+void set_level(Level level);
+Level level();
+// "error", "warning", "info", "debug"; false for anything else.
+bool parse_level(std::string_view text, Level& out);
+
+struct Field {
+    std::string_view key;
+    std::string value;
+};
+
+void write(Level level, std::string_view component, std::string_view device,
+           std::string_view message, std::initializer_list<Field> fields = {});
+
+inline void error(std::string_view component, std::string_view device, std::string_view message,
+                  std::initializer_list<Field> fields = {}) {
+    write(Level::kError, component, device, message, fields);
+}
+inline void warning(std::string_view component, std::string_view device,
+                    std::string_view message, std::initializer_list<Field> fields = {}) {
+    write(Level::kWarning, component, device, message, fields);
+}
+inline void info(std::string_view component, std::string_view device, std::string_view message,
+                 std::initializer_list<Field> fields = {}) {
+    write(Level::kInfo, component, device, message, fields);
+}
+inline void debug(std::string_view component, std::string_view device, std::string_view message,
+                  std::initializer_list<Field> fields = {}) {
+    write(Level::kDebug, component, device, message, fields);
+}
+
+// Token bucket: `burst` lines at once, then `per_second` lines per second.
+// Lines refused are counted and reported with the next allowed line.
+class RateLimiter {
+public:
+    RateLimiter(double per_second = 5.0, double burst = 20.0)
+        : per_second_(per_second), burst_(burst), tokens_(burst) {}
+
+    // True when a line may be written now.
+    bool allow();
+    // Lines refused since the last allowed one (reset by reading it).
+    unsigned take_suppressed();
+
+private:
+    double per_second_;
+    double burst_;
+    double tokens_;
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+    unsigned suppressed_ = 0;
+};
+
+}  // namespace xen9p::log
