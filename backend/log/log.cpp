@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <ctime>
+#include <utility>
 
 namespace xen9p::log {
 namespace {
@@ -13,10 +14,14 @@ std::atomic<Level> current_level{Level::kInfo};
 
 constexpr std::string_view name_of(Level level) {
     switch (level) {
-        case Level::kError: return "error";
-        case Level::kWarning: return "warning";
-        case Level::kInfo: return "info";
-        case Level::kDebug: return "debug";
+        case Level::kError:
+            return "error";
+        case Level::kWarning:
+            return "warning";
+        case Level::kInfo:
+            return "info";
+        case Level::kDebug:
+            return "debug";
     }
     return "info";
 }
@@ -51,8 +56,12 @@ void append_value(std::string& out, std::string_view value) {
 
 }  // namespace
 
-void set_level(Level level) { current_level.store(level); }
-Level level() { return current_level.load(); }
+void set_level(Level level) {
+    current_level.store(level);
+}
+Level level() {
+    return current_level.load();
+}
 
 bool parse_level(std::string_view text, Level& out) {
     for (Level l : {Level::kError, Level::kWarning, Level::kInfo, Level::kDebug}) {
@@ -64,8 +73,8 @@ bool parse_level(std::string_view text, Level& out) {
     return false;
 }
 
-void write(Level lvl, std::string_view component, std::string_view device,
-           std::string_view message, std::initializer_list<Field> fields) {
+void write(Level lvl, std::string_view component, std::string_view device, std::string_view message,
+           std::initializer_list<Field> fields) {
     if (lvl > level()) return;
     char stamp[32];
     const std::time_t now = std::time(nullptr);
@@ -106,6 +115,8 @@ bool RateLimiter::allow() {
     return false;
 }
 
-unsigned RateLimiter::take_suppressed() { return std::exchange(suppressed_, 0u); }
+unsigned RateLimiter::take_suppressed() {
+    return std::exchange(suppressed_, 0u);
+}
 
 }  // namespace xen9p::log

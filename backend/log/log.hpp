@@ -30,8 +30,8 @@ inline void error(std::string_view component, std::string_view device, std::stri
                   std::initializer_list<Field> fields = {}) {
     write(Level::kError, component, device, message, fields);
 }
-inline void warning(std::string_view component, std::string_view device,
-                    std::string_view message, std::initializer_list<Field> fields = {}) {
+inline void warning(std::string_view component, std::string_view device, std::string_view message,
+                    std::initializer_list<Field> fields = {}) {
     write(Level::kWarning, component, device, message, fields);
 }
 inline void info(std::string_view component, std::string_view device, std::string_view message,
@@ -46,7 +46,7 @@ inline void debug(std::string_view component, std::string_view device, std::stri
 // Token bucket: `burst` lines at once, then `per_second` lines per second.
 // Lines refused are counted and reported with the next allowed line.
 class RateLimiter {
-public:
+  public:
     RateLimiter(double per_second = 5.0, double burst = 20.0)
         : per_second_(per_second), burst_(burst), tokens_(burst) {}
 
@@ -55,7 +55,7 @@ public:
     // Lines refused since the last allowed one (reset by reading it).
     unsigned take_suppressed();
 
-private:
+  private:
     double per_second_;
     double burst_;
     double tokens_;
