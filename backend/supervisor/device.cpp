@@ -1,0 +1,316 @@
+#include "backend/supervisor/device.hpp"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <system_error>
+
+#include "backend/log/log.hpp"
+
+namespace xen9p::daemon {
+namespace {
+
+constexpr std::string_view kComponent = "supervisor";
+
+std::optional<XenbusState> parse_state(const std::optional<std::string>& text) {
+    if (!text) return std::nullopt;
+    const auto value = parse_decimal(*text, 8);
+    if (!value) return std::nullopt;
+    return static_cast<XenbusState>(*value);
+}
+
+bool is_security_model(std::string_view model) {
+    return model == "none" || model == "passthrough" || model == "mapped-xattr";
+}
+
+// The canonical export directory if `path` names a directory under an allowed root.
+Result<std::filesystem::path> resolve_export(const std::string& path,
+                                             const std::vector<std::filesystem::path>& roots,
+                                             std::string& why) {
+    if (path.empty() || path.front() != '/') {
+        why = "path is not absolute";
+        return fail(EINVAL);
+    }
+    std::error_code ec;
+    const auto canonical = std::filesystem::canonical(path, ec);
+    if (ec) {
+        why = "path does not resolve: " + ec.message();
+        return fail(ec.value());
+    }
+    if (!std::filesystem::is_directory(canonical, ec)) {
+        why = "path is not a directory";
+        return fail(ENOTDIR);
+    }
+    for (const auto& root : roots) {
+        const auto canonical_root = std::filesystem::weakly_canonical(root, ec);
+        if (ec) continue;
+        // Component-wise prefix: /srv/share does not allow /srv/shared.
+        auto [root_end, path_it] = std::mismatch(canonical_root.begin(), canonical_root.end(),
+                                                 canonical.begin(), canonical.end());
+        if (root_end == canonical_root.end()) return canonical;
+    }
+    why = "path is outside the allowed export roots";
+    return fail(EACCES);
+}
+
+std::string describe_exit(int status) {
+    if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
+    return "status " + std::to_string(status);
+}
+
+}  // namespace
+
+Device::Device(DeviceId id, std::string backend_path, platform::Xenstore& xs,
+               const SupervisorConfig& config, WorkerLauncher& launcher)
+    : id_(std::move(id)),
+      backend_path_(std::move(backend_path)),
+      frontend_path_("/local/domain/" + std::to_string(id_.domid) + "/device/9pfs/" +
+                     std::to_string(id_.devid)),
+      xs_(xs),
+      config_(config),
+      launcher_(launcher) {}
+
+Device::~Device() {
+    stop_worker();
+    if (watching_frontend_) (void)xs_.unwatch(frontend_key("state"), "fe:" + id_.to_string());
+}
+
+std::string Device::backend_key(std::string_view key) const {
+    return backend_path_ + "/" + std::string(key);
+}
+
+std::string Device::frontend_key(std::string_view key) const {
+    return frontend_path_ + "/" + std::string(key);
+}
+
+bool Device::publish_state(XenbusState state) {
+    const auto value = std::to_string(static_cast<int>(state));
+    if (auto written = xs_.write(backend_key("state"), value); !written) {
+        log::error(kComponent, id_.to_string(), "cannot write backend state",
+                   {{"state", value}, {"error", written.error().message()}});
+        return false;
+    }
+    state_ = state;
+    log::info(kComponent, id_.to_string(), "backend state", {{"state", value}});
+    return true;
+}
+
+void Device::stop_worker() {
+    if (!worker_) return;
+    worker_->stop();
+    worker_.reset();
+}
+
+void Device::close(XenbusState final_state, const std::string& why) {
+    stop_worker();
+    if (!why.empty()) {
+        last_error_ = why;
+        log::warning(kComponent, id_.to_string(), "closing device", {{"reason", why}});
+    }
+    if (state_ != final_state) publish_state(final_state);
+}
+
+bool Device::setup_from_backend_keys() {
+    auto refuse = [this](const std::string& why) {
+        // The device stays Closed until the toolstack removes it; the reason
+        // is also left where xl tools look for backend errors.
+        (void)xs_.write(backend_key("hotplug-error"), why);
+        close(XenbusState::kClosed, why);
+        return false;
+    };
+    auto frontend = xs_.try_read(backend_key("frontend"));
+    auto frontend_id = xs_.try_read(backend_key("frontend-id"));
+    auto path = xs_.try_read(backend_key("path"));
+    auto model = xs_.try_read(backend_key("security_model"));
+    if (!frontend || !frontend_id || !path || !model) return refuse("cannot read backend keys");
+    // libxl writes these; anything else is not a device we understand.
+    if (*frontend != frontend_path_) return refuse("frontend key does not match the device");
+    if (*frontend_id != std::to_string(id_.domid))
+        return refuse("frontend-id does not match the device");
+    if (!*path) return refuse("no path");
+
+    std::string why;
+    auto export_dir = resolve_export(**path, config_.allowed_roots, why);
+    if (!export_dir) return refuse(why + ": " + **path);
+
+    WorkerParams params;
+    params.device = id_;
+    params.export_path = *export_dir;
+    params.security_model = model->value_or("none");
+    if (!is_security_model(params.security_model))
+        return refuse("unsupported security_model " + params.security_model);
+    if (auto tag = xs_.try_read(frontend_key("tag")); tag && *tag) params.tag = **tag;
+    params.limits = config_.default_limits;
+    auto limit = [this](std::string_view key, std::uint32_t& out) {
+        auto value = xs_.try_read(backend_key(key));
+        if (!value || !*value) return true;
+        auto parsed = parse_decimal(**value, 0xffffffff);
+        if (!parsed) return false;
+        // 0 means "backend default" (max-open-files) or "unlimited" (the others).
+        if (*parsed != 0) out = static_cast<std::uint32_t>(*parsed);
+        return true;
+    };
+    if (!limit("max-files", params.limits.max_files) ||
+        !limit("max-open-files", params.limits.max_open_files) ||
+        !limit("max-space", params.limits.max_space_mib))
+        return refuse("malformed limit");
+    if (auto auto_delete = xs_.try_read(backend_key("auto-delete")); auto_delete && *auto_delete)
+        params.limits.auto_delete = **auto_delete == "1";
+    params.max_ring_order = config_.max_ring_order;
+    params.uid = config_.uid_range_base + id_.domid;
+    params.gid = config_.gid;
+    params.platform = config_.platform;
+    params_ = std::move(params);
+
+    if (!xs_.write(backend_key("versions"), "1") ||
+        !xs_.write(backend_key("max-rings"), std::to_string(config_.max_rings)) ||
+        !xs_.write(backend_key("max-ring-page-order"), std::to_string(config_.max_ring_order)))
+        return refuse("cannot publish backend features");
+    if (!watching_frontend_) {
+        if (!xs_.watch(frontend_key("state"), "fe:" + id_.to_string()))
+            return refuse("cannot watch the frontend state");
+        watching_frontend_ = true;
+    }
+    log::info(kComponent, id_.to_string(), "device configured",
+              {{"path", params_->export_path.string()},
+               {"tag", params_->tag},
+               {"security_model", params_->security_model}});
+    return publish_state(XenbusState::kInitWait);
+}
+
+void Device::connect_frontend() {
+    auto version = xs_.try_read(frontend_key("version"));
+    auto num_rings_text = xs_.try_read(frontend_key("num-rings"));
+    if (!version || !*version || **version != "1") {
+        close(XenbusState::kClosed, "frontend version is not 1");
+        return;
+    }
+    const auto num_rings = num_rings_text && *num_rings_text
+                               ? parse_decimal(**num_rings_text, config_.max_rings)
+                               : std::nullopt;
+    if (!num_rings || *num_rings == 0) {
+        close(XenbusState::kClosed, "frontend num-rings is invalid");
+        return;
+    }
+    WorkerParams params = *params_;
+    params.rings.clear();
+    for (std::uint64_t i = 0; i < *num_rings; ++i) {
+        const auto n = std::to_string(i);
+        auto ref = xs_.try_read(frontend_key("ring-ref" + n));
+        auto port = xs_.try_read(frontend_key("event-channel-" + n));
+        const auto ref_value = ref && *ref ? parse_decimal(**ref, 0xffffffff) : std::nullopt;
+        const auto port_value = port && *port ? parse_decimal(**port, 0xffffffff) : std::nullopt;
+        if (!ref_value || !port_value || *port_value == 0) {
+            close(XenbusState::kClosed, "frontend ring " + n + " keys are invalid");
+            return;
+        }
+        params.rings.push_back(
+            {static_cast<std::uint32_t>(*ref_value), static_cast<std::uint32_t>(*port_value)});
+    }
+    auto worker = launcher_.launch(params);
+    if (!worker) {
+        close(XenbusState::kClosed, "cannot start worker: " + worker.error().message());
+        return;
+    }
+    worker_ = std::move(*worker);
+    params_ = std::move(params);
+    log::info(kComponent, id_.to_string(), "worker started",
+              {{"pid", std::to_string(worker_->pid())},
+               {"uid", std::to_string(params_->uid)},
+               {"rings", std::to_string(params_->rings.size())}});
+}
+
+bool Device::refresh() {
+    auto backend_state = xs_.try_read(backend_key("state"));
+    if (!backend_state) return true;  // transient xenstore error: keep what we have
+    if (!*backend_state) {
+        // The toolstack removed the device.
+        stop_worker();
+        return false;
+    }
+    auto online = xs_.try_read(backend_key("online"));
+    const bool offline = online && *online && **online == "0";
+
+    if (state_ == XenbusState::kUnknown) {
+        const auto initial = parse_state(*backend_state);
+        if (offline || initial != XenbusState::kInitialising) {
+            // Another backend (or the toolstack) already drives it.
+            if (last_error_.empty()) {
+                last_error_ = "not claimed: backend state " + **backend_state;
+                log::info(kComponent, id_.to_string(), "device not claimed",
+                          {{"state", **backend_state}});
+            }
+            return true;
+        }
+        setup_from_backend_keys();
+        return true;
+    }
+
+    if (offline) {
+        // libxl removes a device with online=0 and state=5, then waits for 6.
+        close(XenbusState::kClosed, {});
+        return true;
+    }
+
+    auto frontend_text = xs_.try_read(frontend_key("state"));
+    if (!frontend_text) return true;
+    // A vanished frontend counts as Closed.
+    const auto frontend = *frontend_text ? parse_state(*frontend_text) : XenbusState::kClosed;
+    if (!frontend) return true;
+
+    switch (state_) {
+        case XenbusState::kInitWait:
+            if (*frontend == XenbusState::kInitialised && !worker_) {
+                connect_frontend();
+            } else if (*frontend == XenbusState::kClosing || *frontend == XenbusState::kClosed) {
+                if (worker_) close(*frontend, {});
+            }
+            break;
+        case XenbusState::kConnected:
+            if (*frontend == XenbusState::kClosing || *frontend == XenbusState::kClosed)
+                close(*frontend, {});
+            break;
+        case XenbusState::kClosing:
+            if (*frontend == XenbusState::kClosed) close(XenbusState::kClosed, {});
+            break;
+        case XenbusState::kClosed:
+            // A frontend that starts over gets a fresh worker.
+            if (params_ &&
+                (*frontend == XenbusState::kInitialising || *frontend == XenbusState::kInitWait)) {
+                last_error_.clear();
+                publish_state(XenbusState::kInitWait);
+            }
+            break;
+        default:
+            break;
+    }
+    return true;
+}
+
+void Device::on_worker_event() {
+    if (!worker_) return;
+    switch (worker_->next_event()) {
+        case WorkerEvent::kNone:
+            break;
+        case WorkerEvent::kReady:
+            if (state_ == XenbusState::kInitWait) publish_state(XenbusState::kConnected);
+            break;
+        case WorkerEvent::kExited: {
+            const auto how = describe_exit(worker_->exit_status());
+            worker_.reset();
+            log::error(kComponent, id_.to_string(), "worker ended", {{"how", how}});
+            // The guest sees the device close and fails its I/O instead of hanging.
+            close(XenbusState::kClosing, "worker ended: " + how);
+            break;
+        }
+    }
+}
+
+void Device::domain_gone() {
+    stop_worker();
+    if (state_ != XenbusState::kUnknown && state_ != XenbusState::kClosed)
+        close(XenbusState::kClosed, "domain destroyed");
+}
+
+}  // namespace xen9p::daemon

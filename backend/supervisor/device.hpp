@@ -1,0 +1,81 @@
+// One 9pfs device as the supervisor drives it through the xenbus handshake:
+// InitWait once its configuration is valid, a worker once the frontend is
+// Initialised, Connected once the worker is ready, and Closing/Closed when
+// the frontend, the toolstack or the worker ends it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "backend/supervisor/device_id.hpp"
+#include "backend/supervisor/supervisor_config.hpp"
+#include "backend/supervisor/worker_launcher.hpp"
+#include "xenring/xenstore/xenstore.hpp"
+
+namespace xen9p::daemon {
+
+// enum xenbus_state
+enum class XenbusState : int {
+    kUnknown = 0,
+    kInitialising = 1,
+    kInitWait = 2,
+    kInitialised = 3,
+    kConnected = 4,
+    kClosing = 5,
+    kClosed = 6,
+    kReconfiguring = 7,
+    kReconfigured = 8,
+};
+
+class Device {
+  public:
+    Device(DeviceId id, std::string backend_path, platform::Xenstore& xs,
+           const SupervisorConfig& config, WorkerLauncher& launcher);
+    ~Device();
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+
+    // Re-reads the device's xenstore nodes and takes the next step. False when
+    // the backend directory is gone and the device should be forgotten.
+    bool refresh();
+    // The worker's fd became readable.
+    void on_worker_event();
+    // The guest domain no longer exists.
+    void domain_gone();
+
+    const DeviceId& id() const { return id_; }
+    const std::string& frontend_path() const { return frontend_path_; }
+    // -1 when no worker runs.
+    int worker_fd() const { return worker_ ? worker_->event_fd() : -1; }
+    pid_t worker_pid() const { return worker_ ? worker_->pid() : -1; }
+    XenbusState backend_state() const { return state_; }
+    const std::optional<WorkerParams>& params() const { return params_; }
+    // Why the device was refused or closed, for logs and status.
+    const std::string& last_error() const { return last_error_; }
+
+  private:
+    bool setup_from_backend_keys();
+    void connect_frontend();
+    void close(XenbusState final_state, const std::string& why);
+    void stop_worker();
+    bool publish_state(XenbusState state);
+    std::string backend_key(std::string_view key) const;
+    std::string frontend_key(std::string_view key) const;
+
+    DeviceId id_;
+    std::string backend_path_;
+    std::string frontend_path_;
+    platform::Xenstore& xs_;
+    const SupervisorConfig& config_;
+    WorkerLauncher& launcher_;
+    XenbusState state_ = XenbusState::kUnknown;
+    bool watching_frontend_ = false;
+    std::optional<WorkerParams> params_;
+    std::unique_ptr<Worker> worker_;
+    std::string last_error_;
+};
+
+}  // namespace xen9p::daemon

@@ -1,0 +1,36 @@
+// Workers as separate processes: fork + exec of the xen9pd binary in worker
+// mode, parameters and readiness over a SOCK_SEQPACKET control socket.
+// A fresh exec gives each worker its own address space layout and nothing of
+// the supervisor's memory or libxenstore state.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "backend/supervisor/worker_launcher.hpp"
+#include "xenring/unique_fd.hpp"
+
+namespace xen9p::daemon {
+
+// The message a worker sends on its control socket once it serves the device.
+inline constexpr std::string_view kWorkerReadyMessage = "ready";
+
+class ProcessWorkerLauncher : public WorkerLauncher {
+  public:
+    // Runs `program` with `arguments` followed by "--control-fd N".
+    ProcessWorkerLauncher(std::filesystem::path program, std::vector<std::string> arguments);
+
+    Result<std::unique_ptr<Worker>> launch(const WorkerParams& params) override;
+
+  private:
+    std::filesystem::path program_;
+    std::vector<std::string> arguments_;
+};
+
+// Worker side: reads the parameters the supervisor sent on `control_fd`.
+Result<WorkerParams> receive_worker_params(int control_fd);
+// Worker side: tells the supervisor the device is being served.
+Status report_worker_ready(int control_fd);
+
+}  // namespace xen9p::daemon

@@ -1,0 +1,58 @@
+// The privileged half of xen9pd: watches the backend directories it claims,
+// drives each device through the xenbus handshake, and starts one worker per
+// connected device. It never parses 9P and never touches guest memory.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/supervisor/device.hpp"
+#include "backend/supervisor/supervisor_config.hpp"
+#include "backend/supervisor/worker_launcher.hpp"
+#include "xenring/xenstore/xenstore.hpp"
+
+namespace xen9p::daemon {
+
+struct DeviceStatus {
+    DeviceId id;
+    std::string tag;
+    std::string path;
+    std::string security_model;
+    XenbusState state = XenbusState::kUnknown;
+    pid_t worker_pid = -1;
+    uid_t worker_uid = 0;
+    std::string last_error;
+};
+
+class Supervisor {
+  public:
+    Supervisor(SupervisorConfig config, platform::Xenstore xs,
+               std::unique_ptr<WorkerLauncher> launcher);
+    ~Supervisor();
+
+    // Claims the xen-9pfsd singleton key (when serving xen_9pfs) and sets the watches.
+    Status start();
+    // Waits up to `timeout_ms` for xenstore or worker events and handles them.
+    Status run_once(int timeout_ms);
+    // Stops every worker, closes their devices and releases the singleton key.
+    void shutdown();
+
+    std::vector<DeviceStatus> status() const;
+
+  private:
+    std::string backend_root(std::string_view kind) const;
+    void handle_watch(const platform::WatchEvent& event);
+    void rescan(const std::string& kind);
+    void refresh_device(const DeviceId& id);
+    void domains_released();
+
+    SupervisorConfig config_;
+    platform::Xenstore xs_;
+    std::unique_ptr<WorkerLauncher> launcher_;
+    std::map<DeviceId, std::unique_ptr<Device>> devices_;
+    bool claimed_singleton_ = false;
+};
+
+}  // namespace xen9p::daemon

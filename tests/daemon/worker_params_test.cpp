@@ -1,0 +1,81 @@
+#define BOOST_TEST_MODULE worker_params
+#include <boost/test/unit_test.hpp>
+
+#include "backend/supervisor/device_id.hpp"
+#include "backend/supervisor/worker_params.hpp"
+
+using namespace xen9p::daemon;
+
+namespace {
+
+WorkerParams sample() {
+    WorkerParams p;
+    p.device = DeviceId{"xen_9pfs", 7, 3};
+    p.tag = "share0";
+    p.export_path = "/srv/export";
+    p.security_model = "mapped-xattr";
+    p.read_only = true;
+    p.limits = ExportLimits{100, 5, 64, true};
+    p.max_ring_order = 9;
+    p.rings = {{8, 12}, {521, 13}};
+    p.uid = 131079;
+    p.gid = 131072;
+    p.platform = "sim:/tmp/sim";
+    return p;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(params_survive_serialization) {
+    const auto p = sample();
+    auto parsed = parse_worker_params(serialize(p));
+    BOOST_REQUIRE(parsed.has_value());
+    BOOST_TEST((*parsed == p));
+}
+
+BOOST_AUTO_TEST_CASE(params_with_unknown_missing_or_duplicate_keys_are_refused) {
+    const auto text = serialize(sample());
+    BOOST_TEST(!parse_worker_params(text + "extra=1\n").has_value());
+    BOOST_TEST(!parse_worker_params(text + "uid=0\n").has_value());
+    const auto without_uid = text.substr(0, text.find("uid=")) + text.substr(text.find("gid="));
+    BOOST_TEST(!parse_worker_params(without_uid).has_value());
+    BOOST_TEST(!parse_worker_params(text.substr(0, text.size() - 1)).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(params_with_out_of_range_numbers_are_refused) {
+    auto text = serialize(sample());
+    auto replace = [&](std::string from, std::string to) {
+        auto copy = text;
+        copy.replace(copy.find(from), from.size(), to);
+        return copy;
+    };
+    BOOST_TEST(!parse_worker_params(replace("max_ring_order=9", "max_ring_order=10")).has_value());
+    BOOST_TEST(!parse_worker_params(replace("domid=7", "domid=65535")).has_value());
+    BOOST_TEST(!parse_worker_params(replace("ring_ref0=8", "ring_ref0=-8")).has_value());
+    BOOST_TEST(!parse_worker_params(replace("read_only=1", "read_only=yes")).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(decimal_parsing_is_strict) {
+    BOOST_TEST(parse_decimal("0", 10).value() == 0u);
+    BOOST_TEST(parse_decimal("4294967295", 0xffffffff).value() == 0xffffffffu);
+    BOOST_TEST(!parse_decimal("4294967296", 0xffffffff).has_value());
+    BOOST_TEST(!parse_decimal("", 10).has_value());
+    BOOST_TEST(!parse_decimal("01", 10).has_value());
+    BOOST_TEST(!parse_decimal("+1", 10).has_value());
+    BOOST_TEST(!parse_decimal(" 1", 10).has_value());
+    BOOST_TEST(!parse_decimal("99999999999999999999999", ~0ull).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(device_paths_are_parsed_strictly) {
+    const std::string root = "/local/domain/0/backend/9pfs";
+    auto id = device_of_path(root, "9pfs", root + "/5/0/state");
+    BOOST_REQUIRE(id.has_value());
+    BOOST_TEST(id->domid == 5);
+    BOOST_TEST(id->devid == 0u);
+    BOOST_TEST(device_of_path(root, "9pfs", root + "/5/0")->devid == 0u);
+    BOOST_TEST(!device_of_path(root, "9pfs", root).has_value());
+    BOOST_TEST(!device_of_path(root, "9pfs", root + "/5").has_value());
+    BOOST_TEST(!device_of_path(root, "9pfs", root + "x/5/0").has_value());
+    BOOST_TEST(!device_of_path(root, "9pfs", root + "/32752/0").has_value());  // reserved domids
+    BOOST_TEST(!device_of_path(root, "9pfs", root + "/5/zero").has_value());
+}
