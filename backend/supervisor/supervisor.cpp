@@ -1,6 +1,5 @@
 #include "backend/supervisor/supervisor.hpp"
 
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -77,24 +76,34 @@ Status Supervisor::start() {
     return {};
 }
 
-Status Supervisor::run_once(int timeout_ms) {
+std::vector<pollfd> Supervisor::poll_fds() const {
     std::vector<pollfd> fds;
     fds.push_back({xs_.watch_fd(), POLLIN, 0});
-    std::vector<DeviceId> owners;
     for (const auto& [id, device] : devices_) {
-        if (device->worker_fd() < 0) continue;
-        fds.push_back({device->worker_fd(), POLLIN, 0});
-        owners.push_back(id);
+        if (device->worker_fd() >= 0) fds.push_back({device->worker_fd(), POLLIN, 0});
     }
-    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
-    if (ready < 0) return errno == EINTR ? Status{} : fail_errno();
-    for (std::size_t i = 1; i < fds.size(); ++i) {
-        if (fds[i].revents == 0) continue;
-        if (auto it = devices_.find(owners[i - 1]); it != devices_.end())
-            it->second->on_worker_event();
+    return fds;
+}
+
+void Supervisor::handle_ready(std::span<const pollfd> fds) {
+    for (const auto& p : fds) {
+        if (p.revents == 0 || p.fd == xs_.watch_fd()) continue;
+        for (auto& [id, device] : devices_) {
+            if (device->worker_fd() == p.fd) {
+                device->on_worker_event();
+                break;
+            }
+        }
     }
     while (auto event = xs_.next_watch_event())
         handle_watch(*event);
+}
+
+Status Supervisor::run_once(int timeout_ms) {
+    auto fds = poll_fds();
+    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (ready < 0) return errno == EINTR ? Status{} : fail_errno();
+    handle_ready(fds);
     return {};
 }
 

@@ -3,8 +3,11 @@
 // connected device. It never parses 9P and never touches guest memory.
 #pragma once
 
+#include <poll.h>
+
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,7 +37,11 @@ class Supervisor {
 
     // Claims the xen-9pfsd singleton key (when serving xen_9pfs) and sets the watches.
     Status start();
-    // Waits up to `timeout_ms` for xenstore or worker events and handles them.
+    // The fds to wait on (POLLIN): xenstore watches and every worker.
+    std::vector<pollfd> poll_fds() const;
+    // Handles whatever poll() reported ready among the fds of poll_fds().
+    void handle_ready(std::span<const pollfd> fds);
+    // poll_fds + poll + handle_ready, for callers with nothing else to wait on.
     Status run_once(int timeout_ms);
     // Stops every worker, closes their devices and releases the singleton key.
     void shutdown();
