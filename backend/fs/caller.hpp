@@ -1,0 +1,37 @@
+// Who a request acts for, and the credential switch the security model asks for:
+// under `passthrough` the guest's uid/gid own new files and the host checks
+// permissions against them (fsuid/fsgid of the calling thread, switched for the
+// duration of one operation); under `none` and `mapped-xattr` the server's own
+// identity does everything.
+#pragma once
+
+#include <sys/types.h>
+
+#include "backend/fs/export.hpp"
+
+namespace xen9p::fs {
+
+struct Caller {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+// Sets the thread's fsuid/fsgid to the caller's under passthrough and restores
+// them on destruction. Per-thread (raw setfsuid/setfsgid), so other threads and
+// io_uring work submitted outside its scope are unaffected. Supplementary groups
+// are not switched: the worker has none.
+class CredGuard {
+  public:
+    CredGuard(const Export& ex, Caller who, gid_t gid);
+    CredGuard(const Export& ex, Caller who) : CredGuard(ex, who, who.gid) {}
+    ~CredGuard();
+    CredGuard(const CredGuard&) = delete;
+    CredGuard& operator=(const CredGuard&) = delete;
+
+  private:
+    bool active_ = false;
+    uid_t old_uid_ = 0;
+    gid_t old_gid_ = 0;
+};
+
+}  // namespace xen9p::fs

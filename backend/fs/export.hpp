@@ -1,0 +1,73 @@
+// One exported directory tree: the root fd every lookup starts from, the export's
+// configuration (security model, read-only, limits) and the per-export qid map.
+// Opened once from a path string; from then on everything is fd-relative.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "backend/fs/qid_map.hpp"
+#include "backend/fs/space_limits.hpp"
+#include "p9proto/errno.hpp"
+#include "xenring/unique_fd.hpp"
+
+namespace xen9p::fs {
+
+// The xenstore `security_model` values.
+enum class SecurityModel { kNone, kPassthrough, kMappedXattr };
+
+std::optional<SecurityModel> parse_security_model(std::string_view name);
+std::string_view security_model_name(SecurityModel model);
+
+struct ExportConfig {
+    SecurityModel model = SecurityModel::kNone;
+    bool read_only = false;
+    bool allow_direct_io = false;  // honour P9_DOTL_DIRECT; stripped otherwise
+    LimitConfig limits;
+};
+
+class Node;
+
+class Export {
+  public:
+    // Opens `path` (a directory, symlinks refused) and /proc/self/fd. Call before
+    // the worker chroots: both fds keep working afterwards.
+    static Result<Export> open(const std::string& path, const ExportConfig& config);
+
+    Export(Export&&) noexcept = default;
+    Export& operator=(Export&&) noexcept = default;
+
+    const ExportConfig& config() const { return config_; }
+    SecurityModel model() const { return config_.model; }
+    bool read_only() const { return config_.read_only; }
+
+    int root_fd() const { return root_.get(); }
+    // Directory fd of /proc/self/fd: re-opens an O_PATH fd as a real file
+    // (openat(proc_fd, "<n>", flags)) without any path string from the guest.
+    int proc_fd() const { return proc_.get(); }
+
+    // A new node for the export root (what Tattach gets).
+    Result<Node> root() const;
+
+    // True when `fd` is the export root directory.
+    bool is_root(int fd) const;
+
+    QidMap& qids() { return qids_; }
+    SpaceLimits& limits() { return limits_; }
+
+  private:
+    Export(UniqueFd root, UniqueFd proc, const ExportConfig& config, std::uint64_t root_dev,
+           std::uint64_t root_ino);
+
+    UniqueFd root_;
+    UniqueFd proc_;
+    ExportConfig config_;
+    std::uint64_t root_dev_ = 0;
+    std::uint64_t root_ino_ = 0;
+    QidMap qids_;
+    SpaceLimits limits_;
+};
+
+}  // namespace xen9p::fs

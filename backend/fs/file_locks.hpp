@@ -1,0 +1,46 @@
+// POSIX record locks of one open fid on host OFD locks. Each lock owner (the
+// Tlock's client_id and proc_id) gets its own open file description, so two guest
+// processes sharing one fid still conflict. Never blocks: a conflict answers
+// "blocked" and the client retries.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "p9proto/errno.hpp"
+#include "p9proto/messages.hpp"
+#include "xenring/unique_fd.hpp"
+
+namespace xen9p::fs {
+
+class Export;
+class OpenFile;
+
+class FileLocks {
+  public:
+    // Lock owners per open fid; beyond this ENOLCK.
+    static constexpr std::size_t kMaxOwners = 64;
+
+    FileLocks() = default;
+    FileLocks(FileLocks&&) noexcept = default;
+    FileLocks& operator=(FileLocks&&) noexcept = default;
+
+    // Tlock: proto::lock::kStatusSuccess or kStatusBlocked; errors as values
+    // (EINVAL for a bad type or range, EBADF for a lock the open mode forbids).
+    Result<std::uint8_t> lock(const Export& ex, const OpenFile& file, const proto::Tlock& req);
+
+    // Tgetlock: the first conflicting lock, or type kUnlock when there is none.
+    // The reply's client_id views the request's.
+    Result<proto::Rgetlock> getlock(const Export& ex, const OpenFile& file,
+                                    const proto::Tgetlock& req);
+
+  private:
+    Result<int> owner_fd(const Export& ex, const OpenFile& file, std::string_view client_id,
+                         std::uint32_t proc_id, bool create);
+
+    std::map<std::pair<std::string, std::uint32_t>, UniqueFd> owners_;
+};
+
+}  // namespace xen9p::fs

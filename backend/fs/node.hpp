@@ -1,0 +1,52 @@
+// One file of the export as a fid sees it: an O_PATH|O_NOFOLLOW fd, plus where it
+// was found (the parent directory's fd, shared, and the entry name) so that
+// Tremove can unlink it without any path string. Move-only; clone() for Twalk
+// with no names.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "p9proto/errno.hpp"
+#include "xenring/unique_fd.hpp"
+
+namespace xen9p::fs {
+
+class Node {
+  public:
+    Node() = default;
+    // A node with no known parent (the export root).
+    explicit Node(UniqueFd fd) : fd_(std::make_shared<const UniqueFd>(std::move(fd))) {}
+    Node(UniqueFd fd, std::shared_ptr<const UniqueFd> parent, std::string name)
+        : fd_(std::make_shared<const UniqueFd>(std::move(fd))),
+          parent_(std::move(parent)),
+          name_(std::move(name)) {}
+
+    Node(Node&&) noexcept = default;
+    Node& operator=(Node&&) noexcept = default;
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    explicit operator bool() const { return fd_ && *fd_; }
+    int fd() const { return fd_ ? fd_->get() : -1; }
+
+    // Another node for the same file and origin (shares the fd).
+    Node clone() const;
+
+    // The parent directory fd and name this node was reached through; -1 and ""
+    // for the root. May be stale after a rename by someone else: users verify.
+    int parent_fd() const { return parent_ ? parent_->get() : -1; }
+    std::string_view name() const { return name_; }
+    const std::shared_ptr<const UniqueFd>& shared_fd() const { return fd_; }
+
+    // After this node was renamed to (new_parent, new_name).
+    void moved(const Node& new_parent, std::string_view new_name);
+
+  private:
+    std::shared_ptr<const UniqueFd> fd_;
+    std::shared_ptr<const UniqueFd> parent_;
+    std::string name_;
+};
+
+}  // namespace xen9p::fs

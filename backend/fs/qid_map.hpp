@@ -1,0 +1,40 @@
+// Builds 9P qids from statx results. qid.path is unique within one export even
+// when other filesystems are mounted below it: each st_dev gets a small index
+// kept in the top 8 bits, inode numbers that do not fit the remaining 56 bits
+// get a synthetic number. qid.version changes whenever mtime, ctime or size do.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "p9proto/errno.hpp"
+#include "p9proto/messages.hpp"
+
+namespace xen9p::fs {
+
+class QidMap {
+  public:
+    // The qid of the file `st` describes (stx_mode, stx_ino, stx_dev_*,
+    // stx_mtime, stx_ctime, stx_size must be filled). EOVERFLOW only when the
+    // export spans more than 255 devices.
+    Result<proto::Qid> qid(const struct statx& st);
+
+    // The qid of a directory entry: same path as qid() for that file, version 0
+    // (readdir has no stat per entry). `dtype` is the DT_* value of the entry.
+    Result<proto::Qid> entry_qid(std::uint64_t dev, std::uint64_t ino, unsigned char dtype);
+
+    // qid.type for a file mode.
+    static std::uint8_t type_of_mode(std::uint32_t mode);
+
+  private:
+    Result<std::uint64_t> path_of(std::uint64_t dev, std::uint64_t ino);
+
+    std::vector<std::uint64_t> devices_;  // index -> st_dev
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> wide_inodes_;
+};
+
+}  // namespace xen9p::fs

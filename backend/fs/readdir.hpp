@@ -1,0 +1,24 @@
+// Treaddir: packs directory entries into a reply buffer. Offsets are opaque
+// cookies (the host's getdents64 d_off, which lseek accepts) and stay valid
+// across calls; an entry never straddles replies.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "backend/fs/export.hpp"
+#include "backend/fs/open_file.hpp"
+#include "p9proto/errno.hpp"
+
+namespace xen9p::fs {
+
+// Entries of the open directory `dir` from cookie `offset` (0 = start), packed
+// with proto::DirentWriter into `out` (at most out.size() bytes). Returns the
+// bytes used; 0 at the end. EINVAL when `out` cannot hold even one pending
+// entry. Each entry's qid comes from d_ino and the directory's device (no stat
+// per entry); under mapped-xattr the user.virtfs files of no one are hidden.
+Result<std::size_t> read_dir(Export& ex, const OpenFile& dir, std::uint64_t offset,
+                             std::span<std::byte> out);
+
+}  // namespace xen9p::fs

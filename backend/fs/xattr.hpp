@@ -1,0 +1,35 @@
+// Extended attributes of a node (Txattrwalk / Txattrcreate). Values are capped at
+// kMaxXattrSize; under mapped-xattr the user.virtfs.* names that carry the
+// guest's metadata are hidden from list and get (ENODATA) and refused for set
+// and remove (EACCES).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "backend/fs/caller.hpp"
+#include "backend/fs/export.hpp"
+#include "backend/fs/node.hpp"
+#include "p9proto/errno.hpp"
+
+namespace xen9p::fs {
+
+inline constexpr std::size_t kMaxXattrSize = 64 * 1024;
+
+// Value of `name` (E2BIG past kMaxXattrSize).
+Result<std::vector<std::byte>> xattr_get(Export& ex, const Caller& who, const Node& node,
+                                         std::string_view name);
+
+// NUL-separated names, as listxattr(2) returns them.
+Result<std::vector<std::byte>> xattr_list(Export& ex, const Caller& who, const Node& node);
+
+// `flags` is 0, proto::kXattrCreate or proto::kXattrReplace (EINVAL otherwise).
+Status xattr_set(Export& ex, const Caller& who, const Node& node, std::string_view name,
+                 std::span<const std::byte> value, std::uint32_t flags);
+
+Status xattr_remove(Export& ex, const Caller& who, const Node& node, std::string_view name);
+
+}  // namespace xen9p::fs
