@@ -23,8 +23,8 @@ Result<proto::Qid> qid_of(Export& ex, const Node& node);
 
 // Tsetattr. Size changes use ftruncate on `open` when the fid is open (so an
 // unlinked file can be truncated), otherwise a write-only re-open of the node.
-// ATIME/MTIME without the _SET bits mean "now"; CTIME alone is a no-op the
-// kernel does implicitly. Under `none`, chown to another owner is ignored (as
+// ATIME/MTIME without the _SET bits mean "now"; CTIME alone moves ctime to now
+// (other changes move it anyway). Under `none`, chown to another owner is ignored (as
 // QEMU does); under mapped-xattr uid/gid/mode are stored in user.virtfs.*.
 Status setattr(Export& ex, const Caller& who, const Node& node, const OpenFile* open,
                const proto::Tsetattr& req);

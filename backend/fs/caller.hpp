@@ -28,8 +28,13 @@ class CredGuard {
     CredGuard(const CredGuard&) = delete;
     CredGuard& operator=(const CredGuard&) = delete;
 
+    // False when the switch did not take (no CAP_SETUID/CAP_SETGID): the
+    // operation must then fail with EPERM rather than run as the server.
+    bool ok() const { return ok_; }
+
   private:
     bool active_ = false;
+    bool ok_ = true;
     uid_t old_uid_ = 0;
     gid_t old_gid_ = 0;
 };

@@ -27,12 +27,14 @@ class FileLocks {
     FileLocks(FileLocks&&) noexcept = default;
     FileLocks& operator=(FileLocks&&) noexcept = default;
 
-    // Tlock: proto::lock::kStatusSuccess or kStatusBlocked; errors as values
-    // (EINVAL for a bad type or range, EBADF for a lock the open mode forbids).
+    // Tlock: proto::lock::kStatusSuccess or kStatusBlocked (any conflict, with or
+    // without the BLOCK flag); errors as values (EINVAL for a bad type or range,
+    // EBADF for a lock the open mode forbids, ENOLCK past kMaxOwners).
     Result<std::uint8_t> lock(const Export& ex, const OpenFile& file, const proto::Tlock& req);
 
     // Tgetlock: the first conflicting lock, or type kUnlock when there is none.
-    // The reply's client_id views the request's.
+    // OFD locks do not name their owner: a conflict reports proc_id 0. The
+    // reply's client_id views the request's.
     Result<proto::Rgetlock> getlock(const Export& ex, const OpenFile& file,
                                     const proto::Tgetlock& req);
 

@@ -17,7 +17,7 @@ namespace xen9p::fs {
 // with proto::DirentWriter into `out` (at most out.size() bytes). Returns the
 // bytes used; 0 at the end. EINVAL when `out` cannot hold even one pending
 // entry. Each entry's qid comes from d_ino and the directory's device (no stat
-// per entry); under mapped-xattr the user.virtfs files of no one are hidden.
+// per entry; a mount point's entry shows the covered inode), version 0.
 Result<std::size_t> read_dir(Export& ex, const OpenFile& dir, std::uint64_t offset,
                              std::span<std::byte> out);
 

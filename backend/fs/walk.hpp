@@ -17,7 +17,7 @@ namespace xen9p::fs {
 // single components (no '/', not empty, at most NAME_MAX: EINVAL/ENAMETOOLONG)
 // and are opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
 // RESOLVE_NO_SYMLINKS, O_PATH | O_NOFOLLOW): a symlink is returned as itself,
-// and walking *through* one (it being `dir`) fails with ENOTDIR.
+// and walking *through* one (it being `dir`) fails with ELOOP.
 Result<Node> walk_one(Export& ex, const Caller& who, const Node& dir, std::string_view name);
 
 // EINVAL / ENAMETOOLONG unless `name` is a single entry name other than "." and

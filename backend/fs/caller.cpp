@@ -1,0 +1,25 @@
+#include "backend/fs/caller.hpp"
+
+#include <sys/fsuid.h>
+
+namespace xen9p::fs {
+
+CredGuard::CredGuard(const Export& ex, Caller who, gid_t gid) {
+    if (ex.model() != SecurityModel::kPassthrough) return;
+    // setfsuid/setfsgid return the previous value and cannot report failure
+    // directly; the previous ids are what we restore.
+    old_gid_ = static_cast<gid_t>(::setfsgid(gid));
+    old_uid_ = static_cast<uid_t>(::setfsuid(who.uid));
+    active_ = true;
+    // A second call returns the id now in force: the only way to see failure.
+    ok_ = static_cast<gid_t>(::setfsgid(gid)) == gid &&
+          static_cast<uid_t>(::setfsuid(who.uid)) == who.uid;
+}
+
+CredGuard::~CredGuard() {
+    if (!active_) return;
+    ::setfsuid(old_uid_);
+    ::setfsgid(old_gid_);
+}
+
+}  // namespace xen9p::fs

@@ -1,0 +1,105 @@
+#include "backend/fs/file_locks.hpp"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "backend/fs/host_file.hpp"
+#include "backend/fs/open_file.hpp"
+#include "p9proto/constants.hpp"
+
+namespace xen9p::fs {
+namespace {
+
+namespace lk = proto::lock;
+
+Result<short> host_type(std::uint8_t type) {
+    switch (type) {
+        case lk::kReadLock:
+            return static_cast<short>(F_RDLCK);
+        case lk::kWriteLock:
+            return static_cast<short>(F_WRLCK);
+        case lk::kUnlock:
+            return static_cast<short>(F_UNLCK);
+        default:
+            return fail(EINVAL);
+    }
+}
+
+// length 0 means "to the end of the file", as in struct flock.
+Result<struct flock> host_range(short type, std::uint64_t start, std::uint64_t length) {
+    if (start > static_cast<std::uint64_t>(INT64_MAX)) return fail(EINVAL);
+    if (length > static_cast<std::uint64_t>(INT64_MAX) - start) return fail(EINVAL);
+    struct flock fl {};
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = static_cast<off_t>(start);
+    fl.l_len = static_cast<off_t>(length);
+    fl.l_pid = 0;  // required by F_OFD_*
+    return fl;
+}
+
+}  // namespace
+
+Result<int> FileLocks::owner_fd(const Export& ex, const OpenFile& file, std::string_view client_id,
+                                std::uint32_t proc_id, bool create) {
+    auto key = std::make_pair(std::string(client_id), proc_id);
+    if (auto it = owners_.find(key); it != owners_.end()) return it->second.get();
+    if (!create) return -1;
+    if (owners_.size() >= kMaxOwners) return fail(ENOLCK);
+    // A description of its own per owner: OFD locks conflict between
+    // descriptions, never within one.
+    auto fd = reopen(ex, file.fd(), (file.flags() & O_ACCMODE) | O_NONBLOCK | O_NOCTTY);
+    if (!fd) return std::unexpected(fd.error());
+    int raw = fd->get();
+    owners_.emplace(std::move(key), std::move(*fd));
+    return raw;
+}
+
+Result<std::uint8_t> FileLocks::lock(const Export& ex, const OpenFile& file,
+                                     const proto::Tlock& req) {
+    if (!file) return fail(EBADF);
+    auto type = host_type(req.type);
+    if (!type) return std::unexpected(type.error());
+    auto fl = host_range(*type, req.start, req.length);
+    if (!fl) return std::unexpected(fl.error());
+    bool unlock = *type == F_UNLCK;
+    auto fd = owner_fd(ex, file, req.client_id.str, req.proc_id, !unlock);
+    if (!fd) return std::unexpected(fd.error());
+    if (*fd < 0) return lk::kStatusSuccess;  // unlocking what this owner never locked
+    if (::fcntl(*fd, F_OFD_SETLK, &*fl) != 0) {
+        if (errno == EAGAIN || errno == EACCES) return lk::kStatusBlocked;
+        return fail_errno();
+    }
+    return lk::kStatusSuccess;
+}
+
+Result<proto::Rgetlock> FileLocks::getlock(const Export& ex, const OpenFile& file,
+                                           const proto::Tgetlock& req) {
+    if (!file) return fail(EBADF);
+    auto type = host_type(req.type);
+    if (!type) return std::unexpected(type.error());
+    if (*type == F_UNLCK) return fail(EINVAL);
+    auto fl = host_range(*type, req.start, req.length);
+    if (!fl) return std::unexpected(fl.error());
+    auto fd = owner_fd(ex, file, req.client_id.str, req.proc_id, true);
+    if (!fd) return std::unexpected(fd.error());
+    if (::fcntl(*fd, F_OFD_GETLK, &*fl) != 0) return fail_errno();
+    proto::Rgetlock r;
+    r.client_id = req.client_id;
+    if (fl->l_type == F_UNLCK) {
+        r.type = lk::kUnlock;
+        r.start = req.start;
+        r.length = req.length;
+        r.proc_id = req.proc_id;
+        return r;
+    }
+    r.type = fl->l_type == F_RDLCK ? lk::kReadLock : lk::kWriteLock;
+    r.start = static_cast<std::uint64_t>(fl->l_start);
+    r.length = static_cast<std::uint64_t>(fl->l_len);
+    r.proc_id = 0;
+    return r;
+}
+
+}  // namespace xen9p::fs

@@ -1,0 +1,164 @@
+#include "backend/fs/open_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <utility>
+
+#include "backend/fs/attr.hpp"
+#include "backend/fs/host_file.hpp"
+#include "backend/fs/mapped_meta.hpp"
+#include "backend/fs/walk.hpp"
+#include "p9proto/open_flags.hpp"
+
+namespace xen9p::fs {
+namespace {
+
+FileId id_of(const struct statx& st) {
+    return FileId{makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino};
+}
+
+// Host flags for a guest's open: never create, never follow, O_DIRECT only
+// where allowed.
+int guest_flags(const Export& ex, std::uint32_t dotl_flags) {
+    int flags = proto::host_open_flags(dotl_flags);
+    flags &= ~(O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_PATH | O_TMPFILE);
+    if (!ex.config().allow_direct_io) flags &= ~O_DIRECT;
+    return flags | O_NOCTTY;
+}
+
+bool writes(int flags) {
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+}  // namespace
+
+OpenFile::OpenFile(OpenFile&& other) noexcept
+    : fd_(std::move(other.fd_)),
+      flags_(other.flags_),
+      id_(other.id_),
+      limits_(std::exchange(other.limits_, nullptr)),
+      locks_(std::move(other.locks_)) {}
+
+OpenFile& OpenFile::operator=(OpenFile&& other) noexcept {
+    if (this != &other) {
+        release();
+        fd_ = std::move(other.fd_);
+        flags_ = other.flags_;
+        id_ = other.id_;
+        limits_ = std::exchange(other.limits_, nullptr);
+        locks_ = std::move(other.locks_);
+    }
+    return *this;
+}
+
+OpenFile::~OpenFile() {
+    release();
+}
+
+void OpenFile::release() {
+    if (limits_ && fd_) limits_->closed(id_);
+    limits_ = nullptr;
+    locks_ = FileLocks();
+    fd_.reset();
+}
+
+Result<Opened> open_node(Export& ex, const Caller& who, const Node& node,
+                         std::uint32_t dotl_flags) {
+    if (!node) return fail(EBADF);
+    auto st = stat_fd(node.fd());
+    if (!st) return std::unexpected(st.error());
+    if (S_ISLNK(st->stx_mode)) return fail(ELOOP);
+    // Opening a device, FIFO or socket found in the share would reach host
+    // objects outside it (CVE-2023-2861).
+    if (is_special(st->stx_mode)) return fail(ENXIO);
+    int flags = guest_flags(ex, dotl_flags);
+    if (writes(flags) && ex.read_only()) return fail(EROFS);
+    if (S_ISDIR(st->stx_mode) && writes(flags)) return fail(EISDIR);
+
+    CredGuard guard(ex, who);
+    if (!guard.ok()) return fail(EPERM);
+    FileId id = id_of(*st);
+    if (auto s = ex.limits().opened(id); !s) return std::unexpected(s.error());
+    auto fd = reopen(ex, node.fd(), flags);
+    if (!fd) {
+        ex.limits().closed(id);
+        return std::unexpected(fd.error());
+    }
+    OpenFile file(std::move(*fd), flags, id, &ex.limits());
+    if ((flags & O_TRUNC) && S_ISREG(st->stx_mode) && ex.limits().tracks_usage()) {
+        ex.limits().size_changed(st->stx_size, 0);
+    }
+    auto qid = qid_of(ex, node);
+    if (!qid) return std::unexpected(qid.error());
+    return Opened{std::move(file), *qid};
+}
+
+Result<Created> create_file(Export& ex, const Caller& who, const Node& dir, std::string_view name,
+                            std::uint32_t dotl_flags, std::uint32_t mode, std::uint32_t gid) {
+    if (!dir) return fail(EBADF);
+    if (auto s = check_entry_name(name); !s) return std::unexpected(s.error());
+    if (auto s = check_writable(ex); !s) return std::unexpected(s.error());
+    if (auto s = ex.limits().reserve_file(ex.root_fd()); !s) return std::unexpected(s.error());
+    int flags = (guest_flags(ex, dotl_flags) & ~O_TRUNC) | O_CREAT | O_EXCL | O_NOFOLLOW;
+    bool mapped = ex.model() == SecurityModel::kMappedXattr;
+    mode_t host_mode = mapped ? kMappedFileMode : (mode & 07777);
+
+    CredGuard guard(ex, who, gid);
+    if (!guard.ok()) return fail(EPERM);
+    std::string cname(name);
+    int raw = ::openat(dir.fd(), cname.c_str(), flags | O_CLOEXEC, host_mode);
+    if (raw < 0) return fail_errno();
+    UniqueFd fd(raw);
+    auto undo = [&](Errno err) -> Result<Created> {
+        ::unlinkat(dir.fd(), cname.c_str(), 0);
+        return std::unexpected(err);
+    };
+    if (mapped) {
+        MappedMeta meta{who.uid, gid, S_IFREG | (mode & 07777), std::nullopt};
+        if (auto s = write_meta(fd.get(), meta); !s) return undo(s.error());
+    } else if (::fchmod(fd.get(), host_mode) != 0) {
+        // The process umask must not narrow what the guest asked for.
+        return undo(Errno{errno});
+    }
+    ex.limits().file_added();
+    auto path = reopen(ex, fd.get(), O_PATH);
+    if (!path) return undo(path.error());
+    Node node(std::move(*path), dir.shared_fd(), std::move(cname));
+    auto st = stat_fd(fd.get());
+    if (!st) return std::unexpected(st.error());
+    FileId id = id_of(*st);
+    if (auto s = ex.limits().opened(id); !s) return std::unexpected(s.error());
+    OpenFile file(std::move(fd), flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), id, &ex.limits());
+    auto qid = qid_of(ex, node);
+    if (!qid) return std::unexpected(qid.error());
+    return Created{std::move(node), std::move(file), *qid};
+}
+
+Status fsync_file(const OpenFile& file, bool datasync) {
+    if (!file) return fail(EBADF);
+    int rc = datasync ? ::fdatasync(file.fd()) : ::fsync(file.fd());
+    if (rc != 0) return fail_errno();
+    return {};
+}
+
+Status prepare_write(Export& ex, const OpenFile& file, std::uint64_t offset, std::uint64_t length) {
+    if (!file) return fail(EBADF);
+    if ((file.flags() & O_ACCMODE) == O_RDONLY) return fail(EBADF);
+    if (!ex.limits().tracks_usage() || length == 0) return {};
+    auto st = stat_fd(file.fd(), STATX_SIZE);
+    if (!st) return std::unexpected(st.error());
+    std::uint64_t start = (file.flags() & O_APPEND) ? st->stx_size : offset;
+    if (start > UINT64_MAX - length) return fail(EFBIG);
+    std::uint64_t end = start + length;
+    if (end <= st->stx_size) return {};
+    if (auto s = ex.limits().reserve_growth(ex.root_fd(), st->stx_size, end); !s) return s;
+    ex.limits().size_changed(st->stx_size, end);
+    return {};
+}
+
+}  // namespace xen9p::fs

@@ -1,0 +1,71 @@
+#include "backend/fs/qid_map.hpp"
+
+#include <dirent.h>
+#include <sys/sysmacros.h>
+
+#include <cerrno>
+
+namespace xen9p::fs {
+namespace {
+
+constexpr unsigned kInoBits = 56;
+constexpr std::uint64_t kInoMask = (std::uint64_t{1} << kInoBits) - 1;
+// The top device index is reserved for inode numbers wider than 56 bits.
+constexpr std::size_t kMaxDevices = 255;
+
+}  // namespace
+
+std::uint8_t QidMap::type_of_mode(std::uint32_t mode) {
+    if (S_ISDIR(mode)) return proto::qid_type::kDir;
+    if (S_ISLNK(mode)) return proto::qid_type::kSymlink;
+    return proto::qid_type::kFile;
+}
+
+Result<std::uint64_t> QidMap::path_of(std::uint64_t dev, std::uint64_t ino) {
+    if (ino > kInoMask) {
+        auto key = std::make_pair(dev, ino);
+        auto it = wide_inodes_.find(key);
+        if (it == wide_inodes_.end()) {
+            std::uint64_t synthetic = wide_inodes_.size();
+            if (synthetic > kInoMask) return fail(EOVERFLOW);
+            it = wide_inodes_.emplace(key, synthetic).first;
+        }
+        return (std::uint64_t{kMaxDevices} << kInoBits) | it->second;
+    }
+    std::size_t index = 0;
+    while (index < devices_.size() && devices_[index] != dev)
+        ++index;
+    if (index == devices_.size()) {
+        if (devices_.size() == kMaxDevices) return fail(EOVERFLOW);
+        devices_.push_back(dev);
+    }
+    return (std::uint64_t{index} << kInoBits) | ino;
+}
+
+Result<proto::Qid> QidMap::qid(const struct statx& st) {
+    auto path = path_of(makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino);
+    if (!path) return std::unexpected(path.error());
+    // Any content or metadata change moves mtime or ctime (ns resolution).
+    std::uint64_t v = static_cast<std::uint64_t>(st.stx_mtime.tv_sec) * 1000000007u ^
+                      st.stx_mtime.tv_nsec ^
+                      static_cast<std::uint64_t>(st.stx_ctime.tv_sec) * 998244353u ^
+                      (static_cast<std::uint64_t>(st.stx_ctime.tv_nsec) << 17) ^ (st.stx_size << 8);
+    proto::Qid q;
+    q.type = type_of_mode(st.stx_mode);
+    q.version = static_cast<std::uint32_t>(v ^ (v >> 32));
+    q.path = *path;
+    return q;
+}
+
+Result<proto::Qid> QidMap::entry_qid(std::uint64_t dev, std::uint64_t ino, unsigned char dtype) {
+    auto path = path_of(dev, ino);
+    if (!path) return std::unexpected(path.error());
+    proto::Qid q;
+    q.type = dtype == DT_DIR   ? proto::qid_type::kDir
+             : dtype == DT_LNK ? proto::qid_type::kSymlink
+                               : proto::qid_type::kFile;
+    q.path = *path;
+    return q;
+}
+
+}  // namespace xen9p::fs

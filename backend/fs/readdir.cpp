@@ -1,0 +1,71 @@
+#include "backend/fs/readdir.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "backend/fs/host_file.hpp"
+#include "p9proto/dirent.hpp"
+
+namespace xen9p::fs {
+namespace {
+
+// Layout of one getdents64 record (linux_dirent64).
+struct RawDirent {
+    std::uint64_t ino;
+    std::int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+};
+constexpr std::size_t kNameOffset = offsetof(struct dirent64, d_name);
+constexpr std::size_t kGetdentsBuffer = 32 * 1024;
+
+}  // namespace
+
+Result<std::size_t> read_dir(Export& ex, const OpenFile& dir, std::uint64_t offset,
+                             std::span<std::byte> out) {
+    if (!dir) return fail(EBADF);
+    auto st = stat_fd(dir.fd(), STATX_TYPE | STATX_INO);
+    if (!st) return std::unexpected(st.error());
+    if (!S_ISDIR(st->stx_mode)) return fail(ENOTDIR);
+    if (offset > static_cast<std::uint64_t>(INT64_MAX)) return fail(EINVAL);
+    std::uint64_t dev = makedev(st->stx_dev_major, st->stx_dev_minor);
+    if (::lseek(dir.fd(), static_cast<off_t>(offset), SEEK_SET) < 0) return fail_errno();
+
+    proto::DirentWriter writer(out);
+    alignas(8) std::array<std::byte, kGetdentsBuffer> buf;
+    // Read no more host entries than the reply could plausibly hold.
+    std::size_t want = std::min(buf.size(), std::max<std::size_t>(out.size() * 2, 1024));
+    for (;;) {
+        long n = ::syscall(SYS_getdents64, dir.fd(), buf.data(), want);
+        if (n < 0) return fail_errno();
+        if (n == 0) break;
+        std::size_t pos = 0;
+        while (pos < static_cast<std::size_t>(n)) {
+            RawDirent raw;
+            std::memcpy(&raw, buf.data() + pos, sizeof(raw));
+            const char* name = reinterpret_cast<const char*>(buf.data() + pos + kNameOffset);
+            std::size_t name_len = ::strnlen(name, raw.reclen - kNameOffset);
+            pos += raw.reclen;
+            auto qid = ex.qids().entry_qid(dev, raw.ino, raw.type);
+            if (!qid) return std::unexpected(qid.error());
+            proto::Dirent entry{*qid, static_cast<std::uint64_t>(raw.off), raw.type,
+                                std::string_view(name, name_len)};
+            if (!writer.add(entry)) {
+                // The next call starts at this entry's cookie: it is not lost.
+                if (writer.size() == 0) return fail(EINVAL);
+                return writer.size();
+            }
+        }
+    }
+    return writer.size();
+}
+
+}  // namespace xen9p::fs

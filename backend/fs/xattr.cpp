@@ -1,0 +1,137 @@
+#include "backend/fs/xattr.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <string>
+
+#include "backend/fs/host_file.hpp"
+#include "backend/fs/mapped_meta.hpp"
+#include "p9proto/constants.hpp"
+
+namespace xen9p::fs {
+namespace {
+
+// f*xattr refuse O_PATH fds on older kernels: re-open regular files and
+// directories read-only. Symlinks and special files carry no xattrs we serve.
+Result<UniqueFd> xattr_fd(const Export& ex, const Node& node) {
+    if (!node) return fail(EBADF);
+    auto st = stat_fd(node.fd(), STATX_TYPE);
+    if (!st) return std::unexpected(st.error());
+    if (!S_ISREG(st->stx_mode) && !S_ISDIR(st->stx_mode)) return fail(EOPNOTSUPP);
+    return reopen(ex, node.fd(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
+}
+
+Status check_name(std::string_view name) {
+    if (name.empty()) return fail(EINVAL);
+    if (name.size() > proto::kMaxNameLength) return fail(ERANGE);
+    if (name.find('\0') != std::string_view::npos) return fail(EINVAL);
+    return {};
+}
+
+bool hidden(const Export& ex, std::string_view name) {
+    return ex.model() == SecurityModel::kMappedXattr && is_meta_name(name);
+}
+
+}  // namespace
+
+Result<std::vector<std::byte>> xattr_get(Export& ex, const Caller& who, const Node& node,
+                                         std::string_view name) {
+    if (auto s = check_name(name); !s) return std::unexpected(s.error());
+    if (hidden(ex, name)) return fail(ENODATA);
+    CredGuard guard(ex, who);
+    if (!guard.ok()) return fail(EPERM);
+    auto fd = xattr_fd(ex, node);
+    if (!fd) return std::unexpected(fd.error());
+    std::string cname(name);
+    // The value may change between the size query and the read: retry once.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        ssize_t size = ::fgetxattr(fd->get(), cname.c_str(), nullptr, 0);
+        if (size < 0) return fail_errno();
+        if (static_cast<std::size_t>(size) > kMaxXattrSize) return fail(E2BIG);
+        std::vector<std::byte> value(static_cast<std::size_t>(size));
+        ssize_t got = ::fgetxattr(fd->get(), cname.c_str(), value.data(), value.size());
+        if (got < 0) {
+            if (errno == ERANGE) continue;
+            return fail_errno();
+        }
+        value.resize(static_cast<std::size_t>(got));
+        return value;
+    }
+    return fail(ERANGE);
+}
+
+Result<std::vector<std::byte>> xattr_list(Export& ex, const Caller& who, const Node& node) {
+    CredGuard guard(ex, who);
+    if (!guard.ok()) return fail(EPERM);
+    auto fd = xattr_fd(ex, node);
+    if (!fd) return std::unexpected(fd.error());
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        ssize_t size = ::flistxattr(fd->get(), nullptr, 0);
+        if (size < 0) return fail_errno();
+        std::string names(static_cast<std::size_t>(size), '\0');
+        ssize_t got = ::flistxattr(fd->get(), names.data(), names.size());
+        if (got < 0) {
+            if (errno == ERANGE) continue;
+            return fail_errno();
+        }
+        names.resize(static_cast<std::size_t>(got));
+        std::vector<std::byte> out;
+        out.reserve(names.size());
+        std::size_t pos = 0;
+        while (pos < names.size()) {
+            std::size_t end = names.find('\0', pos);
+            if (end == std::string::npos) end = names.size();
+            std::string_view one(names.data() + pos, end - pos);
+            if (!one.empty() && !hidden(ex, one)) {
+                for (char c : one)
+                    out.push_back(static_cast<std::byte>(c));
+                out.push_back(std::byte{0});
+            }
+            pos = end + 1;
+        }
+        if (out.size() > kMaxXattrSize) return fail(E2BIG);
+        return out;
+    }
+    return fail(ERANGE);
+}
+
+Status xattr_set(Export& ex, const Caller& who, const Node& node, std::string_view name,
+                 std::span<const std::byte> value, std::uint32_t flags) {
+    if (auto s = check_name(name); !s) return s;
+    if (flags != 0 && flags != proto::kXattrCreate && flags != proto::kXattrReplace) {
+        return fail(EINVAL);
+    }
+    if (value.size() > kMaxXattrSize) return fail(E2BIG);
+    if (auto s = check_writable(ex); !s) return s;
+    if (hidden(ex, name)) return fail(EACCES);
+    CredGuard guard(ex, who);
+    if (!guard.ok()) return fail(EPERM);
+    auto fd = xattr_fd(ex, node);
+    if (!fd) return std::unexpected(fd.error());
+    std::string cname(name);
+    int host_flags = flags == proto::kXattrCreate    ? XATTR_CREATE
+                     : flags == proto::kXattrReplace ? XATTR_REPLACE
+                                                     : 0;
+    if (::fsetxattr(fd->get(), cname.c_str(), value.data(), value.size(), host_flags) != 0) {
+        return fail_errno();
+    }
+    return {};
+}
+
+Status xattr_remove(Export& ex, const Caller& who, const Node& node, std::string_view name) {
+    if (auto s = check_name(name); !s) return s;
+    if (auto s = check_writable(ex); !s) return s;
+    if (hidden(ex, name)) return fail(EACCES);
+    CredGuard guard(ex, who);
+    if (!guard.ok()) return fail(EPERM);
+    auto fd = xattr_fd(ex, node);
+    if (!fd) return std::unexpected(fd.error());
+    std::string cname(name);
+    if (::fremovexattr(fd->get(), cname.c_str()) != 0) return fail_errno();
+    return {};
+}
+
+}  // namespace xen9p::fs

@@ -1,0 +1,90 @@
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/fs/attr.hpp"
+#include "backend/fs/entries.hpp"
+#include "backend/fs/open_file.hpp"
+#include "p9proto/open_flags.hpp"
+#include "tests/fs/fs_fixture.hpp"
+
+using namespace xen9p;
+using namespace xen9p::fs;
+using namespace xen9p::fs::test;
+namespace dotl = xen9p::proto::dotl;
+
+BOOST_AUTO_TEST_SUITE(credentials)
+
+BOOST_AUTO_TEST_CASE(passthrough_checks_permissions_as_the_guest_user) {
+    if (::geteuid() != 0) return;
+    Fx fx(model(SecurityModel::kPassthrough));
+    fx.write_file("secret", "s", 0600);
+    fx.make_dir("private");
+    BOOST_REQUIRE(::chmod(fx.host("private").c_str(), 0700) == 0);
+    fx.write_file("private/f", "x");
+    Caller guest{1000, 1000};
+    Node secret = must(fx.walk("secret"));
+    BOOST_TEST(err(open_node(fx.ex, guest, secret, dotl::kRdonly)) == EACCES);
+    BOOST_TEST(err(open_node(fx.ex, fx.me, secret, dotl::kRdonly)) == 0);  // root may
+    BOOST_TEST(err(walk_one(fx.ex, guest, must(fx.walk("private")), "f")) == EACCES);
+    BOOST_TEST(err(unlink_at(fx.ex, guest, fx.root, "secret", 0)) == EACCES);
+    proto::Tsetattr req;
+    req.valid = proto::setattr::kUid;
+    req.uid = 1000;
+    BOOST_TEST(err(setattr(fx.ex, guest, secret, nullptr, req)) == EPERM);
+    // The guard restored the thread's ids: root still owns what it creates.
+    must(make_dir(fx.ex, fx.me, fx.root, "rootdir", 0755, 0));
+    struct stat st {};
+    BOOST_REQUIRE(::stat(fx.host("rootdir").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(passthrough_files_are_owned_by_the_guest_ids) {
+    if (::geteuid() != 0) return;
+    Fx fx(model(SecurityModel::kPassthrough));
+    BOOST_REQUIRE(::chmod(fx.host("").c_str(), 0777) == 0);
+    Caller guest{1000, 1000};
+    must(create_file(fx.ex, guest, fx.root, "f", dotl::kRdwr, 0640, 2000));
+    must(make_dir(fx.ex, guest, fx.root, "d", 0750, 1000));
+    must(make_symlink(fx.ex, guest, fx.root, "l", "f", 1000));
+    struct stat st {};
+    BOOST_REQUIRE(::stat(fx.host("f").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 1000u);
+    BOOST_TEST(st.st_gid == 2000u);
+    BOOST_REQUIRE(::stat(fx.host("d").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 1000u);
+    BOOST_REQUIRE(::lstat(fx.host("l").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(none_model_ignores_chown_the_server_may_not_do) {
+    if (::geteuid() != 0) return;
+    Fx fx(model(SecurityModel::kNone));
+    fx.write_file("f", "x");
+    BOOST_REQUIRE(::chown(fx.host("f").c_str(), 65534, 65534) == 0);
+    pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0) {
+        // An unprivileged server, as the worker is.
+        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+            ::_exit(100);
+        }
+        auto f = fx.walk("f");
+        if (!f) ::_exit(101);
+        proto::Tsetattr req;
+        req.valid = proto::setattr::kUid | proto::setattr::kGid;
+        req.uid = 0;
+        req.gid = 0;
+        auto r = setattr(fx.ex, Caller{0, 0}, *f, nullptr, req);
+        ::_exit(r ? 0 : r.error().value);
+    }
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+    BOOST_REQUIRE(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
+    struct stat st {};
+    BOOST_REQUIRE(::stat(fx.host("f").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 65534u);  // ignored, not done
+}
+
+BOOST_AUTO_TEST_SUITE_END()

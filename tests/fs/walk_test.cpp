@@ -1,0 +1,120 @@
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "backend/fs/attr.hpp"
+#include "backend/fs/qid_map.hpp"
+#include "tests/fs/fs_fixture.hpp"
+
+using namespace xen9p;
+using namespace xen9p::fs;
+using namespace xen9p::fs::test;
+
+BOOST_AUTO_TEST_SUITE(walk)
+
+BOOST_AUTO_TEST_CASE(walk_finds_nested_file_with_its_qid) {
+    Fx fx;
+    fx.make_dir("a");
+    fx.write_file("a/f", "x");
+    Node f = must(fx.walk("a/f"));
+    struct stat st {};
+    BOOST_REQUIRE(::stat(fx.host("a/f").c_str(), &st) == 0);
+    auto qid = must(qid_of(fx.ex, f));
+    BOOST_TEST(qid.type == proto::qid_type::kFile);
+    BOOST_TEST((qid.path & ((std::uint64_t{1} << 56) - 1)) == st.st_ino);
+    BOOST_TEST(must(qid_of(fx.ex, must(fx.walk("a")))).type == proto::qid_type::kDir);
+}
+
+BOOST_AUTO_TEST_CASE(walk_of_missing_name_is_enoent) {
+    Fx fx;
+    BOOST_TEST(err(fx.walk("nope")) == ENOENT);
+}
+
+BOOST_AUTO_TEST_CASE(walk_through_a_regular_file_is_enotdir) {
+    Fx fx;
+    fx.write_file("f", "x");
+    BOOST_TEST(err(fx.walk("f/x")) == ENOTDIR);
+}
+
+BOOST_AUTO_TEST_CASE(walk_rejects_slashes_empty_and_overlong_names) {
+    Fx fx;
+    fx.make_dir("a");
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, fx.root, "a/b")) == EINVAL);
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, fx.root, "")) == EINVAL);
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, fx.root, std::string(256, 'n'))) == ENAMETOOLONG);
+}
+
+BOOST_AUTO_TEST_CASE(symlink_is_returned_as_itself_and_walking_through_it_is_eloop) {
+    Fx fx;
+    BOOST_REQUIRE(::symlink("/", fx.host("root_link").c_str()) == 0);
+    BOOST_REQUIRE(::symlink(".", fx.host("self_link").c_str()) == 0);
+    Node link = must(fx.walk("root_link"));
+    BOOST_TEST(must(qid_of(fx.ex, link)).type == proto::qid_type::kSymlink);
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, link, "etc")) == ELOOP);
+    BOOST_TEST(err(fx.walk("self_link/self_link")) == ELOOP);
+}
+
+BOOST_AUTO_TEST_CASE(dotdot_at_root_stays_at_root_and_dot_stays) {
+    Fx fx;
+    auto root_qid = must(qid_of(fx.ex, fx.root));
+    BOOST_TEST(must(qid_of(fx.ex, must(fx.walk("..")))) == root_qid);
+    BOOST_TEST(must(qid_of(fx.ex, must(fx.walk("../../..")))) == root_qid);
+    BOOST_TEST(must(qid_of(fx.ex, must(fx.walk(".")))) == root_qid);
+}
+
+BOOST_AUTO_TEST_CASE(dotdot_below_root_reaches_the_parent) {
+    Fx fx;
+    fx.make_dir("a");
+    fx.make_dir("a/b");
+    auto a_qid = must(qid_of(fx.ex, must(fx.walk("a"))));
+    BOOST_TEST(must(qid_of(fx.ex, must(fx.walk("a/b/..")))) == a_qid);
+}
+
+BOOST_AUTO_TEST_CASE(dotdot_from_a_directory_moved_out_of_the_export_is_enoent) {
+    Fx fx;
+    fx.make_dir("a");
+    fx.make_dir("a/b");
+    fx.write_file("a/b/inner", "i");
+    Node b = must(fx.walk("a/b"));
+    // The host moves the directory out from under the open node.
+    BOOST_REQUIRE(::rename(fx.host("a").c_str(), (fx.top / "outside").c_str()) == 0);
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, b, "..")) == ENOENT);
+    // Its own subtree (what the host moved) is still reachable, nothing above it.
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, b, "inner")) == 0);
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, b, "../export")) == EINVAL);
+}
+
+BOOST_AUTO_TEST_CASE(qid_path_keeps_devices_apart_and_version_follows_changes) {
+    QidMap map;
+    struct statx a {};
+    a.stx_mode = S_IFREG | 0644;
+    a.stx_ino = 42;
+    a.stx_dev_major = 8;
+    struct statx b = a;
+    b.stx_dev_major = 9;
+    auto qa = must(map.qid(a));
+    auto qb = must(map.qid(b));
+    BOOST_TEST(qa.path != qb.path);
+    BOOST_TEST(must(map.qid(a)).path == qa.path);
+    struct statx wide = a;
+    wide.stx_ino = ~std::uint64_t{0};
+    BOOST_TEST(must(map.qid(wide)).path != qa.path);
+    a.stx_mtime.tv_nsec = 1;
+    BOOST_TEST(must(map.qid(a)).version != qa.version);
+    a.stx_size = 10;
+    auto q2 = must(map.qid(a));
+    a.stx_ctime.tv_sec = 5;
+    BOOST_TEST(must(map.qid(a)).version != q2.version);
+}
+
+BOOST_AUTO_TEST_CASE(qid_version_changes_when_the_file_is_written) {
+    Fx fx;
+    fx.write_file("f", "one");
+    Node f = must(fx.walk("f"));
+    auto before = must(qid_of(fx.ex, f));
+    fx.write_file("f", "two and more");
+    auto after = must(qid_of(fx.ex, f));
+    BOOST_TEST(before.path == after.path);
+    BOOST_TEST(before.version != after.version);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
