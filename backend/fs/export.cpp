@@ -37,7 +37,7 @@ Export::Export(UniqueFd root, UniqueFd proc, const ExportConfig& config, std::ui
       config_(config),
       root_dev_(root_dev),
       root_ino_(root_ino),
-      limits_(config.limits) {}
+      limits_(std::make_unique<SpaceLimits>(config.limits)) {}
 
 Result<Export> Export::open(const std::string& path, const ExportConfig& config) {
     int root = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -50,8 +50,8 @@ Result<Export> Export::open(const std::string& path, const ExportConfig& config)
     if (!st) return std::unexpected(st.error());
     Export ex(std::move(root_fd), std::move(proc_fd), config,
               makedev(st->stx_dev_major, st->stx_dev_minor), st->stx_ino);
-    if (ex.limits_.tracks_usage()) {
-        if (auto s = ex.limits_.scan(ex.root_fd()); !s) return std::unexpected(s.error());
+    if (ex.limits_->tracks_usage()) {
+        if (auto s = ex.limits_->scan(ex.root_fd()); !s) return std::unexpected(s.error());
     }
     return ex;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,8 +33,10 @@ class Node;
 
 class Export {
   public:
-    // Opens `path` (a directory, symlinks refused) and /proc/self/fd. Call before
-    // the worker chroots: both fds keep working afterwards.
+    // Opens `path` (a directory, symlinks refused) and /proc/self/fd. Call in the
+    // process that will serve the export (the /proc fd is that process's fd
+    // table; a forked child must open its own Export) and before it chroots:
+    // both fds keep working afterwards.
     static Result<Export> open(const std::string& path, const ExportConfig& config);
 
     Export(Export&&) noexcept = default;
@@ -55,7 +58,8 @@ class Export {
     bool is_root(int fd) const;
 
     QidMap& qids() { return qids_; }
-    SpaceLimits& limits() { return limits_; }
+    // Heap-held so that open files may point at it while the Export moves.
+    SpaceLimits& limits() { return *limits_; }
 
   private:
     Export(UniqueFd root, UniqueFd proc, const ExportConfig& config, std::uint64_t root_dev,
@@ -67,7 +71,7 @@ class Export {
     std::uint64_t root_dev_ = 0;
     std::uint64_t root_ino_ = 0;
     QidMap qids_;
-    SpaceLimits limits_;
+    std::unique_ptr<SpaceLimits> limits_;
 };
 
 }  // namespace xen9p::fs

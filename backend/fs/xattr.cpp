@@ -31,8 +31,31 @@ Status check_name(std::string_view name) {
     return {};
 }
 
+constexpr std::string_view kAclPrefix = "system.posix_acl_";
+
+bool mapped(const Export& ex) {
+    return ex.model() == SecurityModel::kMappedXattr;
+}
+
 bool hidden(const Export& ex, std::string_view name) {
-    return ex.model() == SecurityModel::kMappedXattr && is_meta_name(name);
+    return mapped(ex) && is_meta_name(name);
+}
+
+// Under mapped-xattr the guest's POSIX ACLs live in user.virtfs.system.posix_acl_*
+// (QEMU's place for them): applied to the host file they would change the
+// host's permission checks.
+std::string host_name(const Export& ex, std::string_view name) {
+    if (mapped(ex) && name.starts_with(kAclPrefix)) {
+        return std::string(kMetaPrefix) + std::string(name);
+    }
+    return std::string(name);
+}
+
+// The guest's name for host attribute `name`; empty when hidden.
+std::string_view guest_name(const Export& ex, std::string_view name) {
+    if (!mapped(ex) || !is_meta_name(name)) return name;
+    std::string_view rest = name.substr(kMetaPrefix.size());
+    return rest.starts_with(kAclPrefix) ? rest : std::string_view{};
 }
 
 }  // namespace
@@ -45,7 +68,7 @@ Result<std::vector<std::byte>> xattr_get(Export& ex, const Caller& who, const No
     if (!guard.ok()) return fail(EPERM);
     auto fd = xattr_fd(ex, node);
     if (!fd) return std::unexpected(fd.error());
-    std::string cname(name);
+    std::string cname = host_name(ex, name);
     // The value may change between the size query and the read: retry once.
     for (int attempt = 0; attempt < 2; ++attempt) {
         ssize_t size = ::fgetxattr(fd->get(), cname.c_str(), nullptr, 0);
@@ -84,8 +107,8 @@ Result<std::vector<std::byte>> xattr_list(Export& ex, const Caller& who, const N
         while (pos < names.size()) {
             std::size_t end = names.find('\0', pos);
             if (end == std::string::npos) end = names.size();
-            std::string_view one(names.data() + pos, end - pos);
-            if (!one.empty() && !hidden(ex, one)) {
+            std::string_view one = guest_name(ex, std::string_view(names.data() + pos, end - pos));
+            if (!one.empty()) {
                 for (char c : one)
                     out.push_back(static_cast<std::byte>(c));
                 out.push_back(std::byte{0});
@@ -111,7 +134,7 @@ Status xattr_set(Export& ex, const Caller& who, const Node& node, std::string_vi
     if (!guard.ok()) return fail(EPERM);
     auto fd = xattr_fd(ex, node);
     if (!fd) return std::unexpected(fd.error());
-    std::string cname(name);
+    std::string cname = host_name(ex, name);
     int host_flags = flags == proto::kXattrCreate    ? XATTR_CREATE
                      : flags == proto::kXattrReplace ? XATTR_REPLACE
                                                      : 0;
@@ -129,7 +152,7 @@ Status xattr_remove(Export& ex, const Caller& who, const Node& node, std::string
     if (!guard.ok()) return fail(EPERM);
     auto fd = xattr_fd(ex, node);
     if (!fd) return std::unexpected(fd.error());
-    std::string cname(name);
+    std::string cname = host_name(ex, name);
     if (::fremovexattr(fd->get(), cname.c_str()) != 0) return fail_errno();
     return {};
 }

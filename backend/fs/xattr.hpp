@@ -1,7 +1,10 @@
 // Extended attributes of a node (Txattrwalk / Txattrcreate). Values are capped at
 // kMaxXattrSize; under mapped-xattr the user.virtfs.* names that carry the
 // guest's metadata are hidden from list and get (ENODATA) and refused for set
-// and remove (EACCES).
+// and remove (EACCES), and POSIX ACLs are stored as user.virtfs.system.posix_acl_*
+// as QEMU does. Regular files and directories only (EOPNOTSUPP otherwise): the
+// node is re-opened read-only for the f*xattr calls, so under passthrough the
+// guest needs read permission on the file as well.
 #pragma once
 
 #include <cstddef>

@@ -81,6 +81,23 @@ BOOST_AUTO_TEST_CASE(mapped_xattr_hides_and_protects_the_virtfs_names) {
     BOOST_TEST(err(xattr_remove(fx.ex, fx.me, f, "user.virtfs.uid")) == EACCES);
 }
 
+BOOST_AUTO_TEST_CASE(mapped_xattr_keeps_posix_acls_off_the_host_file) {
+    Fx fx(model(SecurityModel::kMappedXattr));
+    if (!host_has_user_xattrs(fx)) return;
+    fx.write_file("f", "x");
+    Node f = must(fx.walk("f"));
+    must(xattr_set(fx.ex, fx.me, f, "system.posix_acl_access", bytes("acl-bytes"), 0));
+    char raw[32] = {};
+    BOOST_TEST(::getxattr(fx.host("f").c_str(), "user.virtfs.system.posix_acl_access", raw,
+                          sizeof(raw)) == 9);
+    BOOST_TEST(::getxattr(fx.host("f").c_str(), "system.posix_acl_access", raw, sizeof(raw)) < 0);
+    BOOST_TEST(text(must(xattr_get(fx.ex, fx.me, f, "system.posix_acl_access"))) == "acl-bytes");
+    BOOST_TEST(text(must(xattr_list(fx.ex, fx.me, f))) ==
+               std::string("system.posix_acl_access\0", 24));
+    must(xattr_remove(fx.ex, fx.me, f, "system.posix_acl_access"));
+    BOOST_TEST(err(xattr_get(fx.ex, fx.me, f, "system.posix_acl_access")) == ENODATA);
+}
+
 BOOST_AUTO_TEST_CASE(xattr_set_on_a_read_only_export_is_erofs) {
     ExportConfig cfg;
     cfg.read_only = true;
