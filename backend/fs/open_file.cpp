@@ -103,6 +103,8 @@ Result<Created> create_file(Export& ex, const Caller& who, const Node& dir, std:
     if (!dir) return fail(EBADF);
     if (auto s = check_entry_name(name); !s) return std::unexpected(s.error());
     if (auto s = check_writable(ex); !s) return std::unexpected(s.error());
+    // Refuse before creating: a created file whose open fails would linger.
+    if (ex.limits().at_open_limit()) return fail(EMFILE);
     if (auto s = ex.limits().reserve_file(ex.root_fd()); !s) return std::unexpected(s.error());
     int flags = (guest_flags(ex, dotl_flags) & ~O_TRUNC) | O_CREAT | O_EXCL | O_NOFOLLOW;
     bool mapped = ex.model() == SecurityModel::kMappedXattr;

@@ -50,6 +50,11 @@ class SpaceLimits {
     void file_removed(std::uint64_t size);
     void size_changed(std::uint64_t old_size, std::uint64_t new_size);
 
+    // True when one more open would pass max_open_files.
+    bool at_open_limit() const {
+        return config_.max_open_files != 0 && open_count_ >= config_.max_open_files;
+    }
+
     // An open file description on `id` starts or ends (EMFILE past
     // max_open_files); open files are never auto-deleted.
     Status opened(FileId id);

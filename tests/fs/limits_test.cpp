@@ -104,6 +104,8 @@ BOOST_AUTO_TEST_CASE(max_open_files_is_emfile_until_one_closes) {
     {
         auto b = must(open_node(fx.ex, fx.me, f, dotl::kRdonly));
         BOOST_TEST(err(open_node(fx.ex, fx.me, f, dotl::kRdonly)) == EMFILE);
+        BOOST_TEST(err(create_file(fx.ex, fx.me, fx.root, "n", dotl::kRdwr, 0644, 0)) == EMFILE);
+        BOOST_TEST(::access(fx.host("n").c_str(), F_OK) != 0);
     }
     BOOST_TEST(err(open_node(fx.ex, fx.me, f, dotl::kRdonly)) == 0);
 }
