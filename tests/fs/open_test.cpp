@@ -55,6 +55,13 @@ BOOST_AUTO_TEST_CASE(open_of_a_symlink_is_eloop_never_followed) {
     BOOST_TEST(err(open_node(fx.ex, fx.me, must(fx.walk("link")), dotl::kRdonly)) == ELOOP);
 }
 
+BOOST_AUTO_TEST_CASE(open_with_directory_flag_on_a_file_is_enotdir) {
+    Fx fx;
+    fx.write_file("f", "x");
+    BOOST_TEST(err(open_node(fx.ex, fx.me, must(fx.walk("f")), dotl::kRdonly | dotl::kDirectory)) ==
+               ENOTDIR);
+}
+
 BOOST_AUTO_TEST_CASE(open_directory_for_writing_is_eisdir) {
     Fx fx;
     fx.make_dir("d");
