@@ -4,6 +4,8 @@
 
 namespace xen9p {
 
-std::string Errno::message() const { return std::strerror(value); }
+std::string Errno::message() const {
+    return std::strerror(value);
+}
 
 }  // namespace xen9p
