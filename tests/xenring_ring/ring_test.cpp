@@ -1,0 +1,187 @@
+#define BOOST_TEST_MODULE xenring_ring
+#include <boost/test/unit_test.hpp>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+// The real Xen header, to pin our layout to theirs.
+#include <xen/io/9pfs.h>
+
+#include "tests/xenring_ring/ring_fixture.hpp"
+#include "xenring/ring/ring_reader.hpp"
+#include "xenring/ring/ring_writer.hpp"
+
+using namespace xen9p;
+using namespace xen9p::ring;
+using xen9p::ring::test::check_message;
+using xen9p::ring::test::fill_message;
+using xen9p::ring::test::SharedRing;
+
+static_assert(offsetof(DataIntf, in_cons) == offsetof(xen_9pfs_data_intf, in_cons));
+static_assert(offsetof(DataIntf, in_prod) == offsetof(xen_9pfs_data_intf, in_prod));
+static_assert(offsetof(DataIntf, out_cons) == offsetof(xen_9pfs_data_intf, out_cons));
+static_assert(offsetof(DataIntf, out_prod) == offsetof(xen_9pfs_data_intf, out_prod));
+static_assert(offsetof(DataIntf, ring_order) == offsetof(xen_9pfs_data_intf, ring_order));
+static_assert(offsetof(DataIntf, ref) == offsetof(xen_9pfs_data_intf, ref));
+static_assert(flex_ring_size(9) == XEN_FLEX_RING_SIZE(9));
+static_assert(flex_ring_size(1) == XEN_FLEX_RING_SIZE(1));
+
+namespace {
+
+std::vector<std::byte> message(std::size_t size, std::uint32_t seq) {
+    std::vector<std::byte> m(size);
+    fill_message(m, seq);
+    return m;
+}
+
+void put_le32(std::span<std::byte> dst, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i)
+        dst[i] = std::byte(v >> (8 * i));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(ring)
+
+BOOST_AUTO_TEST_CASE(queued_tells_full_from_empty_by_free_running_indices) {
+    BOOST_TEST(queued(0, 0, 4096) == 0u);
+    BOOST_TEST(queued(4096, 0, 4096) == 4096u);
+    BOOST_TEST(queued(10, 4090, 4096) == 16u);
+    BOOST_TEST(queued(5, 0xFFFFFFFBu, 4096) == 10u);
+    BOOST_TEST(queued(0x1000u + 7, 7, 4096) == 4096u);
+}
+
+BOOST_AUTO_TEST_CASE(writer_and_reader_carry_messages_across_the_wrap_and_index_overflow) {
+    SharedRing shared(1);
+    shared.set_indices(0xFFFFF000u + 100);
+    auto writer = RingWriter::frontend(shared.intf(), shared.data(), 1);
+    auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);
+    std::vector<std::byte> dst(4096);
+    for (std::uint32_t seq = 0; seq < 200; ++seq) {
+        const auto m = message(7 + (seq * 977) % 3000, seq);
+        BOOST_REQUIRE(writer.write_and_publish(m));
+        auto got = reader.read(dst);
+        BOOST_REQUIRE(got);
+        BOOST_REQUIRE_EQUAL(*got, m.size());
+        BOOST_REQUIRE(check_message(std::span(dst).first(*got), seq));
+    }
+    BOOST_TEST(shared.intf().out_cons == shared.intf().out_prod);
+}
+
+BOOST_AUTO_TEST_CASE(reader_waits_until_the_whole_message_is_published) {
+    SharedRing shared(1);
+    auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);
+    const auto m = message(300, 1);
+    std::memcpy(shared.out_half().data(), m.data(), m.size());
+    std::vector<std::byte> dst(4096);
+    shared.intf().out_prod = 5;
+    BOOST_TEST(*reader.read(dst) == 0u);
+    shared.intf().out_prod = 299;
+    BOOST_TEST(*reader.read(dst) == 0u);
+    BOOST_TEST(shared.intf().out_cons == 0u);
+    shared.intf().out_prod = 300;
+    BOOST_TEST(*reader.read(dst) == 300u);
+    BOOST_TEST(shared.intf().out_cons == 300u);
+    BOOST_TEST(check_message(std::span(dst).first(300), 1));
+}
+
+BOOST_AUTO_TEST_CASE(producer_index_past_the_ring_is_a_sticky_protocol_error) {
+    SharedRing shared(1);
+    auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);
+    std::vector<std::byte> dst(4096);
+    shared.intf().out_prod = static_cast<std::uint32_t>(flex_ring_size(1) + 1);
+    BOOST_TEST(reader.read(dst).error().value == EPROTO);
+    shared.intf().out_prod = 0;
+    BOOST_TEST(reader.read(dst).error().value == EPROTO);
+    // Going "backwards" is a jump of almost 2^32.
+    SharedRing other(1);
+    auto reader2 = RingReader::backend(other.intf(), other.data(), 1, 4096);
+    other.intf().out_prod = 0xFFFFFFF0u;
+    BOOST_TEST(reader2.read(dst).error().value == EPROTO);
+}
+
+BOOST_AUTO_TEST_CASE(header_size_below_seven_or_above_msize_is_rejected) {
+    for (std::uint32_t bad : {0u, 3u, 6u, 1025u, 0xFFFFFFFFu}) {
+        SharedRing shared(1);
+        auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 1024);
+        put_le32(shared.out_half(), bad);
+        shared.intf().out_prod = 64;
+        std::vector<std::byte> dst(1024);
+        BOOST_TEST(reader.read(dst).error().value == EMSGSIZE, "size " << bad);
+        BOOST_TEST(shared.intf().out_cons == 0u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(writer_reports_would_block_without_writing_and_succeeds_after_consumption) {
+    SharedRing shared(1);
+    const std::size_t size = flex_ring_size(1);
+    auto writer = RingWriter::backend(shared.intf(), shared.data(), 1);
+    const auto big = message(size - 100, 1);
+    BOOST_REQUIRE(writer.write_and_publish(big));
+    const auto next = message(200, 2);
+    BOOST_TEST(writer.write(next).error().value == EAGAIN);
+    BOOST_TEST(shared.intf().in_prod == size - 100);
+    BOOST_TEST(writer.write(message(size + 1, 3)).error().value == EMSGSIZE);
+    // The guest consumes the first reply; now the second fits, wrapping.
+    shared.intf().in_cons = static_cast<std::uint32_t>(size - 100);
+    BOOST_REQUIRE(writer.write_and_publish(next));
+    auto reader = RingReader::frontend(shared.intf(), shared.data(), 1, size);
+    std::vector<std::byte> dst(size);
+    BOOST_TEST(*reader.read(dst) == 200u);
+    BOOST_TEST(check_message(std::span(dst).first(200), 2));
+}
+
+BOOST_AUTO_TEST_CASE(writer_publishes_a_batch_with_one_index_update) {
+    SharedRing shared(2);
+    auto writer = RingWriter::backend(shared.intf(), shared.data(), 2);
+    BOOST_REQUIRE(writer.write(message(100, 1)));
+    BOOST_REQUIRE(writer.write(message(50, 2)));
+    BOOST_TEST(shared.intf().in_prod == 0u);
+    writer.publish();
+    BOOST_TEST(shared.intf().in_prod == 150u);
+}
+
+BOOST_AUTO_TEST_CASE(writer_rejects_a_consumer_index_ahead_of_the_producer) {
+    SharedRing shared(1);
+    auto writer = RingWriter::backend(shared.intf(), shared.data(), 1);
+    shared.intf().in_cons = 10;
+    BOOST_TEST(writer.write(message(20, 1)).error().value == EPROTO);
+    shared.intf().in_cons = 0;
+    BOOST_TEST(writer.write(message(20, 1)).error().value == EPROTO);
+}
+
+BOOST_AUTO_TEST_CASE(ring_order_zero_or_above_the_advertised_maximum_is_rejected) {
+    SharedRing shared(1);
+    shared.intf().ring_order = 0;
+    BOOST_TEST(read_ring_order(shared.intf(), 6).error().value == EPROTO);
+    shared.intf().ring_order = 7;
+    BOOST_TEST(read_ring_order(shared.intf(), 6).error().value == EPROTO);
+    shared.intf().ring_order = 0xFFFFFFFFu;
+    BOOST_TEST(read_ring_order(shared.intf(), 9).error().value == EPROTO);
+    shared.intf().ring_order = 6;
+    BOOST_TEST(*read_ring_order(shared.intf(), 6) == 6u);
+    shared.intf().ring_order = 3;
+    shared.intf().ref[0] = 11;
+    shared.intf().ref[7] = 17;
+    const auto refs = read_refs(shared.intf(), 3);
+    BOOST_TEST(refs.size() == 8u);
+    BOOST_TEST(refs[0] == 11u);
+    BOOST_TEST(refs[7] == 17u);
+}
+
+BOOST_AUTO_TEST_CASE(ring_order_changed_after_connect_does_not_move_the_bounds) {
+    SharedRing shared(1);
+    auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);
+    auto writer = RingWriter::backend(shared.intf(), shared.data(), 1);
+    shared.intf().ring_order = 9;
+    // A claim of a bigger ring is still judged against the size we mapped.
+    shared.intf().out_prod = static_cast<std::uint32_t>(flex_ring_size(1) + 8);
+    std::vector<std::byte> dst(4096);
+    BOOST_TEST(reader.read(dst).error().value == EPROTO);
+    BOOST_TEST(writer.write(message(flex_ring_size(1) + 1, 1)).error().value == EMSGSIZE);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

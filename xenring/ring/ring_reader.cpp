@@ -1,0 +1,77 @@
+#include "xenring/ring/ring_reader.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace xen9p::ring {
+
+namespace {
+
+std::uint32_t le32(const std::byte* p) {
+    return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+           static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+
+}  // namespace
+
+RingReader RingReader::backend(DataIntf& intf, std::span<std::byte> data, unsigned order,
+                               std::size_t msize) {
+    const std::size_t size = flex_ring_size(order);
+    return RingReader(intf.out_cons, intf.out_prod, data.subspan(size, size), msize);
+}
+
+RingReader RingReader::frontend(DataIntf& intf, std::span<std::byte> data, unsigned order,
+                                std::size_t msize) {
+    return RingReader(intf.in_cons, intf.in_prod, data.first(flex_ring_size(order)), msize);
+}
+
+RingReader::RingReader(std::uint32_t& cons, std::uint32_t& prod, std::span<std::byte> ring,
+                       std::size_t msize)
+    : cons_field_(&cons),
+      prod_field_(&prod),
+      ring_(ring),
+      msize_(msize),
+      cons_(std::atomic_ref<std::uint32_t>(cons).load(std::memory_order_relaxed)) {}
+
+void RingReader::copy_out(std::uint32_t from, std::span<std::byte> dst) const {
+    const std::size_t start = mask_index(from, ring_.size());
+    const std::size_t first = std::min(dst.size(), ring_.size() - start);
+    std::memcpy(dst.data(), ring_.data() + start, first);
+    std::memcpy(dst.data() + first, ring_.data(), dst.size() - first);
+}
+
+Result<std::size_t> RingReader::read(std::span<std::byte> dst) {
+    if (broken_.value != 0) return fail(broken_.value);
+    const std::uint32_t prod = load_index(*prod_field_);
+    // Free-running indices: the distance, not the masked positions, tells
+    // whether the peer claims more than the ring holds.
+    const std::size_t avail = static_cast<std::uint32_t>(prod - cons_);
+    if (avail > ring_.size()) {
+        broken_ = Errno{EPROTO};
+        return fail(EPROTO);
+    }
+    last_queued_ = avail;
+    if (avail < kHeaderSize) return 0;
+
+    std::byte header[kHeaderSize];
+    copy_out(cons_, header);
+    const std::size_t size = le32(header);
+    if (size < kHeaderSize || size > msize_ || size > ring_.size() || size > dst.size()) {
+        broken_ = Errno{EMSGSIZE};
+        return fail(EMSGSIZE);
+    }
+    if (size > avail) return 0;
+
+    // The header is re-copied with the body; the size we act on is the one
+    // already validated above, so a guest rewriting it meanwhile changes nothing.
+    copy_out(cons_, dst.first(size));
+    std::memcpy(dst.data(), header, kHeaderSize);
+    cons_ += static_cast<std::uint32_t>(size);
+    // Our reads of the message must complete before the guest may reuse it.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    store_index(*cons_field_, cons_);
+    return size;
+}
+
+}  // namespace xen9p::ring

@@ -1,0 +1,51 @@
+// Consumer of one half of a Xen 9pfs data area: whole 9P messages out of the
+// guest-shared bytes into private memory. The backend consumes `out`
+// (requests), the frontend consumes `in` (replies).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "p9proto/errno.hpp"
+#include "xenring/ring/data_intf.hpp"
+
+namespace xen9p::ring {
+
+class RingReader {
+  public:
+    // Backend side: reads requests from the out half. `data` is the whole
+    // mapped data area (data_area_size(order) bytes); messages above `msize`
+    // are a protocol error.
+    static RingReader backend(DataIntf& intf, std::span<std::byte> data, unsigned order,
+                              std::size_t msize);
+    // Frontend side: reads replies from the in half.
+    static RingReader frontend(DataIntf& intf, std::span<std::byte> data, unsigned order,
+                               std::size_t msize);
+
+    // One pass: reads the producer index once. When a whole message is queued,
+    // copies it into `dst` (at least msize bytes), advances the consumer index
+    // and returns its size; returns 0 when no whole message is queued yet.
+    // EPROTO: the producer index jumped past the ring. EMSGSIZE: a header size
+    // below 7 or above msize. Both are sticky: the ring stays broken.
+    Result<std::size_t> read(std::span<std::byte> dst);
+
+    // Bytes queued at the last pass (for tests and statistics).
+    std::size_t last_queued() const { return last_queued_; }
+
+  private:
+    RingReader(std::uint32_t& cons, std::uint32_t& prod, std::span<std::byte> ring,
+               std::size_t msize);
+
+    void copy_out(std::uint32_t from, std::span<std::byte> dst) const;
+
+    std::uint32_t* cons_field_;
+    std::uint32_t* prod_field_;
+    std::span<std::byte> ring_;
+    std::size_t msize_;
+    std::uint32_t cons_;  // private copy: the guest cannot move our consumer
+    std::size_t last_queued_ = 0;
+    Errno broken_{};
+};
+
+}  // namespace xen9p::ring

@@ -1,0 +1,58 @@
+#include "xenring/ring/ring_writer.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace xen9p::ring {
+
+RingWriter RingWriter::backend(DataIntf& intf, std::span<std::byte> data, unsigned order) {
+    return RingWriter(intf.in_cons, intf.in_prod, data.first(flex_ring_size(order)));
+}
+
+RingWriter RingWriter::frontend(DataIntf& intf, std::span<std::byte> data, unsigned order) {
+    const std::size_t size = flex_ring_size(order);
+    return RingWriter(intf.out_cons, intf.out_prod, data.subspan(size, size));
+}
+
+RingWriter::RingWriter(std::uint32_t& cons, std::uint32_t& prod, std::span<std::byte> ring)
+    : cons_field_(&cons),
+      prod_field_(&prod),
+      ring_(ring),
+      prod_(std::atomic_ref<std::uint32_t>(prod).load(std::memory_order_relaxed)) {}
+
+Status RingWriter::write(std::span<const std::byte> message) {
+    if (broken_.value != 0) return fail(broken_.value);
+    if (message.size() > ring_.size()) return fail(EMSGSIZE);
+    const std::uint32_t cons = load_index(*cons_field_);
+    // The guest's consumer may not be ahead of what we produced, nor so far
+    // behind that more than a ring's worth is outstanding.
+    const std::size_t used = static_cast<std::uint32_t>(prod_ - cons);
+    if (used > ring_.size()) {
+        broken_ = Errno{EPROTO};
+        return fail(EPROTO);
+    }
+    last_free_ = ring_.size() - used;
+    if (message.size() > last_free_) return fail(EAGAIN);
+    // The consumer's reads of the space we are about to overwrite are done.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+
+    const std::size_t start = mask_index(prod_, ring_.size());
+    const std::size_t first = std::min(message.size(), ring_.size() - start);
+    std::memcpy(ring_.data() + start, message.data(), first);
+    std::memcpy(ring_.data(), message.data() + first, message.size() - first);
+    prod_ += static_cast<std::uint32_t>(message.size());
+    return {};
+}
+
+void RingWriter::publish() {
+    store_index(*prod_field_, prod_);
+}
+
+Status RingWriter::write_and_publish(std::span<const std::byte> message) {
+    auto status = write(message);
+    if (status) publish();
+    return status;
+}
+
+}  // namespace xen9p::ring

@@ -1,0 +1,50 @@
+// Producer of one half of a Xen 9pfs data area: whole 9P messages from private
+// memory into the guest-shared bytes. The backend produces on `in` (replies),
+// the frontend on `out` (requests). A message is only ever published whole.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "p9proto/errno.hpp"
+#include "xenring/ring/data_intf.hpp"
+
+namespace xen9p::ring {
+
+class RingWriter {
+  public:
+    // Backend side: writes replies into the in half of the data area.
+    static RingWriter backend(DataIntf& intf, std::span<std::byte> data, unsigned order);
+    // Frontend side: writes requests into the out half.
+    static RingWriter frontend(DataIntf& intf, std::span<std::byte> data, unsigned order);
+
+    // Copies one whole message in (wrapping at the end of the ring) without
+    // publishing it. EAGAIN: it does not fit yet; retry after the peer has
+    // consumed (nothing was written). EMSGSIZE: it can never fit. EPROTO: the
+    // consumer index jumped past the ring (sticky).
+    Status write(std::span<const std::byte> message);
+
+    // Makes everything written so far visible with one producer-index update.
+    void publish();
+
+    // write() then publish(): one reply, one publication.
+    Status write_and_publish(std::span<const std::byte> message);
+
+    // Free bytes at the last write() (for tests and statistics).
+    std::size_t last_free() const { return last_free_; }
+
+    std::size_t capacity() const { return ring_.size(); }
+
+  private:
+    RingWriter(std::uint32_t& cons, std::uint32_t& prod, std::span<std::byte> ring);
+
+    std::uint32_t* cons_field_;
+    std::uint32_t* prod_field_;
+    std::span<std::byte> ring_;
+    std::uint32_t prod_;  // private copy, includes written-but-unpublished bytes
+    std::size_t last_free_ = 0;
+    Errno broken_{};
+};
+
+}  // namespace xen9p::ring
