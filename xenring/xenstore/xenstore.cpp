@@ -1,6 +1,9 @@
 #include "xenring/xenstore/xenstore.hpp"
 
+// Debian's xenstore.h has no extern "C" guards.
+extern "C" {
 #include <xenstore.h>
+}
 
 #include <cstdlib>
 #include <mutex>
