@@ -1,0 +1,249 @@
+#include "xenring/platform/sim_platform.hpp"
+
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "xenring/sim_hypervisor/fd_passing.hpp"
+
+namespace xen9p::platform {
+
+using sim::kPageSize;
+using sim::Op;
+using sim::Reply;
+using sim::Request;
+
+Result<SimConnection> SimConnection::connect(const std::filesystem::path& socket) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string p = socket.string();
+    if (p.size() >= sizeof(addr.sun_path)) return fail(ENAMETOOLONG);
+    std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
+    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (!fd) return fail_errno();
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+        return fail_errno();
+    return SimConnection(std::move(fd));
+}
+
+Result<SimConnection::Answer> SimConnection::call(const Request& request,
+                                                  std::span<const int> fds) {
+    const std::size_t refs = request.op == Op::map ? request.count : 0;
+    if (refs > sim::kMaxRefsPerMap) return fail(EINVAL);
+    const auto bytes = std::as_bytes(std::span(&request, 1)).first(sim::kRequestHeader + refs * 4);
+    if (auto st = sim::send_message(sock_.get(), bytes, fds); !st)
+        return std::unexpected(st.error());
+    Answer answer{std::make_unique<Reply>(), {}};
+    auto got =
+        sim::receive_message(sock_.get(), std::as_writable_bytes(std::span(answer.reply.get(), 1)));
+    if (!got) return std::unexpected(got.error());
+    if (got->size == 0) return fail(ECONNRESET);
+    if (got->size < sim::kReplyHeader) return fail(EPROTO);
+    if (answer.reply->error != 0) return fail(answer.reply->error);
+    if (got->size < sim::kReplyHeader + std::size_t{answer.reply->count} * 8) return fail(EPROTO);
+    answer.fds = std::move(got->fds);
+    return answer;
+}
+
+std::filesystem::path sim_socket(const std::filesystem::path& dir, DomId self) {
+    if (self == 0) return dir / "hypervisor.sock";
+    return dir / "domains" / std::to_string(self) / "hypervisor.sock";
+}
+
+Result<std::unique_ptr<SimGrantMapper>> SimGrantMapper::open(const std::filesystem::path& socket) {
+    auto conn = SimConnection::connect(socket);
+    if (!conn) return std::unexpected(conn.error());
+    return std::unique_ptr<SimGrantMapper>(new SimGrantMapper(std::move(*conn)));
+}
+
+Result<GrantMapping> SimGrantMapper::map(DomId domid, std::span<const GrantRef> refs,
+                                         bool writable) {
+    if (refs.empty() || refs.size() > sim::kMaxRefsPerMap) return fail(EINVAL);
+    auto req = std::make_unique<Request>();
+    req->op = Op::map;
+    req->domid = domid;
+    req->writable = writable ? 1 : 0;
+    req->count = static_cast<std::uint32_t>(refs.size());
+    std::copy(refs.begin(), refs.end(), req->refs);
+    auto answer = conn_->call(*req);
+    if (!answer) return std::unexpected(answer.error());
+    const Reply& reply = *answer->reply;
+    const std::uint32_t id = reply.value;
+    auto conn = conn_;
+    auto unmap_on_service = [conn, id] {
+        Request r;
+        r.op = Op::unmap;
+        r.arg = id;
+        // A hypervisor that is gone released the mapping already.
+        [[maybe_unused]] auto ignored = conn->call(r);
+    };
+    if (reply.count != refs.size() || answer->fds.size() != 1) {
+        unmap_on_service();
+        return fail(EPROTO);
+    }
+    // One PROT_NONE reservation, then each page mapped over it, so the pages are
+    // contiguous whatever their offsets in the guest's memory.
+    const std::size_t length = refs.size() * kPageSize;
+    void* base = ::mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+        const int err = errno;
+        unmap_on_service();
+        return fail(err);
+    }
+    const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+        void* at = static_cast<std::byte*>(base) + i * kPageSize;
+        if (::mmap(at, kPageSize, prot, MAP_SHARED | MAP_FIXED, answer->fds[0].get(),
+                   static_cast<off_t>(reply.offsets[i])) == MAP_FAILED) {
+            const int err = errno;
+            ::munmap(base, length);
+            unmap_on_service();
+            return fail(err);
+        }
+    }
+    return GrantMapping({static_cast<std::byte*>(base), length},
+                        [unmap_on_service](std::span<std::byte> bytes) {
+                            ::munmap(bytes.data(), bytes.size());
+                            unmap_on_service();
+                        });
+}
+
+Result<std::unique_ptr<SimGrantSharer>> SimGrantSharer::open(const std::filesystem::path& socket,
+                                                             std::size_t pages) {
+    if (pages == 0 || pages > (std::size_t{1} << 20)) return fail(EINVAL);
+    auto conn = SimConnection::connect(socket);
+    if (!conn) return std::unexpected(conn.error());
+    UniqueFd memfd(::memfd_create("xen9p-guest", MFD_CLOEXEC));
+    if (!memfd) return fail_errno();
+    const std::size_t length = pages * kPageSize;
+    if (::ftruncate(memfd.get(), static_cast<off_t>(length)) != 0) return fail_errno();
+    void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0);
+    if (base == MAP_FAILED) return fail_errno();
+    std::unique_ptr<SimGrantSharer> sharer(
+        new SimGrantSharer(std::move(*conn), {static_cast<std::byte*>(base), length}));
+    Request req;
+    req.op = Op::share_memory;
+    req.arg = static_cast<std::uint32_t>(pages);
+    const int fd = memfd.get();
+    auto answer = sharer->conn_.call(req, std::span(&fd, 1));
+    if (!answer) return std::unexpected(answer.error());
+    return sharer;
+}
+
+SimGrantSharer::~SimGrantSharer() {
+    ::munmap(memory_.data(), memory_.size());
+}
+
+Result<GrantRef> SimGrantSharer::grant(DomId domid, std::size_t page, bool writable) {
+    if (page >= memory_.size() / kPageSize) return fail(EINVAL);
+    Request req;
+    req.op = Op::grant;
+    req.domid = domid;
+    req.arg = static_cast<std::uint32_t>(page);
+    req.writable = writable ? 1 : 0;
+    auto answer = conn_.call(req);
+    if (!answer) return std::unexpected(answer.error());
+    return answer->reply->value;
+}
+
+Status SimGrantSharer::revoke(GrantRef ref) {
+    Request req;
+    req.op = Op::revoke;
+    req.arg = ref;
+    auto answer = conn_.call(req);
+    if (!answer) return std::unexpected(answer.error());
+    return {};
+}
+
+Result<std::unique_ptr<SimEventChannel>> SimEventChannel::open(
+    const std::filesystem::path& socket) {
+    auto conn = SimConnection::connect(socket);
+    if (!conn) return std::unexpected(conn.error());
+    UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll) return fail_errno();
+    return std::unique_ptr<SimEventChannel>(
+        new SimEventChannel(std::move(*conn), std::move(epoll)));
+}
+
+Result<BoundPort> SimEventChannel::adopt(SimConnection::Answer answer) {
+    const Port port = answer.reply->value;
+    if (answer.fds.size() != 2 || ports_.contains(port)) return fail(EPROTO);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = port;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, answer.fds[0].get(), &ev) != 0)
+        return fail_errno();
+    ports_.emplace(port, Local{std::move(answer.fds[0]), std::move(answer.fds[1])});
+    return BoundPort(this, port);
+}
+
+Result<BoundPort> SimEventChannel::bind_interdomain(DomId domid, Port remote_port) {
+    Request req;
+    req.op = Op::bind_interdomain;
+    req.domid = domid;
+    req.arg = remote_port;
+    auto answer = conn_.call(req);
+    if (!answer) return std::unexpected(answer.error());
+    return adopt(std::move(*answer));
+}
+
+Result<BoundPort> SimEventChannel::bind_unbound(DomId remote) {
+    Request req;
+    req.op = Op::alloc_unbound;
+    req.domid = remote;
+    auto answer = conn_.call(req);
+    if (!answer) return std::unexpected(answer.error());
+    return adopt(std::move(*answer));
+}
+
+Status SimEventChannel::notify(Port port) {
+    auto it = ports_.find(port);
+    if (it == ports_.end()) return fail(EINVAL);
+    const std::uint64_t one = 1;
+    if (::write(it->second.peer.get(), &one, sizeof(one)) < 0 && errno != EAGAIN)
+        return fail_errno();
+    return {};
+}
+
+Result<std::optional<Port>> SimEventChannel::pending() {
+    epoll_event ev{};
+    const int n = ::epoll_wait(epoll_.get(), &ev, 1, 0);
+    if (n < 0) return errno == EINTR ? Result<std::optional<Port>>(std::nullopt) : fail_errno();
+    if (n == 0) return std::nullopt;
+    const Port port = ev.data.u32;
+    auto it = ports_.find(port);
+    if (it == ports_.end()) return std::nullopt;
+    std::uint64_t count = 0;
+    if (::read(it->second.own.get(), &count, sizeof(count)) < 0 && errno != EAGAIN)
+        return fail_errno();
+    return port;
+}
+
+Status SimEventChannel::unmask(Port port) {
+    // pending() already drained the eventfd, which re-arms it; only the port is checked.
+    return ports_.contains(port) ? Status{} : fail(EINVAL);
+}
+
+Status SimEventChannel::unbind(Port port) {
+    auto it = ports_.find(port);
+    if (it == ports_.end()) return fail(EINVAL);
+    // The hypervisor holds the same eventfd, so closing ours would not take it
+    // out of the epoll set.
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.own.get(), nullptr) != 0)
+        return fail_errno();
+    ports_.erase(it);
+    Request req;
+    req.op = Op::close_port;
+    req.arg = port;
+    auto answer = conn_.call(req);
+    if (!answer) return std::unexpected(answer.error());
+    return {};
+}
+
+}  // namespace xen9p::platform

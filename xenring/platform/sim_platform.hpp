@@ -1,0 +1,96 @@
+// The sim platform: grant mapping, grant sharing and event channels as clients
+// of the simulated hypervisor (xenring/sim_hypervisor). The socket connected to
+// decides which domain we are.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "xenring/platform/event_channel.hpp"
+#include "xenring/platform/grant_mapper.hpp"
+#include "xenring/sim_hypervisor/protocol.hpp"
+#include "xenring/unique_fd.hpp"
+
+namespace xen9p::platform {
+
+// One request/reply connection to the simulated hypervisor.
+class SimConnection {
+  public:
+    static Result<SimConnection> connect(const std::filesystem::path& socket);
+
+    struct Answer {
+        std::unique_ptr<sim::Reply> reply;
+        std::vector<UniqueFd> fds;
+    };
+    // EPIPE/ECONNRESET once the hypervisor dropped us (e.g. domain destroyed).
+    Result<Answer> call(const sim::Request& request, std::span<const int> fds = {});
+
+  private:
+    explicit SimConnection(UniqueFd sock) : sock_(std::move(sock)) {}
+    UniqueFd sock_;
+};
+
+// The socket a domain talks to: dom0 at <dir>/hypervisor.sock, others under domains/<N>/.
+std::filesystem::path sim_socket(const std::filesystem::path& dir, DomId self);
+
+class SimGrantMapper final : public GrantMapper {
+  public:
+    static Result<std::unique_ptr<SimGrantMapper>> open(const std::filesystem::path& socket);
+    Result<GrantMapping> map(DomId domid, std::span<const GrantRef> refs, bool writable) override;
+
+  private:
+    explicit SimGrantMapper(SimConnection conn)
+        : conn_(std::make_shared<SimConnection>(std::move(conn))) {}
+    // Shared with the mappings' release functions.
+    std::shared_ptr<SimConnection> conn_;
+};
+
+class SimGrantSharer final : public GrantSharer {
+  public:
+    // Creates `pages` pages of shareable memory and hands them to the hypervisor.
+    static Result<std::unique_ptr<SimGrantSharer>> open(const std::filesystem::path& socket,
+                                                        std::size_t pages);
+    ~SimGrantSharer() override;
+
+    std::span<std::byte> memory() override { return memory_; }
+    Result<GrantRef> grant(DomId domid, std::size_t page, bool writable) override;
+    Status revoke(GrantRef ref) override;
+
+  private:
+    SimGrantSharer(SimConnection conn, std::span<std::byte> memory)
+        : conn_(std::move(conn)), memory_(memory) {}
+    SimConnection conn_;
+    std::span<std::byte> memory_;
+};
+
+class SimEventChannel final : public EventChannel {
+  public:
+    static Result<std::unique_ptr<SimEventChannel>> open(const std::filesystem::path& socket);
+
+    int fd() const override { return epoll_.get(); }
+    Result<BoundPort> bind_interdomain(DomId domid, Port remote_port) override;
+    Result<BoundPort> bind_unbound(DomId remote) override;
+    Status notify(Port port) override;
+    Result<std::optional<Port>> pending() override;
+    Status unmask(Port port) override;
+    Status unbind(Port port) override;
+
+  private:
+    struct Local {
+        UniqueFd own;   // we wait on this eventfd
+        UniqueFd peer;  // we write this one to notify
+    };
+    SimEventChannel(SimConnection conn, UniqueFd epoll)
+        : conn_(std::move(conn)), epoll_(std::move(epoll)) {}
+    Result<BoundPort> adopt(SimConnection::Answer answer);
+
+    SimConnection conn_;
+    UniqueFd epoll_;
+    std::map<Port, Local> ports_;
+};
+
+}  // namespace xen9p::platform
