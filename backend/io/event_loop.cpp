@@ -1,0 +1,129 @@
+#include "backend/io/event_loop.hpp"
+
+#include <utility>
+
+namespace xen9p::io {
+namespace {
+
+// user_data of SQEs whose completion nobody waits for (cancel requests).
+constexpr std::uint64_t kIgnored = 0;
+
+}  // namespace
+
+Result<EventLoop> EventLoop::create(unsigned entries) {
+    EventLoop loop;
+    int err = io_uring_queue_init(entries, &loop.ring_, 0);
+    if (err < 0) return fail(-err);
+    loop.initialised_ = true;
+    if (io_uring_probe* probe = io_uring_get_probe_ring(&loop.ring_)) {
+        for (int op = 0; op < 64; ++op) {
+            if (io_uring_opcode_supported(probe, op)) loop.supported_ |= std::uint64_t{1} << op;
+        }
+        io_uring_free_probe(probe);
+    }
+    constexpr int kNeeded[] = {IORING_OP_READ,     IORING_OP_WRITE,       IORING_OP_FSYNC,
+                               IORING_OP_RECV,     IORING_OP_SEND,        IORING_OP_ACCEPT,
+                               IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
+    for (int op : kNeeded) {
+        if (!loop.supports(op)) return fail(ENOSYS);
+    }
+    return loop;
+}
+
+EventLoop::EventLoop(EventLoop&& other) noexcept
+    : ring_(other.ring_),
+      initialised_(std::exchange(other.initialised_, false)),
+      supported_(other.supported_),
+      pending_(other.pending_) {}
+
+EventLoop::~EventLoop() {
+    if (initialised_) io_uring_queue_exit(&ring_);
+}
+
+bool EventLoop::supports(int opcode) const {
+    return opcode >= 0 && opcode < 64 && (supported_ >> opcode & 1) != 0;
+}
+
+io_uring_sqe* EventLoop::next_sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    while (sqe == nullptr) {
+        // Submission queue full: hand the batch over and take a fresh slot.
+        io_uring_submit(&ring_);
+        sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+}
+
+void EventLoop::read(int fd, std::span<std::byte> out, std::uint64_t offset, Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_read(sqe, fd, out.data(), static_cast<unsigned>(out.size()), offset);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
+void EventLoop::write(int fd, std::span<const std::byte> in, std::uint64_t offset,
+                      Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_write(sqe, fd, in.data(), static_cast<unsigned>(in.size()), offset);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
+void EventLoop::fsync(int fd, bool datasync, Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
+void EventLoop::recv(int fd, std::span<std::byte> out, Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_recv(sqe, fd, out.data(), out.size(), 0);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
+void EventLoop::send(int fd, std::span<const std::byte> in, Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_send(sqe, fd, in.data(), in.size(), MSG_NOSIGNAL);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
+void EventLoop::accept(int fd, Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
+void EventLoop::poll(int fd, unsigned events, Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_poll_add(sqe, fd, events);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
+void EventLoop::cancel(Completion* target) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_cancel(sqe, target, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, kIgnored);
+}
+
+Status EventLoop::run_once() {
+    int err = io_uring_submit_and_wait(&ring_, 1);
+    if (err < 0 && err != -EINTR) return fail(-err);
+    io_uring_cqe* cqe = nullptr;
+    // Completions may prepare new SQEs; they go out with the next run_once.
+    while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
+        std::uint64_t data = cqe->user_data;
+        int result = cqe->res;
+        io_uring_cqe_seen(&ring_, cqe);
+        if (data == kIgnored) continue;
+        --pending_;
+        reinterpret_cast<Completion*>(data)->on_complete(result);
+    }
+    return {};
+}
+
+}  // namespace xen9p::io

@@ -1,0 +1,55 @@
+// The fids of one session: O(1) lookup by number, bounded by max-fids.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/fs/caller.hpp"
+#include "backend/fs/node.hpp"
+#include "backend/fs/open_file.hpp"
+#include "p9proto/errno.hpp"
+
+namespace xen9p::server {
+
+struct Fid {
+    enum class Kind {
+        kFile,        // a node, opened or not
+        kXattrRead,   // Txattrwalk result: `xattr` holds the value or name list
+        kXattrWrite,  // after Txattrcreate: collects `xattr_size` bytes, set at clunk
+    };
+
+    Kind kind = Kind::kFile;
+    fs::Node node;
+    fs::Caller caller;
+    // Shared so that an io_uring operation in flight keeps the descriptor open
+    // even if the fid is clunked meanwhile (a closed fd number could be reused).
+    std::shared_ptr<fs::OpenFile> file;
+    std::vector<std::byte> xattr;
+    std::string xattr_name;
+    std::uint64_t xattr_size = 0;
+    std::uint32_t xattr_flags = 0;
+};
+
+class FidTable {
+  public:
+    explicit FidTable(std::size_t max_fids) : max_fids_(max_fids) {}
+
+    Fid* find(std::uint32_t fid);
+    // A new, empty fid: EBADF if `fid` is in use or NOFID, EMFILE past max-fids.
+    Result<Fid*> insert(std::uint32_t fid);
+    // Replaces (or creates) `fid`; for Twalk with newfid == fid.
+    Result<Fid*> replace(std::uint32_t fid, Fid value);
+    void erase(std::uint32_t fid);
+    void clear() { fids_.clear(); }
+    std::size_t size() const { return fids_.size(); }
+
+  private:
+    std::size_t max_fids_;
+    std::unordered_map<std::uint32_t, Fid> fids_;
+};
+
+}  // namespace xen9p::server

@@ -1,0 +1,54 @@
+#include "backend/server/server.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+
+#include "backend/log/log.hpp"
+
+namespace xen9p::server {
+
+Server::Server(io::EventLoop& loop, fs::Export& ex, SessionConfig config)
+    : loop_(loop), ex_(ex), config_(std::move(config)) {}
+
+Server::~Server() = default;
+
+void Server::add(std::unique_ptr<Transport> transport) {
+    log::info("server", transport->name(), "session started");
+    auto session = std::make_unique<Session>(loop_, ex_, std::move(transport), config_);
+    Session& started = *sessions_.emplace_back(std::move(session));
+    started.start();
+}
+
+void Server::sweep() {
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+        max_in_flight_ = std::max(max_in_flight_, (*it)->stats().max_in_flight);
+        if ((*it)->finished()) {
+            log::info("server", (*it)->name(), "session ended",
+                      {{"requests", std::to_string((*it)->stats().requests)},
+                       {"max_in_flight", std::to_string((*it)->stats().max_in_flight)}});
+            it = sessions_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+Status Server::run(int stop_fd) {
+    StopWatch stop;
+    loop_.poll(stop_fd, POLLIN, &stop);
+    while (!stop.fired) {
+        if (auto ok = loop_.run_once(); !ok) return ok;
+        sweep();
+    }
+    for (auto& session : sessions_)
+        session->close();
+    sweep();
+    while (!sessions_.empty()) {
+        if (auto ok = loop_.run_once(); !ok) return ok;
+        sweep();
+    }
+    return {};
+}
+
+}  // namespace xen9p::server

@@ -1,0 +1,222 @@
+#include "backend/server/session.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "backend/log/log.hpp"
+#include "p9proto/wire_errno.hpp"
+
+namespace xen9p::server {
+
+Session::Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport> transport,
+                 SessionConfig config)
+    : loop_(loop),
+      ex_(ex),
+      transport_(std::move(transport)),
+      config_(std::move(config)),
+      fids_(config_.max_fids) {}
+
+Session::~Session() = default;
+
+void Session::start() {
+    transport_->start(*this);
+}
+
+bool Session::finished() const {
+    return closed_ && io_pending_ == 0 && transport_->finished();
+}
+
+Session::Slot* Session::take_slot() {
+    if (free_.empty()) {
+        if (slots_.size() >= config_.max_in_flight) return nullptr;
+        auto slot = std::make_unique<Slot>();
+        slot->session = this;
+        slot->index = slots_.size();
+        free_.push_back(slot.get());
+        slots_.push_back(std::move(slot));
+    }
+    Slot* slot = free_.back();
+    free_.pop_back();
+    ++in_use_;
+    stats_.max_in_flight = std::max(stats_.max_in_flight, in_use_);
+    std::size_t size = msize_ != 0 ? msize_ : transport_->max_msize();
+    // Grows once per slot; steady state reuses the buffers.
+    if (slot->request.size() < size) slot->request.resize(size);
+    if (slot->reply.size() < size) slot->reply.resize(size);
+    slot->generation = generation_;
+    return slot;
+}
+
+void Session::release(Slot& slot) {
+    slot.state = State::kFree;
+    slot.file.reset();
+    slot.flushed = false;
+    slot.flushers.clear();
+    free_.push_back(&slot);
+    --in_use_;
+    if (input_blocked_ && !closed_) {
+        input_blocked_ = false;
+        transport_->resume_input();
+    }
+}
+
+bool Session::on_message(Route route, std::span<const std::byte> message) {
+    if (closed_) return true;
+    Slot* slot = take_slot();
+    if (slot == nullptr) {
+        input_blocked_ = true;
+        return false;
+    }
+    ++stats_.requests;
+    slot->route = route;
+    std::memcpy(slot->request.data(), message.data(), message.size());
+    std::uint32_t limit = msize_ != 0 ? msize_ : transport_->max_msize();
+    slot->capacity = std::min<std::size_t>(slot->reply.size(), limit);
+    auto request = proto::decode_request(std::span(slot->request).first(message.size()), limit);
+    if (!request) {
+        if (!request.error().tag) {
+            release(*slot);
+            protocol_violation(proto::to_string(request.error().failure));
+            return true;
+        }
+        slot->tag = *request.error().tag;
+        slot->type = proto::MsgType::Tlerror;
+        if (tags_.contains(slot->tag)) {
+            release(*slot);
+            protocol_violation("tag already in use");
+            return true;
+        }
+        error(*slot, static_cast<int>(proto::errno_for(request.error().failure)));
+        finish(*slot);
+        return true;
+    }
+    slot->tag = request->tag;
+    slot->type = proto::type_of(request->body);
+    slot->capacity = std::min(slot->capacity, proto::reply_capacity(request->body, limit));
+    if (slot->type != proto::MsgType::Tversion) {
+        if (tags_.contains(slot->tag)) {
+            release(*slot);
+            protocol_violation("tag already in use");
+            return true;
+        }
+        tags_[slot->tag] = slot;
+    }
+    if (dispatch(*slot, *request) == Outcome::kReply) finish(*slot);
+    return true;
+}
+
+void Session::on_sent(std::uint64_t cookie) {
+    if (cookie < slots_.size() && slots_[cookie]->state == State::kSending) {
+        release(*slots_[cookie]);
+    }
+}
+
+void Session::on_closed() {
+    if (closed_) return;
+    closed_ = true;
+    for (auto& slot : slots_) {
+        if (slot->state == State::kIo) loop_.cancel(slot.get());
+        // The transport dropped what it had queued.
+        if (slot->state == State::kSending) release(*slot);
+    }
+    fids_.clear();
+}
+
+void Session::protocol_violation(std::string_view why) {
+    log::warning("server", transport_->name(), "protocol violation, closing",
+                 {{"reason", std::string(why)}});
+    transport_->close();
+}
+
+Session::Outcome Session::reply(Slot& slot, const proto::ReplyBody& body) {
+    auto size = proto::encode(proto::Reply{slot.tag, body}, slot.reply, slot.capacity);
+    if (!size) {
+        // Only an over-long value (readlink target, xattr) can get here.
+        size = proto::encode(proto::Reply{slot.tag, proto::Rlerror{ERANGE}}, slot.reply,
+                             slot.reply.size());
+    }
+    slot.reply_size = size.value_or(0);
+    return Outcome::kReply;
+}
+
+Session::Outcome Session::error(Slot& slot, Errno err) {
+    return reply(slot, proto::Rlerror{proto::wire_errno(err)});
+}
+
+void Session::finish(Slot& slot, bool send_reply) {
+    if (auto it = tags_.find(slot.tag); it != tags_.end() && it->second == &slot) tags_.erase(it);
+    std::vector<Slot*> flushers;
+    flushers.swap(slot.flushers);
+    bool current = slot.generation == generation_ && !closed_;
+    if (send_reply && current && slot.reply_size != 0) {
+        slot.state = State::kSending;
+        transport_->send(slot.route, std::span(slot.reply).first(slot.reply_size), slot.index);
+    } else {
+        release(slot);
+    }
+    // Each Tflush is answered only after the request it names.
+    for (Slot* flusher : flushers)
+        finish(*flusher);
+}
+
+void Session::io_done(Slot& slot, int result) {
+    --io_pending_;
+    if ((slot.flushed && result == -ECANCELED) || slot.generation != generation_ || closed_) {
+        finish(slot, false);
+        return;
+    }
+    if (result < 0) {
+        error(slot, -result);
+    } else if (slot.type == proto::MsgType::Tread) {
+        proto::encode_data_reply_header(proto::MsgType::Rread, slot.tag,
+                                        static_cast<std::uint32_t>(result),
+                                        std::span(slot.reply).first<proto::kDataReplyHeaderSize>());
+        slot.reply_size = proto::kDataReplyHeaderSize + static_cast<std::size_t>(result);
+    } else if (slot.type == proto::MsgType::Twrite) {
+        reply(slot, proto::Rwrite{static_cast<std::uint32_t>(result)});
+    } else {
+        reply(slot, proto::Rfsync{});
+    }
+    finish(slot);
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tversion& req) {
+    // A new session: every fid goes, every request in flight is dropped.
+    ++generation_;
+    slot.generation = generation_;
+    for (auto& other : slots_) {
+        if (other->state == State::kIo) loop_.cancel(other.get());
+    }
+    tags_.clear();
+    fids_.clear();
+    msize_ = 0;
+    std::uint32_t msize = std::min(req.msize, transport_->max_msize());
+    if (msize < proto::kMinMsize) return error(slot, EINVAL);
+    if (req.version.str != proto::kVersion9P2000L) {
+        return reply(slot, proto::Rversion{msize, {proto::kVersionUnknown}});
+    }
+    msize_ = msize;
+    transport_->set_msize(msize_);
+    return reply(slot, proto::Rversion{msize_, {proto::kVersion9P2000L}});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tflush& req) {
+    auto it = tags_.find(req.oldtag);
+    if (it == tags_.end() || it->second == &slot) return reply(slot, proto::Rflush{});
+    Slot& old = *it->second;
+    reply(slot, proto::Rflush{});
+    slot.state = State::kFlushWait;
+    old.flushers.push_back(&slot);
+    if (old.state == State::kIo && !old.flushed) {
+        old.flushed = true;
+        loop_.cancel(&old);
+    }
+    return Outcome::kAsync;
+}
+
+Session::Outcome Session::dispatch(Slot& slot, const proto::Request& request) {
+    if (msize_ == 0 && slot.type != proto::MsgType::Tversion) return error(slot, EPROTO);
+    return std::visit([&](const auto& body) { return handle(slot, body); }, request.body);
+}
+
+}  // namespace xen9p::server

@@ -1,0 +1,147 @@
+// One 9P session: the peer behind one transport (a socket connection, or all
+// rings of one Xen device). Decodes requests, dispatches them by fid, runs file
+// work inline or on io_uring, answers in any order by tag, and implements
+// Tversion (reset) and Tflush. Request and reply bytes live in per-request
+// slots from a pool bounded by max_in_flight; when the pool is empty the
+// transport is paused, so memory stays bounded by msize x max_in_flight.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/fs/export.hpp"
+#include "backend/io/event_loop.hpp"
+#include "backend/server/fid_table.hpp"
+#include "backend/transport/transport.hpp"
+#include "p9proto/codec.hpp"
+#include "p9proto/messages.hpp"
+
+namespace xen9p::server {
+
+struct SessionConfig {
+    // The aname a Tattach must give (besides ""): the export's configured path.
+    std::string aname;
+    std::size_t max_fids = 4096;
+    std::size_t max_in_flight = 256;
+};
+
+struct SessionStats {
+    std::size_t max_in_flight = 0;  // most requests held at once
+    std::size_t requests = 0;
+};
+
+class Session final : TransportSink {
+  public:
+    Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport> transport,
+            SessionConfig limits);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    void start();
+    // Closes the transport; in-flight operations are cancelled.
+    void close() { transport_->close(); }
+    // Closed and nothing in flight: may be destroyed.
+    bool finished() const;
+    const SessionStats& stats() const { return stats_; }
+    const std::string& name() const { return transport_->name(); }
+
+  private:
+    enum class State { kFree, kIo, kFlushWait, kSending };
+
+    struct Slot final : io::Completion {
+        Session* session = nullptr;
+        std::uint64_t index = 0;
+        State state = State::kFree;
+        Route route = 0;
+        std::uint16_t tag = 0;
+        std::uint32_t generation = 0;  // session generation it belongs to
+        bool flushed = false;
+        std::vector<std::byte> request;
+        std::vector<std::byte> reply;
+        std::size_t reply_size = 0;
+        std::size_t capacity = 0;            // largest reply the client accepts for this request
+        std::shared_ptr<fs::OpenFile> file;  // kept open while I/O runs
+        std::uint32_t io_count = 0;          // bytes asked of a read/write
+        proto::MsgType type{};
+        std::vector<Slot*> flushers;  // Tflush slots answered after this one
+        void on_complete(int result) override { session->io_done(*this, result); }
+    };
+
+    enum class Outcome { kReply, kAsync };
+
+    bool on_message(Route route, std::span<const std::byte> message) override;
+    void on_sent(std::uint64_t cookie) override;
+    void on_closed() override;
+
+    Slot* take_slot();
+    void release(Slot& slot);
+    // The reply is ready: hand it over (or drop it if flushed/reset), then any
+    // Tflush waiting for it.
+    void finish(Slot& slot, bool send_reply = true);
+    void io_done(Slot& slot, int result);
+    void protocol_violation(std::string_view why);
+
+    Outcome reply(Slot& slot, const proto::ReplyBody& body);
+    Outcome error(Slot& slot, Errno err);
+    Outcome error(Slot& slot, int err) { return error(slot, Errno{err}); }
+
+    Outcome dispatch(Slot& slot, const proto::Request& request);
+    Outcome handle(Slot& slot, const proto::Tversion& req);
+    Outcome handle(Slot& slot, const proto::Tauth& req);
+    Outcome handle(Slot& slot, const proto::Tattach& req);
+    Outcome handle(Slot& slot, const proto::Tflush& req);
+    Outcome handle(Slot& slot, const proto::Twalk& req);
+    Outcome handle(Slot& slot, const proto::Tread& req);
+    Outcome handle(Slot& slot, const proto::Twrite& req);
+    Outcome handle(Slot& slot, const proto::Tclunk& req);
+    Outcome handle(Slot& slot, const proto::Tremove& req);
+    Outcome handle(Slot& slot, const proto::Tstatfs& req);
+    Outcome handle(Slot& slot, const proto::Tlopen& req);
+    Outcome handle(Slot& slot, const proto::Tlcreate& req);
+    Outcome handle(Slot& slot, const proto::Tsymlink& req);
+    Outcome handle(Slot& slot, const proto::Tmknod& req);
+    Outcome handle(Slot& slot, const proto::Trename& req);
+    Outcome handle(Slot& slot, const proto::Treadlink& req);
+    Outcome handle(Slot& slot, const proto::Tgetattr& req);
+    Outcome handle(Slot& slot, const proto::Tsetattr& req);
+    Outcome handle(Slot& slot, const proto::Txattrwalk& req);
+    Outcome handle(Slot& slot, const proto::Txattrcreate& req);
+    Outcome handle(Slot& slot, const proto::Treaddir& req);
+    Outcome handle(Slot& slot, const proto::Tfsync& req);
+    Outcome handle(Slot& slot, const proto::Tlock& req);
+    Outcome handle(Slot& slot, const proto::Tgetlock& req);
+    Outcome handle(Slot& slot, const proto::Tlink& req);
+    Outcome handle(Slot& slot, const proto::Tmkdir& req);
+    Outcome handle(Slot& slot, const proto::Trenameat& req);
+    Outcome handle(Slot& slot, const proto::Tunlinkat& req);
+
+    // The fid as a file node (EBADF if absent, EINVAL for an xattr fid).
+    Result<Fid*> node_fid(std::uint32_t fid);
+    // Clunk semantics: an xattr-write fid commits its value.
+    Status clunk(std::uint32_t fid);
+    // Tread/Treaddir payload room: what fits in the reply after its header.
+    std::size_t data_room(const Slot& slot, std::uint32_t count) const;
+
+    io::EventLoop& loop_;
+    fs::Export& ex_;
+    std::unique_ptr<Transport> transport_;
+    SessionConfig config_;
+    FidTable fids_;
+    std::uint32_t msize_ = 0;  // 0 until Tversion
+    std::uint32_t generation_ = 0;
+    bool closed_ = false;
+    std::vector<std::unique_ptr<Slot>> slots_;
+    std::vector<Slot*> free_;
+    std::size_t in_use_ = 0;
+    std::size_t io_pending_ = 0;
+    bool input_blocked_ = false;
+    std::unordered_map<std::uint16_t, Slot*> tags_;  // requests not yet answered
+    SessionStats stats_;
+};
+
+}  // namespace xen9p::server

@@ -1,0 +1,404 @@
+// The per-op handlers of Session: fid bookkeeping here, file work in backend/fs,
+// reads, writes and fsync on io_uring.
+#include <pwd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "backend/fs/attr.hpp"
+#include "backend/fs/entries.hpp"
+#include "backend/fs/readdir.hpp"
+#include "backend/fs/walk.hpp"
+#include "backend/fs/xattr.hpp"
+#include "backend/server/session.hpp"
+
+namespace xen9p::server {
+namespace {
+
+// The identity a Tattach names: n_uname when given, else uname as a number or
+// an account name.
+Result<fs::Caller> caller_of(const proto::Tattach& req) {
+    uid_t uid = 0;
+    if (req.n_uname != proto::kNoUname) {
+        uid = req.n_uname;
+    } else {
+        std::string_view name = req.uname.str;
+        auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), uid);
+        if (ec != std::errc() || end != name.data() + name.size()) {
+            passwd pw{};
+            passwd* found = nullptr;
+            char buffer[1024];
+            std::string copy(name);
+            if (getpwnam_r(copy.c_str(), &pw, buffer, sizeof buffer, &found) != 0 ||
+                found == nullptr) {
+                return fail(EPERM);
+            }
+            uid = found->pw_uid;
+        }
+    }
+    gid_t gid = uid;
+    passwd pw{};
+    passwd* found = nullptr;
+    char buffer[1024];
+    if (getpwuid_r(uid, &pw, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
+        gid = found->pw_gid;
+    }
+    return fs::Caller{uid, gid};
+}
+
+}  // namespace
+
+Result<Fid*> Session::node_fid(std::uint32_t fid) {
+    Fid* f = fids_.find(fid);
+    if (f == nullptr) return fail(EBADF);
+    if (f->kind != Fid::Kind::kFile) return fail(EINVAL);
+    return f;
+}
+
+std::size_t Session::data_room(const Slot& slot, std::uint32_t count) const {
+    std::size_t room = slot.capacity > proto::kDataReplyHeaderSize
+                           ? slot.capacity - proto::kDataReplyHeaderSize
+                           : 0;
+    return std::min<std::size_t>(room, count);
+}
+
+Status Session::clunk(std::uint32_t fid) {
+    Fid* f = fids_.find(fid);
+    if (f == nullptr) return fail(EBADF);
+    Status result;
+    if (f->kind == Fid::Kind::kXattrWrite) {
+        // The value is committed only when exactly the announced size arrived.
+        if (f->xattr.size() != f->xattr_size) {
+            result = fail(EINVAL);
+        } else if (f->xattr_size == 0) {
+            result = fs::xattr_remove(ex_, f->caller, f->node, f->xattr_name);
+        } else {
+            result =
+                fs::xattr_set(ex_, f->caller, f->node, f->xattr_name, f->xattr, f->xattr_flags);
+        }
+    }
+    fids_.erase(fid);
+    return result;
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tauth&) {
+    // No authentication: diod's clients go on to attach only on ENOENT.
+    return error(slot, ENOENT);
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tattach& req) {
+    if (req.afid != proto::kNoFid) return error(slot, EBADF);
+    if (!req.aname.str.empty() && req.aname.str != config_.aname) return error(slot, ENOENT);
+    auto who = caller_of(req);
+    if (!who) return error(slot, who.error());
+    auto root = ex_.root();
+    if (!root) return error(slot, root.error());
+    auto qid = fs::qid_of(ex_, *root);
+    if (!qid) return error(slot, qid.error());
+    auto fid = fids_.insert(req.fid);
+    if (!fid) return error(slot, fid.error());
+    (*fid)->node = std::move(*root);
+    (*fid)->caller = *who;
+    return reply(slot, proto::Rattach{*qid});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Twalk& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    if (req.newfid != req.fid && fids_.find(req.newfid) != nullptr) return error(slot, EBADF);
+    fs::Caller who = (*f)->caller;
+    fs::Node node = (*f)->node.clone();
+    proto::Rwalk out;
+    for (const proto::WalkName& name : req.names.view()) {
+        auto next = fs::walk_one(ex_, who, node, name.str);
+        Result<proto::Qid> qid = next ? fs::qid_of(ex_, *next) : std::unexpected(next.error());
+        if (!qid) {
+            if (out.qids.count == 0) return error(slot, qid.error());
+            // A partial walk answers the qids found; newfid stays unused.
+            return reply(slot, out);
+        }
+        out.qids.qids[out.qids.count++] = *qid;
+        node = std::move(*next);
+    }
+    Fid walked;
+    walked.node = std::move(node);
+    walked.caller = who;
+    if (auto inserted = fids_.replace(req.newfid, std::move(walked)); !inserted) {
+        return error(slot, inserted.error());
+    }
+    return reply(slot, out);
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tread& req) {
+    Fid* f = fids_.find(req.fid);
+    if (f == nullptr) return error(slot, EBADF);
+    std::size_t room = data_room(slot, req.count);
+    std::span<std::byte> payload = std::span(slot.reply).subspan(proto::kDataReplyHeaderSize, room);
+    if (f->kind == Fid::Kind::kXattrRead) {
+        std::size_t n = req.offset >= f->xattr.size()
+                            ? 0
+                            : std::min<std::size_t>(room, f->xattr.size() - req.offset);
+        if (n != 0) std::memcpy(payload.data(), f->xattr.data() + req.offset, n);
+        proto::encode_data_reply_header(proto::MsgType::Rread, slot.tag,
+                                        static_cast<std::uint32_t>(n),
+                                        std::span(slot.reply).first<proto::kDataReplyHeaderSize>());
+        slot.reply_size = proto::kDataReplyHeaderSize + n;
+        return Outcome::kReply;
+    }
+    if (f->kind != Fid::Kind::kFile || !f->file) return error(slot, EBADF);
+    slot.file = f->file;
+    slot.state = State::kIo;
+    ++io_pending_;
+    loop_.read(f->file->fd(), payload, req.offset, &slot);
+    return Outcome::kAsync;
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Twrite& req) {
+    Fid* f = fids_.find(req.fid);
+    if (f == nullptr) return error(slot, EBADF);
+    std::span<const std::byte> data = req.data.bytes;
+    if (f->kind == Fid::Kind::kXattrWrite) {
+        if (req.offset != f->xattr.size() || data.size() > f->xattr_size - f->xattr.size()) {
+            return error(slot, EINVAL);
+        }
+        f->xattr.insert(f->xattr.end(), data.begin(), data.end());
+        return reply(slot, proto::Rwrite{static_cast<std::uint32_t>(data.size())});
+    }
+    if (f->kind != Fid::Kind::kFile || !f->file) return error(slot, EBADF);
+    if (auto ok = fs::prepare_write(ex_, *f->file, req.offset, data.size()); !ok) {
+        return error(slot, ok.error());
+    }
+    slot.file = f->file;
+    slot.state = State::kIo;
+    ++io_pending_;
+    loop_.write(f->file->fd(), data, req.offset, &slot);
+    return Outcome::kAsync;
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tfsync& req) {
+    Fid* f = fids_.find(req.fid);
+    if (f == nullptr || f->kind != Fid::Kind::kFile || !f->file) return error(slot, EBADF);
+    slot.file = f->file;
+    slot.state = State::kIo;
+    ++io_pending_;
+    loop_.fsync(f->file->fd(), req.datasync != 0, &slot);
+    return Outcome::kAsync;
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tclunk& req) {
+    if (auto ok = clunk(req.fid); !ok) return error(slot, ok.error());
+    return reply(slot, proto::Rclunk{});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tremove& req) {
+    auto f = node_fid(req.fid);
+    if (!f) {
+        fids_.erase(req.fid);
+        return error(slot, f.error());
+    }
+    Status removed = fs::remove_node(ex_, (*f)->caller, (*f)->node);
+    // Tremove clunks the fid whether or not the unlink worked.
+    fids_.erase(req.fid);
+    if (!removed) return error(slot, removed.error());
+    return reply(slot, proto::Rremove{});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tstatfs& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    auto st = fs::statfs((*f)->node);
+    if (!st) return error(slot, st.error());
+    return reply(slot, *st);
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tlopen& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    if ((*f)->file) return error(slot, EBADF);
+    auto opened = fs::open_node(ex_, (*f)->caller, (*f)->node, req.flags);
+    if (!opened) return error(slot, opened.error());
+    (*f)->file = std::make_shared<fs::OpenFile>(std::move(opened->file));
+    return reply(slot, proto::Rlopen{opened->qid, 0});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tlcreate& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    if ((*f)->file) return error(slot, EBADF);
+    auto created =
+        fs::create_file(ex_, (*f)->caller, (*f)->node, req.name.str, req.flags, req.mode, req.gid);
+    if (!created) return error(slot, created.error());
+    // The fid now names the new file, opened.
+    (*f)->node = std::move(created->node);
+    (*f)->file = std::make_shared<fs::OpenFile>(std::move(created->file));
+    return reply(slot, proto::Rlcreate{created->qid, 0});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tsymlink& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    auto qid =
+        fs::make_symlink(ex_, (*f)->caller, (*f)->node, req.name.str, req.target.str, req.gid);
+    if (!qid) return error(slot, qid.error());
+    return reply(slot, proto::Rsymlink{*qid});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tmknod& req) {
+    auto f = node_fid(req.dfid);
+    if (!f) return error(slot, f.error());
+    auto qid = fs::make_node(ex_, (*f)->caller, (*f)->node, req.name.str, req.mode, req.major,
+                             req.minor, req.gid);
+    if (!qid) return error(slot, qid.error());
+    return reply(slot, proto::Rmknod{*qid});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tmkdir& req) {
+    auto f = node_fid(req.dfid);
+    if (!f) return error(slot, f.error());
+    auto qid = fs::make_dir(ex_, (*f)->caller, (*f)->node, req.name.str, req.mode, req.gid);
+    if (!qid) return error(slot, qid.error());
+    return reply(slot, proto::Rmkdir{*qid});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Trename& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    auto dir = node_fid(req.dfid);
+    if (!dir) return error(slot, dir.error());
+    if (auto ok = fs::rename_node(ex_, (*f)->caller, (*f)->node, (*dir)->node, req.name.str); !ok) {
+        return error(slot, ok.error());
+    }
+    return reply(slot, proto::Rrename{});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Trenameat& req) {
+    auto from = node_fid(req.olddirfid);
+    if (!from) return error(slot, from.error());
+    auto to = node_fid(req.newdirfid);
+    if (!to) return error(slot, to.error());
+    if (auto ok = fs::rename_at(ex_, (*from)->caller, (*from)->node, req.oldname.str, (*to)->node,
+                                req.newname.str);
+        !ok) {
+        return error(slot, ok.error());
+    }
+    return reply(slot, proto::Rrenameat{});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tunlinkat& req) {
+    auto f = node_fid(req.dirfid);
+    if (!f) return error(slot, f.error());
+    if (auto ok = fs::unlink_at(ex_, (*f)->caller, (*f)->node, req.name.str, req.flags); !ok) {
+        return error(slot, ok.error());
+    }
+    return reply(slot, proto::Runlinkat{});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tlink& req) {
+    auto dir = node_fid(req.dfid);
+    if (!dir) return error(slot, dir.error());
+    auto target = node_fid(req.fid);
+    if (!target) return error(slot, target.error());
+    if (auto ok = fs::make_link(ex_, (*dir)->caller, (*dir)->node, (*target)->node, req.name.str);
+        !ok) {
+        return error(slot, ok.error());
+    }
+    return reply(slot, proto::Rlink{});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Treadlink& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    auto target = fs::read_link(ex_, (*f)->caller, (*f)->node);
+    if (!target) return error(slot, target.error());
+    return reply(slot, proto::Rreadlink{{*target}});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tgetattr& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    auto attr = fs::getattr(ex_, (*f)->node, req.request_mask);
+    if (!attr) return error(slot, attr.error());
+    return reply(slot, *attr);
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tsetattr& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    if (auto ok = fs::setattr(ex_, (*f)->caller, (*f)->node, (*f)->file.get(), req); !ok) {
+        return error(slot, ok.error());
+    }
+    return reply(slot, proto::Rsetattr{});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Txattrwalk& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    if (req.newfid != req.fid && fids_.find(req.newfid) != nullptr) return error(slot, EBADF);
+    auto value = req.name.str.empty() ? fs::xattr_list(ex_, (*f)->caller, (*f)->node)
+                                      : fs::xattr_get(ex_, (*f)->caller, (*f)->node, req.name.str);
+    if (!value) return error(slot, value.error());
+    Fid walked;
+    walked.kind = Fid::Kind::kXattrRead;
+    walked.node = (*f)->node.clone();
+    walked.caller = (*f)->caller;
+    walked.xattr = std::move(*value);
+    std::uint64_t size = walked.xattr.size();
+    if (auto inserted = fids_.replace(req.newfid, std::move(walked)); !inserted) {
+        return error(slot, inserted.error());
+    }
+    return reply(slot, proto::Rxattrwalk{size});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Txattrcreate& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    if (req.attr_size > fs::kMaxXattrSize) return error(slot, E2BIG);
+    if (req.flags != 0 && req.flags != proto::kXattrCreate && req.flags != proto::kXattrReplace) {
+        return error(slot, EINVAL);
+    }
+    if (ex_.read_only()) return error(slot, EROFS);
+    Fid& fid = **f;
+    fid.kind = Fid::Kind::kXattrWrite;
+    fid.file.reset();
+    fid.xattr.clear();
+    fid.xattr_name = req.name.str;
+    fid.xattr_size = req.attr_size;
+    fid.xattr_flags = req.flags;
+    return reply(slot, proto::Rxattrcreate{});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Treaddir& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    if (!(*f)->file) return error(slot, EBADF);
+    std::size_t room = data_room(slot, req.count);
+    auto used = fs::read_dir(ex_, *(*f)->file, req.offset,
+                             std::span(slot.reply).subspan(proto::kDataReplyHeaderSize, room));
+    if (!used) return error(slot, used.error());
+    proto::encode_data_reply_header(proto::MsgType::Rreaddir, slot.tag,
+                                    static_cast<std::uint32_t>(*used),
+                                    std::span(slot.reply).first<proto::kDataReplyHeaderSize>());
+    slot.reply_size = proto::kDataReplyHeaderSize + *used;
+    return Outcome::kReply;
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tlock& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    if (!(*f)->file) return error(slot, EBADF);
+    auto status = (*f)->file->locks().lock(ex_, *(*f)->file, req);
+    if (!status) return error(slot, status.error());
+    return reply(slot, proto::Rlock{*status});
+}
+
+Session::Outcome Session::handle(Slot& slot, const proto::Tgetlock& req) {
+    auto f = node_fid(req.fid);
+    if (!f) return error(slot, f.error());
+    if (!(*f)->file) return error(slot, EBADF);
+    auto found = (*f)->file->locks().getlock(ex_, *(*f)->file, req);
+    if (!found) return error(slot, found.error());
+    return reply(slot, *found);
+}
+
+}  // namespace xen9p::server

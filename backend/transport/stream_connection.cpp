@@ -1,0 +1,133 @@
+#include "backend/transport/stream_connection.hpp"
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "backend/log/log.hpp"
+#include "p9proto/codec.hpp"
+
+namespace xen9p::server {
+
+StreamConnection::StreamConnection(io::EventLoop& loop, UniqueFd fd, std::uint32_t max_msize,
+                                   std::string name)
+    : loop_(loop),
+      fd_(std::move(fd)),
+      max_msize_(max_msize),
+      msize_(max_msize),
+      name_(std::move(name)),
+      in_(2 * static_cast<std::size_t>(max_msize)) {
+    recv_.owner = this;
+    recv_.handler = &StreamConnection::received;
+    send_.owner = this;
+    send_.handler = &StreamConnection::sent;
+}
+
+void StreamConnection::start(TransportSink& sink) {
+    sink_ = &sink;
+    arm_recv();
+}
+
+void StreamConnection::arm_recv() {
+    if (closed_ || paused_ || recv_.pending) return;
+    if (in_begin_ == in_end_) {
+        in_begin_ = in_end_ = 0;
+    } else if (in_.size() - in_end_ < in_.size() / 2) {
+        // Keep at least one whole message of room after the partial one.
+        std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+        in_end_ -= in_begin_;
+        in_begin_ = 0;
+    }
+    recv_.pending = true;
+    loop_.recv(fd_.get(), std::span(in_).subspan(in_end_), &recv_);
+}
+
+void StreamConnection::received(int result) {
+    if (closed_) return;
+    if (result <= 0) {
+        if (result == 0 || result == -ECONNRESET) {
+            close();
+        } else {
+            fail("receive failed", -result);
+        }
+        return;
+    }
+    in_end_ += static_cast<std::size_t>(result);
+    if (deliver()) arm_recv();
+}
+
+bool StreamConnection::deliver() {
+    while (!closed_) {
+        std::span<const std::byte> avail(in_.data() + in_begin_, in_end_ - in_begin_);
+        auto header = proto::peek_header(avail);
+        if (!header) return true;
+        if (header->size < proto::kHeaderSize || header->size > msize_) {
+            fail("framing violation", EMSGSIZE);
+            return false;
+        }
+        if (avail.size() < header->size) return true;
+        if (!sink_->on_message(0, avail.first(header->size))) {
+            paused_ = true;
+            return false;
+        }
+        in_begin_ += header->size;
+    }
+    return false;
+}
+
+void StreamConnection::resume_input() {
+    if (!paused_ || closed_) return;
+    paused_ = false;
+    if (deliver()) arm_recv();
+}
+
+void StreamConnection::send(Route, std::span<const std::byte> bytes, std::uint64_t cookie) {
+    if (closed_) return;
+    out_.push_back({bytes, cookie});
+    arm_send();
+}
+
+void StreamConnection::arm_send() {
+    if (closed_ || send_.pending || out_.empty()) return;
+    send_.pending = true;
+    loop_.send(fd_.get(), out_.front().bytes.subspan(out_done_), &send_);
+}
+
+void StreamConnection::sent(int result) {
+    if (closed_) return;
+    if (result < 0) {
+        if (result == -EPIPE || result == -ECONNRESET) {
+            close();
+        } else {
+            fail("send failed", -result);
+        }
+        return;
+    }
+    out_done_ += static_cast<std::size_t>(result);
+    if (out_done_ == out_.front().bytes.size()) {
+        std::uint64_t cookie = out_.front().cookie;
+        out_.pop_front();
+        out_done_ = 0;
+        sink_->on_sent(cookie);
+    }
+    arm_send();
+}
+
+void StreamConnection::fail(std::string_view why, int err) {
+    log::warning("transport", name_, "closing connection",
+                 {{"reason", std::string(why)}, {"errno", Errno{err}.message()}});
+    close();
+}
+
+void StreamConnection::close() {
+    if (closed_) return;
+    closed_ = true;
+    out_.clear();
+    if (recv_.pending) loop_.cancel(&recv_);
+    if (send_.pending) loop_.cancel(&send_);
+    // Wakes a pending receive on a socket the peer keeps open.
+    ::shutdown(fd_.get(), SHUT_RDWR);
+    if (sink_) sink_->on_closed();
+}
+
+}  // namespace xen9p::server
