@@ -56,17 +56,15 @@ Result<std::uint16_t> Client::send(const proto::RequestBody& body) {
         release();
         return fail(EMSGSIZE);
     }
-    const std::size_t capacity = proto::reply_capacity(body, msize_);
-    if (auto st = transport_->send({.tag = tag,
-                                    .bytes = std::span(send_buffer_).first(*written),
-                                    .reply_capacity = capacity});
+    if (auto st = transport_->send({.tag = tag, .bytes = std::span(send_buffer_).first(*written)});
         !st) {
         release();
         broken_ = st.error();
         return std::unexpected(st.error());
     }
-    pending_.emplace(
-        tag, Pending{.type = proto::type_of(body), .capacity = capacity, .reply = std::nullopt});
+    pending_.emplace(tag, Pending{.type = proto::type_of(body),
+                                  .capacity = proto::reply_capacity(body, msize_),
+                                  .reply = std::nullopt});
     return tag;
 }
 

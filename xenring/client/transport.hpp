@@ -12,13 +12,12 @@
 
 namespace xen9p::client {
 
-// One request as the transport sees it. `reply_capacity` is the largest reply
-// the client accepts for it (proto::reply_capacity), so a transport that drops
-// oversized replies the way Linux trans_xen does can do so by tag.
+// One request as the transport sees it: the tag lets a transport that
+// multiplexes (the Xen rings, tag % 2) pick its ring and skip replies to tags
+// not in flight, as Linux trans_xen does.
 struct OutgoingMessage {
     std::uint16_t tag = 0;
     std::span<const std::byte> bytes;
-    std::size_t reply_capacity = 0;
 };
 
 class ClientTransport {
@@ -28,9 +27,10 @@ class ClientTransport {
     // Sends one whole message (blocks until it is handed over).
     virtual Status send(const OutgoingMessage& message) = 0;
 
-    // Receives the next whole message, header included. A message whose size[4]
-    // is below 7 or above `max_size` is a protocol error (EPROTO / EMSGSIZE) and
-    // leaves the transport unusable.
+    // Receives the next whole message, header included. A size[4] below 7 is a
+    // protocol error (EPROTO). `max_size` is the negotiated msize: a stream
+    // cannot skip a message above it and fails with EMSGSIZE; a transport that
+    // can (a ring) may return it, and the Client refuses it for its tag.
     virtual Result<std::vector<std::byte>> receive(std::size_t max_size) = 0;
 };
 

@@ -1,0 +1,72 @@
+// A scripted backend on in-process ring memory: a thread that reads requests
+// from the out halves and lets the test answer them on any ring, in any order.
+// Doorbells are eventfds, so the frontend's RingTransport runs unchanged.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "p9proto/codec.hpp"
+#include "xenring/frontend/ring_transport.hpp"
+#include "xenring/unique_fd.hpp"
+
+namespace xen9p::frontend::test {
+
+struct BackendRequest {
+    std::size_t ring = 0;
+    std::vector<std::byte> bytes;
+    proto::Request request;
+};
+
+class RingBackend;
+using RequestHandler = std::function<void(RingBackend&, BackendRequest)>;
+
+class RingBackend {
+  public:
+    RingBackend(std::size_t rings, unsigned order);
+    ~RingBackend();
+
+    // The frontend's view of the memory and its doorbell.
+    std::vector<RingMemory> memory();
+    Doorbell& frontend_doorbell() { return *frontend_doorbell_; }
+    ring::DataIntf& intf(std::size_t ring) { return *intfs_[ring]; }
+
+    // Starts serving: `handler` runs on the backend thread for each request.
+    void start(RequestHandler handler);
+    // Stops and joins the backend thread.
+    void stop();
+
+    // Called from the handler: writes a reply (or raw bytes) on `ring`.
+    void reply(std::size_t ring, const proto::Reply& reply);
+    void send_raw(std::size_t ring, std::span<const std::byte> bytes);
+
+    // Problems seen on the backend thread (checked by the test after stop()).
+    std::vector<std::string> errors();
+    void record_error(std::string error);
+
+    // Request bytes the frontend had published on each wake-up, per ring.
+    std::vector<std::vector<std::uint32_t>> observed_out_prod();
+
+  private:
+    void run(RequestHandler handler);
+
+    unsigned order_;
+    std::vector<std::unique_ptr<ring::DataIntf>> intfs_;
+    std::vector<std::vector<std::byte>> data_;
+    std::vector<ring::RingWriter> writers_;
+    UniqueFd to_backend_;
+    UniqueFd to_frontend_;
+    std::unique_ptr<Doorbell> frontend_doorbell_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+    std::mutex mutex_;
+    std::vector<std::string> errors_;
+    std::vector<std::vector<std::uint32_t>> observed_out_prod_;
+};
+
+}  // namespace xen9p::frontend::test

@@ -1,0 +1,177 @@
+#include <boost/test/unit_test.hpp>
+#include <map>
+#include <string>
+
+#include "tests/xenring_frontend/ring_backend.hpp"
+#include "xenring/client/client.hpp"
+#include "xenring/client/operations.hpp"
+#include "xenring/frontend/ring_transport.hpp"
+
+namespace xen9p::frontend::test {
+namespace {
+
+using proto::Reply;
+
+std::unique_ptr<client::Client> make_client(RingBackend& backend) {
+    const auto memory = backend.memory();
+    return std::make_unique<client::Client>(
+        std::make_unique<RingTransport>(memory, backend.frontend_doorbell()));
+}
+
+// Answers Tversion with 9P2000.L at the proposed msize, Treadlink with a
+// target naming the fid and the ring the request came on.
+void echo_handler(RingBackend& backend, BackendRequest r) {
+    if (const auto* version = std::get_if<proto::Tversion>(&r.request.body)) {
+        backend.reply(r.ring, Reply{.tag = r.request.tag,
+                                    .body = proto::Rversion{.msize = version->msize,
+                                                            .version = proto::Text{"9P2000.L"}}});
+        return;
+    }
+    const auto& readlink = std::get<proto::Treadlink>(r.request.body);
+    const std::string target =
+        "fid" + std::to_string(readlink.fid) + "-ring" + std::to_string(r.ring);
+    backend.reply(r.ring,
+                  Reply{.tag = r.request.tag, .body = proto::Rreadlink{.target = {target}}});
+}
+
+BOOST_AUTO_TEST_CASE(linux_msize_limit_is_512k_or_half_a_small_ring) {
+    BOOST_TEST(max_msize_for_order(9) == 512u * 1024);
+    BOOST_TEST(max_msize_for_order(8) == 512u * 1024);
+    BOOST_TEST(max_msize_for_order(7) == 128u * 1024);
+    BOOST_TEST(max_msize_for_order(2) == 4096u);
+}
+
+BOOST_AUTO_TEST_CASE(requests_go_to_ring_tag_mod_2_and_replies_come_back_on_it) {
+    RingBackend backend(2, 4);
+    backend.start(echo_handler);
+    auto client = make_client(backend);
+    auto msize = client->negotiate(max_msize_for_order(4));
+    BOOST_REQUIRE(msize);
+    std::map<std::uint16_t, std::uint32_t> fid_of_tag;
+    for (std::uint32_t fid = 0; fid < 40; ++fid) {
+        auto tag = client->send(proto::Treadlink{.fid = fid});
+        BOOST_REQUIRE(tag);
+        fid_of_tag[*tag] = fid;
+    }
+    for (auto [tag, fid] : fid_of_tag) {
+        auto reply = client->await(tag);
+        BOOST_REQUIRE(reply);
+        const auto* body = reply->as<proto::Rreadlink>();
+        BOOST_REQUIRE(body != nullptr);
+        BOOST_TEST(body->target.str ==
+                   "fid" + std::to_string(fid) + "-ring" + std::to_string(tag % 2));
+    }
+    backend.stop();
+    BOOST_TEST(backend.errors().empty());
+}
+
+BOOST_AUTO_TEST_CASE(tversion_uses_notag_and_therefore_ring_1) {
+    RingBackend backend(2, 4);
+    std::atomic<std::size_t> version_ring{99};
+    backend.start([&](RingBackend& b, BackendRequest r) {
+        if (std::holds_alternative<proto::Tversion>(r.request.body)) version_ring = r.ring;
+        echo_handler(b, std::move(r));
+    });
+    auto client = make_client(backend);
+    BOOST_REQUIRE(client->negotiate(8192));
+    backend.stop();
+    BOOST_TEST(version_ring.load() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(replies_in_reverse_order_across_both_rings_are_matched_by_tag) {
+    RingBackend backend(2, 4);
+    std::vector<BackendRequest> held;
+    constexpr std::size_t kCount = 20;
+    backend.start([&](RingBackend& b, BackendRequest r) {
+        held.push_back(std::move(r));
+        if (held.size() < kCount) return;
+        for (auto it = held.rbegin(); it != held.rend(); ++it) {
+            echo_handler(b, std::move(*it));
+        }
+        held.clear();
+    });
+    auto client = make_client(backend);
+    std::vector<std::uint16_t> tags;
+    for (std::uint32_t fid = 0; fid < kCount; ++fid) {
+        auto tag = client->send(proto::Treadlink{.fid = fid});
+        BOOST_REQUIRE(tag);
+        tags.push_back(*tag);
+    }
+    for (std::uint32_t fid = 0; fid < kCount; ++fid) {
+        auto reply = client->await(tags[fid]);
+        BOOST_REQUIRE(reply);
+        BOOST_TEST(reply->as<proto::Rreadlink>()->target.str ==
+                   "fid" + std::to_string(fid) + "-ring" + std::to_string(tags[fid] % 2));
+    }
+    backend.stop();
+}
+
+BOOST_AUTO_TEST_CASE(reply_to_a_tag_not_in_flight_is_skipped) {
+    RingBackend backend(2, 4);
+    backend.start([](RingBackend& b, BackendRequest r) {
+        const auto stray = static_cast<std::uint16_t>(r.request.tag + 2);
+        b.reply(r.ring, Reply{.tag = stray, .body = proto::Rclunk{}});
+        b.reply(r.ring, Reply{.tag = r.request.tag, .body = proto::Rclunk{}});
+    });
+    auto client = make_client(backend);
+    auto transport = dynamic_cast<RingTransport*>(&client->transport());
+    BOOST_REQUIRE(transport != nullptr);
+    BOOST_REQUIRE(client::clunk(*client, 7));
+    BOOST_TEST(transport->skipped_replies() == 1u);
+    BOOST_REQUIRE(client::clunk(*client, 8));
+    BOOST_TEST(transport->skipped_replies() == 2u);
+    backend.stop();
+}
+
+BOOST_AUTO_TEST_CASE(oversized_reply_fails_its_request_and_the_rings_keep_working) {
+    RingBackend backend(2, 4);
+    backend.start([](RingBackend& b, BackendRequest r) {
+        if (const auto* read = std::get_if<proto::Tread>(&r.request.body)) {
+            const std::vector<std::byte> data(read->count + 1);
+            b.reply(r.ring, Reply{.tag = r.request.tag, .body = proto::Rread{.data = {data}}});
+            return;
+        }
+        echo_handler(b, std::move(r));
+    });
+    auto client = make_client(backend);
+    auto read = client->call(proto::Tread{.fid = 1, .offset = 0, .count = 100});
+    BOOST_REQUIRE(!read);
+    BOOST_TEST(read.error().value == EMSGSIZE);
+    auto readlink = client->call(proto::Treadlink{.fid = 3});
+    BOOST_REQUIRE(readlink);
+    backend.stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_request_is_published_only_once_it_fits_whole) {
+    // Order 2: 8 KiB per direction; two 5000-byte writes cannot both fit.
+    RingBackend backend(2, 2);
+    std::vector<std::size_t> sizes;
+    backend.start([&](RingBackend& b, BackendRequest r) {
+        sizes.push_back(r.bytes.size());
+        const auto& write = std::get<proto::Twrite>(r.request.body);
+        b.reply(r.ring, Reply{.tag = r.request.tag,
+                              .body = proto::Rwrite{
+                                  .count = static_cast<std::uint32_t>(write.data.bytes.size())}});
+    });
+    auto client = make_client(backend);
+    const std::vector<std::byte> payload(5000 - 23, std::byte{1});
+    std::vector<std::uint16_t> tags;
+    // Tags alternate rings, so each ring gets three requests of which only one fits at a time.
+    for (int i = 0; i < 6; ++i) {
+        auto tag = client->send(proto::Twrite{.fid = 1, .offset = 0, .data = {payload}});
+        BOOST_REQUIRE(tag);
+        tags.push_back(*tag);
+    }
+    for (auto tag : tags)
+        BOOST_REQUIRE(client->await(tag));
+    backend.stop();
+    BOOST_TEST(backend.errors().empty());
+    // Every out_prod the backend ever saw covers whole requests only.
+    for (const auto& ring : backend.observed_out_prod()) {
+        for (std::uint32_t prod : ring)
+            BOOST_TEST(prod % 5000 == 0u);
+    }
+}
+
+}  // namespace
+}  // namespace xen9p::frontend::test

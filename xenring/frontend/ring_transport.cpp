@@ -1,0 +1,94 @@
+#include "xenring/frontend/ring_transport.hpp"
+
+#include <algorithm>
+
+#include "p9proto/codec.hpp"
+
+namespace xen9p::frontend {
+
+namespace {
+
+// XEN_9PFS_RING_ORDER of Linux.
+constexpr unsigned kLinuxRingOrder = 9;
+
+}  // namespace
+
+std::uint32_t max_msize_for_order(unsigned order) {
+    std::size_t max = std::size_t{1} << (kLinuxRingOrder + 12 - 2);
+    if (max > ring::flex_ring_size(order)) max = ring::flex_ring_size(order) / 2;
+    return static_cast<std::uint32_t>(max);
+}
+
+RingTransport::RingTransport(std::span<const RingMemory> rings, Doorbell& doorbell)
+    : doorbell_(doorbell), in_flight_(std::size_t{proto::kNoTag} + 1, false) {
+    std::size_t largest = 0;
+    for (const RingMemory& r : rings) {
+        const std::size_t size = ring::flex_ring_size(r.order);
+        // A reply can be as large as the ring; anything larger is an error
+        // the reader reports.
+        rings_.push_back(Ring{.writer = ring::RingWriter::frontend(*r.intf, r.data, r.order),
+                              .reader = ring::RingReader::frontend(*r.intf, r.data, r.order, size),
+                              .size = size});
+        largest = std::max(largest, size);
+    }
+    scratch_.resize(largest);
+}
+
+Status RingTransport::drain() {
+    for (std::size_t i = 0; i < rings_.size(); ++i) {
+        bool consumed = false;
+        for (;;) {
+            auto size = rings_[i].reader.read(std::span(scratch_).first(rings_[i].size));
+            if (!size) return std::unexpected(size.error());
+            if (*size == 0) break;
+            consumed = true;
+            const auto header = proto::peek_header(std::span(scratch_).first(*size));
+            if (!in_flight_[header->tag]) {
+                ++skipped_;
+                continue;
+            }
+            in_flight_[header->tag] = false;
+            ready_.emplace_back(scratch_.begin(),
+                                scratch_.begin() + static_cast<std::ptrdiff_t>(*size));
+        }
+        // Linux always tells the backend when it has emptied a ring: the
+        // backend may be waiting for room for its next reply.
+        if (consumed) {
+            if (auto st = doorbell_.notify(i); !st) return st;
+        }
+    }
+    return {};
+}
+
+Status RingTransport::send(const client::OutgoingMessage& message) {
+    if (rings_.empty()) return fail(ENOTCONN);
+    const std::size_t index = message.tag % rings_.size();
+    in_flight_[message.tag] = true;
+    for (;;) {
+        auto st = rings_[index].writer.write_and_publish(message.bytes);
+        if (st) return doorbell_.notify(index);
+        if (st.error().value != EAGAIN) {
+            in_flight_[message.tag] = false;
+            return st;
+        }
+        // Keep consuming replies while waiting: the backend may need room in
+        // the in half before it consumes more requests.
+        if (auto drained = drain(); !drained) return drained;
+        if (auto waited = doorbell_.wait(); !waited) return waited;
+    }
+}
+
+Result<std::vector<std::byte>> RingTransport::receive(std::size_t /*max_size*/) {
+    for (;;) {
+        if (!ready_.empty()) {
+            std::vector<std::byte> message = std::move(ready_.front());
+            ready_.pop_front();
+            return message;
+        }
+        if (auto st = drain(); !st) return std::unexpected(st.error());
+        if (!ready_.empty()) continue;
+        if (auto st = doorbell_.wait(); !st) return std::unexpected(st.error());
+    }
+}
+
+}  // namespace xen9p::frontend
