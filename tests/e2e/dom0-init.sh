@@ -1,0 +1,33 @@
+#!/bin/sh
+# /init of dom0 in the emulated Xen: brings up the Xen toolstack, starts the
+# backend under test (BACKEND in /etc/e2e.conf: qemu or xen9pd), creates PV
+# domUs without p9= and writes their 9pfs device nodes as libxl does, waits for
+# each domU's verdict, checks the guest's bytes from dom0's side, then prints
+# `E2E-VERDICT PASS|FAIL` and powers the machine off.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
+. /etc/e2e.conf
+. /e2e/dom0-lib.sh
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /run /tmp /var
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+ln -sfn /run /var/run
+mkdir -p /run/xen /run/xen9pd /var/lib/xen /var/lib/xenstored /var/log/xen/console /srv
+stage init
+
+for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc crc16 mbcache jbd2 crc32c_generic \
+    ext4 loop; do
+    insmod "/modules/$m.ko" || fail "insmod $m"
+done
+mount -t xenfs xenfs /proc/xen || fail "mount xenfs"
+xenstored --pid-file /run/xenstored.pid || fail "xenstored"
+xen-init-dom0 > /var/log/xen/xen-init-dom0.log 2>&1 || fail "xen-init-dom0"
+xenconsoled --log=guest --log-dir=/var/log/xen/console || fail "xenconsoled"
+xl info | grep -E '^(xen_version|virt_caps|total_memory|free_memory)' | sed 's/^/dom0: /'
+stage toolstack-up
+
+scenario_"$SCENARIO"

@@ -1,0 +1,297 @@
+# Functions for dom0's init (sourced). Every failure ends the run with
+# `E2E-VERDICT FAIL <reason>`; there is no path to PASS but `pass`.
+
+stage() { echo "E2E-STAGE $1 $(cut -d' ' -f1 /proc/uptime)"; }
+
+# Prints what helps to diagnose, then the verdict, then powers off.
+fail() {
+    echo "E2E-FAIL $*"
+    echo "---- dom0 diagnostics"
+    xl list 2>&1
+    xenstore-ls -fp /local/domain/0/backend 2>&1 | grep -E '9pfs' | head -n 60
+    for f in /var/log/xen/*.log; do
+        [ -f "$f" ] && { echo "---- $f"; tail -n 40 "$f"; }
+    done
+    echo "E2E-VERDICT FAIL $*"
+    poweroff -f
+    sleep 60
+}
+
+pass() {
+    echo "E2E-VERDICT PASS"
+    poweroff -f
+    sleep 60
+}
+
+# wait_for FILE PATTERN SECONDS: waits until grep -E finds PATTERN in FILE,
+# saying every minute what it waits for and how much CPU the domains used.
+wait_for() {
+    waited=0
+    until [ -f "$1" ] && grep -qE "$2" "$1"; do
+        [ "$waited" -ge "$3" ] && return 1
+        sleep 1
+        waited=$((waited + 1))
+        if [ $((waited % 60)) -eq 0 ]; then
+            echo "E2E-WAITING ${waited}s for '$2' in $1; domains:" \
+                "$(xl list | awk 'NR > 1 { printf "%s(%s) cpu=%ss ", $1, $2, $6 }')"
+            top -bn1 | sed -n '4,12p'
+        fi
+    done
+}
+
+guest_log() { echo "/var/log/xen/console/guest-$1.log"; }
+
+# create_domu NAME TAG [KEY=VALUE...]: boots a PV domU from /boot without any
+# p9= device; the extra words go to its command line (e2e_suite=none,
+# e2e_hold=1, see domu-init.sh).
+create_domu() {
+    name=$1
+    tag=$2
+    shift 2
+    cat > "/etc/xen/$name.cfg" << EOF
+name = "$name"
+type = "pv"
+kernel = "/boot/vmlinuz"
+ramdisk = "/boot/domu.cpio.gz"
+extra = "console=hvc0 rdinit=/init loglevel=4 e2e_name=$name e2e_tag=$tag e2e_msize=$MSIZE $*"
+memory = 192
+vcpus = 1
+on_poweroff = "destroy"
+on_crash = "destroy"
+EOF
+    xl create "/etc/xen/$name.cfg" > "/var/log/xen/xl-create-$name.log" 2>&1 ||
+        fail "xl create $name: $(tail -n 3 "/var/log/xen/xl-create-$name.log")"
+    # The guest's console, live on dom0's console with a prefix.
+    log=$(guest_log "$name")
+    until [ -f "$log" ]; do sleep 1; done
+    tail -f "$log" | tr -d '\r' | sed "s/^/[$name] /" &
+}
+
+domid_of() { xl domid "$1"; }
+
+# add_9pfs DOMID TAG PATH: the nodes libxl writes for p9=[...], frontend first
+# (so the backend never points at a missing or unwritable frontend), each side
+# written in one xenstore transaction and then given libxl's permissions.
+add_9pfs() {
+    fe=/local/domain/$1/device/9pfs/0
+    be=/local/domain/0/backend/9pfs/$1/0
+    xenstore-write "$fe/backend" "$be" "$fe/backend-id" 0 "$fe/state" 1 "$fe/tag" "$2" ||
+        fail "write frontend nodes"
+    xenstore-chmod -r "$fe" "n$1" r0 || fail "chmod frontend nodes"
+    xenstore-write "$be/frontend" "$fe" "$be/frontend-id" "$1" "$be/online" 1 "$be/state" 1 \
+        "$be/path" "$3" "$be/security_model" none || fail "write backend nodes"
+    xenstore-chmod -r "$be" n0 "r$1" || fail "chmod backend nodes"
+}
+
+# seed_share DIR NAME: the share of guest NAME, with its owner's name and a
+# file whose bytes the guest checks.
+seed_share() {
+    mkdir -p "$1"
+    echo "$2" > "$1/e2e-owner"
+    dd if=/dev/urandom of="$1/e2e-from-dom0" bs=333331 count=7 2> /dev/null
+    sha256sum "$1/e2e-from-dom0" | cut -d' ' -f1 > "$1/e2e-from-dom0.sha256"
+}
+
+# start_backend DOMID: QEMU's own Xen 9pfs backend is started per domain
+# (libxl would start it as the domain's PV device model); xen9pd is started
+# once, before any domain, by start_xen9pd.
+start_qemu_backend() {
+    /usr/libexec/xen-qemu-system-i386 -xen-domid "$1" -xen-attach -name "dm-$1" \
+        -machine xenpv -nodefaults -display none -monitor none -serial none -parallel none \
+        > "/var/log/xen/qemu-dm-$1.log" 2>&1 &
+}
+
+start_xen9pd() {
+    xen9pd run --config /etc/xen9pd.conf > /var/log/xen/xen9pd.log 2>&1 &
+    xen9pd_pid=$!
+    # Up once its control socket answers.
+    waited=0
+    until xen9pd status --control-socket /run/xen9pd/control.sock > /dev/null 2>&1; do
+        kill -0 "$xen9pd_pid" 2> /dev/null || fail "xen9pd exited: $(tail -n 5 /var/log/xen/xen9pd.log)"
+        [ "$waited" -ge 60 ] && fail "xen9pd control socket never answered"
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
+
+# The children of xen9pd (its workers), one pid per line.
+xen9pd_workers() {
+    for s in /proc/[0-9]*/status; do
+        [ "$(sed -n 's/^PPid:[[:space:]]*//p' "$s" 2> /dev/null)" = "$xen9pd_pid" ] &&
+            sed -n 's/^Pid:[[:space:]]*//p' "$s"
+    done
+}
+
+# check_worker DOMID NAME: exactly one worker of xen9pd runs as range base +
+# domid, with no_new_privs, a seccomp filter and no effective capabilities.
+check_worker() {
+    want_uid=$((131072 + $1))
+    who=$2
+    found=""
+    for pid in $(xen9pd_workers); do
+        uid=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status")
+        [ "$uid" = "$want_uid" ] && found="$found $pid"
+    done
+    set -- $found
+    [ $# -eq 1 ] || fail "expected one xen9pd worker with uid $want_uid, found: $found (workers: $(xen9pd_workers))"
+    st=/proc/$1/status
+    echo "dom0: worker $1 status: $(grep -E '^(Uid|Gid|NoNewPrivs|Seccomp|CapEff|CapPrm|CapBnd):' "$st" | tr '\t\n' '  ')"
+    grep -qE "^Uid:[[:space:]]+$want_uid[[:space:]]+$want_uid[[:space:]]+$want_uid[[:space:]]+$want_uid\$" "$st" ||
+        fail "worker $1 uids: $(grep ^Uid: "$st")"
+    grep -qE '^NoNewPrivs:[[:space:]]+1$' "$st" || fail "worker $1 NoNewPrivs: $(grep ^NoNewPrivs: "$st")"
+    grep -qE '^Seccomp:[[:space:]]+2$' "$st" || fail "worker $1 Seccomp: $(grep ^Seccomp: "$st")"
+    grep -qE '^CapEff:[[:space:]]+0+$' "$st" || fail "worker $1 CapEff: $(grep ^CapEff: "$st")"
+    echo "XEN9P-DOM0-CHECK worker-sandboxed-$who PASS"
+}
+
+# run_guest NAME SHARE TIMEOUT: waits for the guest to mount, lets the caller's
+# hook run while mounted, then waits for its verdict and checks its bytes.
+await_mounted() {
+    log=$(guest_log "$1")
+    wait_for "$log" "E2E-DOMU-(MOUNTED|DONE)" "$2" || fail "$1 did not mount within $2 s"
+    grep -q "E2E-DOMU-MOUNTED" "$log" || fail "$1: $(grep E2E-DOMU-DONE "$log")"
+}
+
+# release_guest SHARE NAME: lets the guest go on from its SUITE-DONE point.
+release_guest() { : > "$1/e2e-release-$2"; }
+
+# await_done NAME SHARE SECONDS [nosuite]: the guest's verdict, its checks,
+# and its bytes as dom0 sees them.
+await_done() {
+    log=$(guest_log "$1")
+    wait_for "$log" "E2E-DOMU-DONE" "$3" || fail "$1 gave no verdict within $3 s"
+    grep -q "E2E-DOMU-DONE.* ok" "$log" || fail "$1: $(grep E2E-DOMU-DONE "$log")"
+    grep -q "XEN9P-CHECK .* FAIL" "$log" && fail "$1 failed checks: $(grep 'XEN9P-CHECK .* FAIL' "$log" | tr '\r\n' '  ')"
+    if [ "${4:-}" != nosuite ]; then
+        summary=$(grep -E "XEN9P-SUMMARY.* passed=[1-9][0-9]* failed=0([^0-9]|$)" "$log")
+        [ -n "$summary" ] || fail "$1: no passing summary"
+    fi
+    [ "$(grep -c 'XEN9P-CHECK .* PASS' "$log")" -ge 4 ] || fail "$1: too few checks ran"
+    grep -q "E2E-DOMU-UNMOUNTED" "$log" || fail "$1 did not unmount"
+    # The bytes the guest wrote, read from dom0's side of the share.
+    sums="$2/e2e-sums-$1"
+    [ -f "$sums" ] || fail "$1 wrote no checksums"
+    (cd "$2/e2e-integrity-$1" && sha256sum -c "$sums") > /tmp/sums.out 2>&1 ||
+        fail "$1: dom0 sees other bytes: $(cat /tmp/sums.out)"
+    echo "XEN9P-DOM0-CHECK integrity-from-dom0-$1 PASS"
+}
+
+# await_gone NAME SECONDS: the domain is no longer listed.
+await_gone() {
+    waited=0
+    while xl domid "$1" > /dev/null 2>&1; do
+        [ "$waited" -ge "$2" ] && fail "$1 still exists after $2 s"
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
+
+# The shares live on an ext2 file system (user xattrs, unlike tmpfs on 6.1)
+# in a loop-mounted sparse file.
+make_share_fs() {
+    dd if=/dev/zero of=/tmp/shares.img bs=1M count=0 seek=256 2> /dev/null
+    mke2fs -F -q -b 4096 /tmp/shares.img > /tmp/mke2fs.log 2>&1 || fail "mke2fs: $(tail -n 2 /tmp/mke2fs.log)"
+    mount -t ext4 -o loop /tmp/shares.img /srv || fail "mount shares file system"
+}
+
+# One domU, one share: mount, suite, integrity, unmount, power off.
+scenario_basic() {
+    make_share_fs
+    seed_share /srv/share1 domu1
+    [ "$BACKEND" = xen9pd ] && start_xen9pd
+    stage backend-started
+    create_domu domu1 share1
+    domid=$(domid_of domu1)
+    stage domu-created
+    add_9pfs "$domid" share1 /srv/share1
+    [ "$BACKEND" = qemu ] && start_qemu_backend "$domid"
+    await_mounted domu1 600
+    stage domu-mounted
+    [ "$BACKEND" = xen9pd ] && check_worker "$domid" domu1
+    release_guest /srv/share1 domu1
+    await_done domu1 /srv/share1 1200
+    stage domu-verdict
+    await_gone domu1 120
+    stage domu-gone
+    pass
+}
+
+# worker_of DOMID: the pid of xen9pd's worker running as that guest's uid.
+worker_of() {
+    for pid in $(xen9pd_workers); do
+        [ "$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status")" = $((131072 + $1)) ] &&
+            echo "$pid"
+    done
+}
+
+# xen9pd's lifecycle on real Xen (issue 7 item 3):
+# - domu1's driver is loaded and waiting before xen9pd starts;
+# - domu2 runs at the same time with its own share;
+# - domu1 is destroyed with its share mounted: its worker and device go away
+#   and domu2 goes on working;
+# - xen9pd is restarted with no guest connected and serves domu3.
+scenario_lifecycle() {
+    [ "$BACKEND" = xen9pd ] || fail "the lifecycle scenario needs --backend xen9pd"
+    make_share_fs
+    seed_share /srv/share1 domu1
+    seed_share /srv/share2 domu2
+    seed_share /srv/share3 domu3
+    create_domu domu1 share1 e2e_suite=none e2e_hold=1
+    d1=$(domid_of domu1)
+    add_9pfs "$d1" share1 /srv/share1
+    wait_for "$(guest_log domu1)" "E2E-DOMU-DRIVER-LOADING" 600 || fail "domu1 never loaded its driver"
+    stage driver-waiting
+    start_xen9pd
+    stage xen9pd-started
+    await_mounted domu1 600
+    stage domu1-mounted
+    check_worker "$d1" domu1
+
+    create_domu domu2 share2 e2e_hold=0
+    d2=$(domid_of domu2)
+    add_9pfs "$d2" share2 /srv/share2
+    await_mounted domu2 600
+    stage domu2-mounted
+    check_worker "$d2" domu2
+    release_guest /srv/share1 domu1
+    wait_for "$(guest_log domu1)" "E2E-DOMU-HOLDING" 600 || fail "domu1 never held its mount"
+    w1=$(worker_of "$d1")
+    [ -n "$w1" ] || fail "no worker for domu1 before destroy"
+    xl destroy domu1 || fail "xl destroy domu1"
+    stage domu1-destroyed
+    waited=0
+    while [ -d "/proc/$w1" ] || xenstore-exists "/local/domain/0/backend/9pfs/$d1" 2> /dev/null; do
+        [ "$waited" -ge 120 ] &&
+            fail "after destroy: worker $w1 $( [ -d "/proc/$w1" ] && echo alive) backend nodes $(xenstore-ls -f "/local/domain/0/backend/9pfs/$d1" 2>&1 | head -n 5)"
+        sleep 1
+        waited=$((waited + 1))
+    done
+    echo "XEN9P-DOM0-CHECK destroy-removes-worker-and-device PASS"
+    stage domu1-cleaned-up
+    check_worker "$d2" domu2
+    release_guest /srv/share2 domu2
+    await_done domu2 /srv/share2 1200
+    await_gone domu2 120
+    stage domu2-done
+
+    [ -z "$(xen9pd_workers)" ] || fail "workers left with no guest: $(xen9pd_workers)"
+    kill "$xen9pd_pid"
+    waited=0
+    while kill -0 "$xen9pd_pid" 2> /dev/null; do
+        [ "$waited" -ge 60 ] && fail "xen9pd did not stop on SIGTERM"
+        sleep 1
+        waited=$((waited + 1))
+    done
+    start_xen9pd
+    stage xen9pd-restarted
+    create_domu domu3 share3 e2e_suite=none
+    d3=$(domid_of domu3)
+    add_9pfs "$d3" share3 /srv/share3
+    await_mounted domu3 600
+    check_worker "$d3" domu3
+    release_guest /srv/share3 domu3
+    await_done domu3 /srv/share3 600 nosuite
+    await_gone domu3 120
+    stage domu3-done
+    pass
+}

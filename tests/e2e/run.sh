@@ -1,0 +1,184 @@
+#!/bin/sh
+# The real-Xen end-to-end run: Xen 4.17 under qemu-system-x86_64 (software
+# emulation), a Linux PV dom0 running the backend under test, Linux PV domUs
+# mounting their shares with the stock 9pnet_xen driver.
+#
+#   run.sh --backend qemu|xen9pd [--xen9pd PATH] [--scenario basic|lifecycle]
+#          [--work DIR] [--timeout SECONDS] [--msize BYTES]
+#
+# Builds both initramfs images, boots, prints the serial console with the
+# seconds since boot in front of each line, then the per-stage timings, and
+# exits 0 only when dom0 printed `E2E-VERDICT PASS` and the emulator exited on
+# its own before the timeout.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+backend=""
+xen9pd=""
+scenario=basic
+work="$repo/build/e2e"
+timeout=1500
+msize=512000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --backend) backend=$2; shift 2 ;;
+        --xen9pd) xen9pd=$2; shift 2 ;;
+        --scenario) scenario=$2; shift 2 ;;
+        --work) work=$2; shift 2 ;;
+        --timeout) timeout=$2; shift 2 ;;
+        --msize) msize=$2; shift 2 ;;
+        *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
+    esac
+done
+case "$backend" in
+    qemu) ;;
+    xen9pd)
+        [ -n "$xen9pd" ] || { echo "run.sh: --backend xen9pd needs --xen9pd PATH" >&2; exit 2; }
+        [ -x "$xen9pd" ] || { echo "run.sh: no xen9pd binary at '$xen9pd' (build it first)" >&2; exit 1; }
+        ;;
+    *) echo "run.sh: --backend qemu or xen9pd" >&2; exit 2 ;;
+esac
+case "$scenario" in
+    basic | lifecycle) ;;
+    *) echo "run.sh: --scenario basic or lifecycle" >&2; exit 2 ;;
+esac
+
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+cache="$work/cache"
+run="$work/run-$backend-$scenario"
+t0=$(date +%s)
+
+"$here/fetch.sh" "$cache"
+t_fetch=$(date +%s)
+
+modules=$(echo "$cache"/kernel-root/lib/modules/*/kernel)
+
+# copy_bin ROOT SRC [DEST]: a binary and every shared library ldd names.
+copy_bin() {
+    dest=${3:-$2}
+    install -D -m 755 "$2" "$1$dest"
+    ldd "$2" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+        while read -r lib; do
+            [ -e "$1$lib" ] || install -D -m 755 "$(readlink -f "$lib")" "$1$lib"
+        done
+}
+
+busybox_root() {
+    rm -rf "$1"
+    mkdir -p "$1/bin" "$1/sbin" "$1/usr/bin" "$1/usr/sbin" "$1/etc" "$1/proc" "$1/sys" \
+        "$1/dev" "$1/tmp" "$1/mnt" "$1/modules" "$1/e2e"
+    cp /bin/busybox "$1/bin/busybox"
+    for applet in $(/bin/busybox --list); do
+        [ -e "$1/bin/$applet" ] || ln -s busybox "$1/bin/$applet"
+    done
+}
+
+copy_module() { cp "$(find "$modules" -name "$2.ko" | head -n 1)" "$1/modules/$2.ko"; }
+
+make_cpio() { (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1) > "$2"; }
+
+# The domU, built like the real-client guest (tests/guest/build-initramfs.sh):
+# busybox, the 9p modules, its init, the shared guest suite when the tree has
+# it (posix.sh with fsprobe and the xattr tools), else the small smoke list.
+rm -rf "$run"
+mkdir -p "$run"
+extra="$here/integrity.sh=/e2e/integrity.sh $here/guest-smoke.sh=/e2e/guest-smoke.sh"
+binaries=""
+if [ -x "$repo/tests/guest/posix.sh" ] && [ -x "$repo/tests/guest/build-initramfs.sh" ]; then
+    gcc -static -O2 -Wall -Wextra -Werror -o "$run/fsprobe" "$repo/tests/guest/fsprobe.c"
+    binaries="$(command -v setfattr) $(command -v getfattr) $run/fsprobe"
+    extra="$extra $repo/tests/guest/posix.sh=/bin/posix.sh"
+    suite="tests/guest/posix.sh"
+else
+    suite="tests/e2e/guest-smoke.sh"
+fi
+# shellcheck disable=SC2086 # word lists on purpose
+"$repo/tests/guest/build-initramfs.sh" "$run/domu.cpio.gz" "$cache/kernel-root" \
+    "$here/domu-init.sh" "9pnet_xen 9p" "$binaries" $extra
+
+# dom0: busybox, the Xen modules and tools, the domU's kernel and image, the
+# backend under test.
+dom0="$run/dom0-root"
+busybox_root "$dom0"
+for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc crc16 mbcache jbd2 crc32c_generic \
+    ext4 loop; do copy_module "$dom0" "$m"; done
+for tool in xl xenstored xenconsoled xen-init-dom0 xenconsole libxl-save-helper; do
+    copy_bin "$dom0" "/usr/lib/xen-4.17/bin/$tool"
+done
+copy_bin "$dom0" /usr/bin/xenstore
+for t in ls read write rm chmod watch list exists; do ln -s xenstore "$dom0/usr/bin/xenstore-$t"; done
+install -D -m 644 "$cache/vmlinuz" "$dom0/boot/vmlinuz"
+install -D -m 644 "$run/domu.cpio.gz" "$dom0/boot/domu.cpio.gz"
+mkdir -p "$dom0/etc/xen" "$dom0/lib64"
+: > "$dom0/etc/xen/xl.conf"
+printf 'root:x:0:0:root:/:/bin/sh\nxen-qemuuser-range-base:x:131072:131072::/nonexistent:/bin/false\n' \
+    > "$dom0/etc/passwd"
+printf 'root:x:0:\nxen-qemuuser-range-base:x:131072:\n' > "$dom0/etc/group"
+printf 'BACKEND=%s\nSCENARIO=%s\nMSIZE=%s\n' "$backend" "$scenario" "$msize" > "$dom0/etc/e2e.conf"
+if [ "$backend" = qemu ]; then
+    copy_bin "$dom0" /usr/libexec/xen-qemu-system-i386
+else
+    copy_bin "$dom0" "$xen9pd" /usr/sbin/xen9pd
+    printf 'allowed-root = /srv\nlog-level = debug\n' > "$dom0/etc/xen9pd.conf"
+fi
+install -m 755 "$here/dom0-init.sh" "$dom0/init"
+install -m 644 "$here/dom0-lib.sh" "$dom0/e2e/dom0-lib.sh"
+make_cpio "$dom0" "$run/dom0.cpio.gz"
+rm -rf "$dom0"
+t_images=$(date +%s)
+echo "e2e: backend=$backend scenario=$scenario suite=$suite images $(du -h "$run/dom0.cpio.gz" | cut -f1)"
+
+# One emulator at a time on this machine, whoever starts it.
+serial="$run/serial.log"
+cr=$(printf '\r')
+(
+    flock 9
+    t_boot=$(date +%s)
+    echo "$t_boot" > "$run/boot-start"
+    {
+        timeout -k 10 "$timeout" qemu-system-x86_64 -machine pc -accel tcg,thread=multi \
+            -cpu qemu64,+svm -smp 2 -m 2048 -no-reboot -nic none -display none -monitor none \
+            -serial stdio -kernel "$cache/xen" \
+            -append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all" \
+            -initrd "$cache/vmlinuz console=hvc0 earlyprintk=xen rdinit=/init,$run/dom0.cpio.gz" \
+            < /dev/null 2>&1
+        echo $? > "$run/qemu.rc"
+    } | while IFS= read -r line; do
+        printf '%5ss %s\n' "$(($(date +%s) - t_boot))" "${line%"$cr"}"
+    done | tee "$serial"
+) 9> "$cache/emulator.lock"
+t_end=$(date +%s)
+
+boot_start=$(cat "$run/boot-start")
+echo "---- e2e timings (backend=$backend scenario=$scenario)"
+echo "fetch+install: $((t_fetch - t0)) s   initramfs images: $((t_images - t_fetch)) s   waiting for the emulator: $((boot_start - t_images)) s"
+sed -n 's/^ *\([0-9]*\)s .*E2E-STAGE \([^ ]*\) .*/\1 \2/p' "$serial" | {
+    prev=0
+    while read -r at name; do
+        echo "stage $name at ${at}s after power-on (+$((at - prev)) s)"
+        prev=$at
+    done
+}
+echo "emulator run: $((t_end - boot_start)) s"
+
+rc=$(cat "$run/qemu.rc" 2> /dev/null || echo missing)
+verdict=$(grep -o 'E2E-VERDICT .*' "$serial" | tail -n 1 || true)
+checks=$(grep -c 'XEN9P-CHECK .* PASS' "$serial" || true)
+failed_checks=$(grep -c 'XEN9P-CHECK .* FAIL' "$serial" || true)
+echo "guest checks passed: $checks, failed: $failed_checks; emulator exit: $rc"
+if [ "$rc" != 0 ]; then
+    echo "e2e: FAIL: the emulator did not exit cleanly (status $rc; 124 is the ${timeout}s timeout)"
+    exit 1
+fi
+case "$verdict" in
+    "E2E-VERDICT PASS") ;;
+    *) echo "e2e: FAIL: ${verdict:-no verdict on the serial console}"; exit 1 ;;
+esac
+if [ "$checks" -lt 4 ] || [ "$failed_checks" -ne 0 ]; then
+    echo "e2e: FAIL: guest checks passed=$checks failed=$failed_checks"
+    exit 1
+fi
+echo "e2e: PASS"
