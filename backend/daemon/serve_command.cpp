@@ -1,0 +1,157 @@
+#include "backend/daemon/serve_command.hpp"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <optional>
+
+#include "backend/fs/export.hpp"
+#include "backend/io/event_loop.hpp"
+#include "backend/log/log.hpp"
+#include "backend/server/server.hpp"
+#include "backend/transport/listener.hpp"
+#include "xenring/unique_fd.hpp"
+
+namespace xen9p::daemon {
+namespace {
+
+constexpr std::string_view kComponent = "xen9pd";
+// Largest msize offered over a socket: 1 MiB of payload plus the I/O header.
+constexpr std::uint32_t kStreamMaxMsize = 1024 * 1024 + 24;
+
+struct ServeOptions {
+    std::string export_path;
+    std::string listen;
+    fs::ExportConfig export_config;
+    server::SessionConfig session;
+    log::Level log_level = log::Level::kInfo;
+};
+
+constexpr std::string_view kUsage =
+    "usage: xen9pd serve --export DIR --listen unix:PATH|tcp:ADDR:PORT\n"
+    "       [--security-model none|passthrough|mapped-xattr] [--read-only]\n"
+    "       [--max-fids N] [--max-open-files N] [--max-files N] [--max-space MIB]\n"
+    "       [--auto-delete] [--max-in-flight N] [--log-level error|warning|info|debug]\n";
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+std::optional<ServeOptions> parse(std::span<const std::string> args) {
+    ServeOptions options;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i];
+        if (arg == "--read-only") {
+            options.export_config.read_only = true;
+            continue;
+        }
+        if (arg == "--auto-delete") {
+            options.export_config.limits.auto_delete = true;
+            continue;
+        }
+        if (i + 1 >= args.size()) return std::nullopt;
+        std::string_view value = args[++i];
+        bool ok = true;
+        if (arg == "--export") {
+            options.export_path = value;
+        } else if (arg == "--listen") {
+            options.listen = value;
+        } else if (arg == "--security-model") {
+            auto model = fs::parse_security_model(value);
+            ok = model.has_value();
+            if (ok) options.export_config.model = *model;
+        } else if (arg == "--max-fids") {
+            ok = parse_number(value, options.session.max_fids) && options.session.max_fids > 0;
+        } else if (arg == "--max-in-flight") {
+            ok = parse_number(value, options.session.max_in_flight) &&
+                 options.session.max_in_flight > 0;
+        } else if (arg == "--max-open-files") {
+            ok = parse_number(value, options.export_config.limits.max_open_files);
+        } else if (arg == "--max-files") {
+            ok = parse_number(value, options.export_config.limits.max_files);
+        } else if (arg == "--max-space") {
+            ok = parse_number(value, options.export_config.limits.max_space_mib);
+        } else if (arg == "--log-level") {
+            ok = log::parse_level(value, options.log_level);
+        } else {
+            ok = false;
+        }
+        if (!ok) return std::nullopt;
+    }
+    if (options.export_path.empty() || options.listen.empty()) return std::nullopt;
+    options.session.aname = options.export_path;
+    return options;
+}
+
+// SIGINT and SIGTERM as a readable fd for the event loop.
+Result<UniqueFd> stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno();
+    UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd) return fail_errno();
+    return fd;
+}
+
+}  // namespace
+
+int serve_command(std::span<const std::string> args) {
+    auto options = parse(args);
+    if (!options) {
+        std::fputs(kUsage.data(), stderr);
+        return 2;
+    }
+    log::set_level(options->log_level);
+    auto address = server::ListenAddress::parse(options->listen);
+    if (!address) {
+        std::fputs(kUsage.data(), stderr);
+        return 2;
+    }
+    auto ex = fs::Export::open(options->export_path, options->export_config);
+    if (!ex) {
+        log::error(kComponent, "", "cannot open export",
+                   {{"path", options->export_path}, {"errno", ex.error().message()}});
+        return 1;
+    }
+    auto loop = io::EventLoop::create();
+    if (!loop) {
+        log::error(kComponent, "", "io_uring unavailable", {{"errno", loop.error().message()}});
+        return 1;
+    }
+    auto signals = stop_signals();
+    if (!signals) {
+        log::error(kComponent, "", "cannot watch signals", {{"errno", signals.error().message()}});
+        return 1;
+    }
+    server::Server server(*loop, *ex, options->session);
+    auto listener = server::Listener::open(*loop, *address, kStreamMaxMsize,
+                                           [&server](std::unique_ptr<server::Transport> transport) {
+                                               server.add(std::move(transport));
+                                           });
+    if (!listener) {
+        log::error(kComponent, "", "cannot listen",
+                   {{"address", options->listen}, {"errno", listener.error().message()}});
+        return 1;
+    }
+    log::info(kComponent, "", "serving",
+              {{"export", options->export_path},
+               {"listen", options->listen},
+               {"port", std::to_string((*listener)->port())},
+               {"security_model", std::string(fs::security_model_name(ex->model()))},
+               {"read_only", ex->read_only() ? "yes" : "no"}});
+    if (auto ok = server.run(signals->get()); !ok) {
+        log::error(kComponent, "", "event loop failed", {{"errno", ok.error().message()}});
+        return 1;
+    }
+    log::info(kComponent, "", "stopped",
+              {{"max_in_flight", std::to_string(server.max_in_flight())}});
+    return 0;
+}
+
+}  // namespace xen9p::daemon
