@@ -2,8 +2,12 @@
 
 #include <poll.h>
 #include <sys/mman.h>
+
+// The Xen tool headers do not declare C linkage themselves.
+extern "C" {
 #include <xenevtchn.h>
 #include <xengnttab.h>
+}
 
 #include <cerrno>
 #include <vector>

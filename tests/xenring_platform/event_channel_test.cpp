@@ -1,0 +1,112 @@
+#include <boost/test/unit_test.hpp>
+
+#include <poll.h>
+
+#include <cerrno>
+
+#include "tests/xenring_platform/fixture.hpp"
+#include "xenring/platform/platform.hpp"
+
+using namespace xen9p;
+using namespace xen9p::platform;
+using xen9p::test::ChildProcess;
+using xen9p::test::kGuest;
+using xen9p::test::recv_value;
+using xen9p::test::send_value;
+using xen9p::test::SimFixture;
+
+namespace {
+
+// Waits (bounded, so a lost event fails instead of hanging) for the handle's fd.
+bool wait_readable(int fd) {
+    pollfd pfd{fd, POLLIN, 0};
+    return ::poll(&pfd, 1, 10'000) == 1;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(event_channels, SimFixture)
+
+BOOST_AUTO_TEST_CASE(notifications_cross_processes_in_both_directions) {
+    const std::string sim = spec();
+    ChildProcess guest([&](int control) {
+        auto evtchn = open_event_channel(sim, kGuest);
+        if (!evtchn) return 10;
+        auto port = (*evtchn)->bind_unbound(0);
+        if (!port) return 11;
+        if (!send_value(control, port->port())) return 12;
+        if (!wait_readable((*evtchn)->fd())) return 13;
+        auto fired = (*evtchn)->pending();
+        if (!fired || *fired != port->port()) return 14;
+        if (!(*evtchn)->unmask(port->port())) return 15;
+        if (!(*evtchn)->notify(port->port())) return 16;
+        char done = 0;
+        return recv_value(control, done) ? 0 : 17;
+    });
+    Port remote = 0;
+    BOOST_REQUIRE(recv_value(guest.control(), remote));
+    auto evtchn = open_event_channel(spec());
+    BOOST_REQUIRE(evtchn);
+    auto port = (*evtchn)->bind_interdomain(kGuest, remote);
+    BOOST_REQUIRE(port);
+    BOOST_TEST(!*(*evtchn)->pending());
+    BOOST_REQUIRE((*evtchn)->notify(port->port()));
+    BOOST_REQUIRE(wait_readable((*evtchn)->fd()));
+    auto fired = (*evtchn)->pending();
+    BOOST_REQUIRE(fired);
+    BOOST_TEST(**fired == port->port());
+    BOOST_TEST(!*(*evtchn)->pending());
+    BOOST_REQUIRE(send_value(guest.control(), char{1}));
+    BOOST_TEST(guest.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(only_the_domain_a_port_was_allocated_for_may_bind_it_once) {
+    BOOST_REQUIRE(hv->create_domain(6));
+    auto guest = open_event_channel(spec(), kGuest);
+    BOOST_REQUIRE(guest);
+    auto for_dom6 = (*guest)->bind_unbound(6);
+    auto for_dom0 = (*guest)->bind_unbound(0);
+    BOOST_REQUIRE(for_dom6);
+    BOOST_REQUIRE(for_dom0);
+    auto dom0 = open_event_channel(spec());
+    BOOST_REQUIRE(dom0);
+    BOOST_TEST((*dom0)->bind_interdomain(kGuest, for_dom6->port()).error().value == EPERM);
+    BOOST_TEST((*dom0)->bind_interdomain(kGuest, 999).error().value == EINVAL);
+    BOOST_TEST((*dom0)->bind_interdomain(6, for_dom0->port()).error().value == EINVAL);
+    auto bound = (*dom0)->bind_interdomain(kGuest, for_dom0->port());
+    BOOST_REQUIRE(bound);
+    BOOST_TEST((*dom0)->bind_interdomain(kGuest, for_dom0->port()).error().value == EINVAL);
+    BOOST_TEST((*dom0)->notify(bound->port() + 100).error().value == EINVAL);
+}
+
+BOOST_AUTO_TEST_CASE(unbound_ports_stop_firing_and_are_released) {
+    auto guest = open_event_channel(spec(), kGuest);
+    BOOST_REQUIRE(guest);
+    auto port = (*guest)->bind_unbound(0);
+    BOOST_REQUIRE(port);
+    auto dom0 = open_event_channel(spec());
+    BOOST_REQUIRE(dom0);
+    auto bound = (*dom0)->bind_interdomain(kGuest, port->port());
+    BOOST_REQUIRE(bound);
+    const Port local = bound->port();
+    bound->reset();
+    BOOST_TEST((*dom0)->notify(local).error().value == EINVAL);
+    BOOST_REQUIRE((*guest)->notify(port->port()));
+    BOOST_TEST(!*(*dom0)->pending());
+    BOOST_TEST((*dom0)->unbind(local).error().value == EINVAL);
+}
+
+BOOST_AUTO_TEST_CASE(destroying_a_domain_closes_its_ports) {
+    auto guest = open_event_channel(spec(), kGuest);
+    BOOST_REQUIRE(guest);
+    auto port = (*guest)->bind_unbound(0);
+    BOOST_REQUIRE(port);
+    BOOST_REQUIRE(hv->destroy_domain(kGuest));
+    auto dom0 = open_event_channel(spec());
+    BOOST_REQUIRE(dom0);
+    BOOST_TEST((*dom0)->bind_interdomain(kGuest, port->port()).error().value == EINVAL);
+    BOOST_TEST(!(*guest)->bind_unbound(0));
+    BOOST_REQUIRE(hv->create_domain(kGuest));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
