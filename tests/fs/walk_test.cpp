@@ -53,6 +53,23 @@ BOOST_AUTO_TEST_CASE(symlink_is_returned_as_itself_and_walking_through_it_is_elo
     BOOST_TEST(err(fx.walk("self_link/self_link")) == ELOOP);
 }
 
+BOOST_AUTO_TEST_CASE(a_directory_swapped_for_a_symlink_between_steps_is_never_followed) {
+    Fx fx;
+    fx.make_dir("a");
+    fx.make_dir("a/b");
+    fx.write_file("a/b/mine", "m");
+    Node a = must(fx.walk("a"));
+    Node old_b = must(walk_one(fx.ex, fx.me, a, "b"));
+    BOOST_REQUIRE(::rename(fx.host("a/b").c_str(), fx.host("a/b_old").c_str()) == 0);
+    BOOST_REQUIRE(::symlink("/etc", fx.host("a/b").c_str()) == 0);
+    Node new_b = must(walk_one(fx.ex, fx.me, a, "b"));
+    BOOST_TEST(must(qid_of(fx.ex, new_b)).type == proto::qid_type::kSymlink);
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, new_b, "passwd")) == ELOOP);
+    // A node walked before the swap still names the real directory.
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, old_b, "mine")) == 0);
+    BOOST_TEST(err(walk_one(fx.ex, fx.me, old_b, "passwd")) == ENOENT);
+}
+
 BOOST_AUTO_TEST_CASE(dotdot_at_root_stays_at_root_and_dot_stays) {
     Fx fx;
     auto root_qid = must(qid_of(fx.ex, fx.root));
