@@ -111,7 +111,9 @@ int toolstack(const Args& args) {
     if (!args.options.contains("dir") || args.words.empty()) return usage();
     auto xs = platform::Xenstore::open_socket(args.options.at("dir") + "/xenstored.sock");
     if (!xs) return report(std::unexpected(xs.error()), "connect to xenstored");
-    sim::Toolstack tools(*xs);
+    auto waiter = platform::Xenstore::open_socket(args.options.at("dir") + "/xenstored.sock");
+    if (!waiter) return report(std::unexpected(waiter.error()), "connect to xenstored");
+    sim::Toolstack tools(*xs, std::move(*waiter));
     const std::string& command = args.words[0];
     if (command == "ls") {
         list(*xs, args.words.size() > 1 ? args.words[1] : "/", 0);

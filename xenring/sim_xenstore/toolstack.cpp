@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <charconv>
 #include <cstdio>
 #include <utility>
 
@@ -141,11 +142,11 @@ Status Toolstack::add_9pfs(const P9Device& device) {
 Status Toolstack::wait_for_state(const std::string& state_path, const std::string& wanted,
                                  std::chrono::milliseconds timeout) {
     const std::string token = "toolstack-wait";
-    if (auto done = xs_.watch(state_path, token); !done) return done;
+    if (auto done = waiter_.watch(state_path, token); !done) return done;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     Status result = fail(ETIMEDOUT);
     for (;;) {
-        auto state = xs_.try_read(state_path);
+        auto state = waiter_.try_read(state_path);
         if (!state) {
             result = std::unexpected(state.error());
             break;
@@ -158,15 +159,15 @@ Status Toolstack::wait_for_state(const std::string& state_path, const std::strin
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
-        pollfd pfd{xs_.watch_fd(), POLLIN, 0};
+        pollfd pfd{waiter_.watch_fd(), POLLIN, 0};
         if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
             result = fail_errno();
             break;
         }
-        while (xs_.next_watch_event()) {
+        while (waiter_.next_watch_event()) {
         }
     }
-    (void)xs_.unwatch(state_path, token);
+    (void)waiter_.unwatch(state_path, token);
     return result;
 }
 

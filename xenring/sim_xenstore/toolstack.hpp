@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "p9proto/errno.hpp"
@@ -40,7 +41,10 @@ std::string p9_frontend_path(platform::DomId domid, unsigned devid);
 
 class Toolstack {
   public:
-    explicit Toolstack(platform::Xenstore& xs) : xs_(xs) {}
+    // `waiter` is a second connection used only to wait for backend states,
+    // so the caller's watch events on `xs` are left alone.
+    Toolstack(platform::Xenstore& xs, platform::Xenstore waiter)
+        : xs_(xs), waiter_(std::move(waiter)) {}
 
     // libxl__domain_make's xenstore layout, then XS_INTRODUCE.
     Status create_domain(platform::DomId domid, const std::string& name);
@@ -64,6 +68,7 @@ class Toolstack {
                           std::chrono::milliseconds timeout);
     Status path_cleanup(const std::string& path, platform::Xenstore::Transaction t);
     platform::Xenstore& xs_;
+    platform::Xenstore waiter_;
 };
 
 }  // namespace xen9p::sim
