@@ -16,30 +16,34 @@ namespace xen9p::proto {
 
 // Why a message could not be decoded.
 enum class DecodeFailure : std::uint8_t {
-    kTooShort,       // fewer than 7 bytes: no header at all
-    kSizeMismatch,   // size[4] differs from the buffer length
-    kAboveMsize,     // size[4] exceeds the negotiated msize
-    kUnknownType,    // type[1] is not a message of 9P2000.L in this direction
-    kTruncated,      // a field runs past the end of the message
-    kTrailingBytes,  // bytes left over after the last field
-    kBadString,      // a string holds a NUL byte
-    kBadName,        // empty, '/', "." or ".." where an entry name is required
-    kNameTooLong,    // a name above 255 bytes or a target above 4095 bytes
-    kTooManyWalkElems,
+    kTooShort,          // fewer than 7 bytes, or size[4] below 7: no usable header
+    kSizeMismatch,      // size[4] differs from the buffer length
+    kAboveMsize,        // size[4] exceeds the negotiated msize
+    kUnknownType,       // type[1] is not a message of 9P2000.L in this direction
+    kTruncated,         // a field runs past the end of the message
+    kTrailingBytes,     // bytes left over after the last field
+    kBadString,         // a string holds a NUL byte
+    kBadName,           // empty, '/', "." or ".." where an entry name is required; empty target
+    kNameTooLong,       // a name or xattr name above 255 bytes, a target above 4095 bytes
+    kTooManyWalkElems,  // nwname or nwqid above 16
 };
 
 std::string_view to_string(DecodeFailure failure);
 
 struct DecodeError {
     DecodeFailure failure;
-    // The tag, when the header was readable: the message can then be answered
-    // with Rlerror(errno_for(failure)). Without it the stream is unusable.
+    // The tag, when the frame itself was sound (every failure except kTooShort
+    // and kSizeMismatch): the message can then be answered with
+    // Rlerror(errno_for(failure)). Without it the stream is unusable.
     std::optional<std::uint16_t> tag;
 
     friend bool operator==(const DecodeError&, const DecodeError&) = default;
 };
 
-// The Linux errno a server answers for a message that failed to decode.
+// The Linux errno a server answers for a message that failed to decode:
+// EPROTO for framing and layout (kTooShort, kSizeMismatch, kAboveMsize,
+// kTruncated, kTrailingBytes), EOPNOTSUPP for kUnknownType, ENAMETOOLONG for
+// kNameTooLong, EINVAL for kBadString, kBadName and kTooManyWalkElems.
 std::uint32_t errno_for(DecodeFailure failure);
 
 // The fixed header of every message.
@@ -53,7 +57,8 @@ struct Header {
 std::optional<Header> peek_header(std::span<const std::byte> bytes);
 
 // Decodes one complete T-message. `bytes` must be exactly the message
-// (size[4] == bytes.size()) and no larger than msize.
+// (size[4] == bytes.size()) and no larger than msize. Strings and payloads of
+// the result are views into `bytes`: keep the buffer alive while using them.
 std::expected<Request, DecodeError> decode_request(std::span<const std::byte> bytes,
                                                    std::uint32_t msize);
 
@@ -62,16 +67,15 @@ std::expected<Reply, DecodeError> decode_reply(std::span<const std::byte> bytes,
                                                std::uint32_t msize);
 
 enum class EncodeFailure : std::uint8_t {
-    kNoSpace,         // the output span is too small
-    kAboveCapacity,   // larger than the receiver accepts (see reply_capacity)
-    kFieldTooLarge,   // a string above 65535 bytes, a payload above 2^32-1, > 16 walk entries
+    kNoSpace,        // the output span is too small
+    kAboveCapacity,  // larger than the receiver accepts (see reply_capacity)
+    kFieldTooLarge,  // a string above 65535 bytes, a payload above 2^32-1, > 16 walk entries
 };
 
 std::string_view to_string(EncodeFailure failure);
 
 // Encodes a request into `out`; returns the number of bytes written.
-std::expected<std::size_t, EncodeFailure> encode(const Request& request,
-                                                 std::span<std::byte> out);
+std::expected<std::size_t, EncodeFailure> encode(const Request& request, std::span<std::byte> out);
 
 // Encodes a reply into `out`. `capacity` is the most the receiver accepts for
 // this reply (reply_capacity()); a larger reply is refused, never truncated.
@@ -91,6 +95,7 @@ inline constexpr std::size_t kDataReplyHeaderSize = 11;
 
 // Writes the header of an Rread/Rreaddir carrying `count` payload bytes, for
 // callers that place the payload themselves (zero copy into ring memory).
+// The caller has checked 11 + count against reply_capacity().
 void encode_data_reply_header(MsgType type, std::uint16_t tag, std::uint32_t count,
                               std::span<std::byte, kDataReplyHeaderSize> out);
 
