@@ -1,0 +1,260 @@
+// Session behaviour that needs control over timing: a fake transport feeds
+// requests and records replies while the test turns the event loop itself, so
+// a request is known to be in flight when the next one arrives.
+#include <map>
+
+#include "p9proto/open_flags.hpp"
+#include "tests/server/server_fixture.hpp"
+
+namespace xen9p::server::test {
+namespace {
+
+using namespace proto;
+
+std::size_t encode_request(const Request& request, std::vector<std::byte>& buffer) {
+    auto size = encode(request, buffer);
+    BOOST_REQUIRE(size.has_value());
+    return *size;
+}
+
+struct Sent {
+    Route route = 0;
+    std::vector<std::byte> bytes;
+    std::uint64_t cookie = 0;
+};
+
+// Records every reply; on_sent is reported only when the test says so.
+class FakeTransport final : public Transport {
+  public:
+    struct State {
+        TransportSink* sink = nullptr;
+        std::vector<Sent> sent;
+        std::uint32_t msize = 0;
+        bool closed = false;
+        int resumed = 0;
+    };
+
+    explicit FakeTransport(State& state) : state_(state) {}
+    void start(TransportSink& sink) override { state_.sink = &sink; }
+    std::uint32_t max_msize() const override { return 64 * 1024; }
+    void set_msize(std::uint32_t msize) override { state_.msize = msize; }
+    void send(Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override {
+        state_.sent.push_back({route, {bytes.begin(), bytes.end()}, cookie});
+    }
+    void resume_input() override { ++state_.resumed; }
+    void close() override {
+        if (state_.closed) return;
+        state_.closed = true;
+        state_.sink->on_closed();
+    }
+    bool finished() const override { return state_.closed; }
+    const std::string& name() const override { return name_; }
+
+  private:
+    State& state_;
+    std::string name_ = "fake";
+};
+
+struct SessionFx {
+    SessionFx(SessionConfig config = {})
+        : ex(must(fs::Export::open(dir.path(), {}))), loop(must(io::EventLoop::create())) {
+        config.aname = dir.path();
+        session =
+            std::make_unique<Session>(loop, ex, std::make_unique<FakeTransport>(state), config);
+        session->start();
+    }
+    ~SessionFx() {
+        session->close();
+        while (!session->finished())
+            BOOST_REQUIRE(loop.run_once());
+    }
+
+    bool feed(std::uint16_t tag, const RequestBody& body, Route route = 0) {
+        std::vector<std::byte> buffer(64 * 1024);
+        auto size = encode_request(Request{tag, body}, buffer);
+        return state.sink->on_message(route, std::span(buffer).first(size));
+    }
+    // Turns the loop until nothing is pending.
+    void drain() {
+        while (loop.pending() != 0)
+            BOOST_REQUIRE(loop.run_once());
+    }
+    Reply reply(std::size_t i) {
+        BOOST_REQUIRE(i < state.sent.size());
+        auto r = decode_reply(state.sent[i].bytes, 64 * 1024);
+        BOOST_REQUIRE(r.has_value());
+        return *r;
+    }
+    void ack_all() {
+        auto sent = std::move(state.sent);
+        state.sent.clear();
+        for (auto& s : sent)
+            state.sink->on_sent(s.cookie);
+    }
+    // Tversion + Tattach as fid 1, replies acknowledged.
+    void attach() {
+        feed(kNoTag, Tversion{64 * 1024, {kVersion9P2000L}});
+        feed(1, Tattach{1, kNoFid, {""}, {""}, ::getuid()});
+        BOOST_REQUIRE(std::holds_alternative<Rattach>(reply(1).body));
+        ack_all();
+    }
+    void open_file(std::uint32_t fid, std::string_view name, std::string_view content) {
+        write_file(dir / std::string(name), content);
+        feed(2, Twalk{1, fid, {{WalkName{name}}, 1}});
+        feed(3, Tlopen{fid, dotl::kRdwr});
+        BOOST_REQUIRE(std::holds_alternative<Rlopen>(reply(1).body));
+        ack_all();
+    }
+
+    TempDir dir;
+    fs::Export ex;
+    io::EventLoop loop;
+    FakeTransport::State state;
+    std::unique_ptr<Session> session;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(session)
+
+BOOST_AUTO_TEST_CASE(flushed_request_is_answered_before_rflush_or_not_at_all) {
+    SessionFx fx;
+    fx.attach();
+    fx.open_file(2, "f", std::string(1000, 'x'));
+    // The read's SQE is only prepared when the Tflush arrives: it is in flight.
+    fx.feed(10, Tread{2, 0, 1000});
+    fx.feed(11, Tflush{10});
+    BOOST_TEST(fx.state.sent.empty());
+    fx.drain();
+    BOOST_REQUIRE(!fx.state.sent.empty());
+    Reply last = fx.reply(fx.state.sent.size() - 1);
+    BOOST_TEST(last.tag == 11);
+    BOOST_TEST(std::holds_alternative<Rflush>(last.body));
+    if (fx.state.sent.size() == 2) BOOST_TEST(fx.reply(0).tag == 10);
+    BOOST_TEST(fx.state.sent.size() <= 2u);
+}
+
+BOOST_AUTO_TEST_CASE(tflush_on_another_route_waits_for_the_old_tag) {
+    SessionFx fx;
+    fx.attach();
+    fx.open_file(2, "f", "abc");
+    fx.feed(10, Tread{2, 0, 3}, 0);
+    fx.feed(11, Tflush{10}, 1);
+    fx.drain();
+    BOOST_REQUIRE(!fx.state.sent.empty());
+    BOOST_TEST(fx.state.sent.back().route == 1u);
+    BOOST_TEST(fx.reply(fx.state.sent.size() - 1).tag == 11);
+    if (fx.state.sent.size() == 2) BOOST_TEST(fx.state.sent[0].route == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(flush_of_an_unknown_tag_is_answered_at_once) {
+    SessionFx fx;
+    fx.attach();
+    fx.feed(11, Tflush{77});
+    BOOST_REQUIRE(fx.state.sent.size() == 1u);
+    BOOST_TEST(std::holds_alternative<Rflush>(fx.reply(0).body));
+}
+
+BOOST_AUTO_TEST_CASE(tversion_drops_requests_in_flight_and_clunks_every_fid) {
+    SessionFx fx;
+    fx.attach();
+    fx.open_file(2, "f", "abc");
+    fx.feed(10, Tread{2, 0, 3});
+    fx.feed(kNoTag, Tversion{8192, {kVersion9P2000L}});
+    fx.drain();
+    BOOST_REQUIRE(fx.state.sent.size() == 1u);
+    Reply first = fx.reply(0);
+    auto* rversion = std::get_if<Rversion>(&first.body);
+    BOOST_REQUIRE(rversion != nullptr);
+    BOOST_TEST(rversion->msize == 8192u);
+    BOOST_TEST(fx.state.msize == 8192u);
+    fx.ack_all();
+    fx.feed(12, Tgetattr{1, getattr::kBasic});
+    Reply second = fx.reply(0);
+    auto* lerror = std::get_if<Rlerror>(&second.body);
+    BOOST_REQUIRE(lerror != nullptr);
+    BOOST_TEST(lerror->ecode == static_cast<std::uint32_t>(EBADF));
+}
+
+BOOST_AUTO_TEST_CASE(msize_is_capped_by_the_transport_and_small_or_foreign_versions_refused) {
+    SessionFx fx;
+    fx.feed(kNoTag, Tversion{1 << 24, {kVersion9P2000L}});
+    BOOST_TEST(std::get<Rversion>(fx.reply(0).body).msize == 64u * 1024);
+    fx.feed(kNoTag, Tversion{1024, {kVersion9P2000L}});
+    BOOST_TEST(std::holds_alternative<Rlerror>(fx.reply(1).body));
+    fx.feed(kNoTag, Tversion{8192, {"9P2000.u"}});
+    BOOST_TEST(std::get<Rversion>(fx.reply(2).body).version.str == kVersionUnknown);
+    // No session was negotiated: other requests are refused.
+    fx.feed(5, Tattach{1, kNoFid, {""}, {""}, ::getuid()});
+    BOOST_TEST(std::get<Rlerror>(fx.reply(3).body).ecode == static_cast<std::uint32_t>(EPROTO));
+}
+
+BOOST_AUTO_TEST_CASE(pool_exhaustion_pauses_input_until_a_reply_is_sent) {
+    SessionConfig config;
+    config.max_in_flight = 4;
+    SessionFx fx(config);
+    fx.attach();
+    for (std::uint16_t tag = 1; tag <= 4; ++tag) {
+        BOOST_TEST(fx.feed(tag, Tgetattr{1, getattr::kBasic}));
+    }
+    BOOST_TEST(!fx.feed(5, Tgetattr{1, getattr::kBasic}));
+    BOOST_TEST(fx.session->stats().max_in_flight == 4u);
+    BOOST_TEST(fx.state.resumed == 0);
+    fx.state.sink->on_sent(fx.state.sent.front().cookie);
+    BOOST_TEST(fx.state.resumed == 1);
+    BOOST_TEST(fx.feed(5, Tgetattr{1, getattr::kBasic}));
+}
+
+BOOST_AUTO_TEST_CASE(many_reads_in_flight_complete_out_of_order_by_tag) {
+    SessionConfig config;
+    config.max_in_flight = 300;
+    SessionFx fx(config);
+    fx.attach();
+    std::string content;
+    for (int i = 0; i < 256; ++i)
+        content += static_cast<char>('a' + i % 26);
+    fx.open_file(2, "f", content);
+    for (std::uint16_t i = 0; i < 256; ++i)
+        fx.feed(100 + i, Tread{2, i, 1});
+    fx.drain();
+    BOOST_REQUIRE(fx.state.sent.size() == 256u);
+    for (std::size_t i = 0; i < 256; ++i) {
+        Reply r = fx.reply(i);
+        auto data = std::get<Rread>(r.body).data.bytes;
+        BOOST_REQUIRE(data.size() == 1u);
+        BOOST_TEST(static_cast<char>(data[0]) == content[r.tag - 100]);
+    }
+    BOOST_TEST_MESSAGE("requests in flight on one session: " << fx.session->stats().max_in_flight);
+    BOOST_TEST(fx.session->stats().max_in_flight >= 256u);
+}
+
+BOOST_AUTO_TEST_CASE(undecodable_message_with_a_tag_gets_rlerror_and_without_closes) {
+    SessionFx fx;
+    fx.attach();
+    // A Twalk naming "a/b" (a slash inside a name) is answered, not fatal.
+    std::vector<std::byte> buffer(256);
+    auto size = encode_request(Request{9, Twalk{1, 2, {{WalkName{"ok"}}, 1}}}, buffer);
+    buffer[size - 1] = std::byte{'/'};
+    buffer[size - 2] = std::byte{'a'};
+    BOOST_TEST(fx.state.sink->on_message(0, std::span(buffer).first(size)));
+    BOOST_REQUIRE(fx.state.sent.size() == 1u);
+    BOOST_TEST(fx.reply(0).tag == 9);
+    BOOST_TEST(std::holds_alternative<Rlerror>(fx.reply(0).body));
+    BOOST_TEST(!fx.state.closed);
+    std::byte short_message[] = {std::byte{3}, std::byte{0}, std::byte{0}};
+    fx.state.sink->on_message(0, short_message);
+    BOOST_TEST(fx.state.closed);
+}
+
+BOOST_AUTO_TEST_CASE(a_second_request_with_a_tag_in_flight_closes_the_session) {
+    SessionFx fx;
+    fx.attach();
+    fx.open_file(2, "f", "abc");
+    fx.feed(10, Tread{2, 0, 3});
+    fx.feed(10, Tread{2, 0, 3});
+    BOOST_TEST(fx.state.closed);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace xen9p::server::test
