@@ -23,8 +23,8 @@ using xen9p::ring::test::SharedRing;
 
 namespace {
 
-constexpr unsigned kOrder = 4;  // 32 KiB per direction: wraps every ~60 messages
-constexpr std::size_t kMsize = 1024;
+constexpr unsigned kOrder = 5;  // 64 KiB per direction: wraps every ~250 messages
+constexpr std::size_t kMsize = 512;
 constexpr std::uint32_t kMessages = 1'000'000;
 
 // Kills and reaps the child however the test ends.
