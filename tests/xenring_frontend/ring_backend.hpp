@@ -26,15 +26,40 @@ struct BackendRequest {
 class RingBackend;
 using RequestHandler = std::function<void(RingBackend&, BackendRequest)>;
 
-class RingBackend {
+// The backend's side of the notifications: wake the frontend, and a pollable
+// fd that fires when the frontend notified (acknowledge() re-arms it).
+class BackendBell {
   public:
-    RingBackend(std::size_t rings, unsigned order);
-    ~RingBackend();
+    virtual ~BackendBell() = default;
+    virtual Status notify(std::size_t ring) = 0;
+    virtual int fd() const = 0;
+    virtual Status acknowledge() = 0;
+};
 
-    // The frontend's view of the memory and its doorbell.
+// Ring memory in this process with eventfd doorbells on both sides.
+class LocalRings {
+  public:
+    LocalRings(std::size_t rings, unsigned order);
+    ~LocalRings();
     std::vector<RingMemory> memory();
     Doorbell& frontend_doorbell() { return *frontend_doorbell_; }
-    ring::DataIntf& intf(std::size_t ring) { return *intfs_[ring]; }
+    BackendBell& backend_bell() { return *backend_bell_; }
+
+  private:
+    unsigned order_;
+    std::vector<std::unique_ptr<ring::DataIntf>> intfs_;
+    std::vector<std::vector<std::byte>> data_;
+    UniqueFd to_backend_;
+    UniqueFd to_frontend_;
+    std::unique_ptr<Doorbell> frontend_doorbell_;
+    std::unique_ptr<BackendBell> backend_bell_;
+};
+
+class RingBackend {
+  public:
+    // Serves `rings` (the backend's view of them), notifying through `bell`.
+    RingBackend(std::vector<RingMemory> rings, BackendBell& bell);
+    ~RingBackend();
 
     // Starts serving: `handler` runs on the backend thread for each request.
     void start(RequestHandler handler);
@@ -55,14 +80,10 @@ class RingBackend {
   private:
     void run(RequestHandler handler);
 
-    unsigned order_;
-    std::vector<std::unique_ptr<ring::DataIntf>> intfs_;
-    std::vector<std::vector<std::byte>> data_;
+    std::vector<RingMemory> rings_;
+    BackendBell& bell_;
     std::vector<ring::RingWriter> writers_;
-    UniqueFd to_backend_;
-    UniqueFd to_frontend_;
-    std::unique_ptr<Doorbell> frontend_doorbell_;
-    std::atomic<bool> stop_{false};
+    UniqueFd stop_fd_;
     std::thread thread_;
     std::mutex mutex_;
     std::vector<std::string> errors_;

@@ -12,11 +12,19 @@ namespace {
 
 using proto::Reply;
 
-std::unique_ptr<client::Client> make_client(RingBackend& backend) {
-    const auto memory = backend.memory();
-    return std::make_unique<client::Client>(
-        std::make_unique<RingTransport>(memory, backend.frontend_doorbell()));
-}
+// Both ends over rings in this process.
+struct Setup {
+    LocalRings rings;
+    RingBackend backend;
+    Setup(std::size_t count, unsigned order)
+        : rings(count, order), backend(rings.memory(), rings.backend_bell()) {}
+
+    std::unique_ptr<client::Client> make_client() {
+        const auto memory = rings.memory();
+        return std::make_unique<client::Client>(
+            std::make_unique<RingTransport>(memory, rings.frontend_doorbell()));
+    }
+};
 
 // Answers Tversion with 9P2000.L at the proposed msize, Treadlink with a
 // target naming the fid and the ring the request came on.
@@ -42,9 +50,10 @@ BOOST_AUTO_TEST_CASE(linux_msize_limit_is_512k_or_half_a_small_ring) {
 }
 
 BOOST_AUTO_TEST_CASE(requests_go_to_ring_tag_mod_2_and_replies_come_back_on_it) {
-    RingBackend backend(2, 4);
+    Setup setup(2, 4);
+    RingBackend& backend = setup.backend;
     backend.start(echo_handler);
-    auto client = make_client(backend);
+    auto client = setup.make_client();
     auto msize = client->negotiate(max_msize_for_order(4));
     BOOST_REQUIRE(msize);
     std::map<std::uint16_t, std::uint32_t> fid_of_tag;
@@ -66,20 +75,22 @@ BOOST_AUTO_TEST_CASE(requests_go_to_ring_tag_mod_2_and_replies_come_back_on_it) 
 }
 
 BOOST_AUTO_TEST_CASE(tversion_uses_notag_and_therefore_ring_1) {
-    RingBackend backend(2, 4);
+    Setup setup(2, 4);
+    RingBackend& backend = setup.backend;
     std::atomic<std::size_t> version_ring{99};
     backend.start([&](RingBackend& b, BackendRequest r) {
         if (std::holds_alternative<proto::Tversion>(r.request.body)) version_ring = r.ring;
         echo_handler(b, std::move(r));
     });
-    auto client = make_client(backend);
+    auto client = setup.make_client();
     BOOST_REQUIRE(client->negotiate(8192));
     backend.stop();
     BOOST_TEST(version_ring.load() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(replies_in_reverse_order_across_both_rings_are_matched_by_tag) {
-    RingBackend backend(2, 4);
+    Setup setup(2, 4);
+    RingBackend& backend = setup.backend;
     std::vector<BackendRequest> held;
     constexpr std::size_t kCount = 20;
     backend.start([&](RingBackend& b, BackendRequest r) {
@@ -90,7 +101,7 @@ BOOST_AUTO_TEST_CASE(replies_in_reverse_order_across_both_rings_are_matched_by_t
         }
         held.clear();
     });
-    auto client = make_client(backend);
+    auto client = setup.make_client();
     std::vector<std::uint16_t> tags;
     for (std::uint32_t fid = 0; fid < kCount; ++fid) {
         auto tag = client->send(proto::Treadlink{.fid = fid});
@@ -107,13 +118,14 @@ BOOST_AUTO_TEST_CASE(replies_in_reverse_order_across_both_rings_are_matched_by_t
 }
 
 BOOST_AUTO_TEST_CASE(reply_to_a_tag_not_in_flight_is_skipped) {
-    RingBackend backend(2, 4);
+    Setup setup(2, 4);
+    RingBackend& backend = setup.backend;
     backend.start([](RingBackend& b, BackendRequest r) {
         const auto stray = static_cast<std::uint16_t>(r.request.tag + 2);
         b.reply(r.ring, Reply{.tag = stray, .body = proto::Rclunk{}});
         b.reply(r.ring, Reply{.tag = r.request.tag, .body = proto::Rclunk{}});
     });
-    auto client = make_client(backend);
+    auto client = setup.make_client();
     auto transport = dynamic_cast<RingTransport*>(&client->transport());
     BOOST_REQUIRE(transport != nullptr);
     BOOST_REQUIRE(client::clunk(*client, 7));
@@ -124,7 +136,8 @@ BOOST_AUTO_TEST_CASE(reply_to_a_tag_not_in_flight_is_skipped) {
 }
 
 BOOST_AUTO_TEST_CASE(oversized_reply_fails_its_request_and_the_rings_keep_working) {
-    RingBackend backend(2, 4);
+    Setup setup(2, 4);
+    RingBackend& backend = setup.backend;
     backend.start([](RingBackend& b, BackendRequest r) {
         if (const auto* read = std::get_if<proto::Tread>(&r.request.body)) {
             const std::vector<std::byte> data(read->count + 1);
@@ -133,7 +146,7 @@ BOOST_AUTO_TEST_CASE(oversized_reply_fails_its_request_and_the_rings_keep_workin
         }
         echo_handler(b, std::move(r));
     });
-    auto client = make_client(backend);
+    auto client = setup.make_client();
     auto read = client->call(proto::Tread{.fid = 1, .offset = 0, .count = 100});
     BOOST_REQUIRE(!read);
     BOOST_TEST(read.error().value == EMSGSIZE);
@@ -144,7 +157,8 @@ BOOST_AUTO_TEST_CASE(oversized_reply_fails_its_request_and_the_rings_keep_workin
 
 BOOST_AUTO_TEST_CASE(a_request_is_published_only_once_it_fits_whole) {
     // Order 2: 8 KiB per direction; two 5000-byte writes cannot both fit.
-    RingBackend backend(2, 2);
+    Setup setup(2, 2);
+    RingBackend& backend = setup.backend;
     std::vector<std::size_t> sizes;
     backend.start([&](RingBackend& b, BackendRequest r) {
         sizes.push_back(r.bytes.size());
@@ -153,7 +167,7 @@ BOOST_AUTO_TEST_CASE(a_request_is_published_only_once_it_fits_whole) {
                               .body = proto::Rwrite{
                                   .count = static_cast<std::uint32_t>(write.data.bytes.size())}});
     });
-    auto client = make_client(backend);
+    auto client = setup.make_client();
     const std::vector<std::byte> payload(5000 - 23, std::byte{1});
     std::vector<std::uint16_t> tags;
     // Tags alternate rings, so each ring gets three requests of which only one fits at a time.
