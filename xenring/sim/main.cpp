@@ -1,5 +1,5 @@
 // xen9p-sim: the simulated Xen platform as a process.
-//   xen9p-sim run --dir DIR
+//   xen9p-sim run --dir DIR          (xenstored + grant table + event channels)
 //   xen9p-sim toolstack --dir DIR create-domain N [--name NAME]
 //                                 add-9pfs N --tag T --path P [--kind 9pfs|xen_9pfs]
 //                                          [--devid D] [--security-model M]
@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "xenring/sim_hypervisor/sim_hypervisor.hpp"
 #include "xenring/sim_xenstore/toolstack.hpp"
 #include "xenring/sim_xenstore/xenstored.hpp"
 #include "xenring/xenstore/xenstore.hpp"
@@ -74,10 +75,23 @@ void on_signal(int) {
     if (running != nullptr) running->stop();
 }
 
+// The xenstored and the hypervisor in one process: a domain exists in the
+// hypervisor from its XS_INTRODUCE to its XS_RELEASE.
 int run(const Args& args) {
     if (!args.options.contains("dir")) return usage();
-    auto server = sim::Xenstored::create(args.options.at("dir"));
+    const std::string dir = args.options.at("dir");
+    auto hypervisor = sim::SimHypervisor::create(dir);
+    if (!hypervisor) return report(std::unexpected(hypervisor.error()), "start hypervisor");
+    auto server = sim::Xenstored::create(dir);
     if (!server) return report(std::unexpected(server.error()), "start xenstored");
+    sim::SimHypervisor& hv = **hypervisor;
+    (*server)->on_introduce([&hv](sim::DomId domid) {
+        (void)report(hv.create_domain(domid), "hypervisor create_domain");
+    });
+    (*server)->on_release([&hv](sim::DomId domid) {
+        (void)report(hv.destroy_domain(domid), "hypervisor destroy_domain");
+    });
+    hv.start_thread();
     running = server->get();
     struct sigaction sa {};
     sa.sa_handler = on_signal;
@@ -87,6 +101,7 @@ int run(const Args& args) {
     std::fflush(stdout);
     const Status served = (*server)->run();
     running = nullptr;
+    hv.stop();
     return report(served, "xenstored");
 }
 

@@ -17,7 +17,8 @@
 
 namespace xen9p::sim {
 
-using DomId = std::uint32_t;
+// domid_t; the same alias as the simulated hypervisor's.
+using DomId = std::uint16_t;
 
 // XS_PERM_READ / XS_PERM_WRITE bits of xenstore.h.
 inline constexpr std::uint8_t kPermRead = 1;
