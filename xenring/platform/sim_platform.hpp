@@ -1,6 +1,7 @@
 // The sim platform: grant mapping, grant sharing and event channels as clients
 // of the simulated hypervisor (xenring/sim_hypervisor). The socket connected to
-// decides which domain we are.
+// decides which domain we are. Each object is used from one thread at a time,
+// like the libxengnttab/libxenevtchn handles it stands in for.
 #pragma once
 
 #include <filesystem>
