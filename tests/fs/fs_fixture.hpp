@@ -29,9 +29,10 @@ namespace xen9p::fs::test {
 // A directory removed (recursively) on destruction.
 class TempDir {
   public:
-    TempDir() {
-        char tmpl[] = "/tmp/xen9p_fs_XXXXXX";
-        BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+    // `base` must exist; tests that need many entries use a tmpfs (/dev/shm).
+    explicit TempDir(const char* base = "/tmp") {
+        std::string tmpl = std::string(base) + "/xen9p_fs_XXXXXX";
+        BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
         path_ = tmpl;
     }
     ~TempDir() {
@@ -71,7 +72,8 @@ inline int err(const Status& s) {
 // A temporary export: `top` is a scratch dir, the export is top/export so tests
 // can move things out of it.
 struct Fx {
-    explicit Fx(ExportConfig cfg = {}) : ex(open_export(top, cfg)), root(must(ex.root())) {}
+    explicit Fx(ExportConfig cfg = {}, const char* base = "/tmp")
+        : top(base), ex(open_export(top, cfg)), root(must(ex.root())) {}
 
     static Export open_export(const TempDir& top, const ExportConfig& cfg) {
         BOOST_REQUIRE(::mkdir((top / "export").c_str(), 0755) == 0);
