@@ -172,7 +172,7 @@ check getfattr_removed_fails sh -c "! getfattr -n user.color xa >/dev/null 2>&1"
 
 # --- directory listings ---
 mkdir many
-check readdir_while_deleting fsprobe readdir-delete "$W/many" 3000
+check readdir_while_deleting fsprobe readdir-delete "$W/many" 2000
 mkdir few
 for i in 1 2 3 4 5 6 7 8 9 10; do touch few/f$i; done
 is readdir_count "$(ls few | wc -l | tr -d ' ')" 10
