@@ -42,8 +42,8 @@ wait_for() {
 guest_log() { echo "/var/log/xen/console/guest-$1.log"; }
 
 # create_domu NAME TAG [KEY=VALUE...]: boots a PV domU from /boot without any
-# p9= device; the extra words go to its command line (e2e_suite=none,
-# e2e_hold=1, see domu-init.sh).
+# p9= device; the extra words go to its command line after the defaults
+# (e2e_suite=none, e2e_hold=1, see domu-init.sh).
 create_domu() {
     name=$1
     tag=$2
@@ -53,7 +53,7 @@ name = "$name"
 type = "pv"
 kernel = "/boot/vmlinuz"
 ramdisk = "/boot/domu.cpio.gz"
-extra = "console=hvc0 rdinit=/init loglevel=4 e2e_name=$name e2e_tag=$tag e2e_msize=$MSIZE $*"
+extra = "console=hvc0 rdinit=/init loglevel=4 e2e_name=$name e2e_tag=$tag e2e_msize=$MSIZE e2e_suite=$SUITE $*"
 memory = 192
 vcpus = 1
 on_poweroff = "destroy"
@@ -144,8 +144,8 @@ check_worker() {
     echo "XEN9P-DOM0-CHECK worker-sandboxed-$who PASS"
 }
 
-# run_guest NAME SHARE TIMEOUT: waits for the guest to mount, lets the caller's
-# hook run while mounted, then waits for its verdict and checks its bytes.
+# await_mounted NAME SECONDS: the guest mounted its share (it then runs its
+# suite and waits for release_guest before it unmounts).
 await_mounted() {
     log=$(guest_log "$1")
     wait_for "$log" "E2E-DOMU-(MOUNTED|DONE)" "$2" || fail "$1 did not mount within $2 s"
@@ -186,11 +186,12 @@ await_gone() {
     done
 }
 
-# The shares live on an ext2 file system (user xattrs, unlike tmpfs on 6.1)
+# The shares live on an ext2 file system (user xattrs, unlike tmpfs on 6.1;
+# 256-byte inodes for nanosecond times)
 # in a loop-mounted sparse file.
 make_share_fs() {
     dd if=/dev/zero of=/tmp/shares.img bs=1M count=0 seek=256 2> /dev/null
-    mke2fs -F -q -b 4096 /tmp/shares.img > /tmp/mke2fs.log 2>&1 || fail "mke2fs: $(tail -n 2 /tmp/mke2fs.log)"
+    mke2fs -F -q -b 4096 -I 256 /tmp/shares.img > /tmp/mke2fs.log 2>&1 || fail "mke2fs: $(tail -n 2 /tmp/mke2fs.log)"
     mount -t ext4 -o loop /tmp/shares.img /srv || fail "mount shares file system"
 }
 
@@ -209,7 +210,7 @@ scenario_basic() {
     stage domu-mounted
     [ "$BACKEND" = xen9pd ] && check_worker "$domid" domu1
     release_guest /srv/share1 domu1
-    await_done domu1 /srv/share1 1200
+    await_done domu1 /srv/share1 2100
     stage domu-verdict
     await_gone domu1 120
     stage domu-gone
@@ -270,7 +271,7 @@ scenario_lifecycle() {
     stage domu1-cleaned-up
     check_worker "$d2" domu2
     release_guest /srv/share2 domu2
-    await_done domu2 /srv/share2 1200
+    await_done domu2 /srv/share2 2100
     await_gone domu2 120
     stage domu2-done
 

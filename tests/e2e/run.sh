@@ -4,7 +4,10 @@
 # mounting their shares with the stock 9pnet_xen driver.
 #
 #   run.sh --backend qemu|xen9pd [--xen9pd PATH] [--scenario basic|lifecycle]
-#          [--work DIR] [--timeout SECONDS] [--msize BYTES]
+#          [--suite posix|smoke] [--work DIR] [--timeout SECONDS] [--msize BYTES]
+#
+# --suite posix (default) runs the shared guest list tests/guest/posix.sh;
+# smoke runs the short tests/e2e/guest-smoke.sh (minutes less under emulation).
 #
 # Builds both initramfs images, boots, prints the serial console with the
 # seconds since boot in front of each line, then the per-stage timings, and
@@ -18,14 +21,16 @@ repo=$(cd "$here/../.." && pwd)
 backend=""
 xen9pd=""
 scenario=basic
+suite=posix
 work="$repo/build/e2e"
-timeout=1500
+timeout=2700
 msize=512000
 while [ $# -gt 0 ]; do
     case "$1" in
         --backend) backend=$2; shift 2 ;;
         --xen9pd) xen9pd=$2; shift 2 ;;
         --scenario) scenario=$2; shift 2 ;;
+        --suite) suite=$2; shift 2 ;;
         --work) work=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --msize) msize=$2; shift 2 ;;
@@ -39,6 +44,10 @@ case "$backend" in
         [ -x "$xen9pd" ] || { echo "run.sh: no xen9pd binary at '$xen9pd' (build it first)" >&2; exit 1; }
         ;;
     *) echo "run.sh: --backend qemu or xen9pd" >&2; exit 2 ;;
+esac
+case "$suite" in
+    posix | smoke) ;;
+    *) echo "run.sh: --suite posix or smoke" >&2; exit 2 ;;
 esac
 case "$scenario" in
     basic | lifecycle) ;;
@@ -87,13 +96,10 @@ rm -rf "$run"
 mkdir -p "$run"
 extra="$here/integrity.sh=/e2e/integrity.sh $here/guest-smoke.sh=/e2e/guest-smoke.sh"
 binaries=""
-if [ -x "$repo/tests/guest/posix.sh" ] && [ -x "$repo/tests/guest/build-initramfs.sh" ]; then
+if [ "$suite" = posix ]; then
     gcc -static -O2 -Wall -Wextra -Werror -o "$run/fsprobe" "$repo/tests/guest/fsprobe.c"
     binaries="$(command -v setfattr) $(command -v getfattr) $run/fsprobe"
     extra="$extra $repo/tests/guest/posix.sh=/bin/posix.sh"
-    suite="tests/guest/posix.sh"
-else
-    suite="tests/e2e/guest-smoke.sh"
 fi
 # shellcheck disable=SC2086 # word lists on purpose
 "$repo/tests/guest/build-initramfs.sh" "$run/domu.cpio.gz" "$cache/kernel-root" \
@@ -117,7 +123,8 @@ mkdir -p "$dom0/etc/xen" "$dom0/lib64"
 printf 'root:x:0:0:root:/:/bin/sh\nxen-qemuuser-range-base:x:131072:131072::/nonexistent:/bin/false\n' \
     > "$dom0/etc/passwd"
 printf 'root:x:0:\nxen-qemuuser-range-base:x:131072:\n' > "$dom0/etc/group"
-printf 'BACKEND=%s\nSCENARIO=%s\nMSIZE=%s\n' "$backend" "$scenario" "$msize" > "$dom0/etc/e2e.conf"
+printf 'BACKEND=%s\nSCENARIO=%s\nMSIZE=%s\nSUITE=%s\n' "$backend" "$scenario" "$msize" "$suite" \
+    > "$dom0/etc/e2e.conf"
 if [ "$backend" = qemu ]; then
     copy_bin "$dom0" /usr/libexec/xen-qemu-system-i386
 else
