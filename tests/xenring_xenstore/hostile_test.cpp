@@ -209,6 +209,28 @@ BOOST_AUTO_TEST_CASE(a_guest_that_never_reads_is_throttled_not_served_forever) {
     BOOST_TEST(dom0().write("/still/serving", "1").has_value());
 }
 
+BOOST_AUTO_TEST_CASE(a_guest_cannot_open_more_connections_than_its_quota) {
+    auto guest = this->guest(3);
+    BOOST_REQUIRE(guest.domain_path(3).has_value());
+    const std::string path = server->server().domain_socket_path(3);
+    std::vector<std::unique_ptr<RawClient>> clients;
+    const auto served = [](RawClient& c) {
+        if (!c.send(XS_GET_DOMAIN_PATH, 2, std::string_view("3", 2))) return false;
+        const auto reply = c.receive();
+        return reply && reply->header.type == std::uint32_t{XS_GET_DOMAIN_PATH};
+    };
+    for (std::size_t i = 1; i < sim::XenstoredLimits{}.max_connections_per_domain; ++i) {
+        clients.push_back(std::make_unique<RawClient>(path));
+        BOOST_TEST(served(*clients.back()));
+    }
+    RawClient extra(path);
+    BOOST_TEST(!served(extra));
+    clients.pop_back();
+    BOOST_TEST(guest.domain_path(3).has_value());
+    RawClient replacement(path);
+    BOOST_TEST(served(replacement));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace xen9p::test
