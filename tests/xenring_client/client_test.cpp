@@ -207,6 +207,44 @@ BOOST_AUTO_TEST_CASE(reply_for_a_tag_not_in_flight_breaks_the_client) {
     BOOST_TEST(later.error().value == EPROTO);
 }
 
+BOOST_AUTO_TEST_CASE(flush_returns_the_old_reply_when_it_came_before_rflush) {
+    Connection c([](ScriptedServer& s) {
+        auto read = s.next_request();
+        auto flush = s.next_request();
+        if (!read || !flush) return;
+        s.reply(Reply{.tag = read->request.tag, .body = proto::Rread{.data = {}}});
+        s.reply(Reply{.tag = flush->request.tag, .body = proto::Rflush{}});
+    });
+    auto tag = c.client->send(proto::Tread{.fid = 1, .offset = 0, .count = 10});
+    BOOST_REQUIRE(tag);
+    auto flushed = c.client->flush(*tag);
+    BOOST_REQUIRE(flushed);
+    BOOST_REQUIRE(flushed->has_value());
+    BOOST_TEST((*flushed)->as<proto::Rread>() != nullptr);
+    BOOST_TEST(c.client->in_flight() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(flush_without_the_old_reply_frees_its_tag) {
+    Connection c([](ScriptedServer& s) {
+        auto read = s.next_request();
+        auto flush = s.next_request();
+        if (!read || !flush) return;
+        if (std::get<proto::Tflush>(flush->request.body).oldtag != read->request.tag) return;
+        s.reply(Reply{.tag = flush->request.tag, .body = proto::Rflush{}});
+        // The old tag is free again: the next request may use it.
+        while (auto r = s.next_request()) {
+            s.reply(Reply{.tag = r->request.tag, .body = proto::Rclunk{}});
+        }
+    });
+    auto tag = c.client->send(proto::Tread{.fid = 1, .offset = 0, .count = 10});
+    BOOST_REQUIRE(tag);
+    auto flushed = c.client->flush(*tag);
+    BOOST_REQUIRE(flushed);
+    BOOST_TEST(!flushed->has_value());
+    BOOST_TEST(c.client->in_flight() == 0u);
+    BOOST_REQUIRE(clunk(*c.client, 1));
+}
+
 // Answers Tversion with `msize` and `version`; returns what the client proposed.
 void answer_version(ScriptedServer& s, std::uint32_t msize, std::string version,
                     std::uint32_t* proposed, std::uint16_t* tag) {

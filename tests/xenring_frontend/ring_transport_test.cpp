@@ -135,6 +135,38 @@ BOOST_AUTO_TEST_CASE(reply_to_a_tag_not_in_flight_is_skipped) {
     backend.stop();
 }
 
+BOOST_AUTO_TEST_CASE(a_late_reply_to_a_flushed_tag_is_skipped) {
+    Setup setup(2, 4);
+    RingBackend& backend = setup.backend;
+    std::optional<BackendRequest> held;
+    backend.start([&](RingBackend& b, BackendRequest r) {
+        if (std::holds_alternative<proto::Tread>(r.request.body)) {
+            held = std::move(r);
+            return;
+        }
+        if (std::holds_alternative<proto::Tflush>(r.request.body)) {
+            // Rflush, then (wrongly) the flushed read's reply after it.
+            b.reply(r.ring, Reply{.tag = r.request.tag, .body = proto::Rflush{}});
+            b.reply(held->ring, Reply{.tag = held->request.tag, .body = proto::Rread{.data = {}}});
+            return;
+        }
+        b.reply(r.ring, Reply{.tag = r.request.tag, .body = proto::Rclunk{}});
+    });
+    auto client = setup.make_client();
+    auto* transport = dynamic_cast<RingTransport*>(&client->transport());
+    BOOST_REQUIRE(transport != nullptr);
+    auto tag = client->send(proto::Tread{.fid = 1, .offset = 0, .count = 10});
+    BOOST_REQUIRE(tag);
+    auto flushed = client->flush(*tag);
+    BOOST_REQUIRE(flushed);
+    // The stray reply may or may not have been seen before the Rflush was
+    // handled; either way it must not reach the reused tag.
+    BOOST_REQUIRE(client::clunk(*client, 2));
+    BOOST_REQUIRE(client::clunk(*client, 3));
+    BOOST_TEST(transport->skipped_replies() + (flushed->has_value() ? 1u : 0u) == 1u);
+    backend.stop();
+}
+
 BOOST_AUTO_TEST_CASE(oversized_reply_fails_its_request_and_the_rings_keep_working) {
     Setup setup(2, 4);
     RingBackend& backend = setup.backend;

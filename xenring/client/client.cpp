@@ -113,9 +113,32 @@ Result<OwnedReply> Client::await(std::uint16_t tag) {
         if (auto st = receive_one(); !st) return std::unexpected(st.error());
     }
     Result<OwnedReply> reply = std::move(*it->second.reply);
-    pending_.erase(it);
-    if (tag != proto::kNoTag) free_tags_.push_back(tag);
+    release_tag(tag);
     return reply;
+}
+
+void Client::release_tag(std::uint16_t tag) {
+    pending_.erase(tag);
+    if (tag != proto::kNoTag) free_tags_.push_back(tag);
+}
+
+Result<std::optional<OwnedReply>> Client::flush(std::uint16_t oldtag) {
+    if (!pending_.contains(oldtag)) return fail(EINVAL);
+    auto flushed = call(proto::Tflush{.oldtag = oldtag});
+    if (!flushed) return std::unexpected(flushed.error());
+    if (auto rflush = expect<proto::Rflush>(*flushed); !rflush) {
+        return std::unexpected(rflush.error());
+    }
+    auto it = pending_.find(oldtag);
+    if (it->second.reply) {
+        Result<OwnedReply> old = std::move(*it->second.reply);
+        release_tag(oldtag);
+        if (!old) return std::unexpected(old.error());
+        return std::optional<OwnedReply>(std::move(*old));
+    }
+    transport_->abandon(oldtag);
+    release_tag(oldtag);
+    return std::optional<OwnedReply>();
 }
 
 Result<OwnedReply> Client::call(const proto::RequestBody& body) {

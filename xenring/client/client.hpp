@@ -47,6 +47,12 @@ class Client {
     // send + await.
     Result<OwnedReply> call(const proto::RequestBody& body);
 
+    // Tflush of `oldtag` (which must be in flight) and waits for its Rflush.
+    // Returns the old request's reply if it came first; otherwise nullopt and
+    // the old tag is given up (a later reply to it is a server bug). Either
+    // way `oldtag` is free again afterwards.
+    Result<std::optional<OwnedReply>> flush(std::uint16_t oldtag);
+
     std::uint32_t msize() const { return msize_; }
     std::size_t in_flight() const { return pending_.size(); }
     ClientTransport& transport() { return *transport_; }
@@ -63,6 +69,7 @@ class Client {
     // Receives one message and files it under its tag.
     Status receive_one();
     Result<OwnedReply> check(const Pending& pending, std::vector<std::byte> message) const;
+    void release_tag(std::uint16_t tag);
 
     std::unique_ptr<ClientTransport> transport_;
     std::uint32_t msize_ = kDefaultMsize;

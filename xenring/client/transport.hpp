@@ -32,6 +32,10 @@ class ClientTransport {
     // cannot skip a message above it and fails with EMSGSIZE; a transport that
     // can (a ring) may return it, and the Client refuses it for its tag.
     virtual Result<std::vector<std::byte>> receive(std::size_t max_size) = 0;
+
+    // The client gave up on `tag` (flushed without a reply): a transport that
+    // tracks tags in flight stops expecting a reply to it.
+    virtual void abandon(std::uint16_t /*tag*/) {}
 };
 
 }  // namespace xen9p::client

@@ -244,6 +244,10 @@ Result<std::vector<std::byte>> Frontend::receive(std::size_t max_size) {
     return rings_->receive(max_size);
 }
 
+void Frontend::abandon(std::uint16_t tag) {
+    if (rings_) rings_->abandon(tag);
+}
+
 Status Frontend::free_rings() {
     rings_.reset();
     doorbell_.reset();

@@ -66,6 +66,7 @@ class Frontend final : public client::ClientTransport {
 
     Status send(const client::OutgoingMessage& message) override;
     Result<std::vector<std::byte>> receive(std::size_t max_size) override;
+    void abandon(std::uint16_t tag) override;
 
     // Closing (5), wait for the backend to close, free the rings, Closed (6).
     Status close();

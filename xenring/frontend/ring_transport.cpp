@@ -78,6 +78,14 @@ Status RingTransport::send(const client::OutgoingMessage& message) {
     }
 }
 
+void RingTransport::abandon(std::uint16_t tag) {
+    in_flight_[tag] = false;
+    const auto erased = std::erase_if(ready_, [tag](const std::vector<std::byte>& message) {
+        return proto::peek_header(message)->tag == tag;
+    });
+    skipped_ += erased;
+}
+
 Result<std::vector<std::byte>> RingTransport::receive(std::size_t /*max_size*/) {
     for (;;) {
         if (!ready_.empty()) {

@@ -49,6 +49,8 @@ class RingTransport final : public client::ClientTransport {
     Status send(const client::OutgoingMessage& message) override;
     // The next reply of a tag in flight, from whichever ring has one.
     Result<std::vector<std::byte>> receive(std::size_t max_size) override;
+    // Stops expecting `tag`; a reply to it already drained is dropped too.
+    void abandon(std::uint16_t tag) override;
 
     // Replies skipped because their tag was not in flight.
     std::size_t skipped_replies() const { return skipped_; }
