@@ -163,6 +163,23 @@ BOOST_AUTO_TEST_CASE(guests_do_not_hear_of_domains_coming_and_going) {
     BOOST_TEST(drain_events(guest).empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_guest_granted_read_on_release_domain_hears_of_releases) {
+    auto guest = this->guest(3);
+    BOOST_REQUIRE(guest.watch("@releaseDomain", "rel").has_value());
+    drain_events(guest);
+    auto xs = dom0();
+    BOOST_TEST(error_of(guest.set_permissions("@releaseDomain", {{3, 'r'}})) == EACCES);
+    BOOST_REQUIRE(xs.set_permissions("@releaseDomain", {{0, 'n'}, {3, 'r'}}).has_value());
+    BOOST_TEST((guest.permissions("@releaseDomain").value() ==
+                std::vector<XsPermission>{{0, 'n'}, {3, 'r'}}));
+    BOOST_REQUIRE(xs.introduce_domain(11, 1, 1).has_value());
+    BOOST_REQUIRE(xs.release_domain(11).has_value());
+    const auto events = drain_events(guest);
+    BOOST_REQUIRE(events.size() == 1u);
+    BOOST_TEST(events[0].path == "@releaseDomain");
+    BOOST_TEST(error_of(guest.permissions("@introduceDomain")) == EACCES);
+}
+
 BOOST_AUTO_TEST_CASE(only_dom0_may_introduce_or_release) {
     auto guest = this->guest(3);
     BOOST_TEST(error_of(guest.introduce_domain(12, 1, 1)) == EACCES);

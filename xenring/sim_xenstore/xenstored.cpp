@@ -217,11 +217,14 @@ void Xenstored::Impl::fire(const std::vector<StoreEvent>& events) {
     }
 }
 
-// The special nodes belong to dom0 with no access for others, so only dom0
-// hears of domains coming and going.
+// The special nodes have permissions like any node (dom0 only by default):
+// a domain hears of domains coming and going if it may read them.
 void Xenstored::Impl::fire_special(std::string_view name) {
+    const auto perms = special_perms.find(name);
     for (auto& [_, conn] : connections) {
-        if (conn->dead || conn->domid != 0) continue;
+        if (conn->dead) continue;
+        if (perms != special_perms.end() && (perm_for(conn->domid, perms->second) & kPermRead) == 0)
+            continue;
         for (const auto& watch : conn->watches)
             if (watch.path == name) send_event(*conn, watch, name);
     }

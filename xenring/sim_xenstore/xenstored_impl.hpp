@@ -37,6 +37,9 @@ struct Xenstored::Impl {
     std::unordered_map<int, std::unique_ptr<Connection>> connections;
     std::map<DomId, IntroducedDomain> domains;
     std::vector<int> doomed;
+    // Permissions of @introduceDomain and @releaseDomain: who hears of them.
+    std::map<std::string, PermList, std::less<>> special_perms{{"@introduceDomain", {{0, 0}}},
+                                                               {"@releaseDomain", {{0, 0}}}};
     DomainHook on_introduce;
     DomainHook on_release;
     std::atomic<bool> stopping{false};
@@ -66,6 +69,8 @@ struct Xenstored::Impl {
     // Requests (xenstored_ops.cpp).
     void handle(Connection& conn, const xsd_sockmsg& header, std::string_view payload);
     Status handle_node_op(Connection& conn, const xsd_sockmsg& header, std::string_view payload);
+    Status handle_special_perms(Connection& conn, const xsd_sockmsg& header,
+                                std::string_view payload);
     Status handle_watch(Connection& conn, const xsd_sockmsg& header, std::string_view payload);
     Status handle_unwatch(Connection& conn, const xsd_sockmsg& header, std::string_view payload);
     Status handle_transaction_start(Connection& conn, const xsd_sockmsg& header);

@@ -63,7 +63,8 @@ void Xenstored::Impl::handle(Connection& conn, const xsd_sockmsg& header,
         case XS_DIRECTORY_PART:
         case XS_GET_PERMS:
         case XS_SET_PERMS:
-            done = handle_node_op(conn, header, payload);
+            done = payload.starts_with('@') ? handle_special_perms(conn, header, payload)
+                                            : handle_node_op(conn, header, payload);
             break;
         case XS_WATCH:
             done = handle_watch(conn, header, payload);
@@ -178,6 +179,36 @@ Status Xenstored::Impl::handle_node_op(Connection& conn, const xsd_sockmsg& head
     }
     send(conn, header, header.type, kOk);
     fire(events);
+    return {};
+}
+
+// GET_PERMS / SET_PERMS on @introduceDomain and @releaseDomain; only dom0
+// may change them.
+Status Xenstored::Impl::handle_special_perms(Connection& conn, const xsd_sockmsg& header,
+                                             std::string_view payload) {
+    const auto args = strings_of(payload);
+    if (args.empty()) return fail(EINVAL);
+    const auto node = special_perms.find(args[0]);
+    if (node == special_perms.end()) return fail(ENOENT);
+    if (header.type == XS_GET_PERMS) {
+        if (args.size() != 1 || !one_arg(payload)) return fail(EINVAL);
+        if ((perm_for(conn.domid, node->second) & kPermRead) == 0) return fail(EACCES);
+        std::string out;
+        for (const auto& perm : node->second)
+            out.append(format_perm(perm)).push_back('\0');
+        send(conn, header, XS_GET_PERMS, out);
+        return {};
+    }
+    if (conn.domid != 0) return fail(EACCES);
+    if (args.size() < 2) return fail(EINVAL);
+    PermList perms;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const auto perm = parse_perm(args[i]);
+        if (!perm) return fail(EINVAL);
+        perms.push_back(*perm);
+    }
+    node->second = std::move(perms);
+    send(conn, header, XS_SET_PERMS, kOk);
     return {};
 }
 
