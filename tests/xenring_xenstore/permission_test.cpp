@@ -78,6 +78,7 @@ sim::XenstoredLimits small_limits() {
     limits.store.max_nodes_per_domain = 20;
     limits.max_watches_per_domain = 4;
     limits.max_transactions_per_connection = 2;
+    limits.store.max_transaction_nodes = 30;
     return limits;
 }
 
@@ -111,6 +112,23 @@ BOOST_AUTO_TEST_CASE(a_guest_cannot_hold_more_watches_or_transactions_than_its_q
     BOOST_REQUIRE(guest.transaction_start().has_value());
     BOOST_REQUIRE(guest.transaction_start().has_value());
     BOOST_TEST(error_of(guest.transaction_start()) == ENOSPC);
+}
+
+BOOST_AUTO_TEST_CASE(a_guest_transaction_cannot_track_more_nodes_than_its_quota) {
+    auto guest = this->guest(5);
+    auto t = guest.transaction_start().value();
+    int looked_at = 0;
+    int last = 0;
+    while (looked_at < 100 &&
+           (last = error_of(guest.read("/m" + std::to_string(looked_at), t))) == EACCES)
+        ++looked_at;
+    BOOST_TEST(last == ENOSPC);
+    BOOST_TEST(looked_at < 40);
+    auto admin = dom0();
+    auto big = admin.transaction_start().value();
+    for (int i = 0; i < 60; ++i)
+        (void)admin.read("/m" + std::to_string(i), big);
+    BOOST_TEST(admin.transaction_end(big).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_guest_value_larger_than_the_node_quota_is_refused) {
