@@ -7,6 +7,7 @@ namespace xen9p::client {
 Client::Client(std::unique_ptr<ClientTransport> transport) : transport_(std::move(transport)) {}
 
 Result<std::uint32_t> Client::negotiate(std::uint32_t msize, std::string_view version) {
+    msize = std::min(msize, transport_->max_msize());
     if (msize < proto::kMinMsize) return fail(EINVAL);
     // The reply is checked against the msize we propose.
     msize_ = msize;

@@ -25,10 +25,10 @@ class Client {
   public:
     explicit Client(std::unique_ptr<ClientTransport> transport);
 
-    // Tversion with tag NOTAG. Adopts the server's msize if it is smaller (a
-    // larger one is ignored, as Linux does); EREMOTEIO if the server answers
-    // below 4096 or with a version other than the one asked for. Returns the
-    // msize in use.
+    // Tversion with tag NOTAG, proposing at most the transport's max_msize()
+    // (Linux's "Limiting 'msize'"); EINVAL if that is below 4096. Adopts the server's msize if it
+    // is smaller (a larger one is ignored, as Linux does); EREMOTEIO if the server answers below
+    // 4096 or with a version other than the one asked for. Returns the msize in use.
     Result<std::uint32_t> negotiate(std::uint32_t msize = kDefaultMsize,
                                     std::string_view version = proto::kVersion9P2000L);
 

@@ -33,6 +33,10 @@ class ClientTransport {
     // can (a ring) may return it, and the Client refuses it for its tag.
     virtual Result<std::vector<std::byte>> receive(std::size_t max_size) = 0;
 
+    // The largest msize this transport carries (Linux's trans->maxsize); the
+    // client never proposes more.
+    virtual std::uint32_t max_msize() const { return UINT32_MAX; }
+
     // The client gave up on `tag` (flushed without a reply): a transport that
     // tracks tags in flight stops expecting a reply to it.
     virtual void abandon(std::uint16_t /*tag*/) {}

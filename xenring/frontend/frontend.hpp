@@ -73,7 +73,7 @@ class Frontend final : public client::ClientTransport {
 
     unsigned ring_order() const { return order_; }
     // The msize Linux would use at most over these rings.
-    std::uint32_t max_msize() const { return max_msize_for_order(order_); }
+    std::uint32_t max_msize() const override { return max_msize_for_order(order_); }
     const std::string& tag() const { return tag_; }
     const std::string& frontend_path() const { return frontend_path_; }
     const std::string& backend_path() const { return backend_path_; }

@@ -22,7 +22,9 @@ std::uint32_t max_msize_for_order(unsigned order) {
 RingTransport::RingTransport(std::span<const RingMemory> rings, Doorbell& doorbell)
     : doorbell_(doorbell), in_flight_(std::size_t{proto::kNoTag} + 1, false) {
     std::size_t largest = 0;
+    max_msize_ = rings.empty() ? 0 : UINT32_MAX;
     for (const RingMemory& r : rings) {
+        max_msize_ = std::min(max_msize_, max_msize_for_order(r.order));
         const std::size_t size = ring::flex_ring_size(r.order);
         // A reply can be as large as the ring; anything larger is an error
         // the reader reports.

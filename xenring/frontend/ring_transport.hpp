@@ -52,6 +52,9 @@ class RingTransport final : public client::ClientTransport {
     // Stops expecting `tag`; a reply to it already drained is dropped too.
     void abandon(std::uint16_t tag) override;
 
+    // max_msize_for_order of the smallest ring.
+    std::uint32_t max_msize() const override { return max_msize_; }
+
     // Replies skipped because their tag was not in flight.
     std::size_t skipped_replies() const { return skipped_; }
 
@@ -71,6 +74,7 @@ class RingTransport final : public client::ClientTransport {
     std::deque<std::vector<std::byte>> ready_;
     std::vector<bool> in_flight_;
     std::size_t skipped_ = 0;
+    std::uint32_t max_msize_ = 0;
 };
 
 }  // namespace xen9p::frontend
