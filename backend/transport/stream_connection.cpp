@@ -59,18 +59,23 @@ void StreamConnection::received(int result) {
 bool StreamConnection::deliver() {
     while (!closed_) {
         std::span<const std::byte> avail(in_.data() + in_begin_, in_end_ - in_begin_);
-        auto header = proto::peek_header(avail);
-        if (!header) return true;
-        if (header->size < proto::kHeaderSize || header->size > msize_) {
+        // size[4] alone decides the framing: a bad one is refused before the
+        // rest of the header arrives.
+        if (avail.size() < sizeof(std::uint32_t)) return true;
+        std::uint32_t size = 0;
+        for (std::size_t i = 0; i < sizeof size; ++i) {
+            size |= static_cast<std::uint32_t>(avail[i]) << (8 * i);
+        }
+        if (size < proto::kHeaderSize || size > msize_) {
             fail("framing violation", EMSGSIZE);
             return false;
         }
-        if (avail.size() < header->size) return true;
-        if (!sink_->on_message(0, avail.first(header->size))) {
+        if (avail.size() < size) return true;
+        if (!sink_->on_message(0, avail.first(size))) {
             paused_ = true;
             return false;
         }
-        in_begin_ += header->size;
+        in_begin_ += size;
     }
     return false;
 }

@@ -93,7 +93,11 @@ class SocketServer {
         BOOST_REQUIRE_MESSAGE(status == 0, "server did not start: errno " << status);
     }
 
-    ~SocketServer() {
+    ~SocketServer() { stop(); }
+
+    // Stops the server thread (after its sessions end); idempotent.
+    void stop() {
+        if (!thread_.joinable()) return;
         std::uint64_t one = 1;
         if (::write(stop_.get(), &one, sizeof one) != sizeof one) std::abort();
         thread_.join();
@@ -105,7 +109,7 @@ class SocketServer {
     std::string operator/(std::string_view rel) const { return export_ + "/" + std::string(rel); }
     const std::string& socket_path() const { return socket_; }
     const std::string& aname() const { return export_; }
-    // Most requests one session held at once (valid after the sessions ended).
+    // Most requests one session held at once (valid after stop()).
     std::size_t max_in_flight() const { return max_in_flight_.load(); }
 
     std::unique_ptr<client::Client> connect(std::uint32_t msize = client::kDefaultMsize) {
