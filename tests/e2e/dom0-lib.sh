@@ -31,10 +31,14 @@ wait_for() {
         [ "$waited" -ge "$3" ] && return 1
         sleep 1
         waited=$((waited + 1))
-        if [ $((waited % 60)) -eq 0 ]; then
-            echo "E2E-WAITING ${waited}s for '$2' in $1; domains:" \
+        ticks=$((${ticks:-0} + 1))
+        if [ $((ticks % 60)) -eq 0 ]; then
+            echo "E2E-WAITING (${ticks}s of waiting in all) for '$2' in $1; domains:" \
                 "$(xl list | awk 'NR > 1 { printf "%s(%s) cpu=%ss ", $1, $2, $6 }')"
             top -bn1 | sed -n '4,12p'
+            xenstore-ls -f /local/domain/0/backend/9pfs 2> /dev/null | grep -E '/(state|online)' |
+                sed 's/^/    /'
+            [ -f /var/log/xen/xen9pd.log ] && tail -n 5 /var/log/xen/xen9pd.log | sed 's/^/    xen9pd: /'
         fi
     done
 }
@@ -136,7 +140,7 @@ check_worker() {
     [ $# -eq 1 ] || fail "expected one xen9pd worker with uid $want_uid, found: $found (workers: $(xen9pd_workers))"
     st=/proc/$1/status
     echo "dom0: worker $1 status: $(grep -E '^(Uid|Gid|NoNewPrivs|Seccomp|CapEff|CapPrm|CapBnd):' "$st" | tr '\t\n' '  ')"
-    grep -qE "^Uid:[[:space:]]+$want_uid[[:space:]]+$want_uid[[:space:]]+$want_uid[[:space:]]+$want_uid\$" "$st" ||
+    grep -qE "^Uid:[[:space:]]+${want_uid}[[:space:]]+${want_uid}[[:space:]]+${want_uid}[[:space:]]+$want_uid\$" "$st" ||
         fail "worker $1 uids: $(grep ^Uid: "$st")"
     grep -qE '^NoNewPrivs:[[:space:]]+1$' "$st" || fail "worker $1 NoNewPrivs: $(grep ^NoNewPrivs: "$st")"
     grep -qE '^Seccomp:[[:space:]]+2$' "$st" || fail "worker $1 Seccomp: $(grep ^Seccomp: "$st")"
@@ -148,7 +152,15 @@ check_worker() {
 # suite and waits for release_guest before it unmounts).
 await_mounted() {
     log=$(guest_log "$1")
-    wait_for "$log" "E2E-DOMU-(MOUNTED|DONE)" "$2" || fail "$1 did not mount within $2 s"
+    be=/local/domain/0/backend/9pfs/$(domid_of "$1")/0
+    waited=0
+    until grep -qE "E2E-DOMU-(MOUNTED|DONE)" "$log" 2> /dev/null; do
+        # A backend that closed the device before the guest mounted never will.
+        [ "$(xenstore-read "$be/state" 2> /dev/null)" = 6 ] && fail "$1: the backend closed its device (state 6) before the guest mounted"
+        wait_for "$log" "E2E-DOMU-(MOUNTED|DONE)" 10 && break
+        waited=$((waited + 10))
+        [ "$waited" -ge "$2" ] && fail "$1 did not mount within $2 s"
+    done
     grep -q "E2E-DOMU-MOUNTED" "$log" || fail "$1: $(grep E2E-DOMU-DONE "$log")"
 }
 
