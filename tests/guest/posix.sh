@@ -18,7 +18,7 @@ fail() { FAILED=$((FAILED + 1)); echo "XEN9P-CHECK $1 FAIL $2"; }
 check() {
     name=$1
     shift
-    out=$("$@" 2>&1)
+    out=$("$@" </dev/null 2>&1)
     rc=$?
     if [ $rc -eq 0 ]; then pass "$name"; else fail "$name" "rc=$rc $(echo "$out" | tr '\n' ' ' | cut -c1-200)"; fi
 }
@@ -204,7 +204,7 @@ printf 'secret' >priv/file
 chmod 600 priv/file
 printf 'ro' >rofile
 chmod 644 rofile
-check nonroot_create_in_777 fsprobe runas 1000 1000 sh -c "echo hi >'$W/pub/mine' && test \"\$(stat -c %u '$W/pub/mine')\" = 1000"
+check nonroot_create_in_777 fsprobe runas 1000 1000 sh -c "echo hi >'$W/pub/mine' && o=\$(stat -c %u:%g '$W/pub/mine') && { [ \"\$o\" = 1000:1000 ] || { echo owner \$o; false; }; }"
 check nonroot_denied_private_dir fsprobe runas 1000 1000 fsprobe errno EACCES open-read "$W/priv/file"
 check nonroot_denied_write_644 fsprobe runas 1000 1000 fsprobe errno EACCES open-write "$W/rofile"
 check nonroot_can_read_644 fsprobe runas 1000 1000 cat "$W/rofile"
@@ -217,7 +217,7 @@ mkdir sticky
 chmod 1777 sticky
 fsprobe runas 1000 1000 sh -c "echo a >'$W/sticky/a_file'"
 check sticky_other_user_cannot_delete fsprobe runas 1001 1001 fsprobe errno EPERM unlink "$W/sticky/a_file"
-check sticky_owner_can_delete fsprobe runas 1000 1000 rm "$W/sticky/a_file"
+check sticky_owner_can_delete fsprobe runas 1000 1000 rm -f "$W/sticky/a_file"
 
 # --- concurrency and locks ---
 check concurrent_writers fsprobe concurrent "$W/conc"
