@@ -14,6 +14,8 @@ Server::Server(io::EventLoop& loop, fs::Export& ex, SessionConfig config)
 Server::~Server() = default;
 
 void Server::add(std::unique_ptr<Transport> transport) {
+    // Not started, so nothing of it is pending: destroying it closes the peer.
+    if (stopping_) return;
     log::info("server", transport->name(), "session started");
     auto session = std::make_unique<Session>(loop_, ex_, std::move(transport), config_);
     Session& started = *sessions_.emplace_back(std::move(session));
@@ -41,6 +43,7 @@ Status Server::run(int stop_fd) {
         if (auto ok = loop_.run_once(); !ok) return ok;
         sweep();
     }
+    stopping_ = true;
     for (auto& session : sessions_)
         session->close();
     sweep();

@@ -22,7 +22,7 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Starts a session on `transport`.
+    // Starts a session on `transport` (dropped once run() is stopping).
     void add(std::unique_ptr<Transport> transport);
 
     // Serves until `stop_fd` is readable (an eventfd or signalfd), then closes
@@ -47,6 +47,7 @@ class Server {
     SessionConfig config_;
     std::list<std::unique_ptr<Session>> sessions_;
     std::size_t max_in_flight_ = 0;
+    bool stopping_ = false;
 };
 
 }  // namespace xen9p::server
