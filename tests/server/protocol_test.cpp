@@ -125,6 +125,19 @@ BOOST_AUTO_TEST_CASE(undecodable_request_with_a_tag_is_answered_with_rlerror) {
     BOOST_TEST(::access((s / "o/").c_str(), F_OK) != 0);
 }
 
+BOOST_AUTO_TEST_CASE(tcp_listener_on_loopback_serves_like_the_unix_one) {
+    SocketServer s({}, {}, true);
+    std::string content = pattern(300000);
+    write_file(s / "f", content);
+    auto a = s.attached();
+    auto b = s.attached();
+    must(walk(*a, 2, {"f"}));
+    must(client::lopen(*a, 2, dotl::kRdonly));
+    BOOST_TEST(string_of(must(client::read_all(*a, 2))) == content);
+    must(call<Rmkdir>(*b, Tmkdir{1, {"made-over-tcp"}, 0755, ::getgid()}));
+    BOOST_TEST(::access((s / "made-over-tcp").c_str(), F_OK) == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace xen9p::server::test

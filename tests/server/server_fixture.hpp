@@ -79,8 +79,13 @@ inline void write_file(const std::string& path, std::string_view content) {
 // A Server on its own thread exporting top/export over top/sock.
 class SocketServer {
   public:
-    explicit SocketServer(fs::ExportConfig export_config = {}, SessionConfig session = {})
-        : export_(top_ / "export"), socket_(top_ / "sock"), stop_(::eventfd(0, EFD_CLOEXEC)) {
+    // Listens on top/sock, or on a free TCP port of 127.0.0.1 when `tcp`.
+    explicit SocketServer(fs::ExportConfig export_config = {}, SessionConfig session = {},
+                          bool tcp = false)
+        : export_(top_ / "export"),
+          socket_(top_ / "sock"),
+          tcp_(tcp),
+          stop_(::eventfd(0, EFD_CLOEXEC)) {
         BOOST_REQUIRE(stop_);
         BOOST_REQUIRE(::mkdir(export_.c_str(), 0755) == 0);
         session.aname = export_;
@@ -113,7 +118,8 @@ class SocketServer {
     std::size_t max_in_flight() const { return max_in_flight_.load(); }
 
     std::unique_ptr<client::Client> connect(std::uint32_t msize = client::kDefaultMsize) {
-        auto transport = must(client::StreamTransport::connect_unix(socket_));
+        auto transport = tcp_ ? must(client::StreamTransport::connect_tcp("127.0.0.1", port_))
+                              : must(client::StreamTransport::connect_unix(socket_));
         auto c = std::make_unique<client::Client>(
             std::make_unique<client::StreamTransport>(std::move(transport)));
         must(c->negotiate(msize));
@@ -134,12 +140,13 @@ class SocketServer {
         auto loop = io::EventLoop::create();
         if (!loop) return ready.set_value(loop.error().value);
         Server server(*loop, *ex, session);
-        auto address = ListenAddress::parse("unix:" + socket_);
+        auto address = ListenAddress::parse(tcp_ ? "tcp:127.0.0.1:0" : "unix:" + socket_);
         if (!address) return ready.set_value(address.error().value);
         auto listener = Listener::open(
             *loop, *address, 1024 * 1024 + 24,
             [&server](std::unique_ptr<Transport> transport) { server.add(std::move(transport)); });
         if (!listener) return ready.set_value(listener.error().value);
+        port_ = (*listener)->port();
         ready.set_value(0);
         auto ran = server.run(stop_.get());
         max_in_flight_ = server.max_in_flight();
@@ -149,6 +156,8 @@ class SocketServer {
     TempDir top_;
     std::string export_;
     std::string socket_;
+    bool tcp_ = false;
+    std::uint16_t port_ = 0;
     UniqueFd stop_;
     std::atomic<std::size_t> max_in_flight_{0};
     std::thread thread_;
