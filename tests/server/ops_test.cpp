@@ -222,6 +222,39 @@ BOOST_AUTO_TEST_CASE(getattr_setattr_and_statfs) {
     BOOST_TEST(err(call<Rgetattr>(*c, Tgetattr{42, getattr::kBasic})) == EBADF);
 }
 
+BOOST_AUTO_TEST_CASE(setattr_times_with_and_without_set_bits) {
+    SocketServer s;
+    write_file(s / "f", "");
+    auto c = s.attached();
+    must(walk(*c, 2, {"f"}));
+    Tsetattr set{};
+    set.fid = 2;
+    set.valid = setattr::kAtime | setattr::kAtimeSet | setattr::kMtime | setattr::kMtimeSet;
+    set.atime_sec = 1000;
+    set.mtime_sec = 2000;
+    set.mtime_nsec = 5;
+    must(call<Rsetattr>(*c, set));
+    auto given = must(call<Rgetattr>(*c, Tgetattr{2, getattr::kAll}));
+    BOOST_TEST(given.atime_sec == 1000u);
+    BOOST_TEST(given.mtime_sec == 2000u);
+    BOOST_TEST(given.mtime_nsec == 5u);
+    Tsetattr now{};
+    now.fid = 2;
+    now.valid = setattr::kMtime;
+    must(call<Rsetattr>(*c, now));
+    BOOST_TEST(must(call<Rgetattr>(*c, Tgetattr{2, getattr::kAll})).mtime_sec > 2000u);
+}
+
+BOOST_AUTO_TEST_CASE(over_long_names_are_enametoolong) {
+    SocketServer s;
+    auto c = s.attached();
+    std::string name(256, 'n');
+    BOOST_TEST(err(call<Rmkdir>(*c, Tmkdir{1, {name}, 0755, ::getgid()})) == ENAMETOOLONG);
+    BOOST_TEST(err(walk(*c, 2, {name})) == ENAMETOOLONG);
+    name.pop_back();
+    must(call<Rmkdir>(*c, Tmkdir{1, {name}, 0755, ::getgid()}));
+}
+
 BOOST_AUTO_TEST_CASE(xattr_round_trip_size_check_and_cap) {
     SocketServer s;
     write_file(s / "f", "");
