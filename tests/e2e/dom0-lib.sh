@@ -287,7 +287,12 @@ scenario_lifecycle() {
     await_gone domu2 120
     stage domu2-done
 
-    [ -z "$(xen9pd_workers)" ] || fail "workers left with no guest: $(xen9pd_workers)"
+    waited=0
+    while [ -n "$(xen9pd_workers)" ]; do
+        [ "$waited" -ge 60 ] && fail "workers left with no guest: $(xen9pd_workers)"
+        sleep 1
+        waited=$((waited + 1))
+    done
     kill "$xen9pd_pid"
     waited=0
     while kill -0 "$xen9pd_pid" 2> /dev/null; do
