@@ -107,7 +107,7 @@ bool Session::on_message(Route route, std::span<const std::byte> message) {
 
 void Session::on_sent(std::uint64_t cookie) {
     if (cookie < slots_.size() && slots_[cookie]->state == State::kSending) {
-        release(*slots_[cookie]);
+        release_and_answer_flushers(*slots_[cookie]);
     }
 }
 
@@ -117,7 +117,7 @@ void Session::on_closed() {
     for (auto& slot : slots_) {
         if (slot->state == State::kIo) loop_.cancel(slot.get());
         // The transport dropped what it had queued.
-        if (slot->state == State::kSending) release(*slot);
+        if (slot->state == State::kSending) release_and_answer_flushers(*slot);
     }
     fids_.clear();
 }
@@ -145,16 +145,21 @@ Session::Outcome Session::error(Slot& slot, Errno err) {
 
 void Session::finish(Slot& slot, bool send_reply) {
     if (auto it = tags_.find(slot.tag); it != tags_.end() && it->second == &slot) tags_.erase(it);
-    std::vector<Slot*> flushers;
-    flushers.swap(slot.flushers);
     bool current = slot.generation == generation_ && !closed_;
     if (send_reply && current && slot.reply_size != 0) {
+        // Waiting Tflushes are answered from on_sent, once this reply has left
+        // the transport: then no ring can deliver Rflush before it.
         slot.state = State::kSending;
         transport_->send(slot.route, std::span(slot.reply).first(slot.reply_size), slot.index);
     } else {
-        release(slot);
+        release_and_answer_flushers(slot);
     }
-    // Each Tflush is answered only after the request it names.
+}
+
+void Session::release_and_answer_flushers(Slot& slot) {
+    std::vector<Slot*> flushers;
+    flushers.swap(slot.flushers);
+    release(slot);
     for (Slot* flusher : flushers)
         finish(*flusher);
 }
@@ -201,15 +206,23 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tversion& req) {
 }
 
 Session::Outcome Session::handle(Slot& slot, const proto::Tflush& req) {
-    auto it = tags_.find(req.oldtag);
-    if (it == tags_.end() || it->second == &slot) return reply(slot, proto::Rflush{});
-    Slot& old = *it->second;
+    Slot* old = nullptr;
+    if (auto it = tags_.find(req.oldtag); it != tags_.end() && it->second != &slot) {
+        old = it->second;
+    } else {
+        // Its reply may still sit in the transport (a full ring): Rflush waits
+        // for it. Tflush is rare, so a scan of the pool is fine here.
+        for (auto& other : slots_) {
+            if (other->state == State::kSending && other->tag == req.oldtag) old = other.get();
+        }
+    }
     reply(slot, proto::Rflush{});
+    if (old == nullptr) return Outcome::kReply;
     slot.state = State::kFlushWait;
-    old.flushers.push_back(&slot);
-    if (old.state == State::kIo && !old.flushed) {
-        old.flushed = true;
-        loop_.cancel(&old);
+    old->flushers.push_back(&slot);
+    if (old->state == State::kIo && !old->flushed) {
+        old->flushed = true;
+        loop_.cancel(old);
     }
     return Outcome::kAsync;
 }

@@ -80,9 +80,11 @@ class Session final : TransportSink {
 
     Slot* take_slot();
     void release(Slot& slot);
-    // The reply is ready: hand it over (or drop it if flushed/reset), then any
-    // Tflush waiting for it.
+    // The reply is ready: hand it over (or drop it if flushed/reset); Tflushes
+    // waiting for it are answered once it has left the transport.
     void finish(Slot& slot, bool send_reply = true);
+    // Frees the slot, then answers the Tflushes that waited for it.
+    void release_and_answer_flushers(Slot& slot);
     void io_done(Slot& slot, int result);
     void protocol_violation(std::string_view why);
 
