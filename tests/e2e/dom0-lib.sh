@@ -68,7 +68,9 @@ EOF
     # The guest's console, live on dom0's console with a prefix.
     log=$(guest_log "$name")
     until [ -f "$log" ]; do sleep 1; done
-    tail -f "$log" | tr -d '\r' | sed "s/^/[$name] /" &
+    # One sed (line-buffered on the console) so that lines are not held back.
+    cr=$(printf '\r')
+    tail -f "$log" | sed "s/$cr\$//; s/^/[$name] /" &
 }
 
 domid_of() { xl domid "$1"; }
