@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: demo test deps build build-asan fuzz format
+.PHONY: demo test deps build build-asan fuzz format realclient e2e
 
 deps:
 	./cmake/install-deps.sh
@@ -22,11 +22,21 @@ build-asan: deps
 demo: build
 	$(BUILD)/tests/demo/xen9p-demo
 
-# Every test: under ASan+UBSan (with the bounded fuzz runs), then the normal
-# build with the slow real-client checks; the last summary line is the whole suite.
+# Every unit, integration and fuzz test: under ASan+UBSan (with the bounded
+# fuzz runs), then the normal build; the last summary line is the whole suite.
+# The emulated-guest harnesses (minutes each) have their own targets below.
+SLOW_LABELS := realclient|e2e|qemuref
 test: build-asan build
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'realclient|e2e' $(CTEST_ARGS)
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE '$(SLOW_LABELS)' $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE '$(SLOW_LABELS)' $(CTEST_ARGS)
+
+# The Linux kernel's 9p client in a QEMU guest, and diod's tools (tests/realclient).
+realclient: build
+	cd $(BUILD) && ctest --output-on-failure -L realclient $(CTEST_ARGS)
+
+# Real Xen 4.17 under QEMU with a Linux domU mounting over trans=xen (tests/e2e).
+e2e: build
+	cd $(BUILD) && ctest --output-on-failure -L e2e $(CTEST_ARGS)
 
 # Longer fuzzing for people: FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 600
