@@ -154,9 +154,8 @@ std::optional<DecodeFailure> decode_body(Reader& r, std::uint8_t type, Variant& 
         using Alt = std::variant_alternative_t<K, Variant>;
         if (found || static_cast<std::uint8_t>(Alt::kType) != type) return;
         found = true;
-        Alt msg{};
-        get_fields(r, msg);
-        out = msg;
+        // Decoded in place: no copy of the (up to 16-name) message.
+        get_fields(r, out.template emplace<K>());
     };
     (try_one.template operator()<I>(), ...);
     if (!found) return DecodeFailure::kUnknownType;
