@@ -13,22 +13,12 @@
 #include "backend/supervisor/device_id.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
 #include "backend/supervisor/worker_launcher.hpp"
+#include "xenring/xenstore/xenbus_state.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
 namespace xen9p::daemon {
 
-// enum xenbus_state
-enum class XenbusState : int {
-    kUnknown = 0,
-    kInitialising = 1,
-    kInitWait = 2,
-    kInitialised = 3,
-    kConnected = 4,
-    kClosing = 5,
-    kClosed = 6,
-    kReconfiguring = 7,
-    kReconfigured = 8,
-};
+using platform::XenbusState;
 
 class Device {
   public:

@@ -18,6 +18,7 @@
 #include "xenring/frontend/ring_transport.hpp"
 #include "xenring/platform/event_channel.hpp"
 #include "xenring/platform/grant_mapper.hpp"
+#include "xenring/xenstore/xenbus_state.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
 namespace xen9p::frontend {
@@ -26,16 +27,7 @@ namespace xen9p::frontend {
 inline constexpr unsigned kNumRings = 2;
 inline constexpr unsigned kMaxRingOrder = 9;
 
-// XenbusState values.
-enum class XenbusState : unsigned {
-    kUnknown = 0,
-    kInitialising = 1,
-    kInitWait = 2,
-    kInitialised = 3,
-    kConnected = 4,
-    kClosing = 5,
-    kClosed = 6,
-};
+using platform::XenbusState;
 
 // True when the backend's comma-separated `versions` list contains "1".
 bool versions_include_1(std::string_view versions);
