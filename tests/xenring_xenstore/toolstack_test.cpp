@@ -71,10 +71,10 @@ BOOST_AUTO_TEST_CASE(add_9pfs_of_type_qemu_writes_what_libxl_writes) {
     auto xs = dom0();
     sim::Toolstack tools(xs, dom0());
     BOOST_REQUIRE(tools.create_domain(5, "g").has_value());
-    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::kQemu)).has_value());
+    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::k9pfs)).has_value());
     const std::string be = "/local/domain/0/backend/9pfs/5/1";
     const std::string fe = "/local/domain/5/device/9pfs/1";
-    BOOST_TEST(sim::p9_backend_path(device(P9Kind::kQemu)) == be);
+    BOOST_TEST(sim::p9_backend_path(device(P9Kind::k9pfs)) == be);
     expect_dir(xs, be,
                {{"frontend", fe},
                 {"frontend-id", "5"},
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(add_9pfs_of_type_xen_9pfsd_adds_the_limits) {
     auto xs = dom0();
     sim::Toolstack tools(xs, dom0());
     BOOST_REQUIRE(tools.create_domain(5, "g").has_value());
-    auto d = device(P9Kind::kXen9pfsd);
+    auto d = device(P9Kind::kXen9pfs);
     d.max_files = 7;
     d.max_open_files = 3;
     d.max_space = 64;
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(the_guest_reads_its_device_and_writes_only_its_frontend) {
     auto xs = dom0();
     sim::Toolstack tools(xs, dom0());
     BOOST_REQUIRE(tools.create_domain(5, "g").has_value());
-    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::kQemu)).has_value());
+    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::k9pfs)).has_value());
     auto guest = this->guest(5);
     BOOST_TEST(guest.read("device/9pfs/1/tag").value() == "share");
     BOOST_TEST(guest.read("/local/domain/0/backend/9pfs/5/1/path").value() == "/srv/share");
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(remove_9pfs_closes_waits_for_the_backend_and_removes_both_d
     auto xs = dom0();
     sim::Toolstack tools(xs, dom0());
     BOOST_REQUIRE(tools.create_domain(5, "g").has_value());
-    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::kQemu)).has_value());
+    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::k9pfs)).has_value());
     const std::string be = "/local/domain/0/backend/9pfs/5/1";
     // A backend that answers Closing with Closed, as the supervisor does.
     std::string online_seen;
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(remove_9pfs_without_a_backend_times_out_and_still_removes) 
     auto xs = dom0();
     sim::Toolstack tools(xs, dom0());
     BOOST_REQUIRE(tools.create_domain(5, "g").has_value());
-    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::kQemu)).has_value());
+    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::k9pfs)).has_value());
     BOOST_TEST(error_of(tools.remove_9pfs(5, 1, std::chrono::milliseconds(100))) == ETIMEDOUT);
     BOOST_TEST(error_of(xs.read("/local/domain/0/backend/9pfs/5/1")) == ENOENT);
     BOOST_TEST(error_of(xs.read("/local/domain/5/device/9pfs/1")) == ENOENT);
@@ -176,7 +176,7 @@ BOOST_AUTO_TEST_CASE(destroy_domain_removes_everything_and_fires_release_domain)
     auto xs = dom0();
     sim::Toolstack tools(xs, dom0());
     BOOST_REQUIRE(tools.create_domain(5, "g").has_value());
-    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::kXen9pfsd)).has_value());
+    BOOST_REQUIRE(tools.add_9pfs(device(P9Kind::kXen9pfs)).has_value());
     BOOST_REQUIRE(xs.watch("@releaseDomain", "r").has_value());
     drain_events(xs);
     BOOST_REQUIRE(tools.destroy_domain(5, std::chrono::milliseconds(0)).has_value());

@@ -122,7 +122,7 @@ void list(platform::Xenstore& xs, const std::string& path, int depth) {
     }
 }
 
-int toolstack(const Args& args) {
+int toolstack_command(const Args& args) {
     if (!args.options.contains("dir") || args.words.empty()) return usage();
     auto xs = platform::Xenstore::open_socket(args.options.at("dir") + "/xenstored.sock");
     if (!xs) return report(std::unexpected(xs.error()), "connect to xenstored");
@@ -156,10 +156,9 @@ int toolstack(const Args& args) {
         device.tag = option("tag", "");
         device.path = option("path", "");
         device.security_model = option("security-model", "none");
-        const std::string kind = option("kind", "9pfs");
-        if (device.tag.empty() || device.path.empty() || (kind != "9pfs" && kind != "xen_9pfs"))
-            return usage();
-        device.kind = kind == "9pfs" ? sim::P9Kind::kQemu : sim::P9Kind::kXen9pfsd;
+        const auto kind = xen9p::toolstack::parse_kind(option("kind", "9pfs"));
+        if (device.tag.empty() || device.path.empty() || !kind) return usage();
+        device.kind = *kind;
         return report(tools.add_9pfs(device), "add-9pfs");
     }
     if (command == "remove-9pfs")
@@ -177,6 +176,6 @@ int main(int argc, char** argv) {
     if (!args) return usage();
     const std::string mode = argv[1];
     if (mode == "run") return run(*args);
-    if (mode == "toolstack") return toolstack(*args);
+    if (mode == "toolstack") return toolstack_command(*args);
     return usage();
 }

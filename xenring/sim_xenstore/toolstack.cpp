@@ -1,8 +1,5 @@
 #include "xenring/sim_xenstore/toolstack.hpp"
 
-#include <poll.h>
-
-#include <charconv>
 #include <cstdio>
 #include <utility>
 
@@ -13,17 +10,6 @@ using platform::DomId;
 using platform::Xenstore;
 using platform::XsPermission;
 using Tx = Xenstore::Transaction;
-
-constexpr const char* kClosing = "5";
-constexpr const char* kClosed = "6";
-
-std::string home(DomId domid) {
-    return "/local/domain/" + std::to_string(domid);
-}
-
-std::string libxl_device_path(DomId domid, unsigned devid) {
-    return "/libxl/" + std::to_string(domid) + "/device/9pfs/" + std::to_string(devid);
-}
 
 // A stand-in for the domain's UUID, stable per domid.
 std::string fake_uuid(DomId domid) {
@@ -46,18 +32,8 @@ Status remove_if_present(Xenstore& xs, Tx t, const std::string& path) {
 
 }  // namespace
 
-std::string p9_backend_path(const P9Device& device) {
-    const char* kind = device.kind == P9Kind::kQemu ? "9pfs" : "xen_9pfs";
-    return home(device.backend_domid) + "/backend/" + kind + "/" + std::to_string(device.domid) +
-           "/" + std::to_string(device.devid);
-}
-
-std::string p9_frontend_path(DomId domid, unsigned devid) {
-    return home(domid) + "/device/9pfs/" + std::to_string(devid);
-}
-
 Status Toolstack::create_domain(DomId domid, const std::string& name) {
-    const std::string dom = home(domid);
+    const std::string dom = toolstack::domain_home(domid);
     const std::string vm = "/vm/" + fake_uuid(domid);
     const std::string libxl = "/libxl/" + std::to_string(domid);
     const std::vector<XsPermission> noperm{{0, 'n'}};
@@ -101,129 +77,21 @@ Status Toolstack::create_domain(DomId domid, const std::string& name) {
 }
 
 Status Toolstack::add_9pfs(const P9Device& device) {
-    const std::string backend = p9_backend_path(device);
-    const std::string frontend = p9_frontend_path(device.domid, device.devid);
-    const std::string libxl = libxl_device_path(device.domid, device.devid);
-    const std::vector<XsPermission> frontend_perms{{device.domid, 'n'},
-                                                   {device.backend_domid, 'r'}};
-    const std::vector<XsPermission> backend_perms{{device.backend_domid, 'n'}, {device.domid, 'r'}};
-
-    std::vector<std::pair<std::string, std::string>> back{
-        {"frontend-id", std::to_string(device.domid)},
-        {"online", "1"},
-        {"state", "1"},
-        {"path", device.path},
-        {"security_model", device.security_model}};
-    if (device.kind == P9Kind::kXen9pfsd) {
-        back.emplace_back("max-space", std::to_string(device.max_space));
-        back.emplace_back("max-files", std::to_string(device.max_files));
-        back.emplace_back("max-open-files", std::to_string(device.max_open_files));
-        back.emplace_back("auto-delete", device.auto_delete ? "1" : "0");
-    }
-    const std::vector<std::pair<std::string, std::string>> front{
-        {"backend-id", std::to_string(device.backend_domid)}, {"state", "1"}, {"tag", device.tag}};
-
-    return platform::in_transaction(xs_, [&](Tx t) -> Status {
-        if (auto done = remove_if_present(xs_, t, frontend); !done) return done;
-        if (auto done = remove_if_present(xs_, t, backend); !done) return done;
-        if (auto done = mknod(xs_, t, frontend, frontend_perms); !done) return done;
-        if (auto done = xs_.write(frontend + "/backend", backend, t); !done) return done;
-        for (const auto& [key, value] : front)
-            if (auto done = xs_.write(frontend + "/" + key, value, t); !done) return done;
-        if (auto done = mknod(xs_, t, backend, backend_perms); !done) return done;
-        if (auto done = xs_.write(backend + "/frontend", frontend, t); !done) return done;
-        for (const auto& [key, value] : back)
-            if (auto done = xs_.write(backend + "/" + key, value, t); !done) return done;
-        if (auto done = xs_.write(libxl + "/frontend", frontend, t); !done) return done;
-        return xs_.write(libxl + "/backend", backend, t);
-    });
-}
-
-Status Toolstack::wait_for_state(const std::string& state_path, const std::string& wanted,
-                                 std::chrono::milliseconds timeout) {
-    const std::string token = "toolstack-wait";
-    if (auto done = waiter_.watch(state_path, token); !done) return done;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    Status result = fail(ETIMEDOUT);
-    for (;;) {
-        auto state = waiter_.try_read(state_path);
-        if (!state) {
-            result = std::unexpected(state.error());
-            break;
-        }
-        // A backend directory that vanished has nothing left to close.
-        if (!*state || **state == wanted) {
-            result = {};
-            break;
-        }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
-        pollfd pfd{waiter_.watch_fd(), POLLIN, 0};
-        if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
-            result = fail_errno();
-            break;
-        }
-        while (waiter_.next_watch_event()) {
-        }
-    }
-    (void)waiter_.unwatch(state_path, token);
-    return result;
-}
-
-// libxl__xs_path_cleanup: remove the node, then every parent left empty.
-Status Toolstack::path_cleanup(const std::string& path, Tx t) {
-    if (auto done = remove_if_present(xs_, t, path); !done) return done;
-    std::string current = path;
-    for (auto slash = current.rfind('/'); slash != std::string::npos && slash > 0;
-         slash = current.rfind('/')) {
-        current.resize(slash);
-        auto children = xs_.directory(current, t);
-        if (!children || !children->empty()) break;
-        if (auto done = remove_if_present(xs_, t, current); !done) return done;
-    }
+    auto added = devices_.add(device, toolstack::DevidChoice::kAsGiven);
+    if (!added) return std::unexpected(added.error().error);
     return {};
 }
 
 Status Toolstack::remove_9pfs(DomId domid, unsigned devid, std::chrono::milliseconds timeout) {
-    const std::string libxl = libxl_device_path(domid, devid);
-    auto backend = xs_.try_read(libxl + "/backend");
-    if (!backend) return std::unexpected(backend.error());
-    if (!*backend) return fail(ENOENT);
-    const std::string frontend = p9_frontend_path(domid, devid);
-    const std::string state_path = **backend + "/state";
-
-    bool present = false;
-    auto closing = platform::in_transaction(xs_, [&](Tx t) -> Status {
-        auto state = xs_.try_read(state_path, t);
-        if (!state) return std::unexpected(state.error());
-        present = state->has_value();
-        if (!present) return {};
-        if (auto done = xs_.write(**backend + "/online", "0", t); !done) return done;
-        return xs_.write(state_path, kClosing, t);
-    });
-    if (!closing) return closing;
-    const Status waited = present ? wait_for_state(state_path, kClosed, timeout) : Status{};
-    if (!waited && waited.error().value != ETIMEDOUT) return waited;
-
-    auto removed = platform::in_transaction(xs_, [&](Tx t) -> Status {
-        if (auto done = path_cleanup(frontend, t); !done) return done;
-        if (auto done = path_cleanup(**backend, t); !done) return done;
-        return path_cleanup(libxl, t);
-    });
-    if (!removed) return removed;
-    return waited;
+    return devices_.remove(domid, devid, timeout, toolstack::OnTimeout::kRemoveNodes);
 }
 
 Result<std::vector<unsigned>> Toolstack::list_9pfs(DomId domid) {
-    auto entries = xs_.directory("/libxl/" + std::to_string(domid) + "/device/9pfs");
-    if (!entries) {
-        if (entries.error().value == ENOENT) return std::vector<unsigned>{};
-        return std::unexpected(entries.error());
-    }
+    auto devices = devices_.list(domid);
+    if (!devices) return std::unexpected(devices.error());
     std::vector<unsigned> devids;
-    for (const auto& entry : *entries)
-        devids.push_back(static_cast<unsigned>(std::stoul(entry)));
+    for (const auto& device : *devices)
+        devids.push_back(device.devid);
     return devids;
 }
 
@@ -234,9 +102,10 @@ Status Toolstack::destroy_domain(DomId domid, std::chrono::milliseconds device_t
         auto removed = remove_9pfs(domid, devid, device_timeout);
         if (!removed && removed.error().value != ETIMEDOUT) return removed;
     }
-    auto vm = xs_.try_read(home(domid) + "/vm");
+    auto vm = xs_.try_read(toolstack::domain_home(domid) + "/vm");
     if (!vm) return std::unexpected(vm.error());
-    for (const auto& path : {home(domid), vm->value_or(""), "/libxl/" + std::to_string(domid)}) {
+    for (const auto& path :
+         {toolstack::domain_home(domid), vm->value_or(""), "/libxl/" + std::to_string(domid)}) {
         if (path.empty()) continue;
         auto done = xs_.remove(path);
         if (!done && done.error().value != ENOENT) return done;
