@@ -104,6 +104,13 @@ void EventLoop::poll(int fd, unsigned events, Completion* done) {
     ++pending_;
 }
 
+void EventLoop::nop(Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
 void EventLoop::cancel(Completion* target) {
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_cancel(sqe, target, IORING_ASYNC_CANCEL_ALL);

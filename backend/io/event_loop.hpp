@@ -44,6 +44,9 @@ class EventLoop {
     void accept(int fd, Completion* done);
     // One-shot readiness poll (POLLIN etc.): `result` is the revents mask.
     void poll(int fd, unsigned events, Completion* done);
+    // Completes with 0 at the next run_once: work deferred until the handlers
+    // of the current batch have returned.
+    void nop(Completion* done);
     // Asks the kernel to cancel every operation of `target`; the target still
     // gets its completion (-ECANCELED or its real result). No completion of its own.
     void cancel(Completion* target);

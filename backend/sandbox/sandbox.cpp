@@ -101,6 +101,8 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(renameat2),
     SCMP_SYS(unlinkat),
     SCMP_SYS(readlinkat),
+    SCMP_SYS(faccessat),
+    SCMP_SYS(faccessat2),
     SCMP_SYS(fchmod),
     SCMP_SYS(fchmodat),
     SCMP_SYS(fchown),
@@ -218,8 +220,6 @@ Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy) {
     if (auto r = set_rlimit(RLIMIT_NOFILE, policy.max_open_files); !r)
         return std::unexpected(r.error());
     if (auto r = set_rlimit(RLIMIT_CORE, 0); !r) return std::unexpected(r.error());
-    // A worker never forks.
-    if (auto r = set_rlimit(RLIMIT_NPROC, 0); !r) return std::unexpected(r.error());
     if (policy.install_seccomp) {
         if (auto r = install_seccomp_allow_list(); !r) return std::unexpected(r.error());
     }

@@ -36,18 +36,28 @@ void Server::sweep() {
     }
 }
 
-Status Server::run(int stop_fd) {
+Status Server::run(std::span<const int> stop_fds, Until until) {
     StopWatch stop;
-    loop_.poll(stop_fd, POLLIN, &stop);
-    while (!stop.fired) {
+    std::vector<StopWatch::Fd> watches(stop_fds.size());
+    for (std::size_t i = 0; i < stop_fds.size(); ++i) {
+        watches[i].watch = &stop;
+        loop_.poll(stop_fds[i], POLLIN, &watches[i]);
+    }
+    while (!stop.fired && !(until == Until::kStoppedOrIdle && sessions_.empty())) {
         if (auto ok = loop_.run_once(); !ok) return ok;
         sweep();
+    }
+    for (auto& w : watches) {
+        if (w.pending) loop_.cancel(&w);
     }
     stopping_ = true;
     for (auto& session : sessions_)
         session->close();
     sweep();
-    while (!sessions_.empty()) {
+    auto watching = [&watches] {
+        return std::ranges::any_of(watches, [](const StopWatch::Fd& w) { return w.pending; });
+    };
+    while (!sessions_.empty() || watching()) {
         if (auto ok = loop_.run_once(); !ok) return ok;
         sweep();
     }

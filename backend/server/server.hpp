@@ -3,9 +3,12 @@
 // idle. run() turns the loop until a stop fd becomes readable.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <list>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
@@ -25,18 +28,33 @@ class Server {
     // Starts a session on `transport` (dropped once run() is stopping).
     void add(std::unique_ptr<Transport> transport);
 
-    // Serves until `stop_fd` is readable (an eventfd or signalfd), then closes
-    // every session and waits for their operations to end.
-    Status run(int stop_fd);
+    enum class Until {
+        kStopped,        // a stop fd is readable
+        kStoppedOrIdle,  // that, or every session has ended (a worker's one device)
+    };
+
+    // Serves until a `stop_fds` entry is readable (an eventfd, signalfd, or a
+    // socket that hung up), then closes every session and waits for their
+    // operations to end.
+    Status run(std::span<const int> stop_fds, Until until = Until::kStopped);
+    Status run(int stop_fd) { return run(std::span(&stop_fd, 1)); }
 
     std::size_t sessions() const { return sessions_.size(); }
     // Most requests one session held in flight at once, over all sessions so far.
     std::size_t max_in_flight() const { return max_in_flight_; }
 
   private:
-    struct StopWatch final : io::Completion {
+    struct StopWatch {
         bool fired = false;
-        void on_complete(int) override { fired = true; }
+        // The poll of one stop fd; any of them firing stops the server.
+        struct Fd final : io::Completion {
+            StopWatch* watch = nullptr;
+            bool pending = true;
+            void on_complete(int result) override {
+                pending = false;
+                if (result != -ECANCELED) watch->fired = true;
+            }
+        };
     };
 
     // Destroys sessions that are closed and idle.

@@ -1,6 +1,5 @@
 // The per-op handlers of Session: fid bookkeeping here, file work in backend/fs,
 // reads, writes and fsync on io_uring.
-#include <pwd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -16,9 +15,13 @@
 namespace xen9p::server {
 namespace {
 
-// The identity a Tattach names: n_uname when given, else uname as a number or
-// an account name.
+// The identity a Tattach names: n_uname when given, else uname as a number
+// or one of the two names clients send without a uid ("root", and Linux's
+// default "nobody"). No account database is consulted: a worker runs pivoted
+// into the export, whose /etc (and NSS modules) the guest controls, and a
+// guest's user names mean nothing on the host anyway.
 Result<fs::Caller> caller_of(const proto::Tattach& req) {
+    constexpr uid_t kOverflowId = 65534;  // nobody / nogroup
     uid_t uid = 0;
     if (req.n_uname != proto::kNoUname) {
         uid = req.n_uname;
@@ -26,25 +29,17 @@ Result<fs::Caller> caller_of(const proto::Tattach& req) {
         std::string_view name = req.uname.str;
         auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), uid);
         if (ec != std::errc() || end != name.data() + name.size()) {
-            passwd pw{};
-            passwd* found = nullptr;
-            char buffer[1024];
-            std::string copy(name);
-            if (getpwnam_r(copy.c_str(), &pw, buffer, sizeof buffer, &found) != 0 ||
-                found == nullptr) {
+            if (name == "root") {
+                uid = 0;
+            } else if (name == "nobody") {
+                uid = kOverflowId;
+            } else {
                 return fail(EPERM);
             }
-            uid = found->pw_uid;
         }
     }
-    gid_t gid = uid;
-    passwd pw{};
-    passwd* found = nullptr;
-    char buffer[1024];
-    if (getpwuid_r(uid, &pw, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
-        gid = found->pw_gid;
-    }
-    return fs::Caller{uid, gid};
+    // Tattach carries no group: the uid's number stands in until creating ops name one.
+    return fs::Caller{uid, uid};
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
-// The README's demo: starts `xen9pd serve` on a temporary export and lets a
-// guest-side 9P client (the same client library the simulated Xen frontend
-// uses) do real work on the share, checking every result.
+// The README's demo: the simulated Xen platform, a guest with a 9pfs device
+// created through the toolstack as libxl does, xen9pd serving it from a
+// sandboxed worker, and the guest connecting like Linux trans_xen to do real
+// work on the share (a tree, files read back with checksums, rename, readdir,
+// stat, a lock), checking every result. Prints the device's xenstore tree, the
+// worker's credentials and sandbox, and `xen9pd status`.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,20 +20,25 @@
 
 #include "p9proto/constants.hpp"
 #include "p9proto/open_flags.hpp"
+#include "tests/simxen/sim_xen.hpp"
 #include "xenring/client/client.hpp"
 #include "xenring/client/operations.hpp"
 #include "xenring/client/owned_reply.hpp"
-#include "xenring/client/stream_transport.hpp"
 
 namespace fs = std::filesystem;
+namespace simxen = xen9p::simxen;
 namespace proto = xen9p::proto;
 using namespace xen9p::client;
 
 namespace {
 
+// Unwinds to main so that the simulated platform and xen9pd are stopped.
+struct DemoFailure {
+    std::string what;
+};
+
 [[noreturn]] void die(const std::string& what, const xen9p::Errno& e) {
-    std::cerr << "demo: " << what << ": " << e.message() << "\n";
-    std::exit(1);
+    throw DemoFailure{what + ": " + e.message()};
 }
 
 template <class T>
@@ -58,30 +66,8 @@ std::uint32_t fnv1a(std::span<const std::byte> data) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    const std::string daemon = argc > 1 ? argv[1] : XEN9PD_BINARY;
-    std::string templ = (fs::temp_directory_path() / "xen9p-demo-XXXXXX").string();
-    if (!::mkdtemp(templ.data())) return 1;
-    const fs::path dir = templ;
-    const fs::path share = dir / "share";
-    const fs::path socket = dir / "9p.sock";
-    fs::create_directory(share);
-
-    std::cout << "== xen9pd serve --export " << share.string()
-              << " --listen unix:" << socket.string() << "\n";
-    const pid_t server = ::fork();
-    if (server == 0) {
-        ::execl(daemon.c_str(), daemon.c_str(), "serve", "--export", share.c_str(), "--listen",
-                ("unix:" + socket.string()).c_str(), static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
-    for (int i = 0; i < 500 && !fs::exists(socket); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-
-    Client c(std::make_unique<StreamTransport>(
-        check(StreamTransport::connect_unix(socket.string()), "connect")));
-    const auto msize = check(c.negotiate(512 * 1024), "Tversion");
-    std::cout << "guest: Tversion 9P2000.L, msize " << msize << "\n";
+// The guest's work on the share; returns the bytes written.
+std::uint64_t guest_workload(Client& c) {
     check(attach(c, 0, "root", "", 0), "Tattach");
     std::cout << "guest: attached to the share as uid 0\n";
 
@@ -105,10 +91,8 @@ int main(int argc, char** argv) {
         check(lopen(c, 3, proto::dotl::kRdonly), "open " + name);
         auto back = check(read_all(c, 3), "read " + name);
         check(clunk(c, 3), "clunk");
-        if (fnv1a(back) != fnv1a(data) || back.size() != data.size()) {
-            std::cerr << "demo: " << name << " read back differs\n";
-            return 1;
-        }
+        if (fnv1a(back) != fnv1a(data) || back.size() != data.size())
+            throw DemoFailure{name + " read back differs"};
         total += static_cast<std::uint32_t>(data.size());
         std::cout << "guest: wrote and read back src/" << name << " (" << data.size()
                   << " bytes, fnv1a " << std::hex << fnv1a(data) << std::dec << ")\n";
@@ -136,25 +120,88 @@ int main(int argc, char** argv) {
     std::cout << "guest: fcntl write lock on src/main.c: "
               << (lock.status == proto::lock::kStatusSuccess ? "granted" : "not granted") << "\n";
     check(clunk(c, 5), "clunk");
+    return total;
+}
+
+int run_demo() {
+    auto sim = check(simxen::SimXen::start({XEN9P_SIM_BINARY, XEN9PD_BINARY}), "start xen9p-sim");
+    std::cout << "== simulated Xen (xenstored, grant table, event channels) in "
+              << sim->dir().string() << "\n";
+    constexpr xen9p::platform::DomId kGuest = 1;
+    check(sim->toolstack().create_domain(kGuest, "guest1"), "create domain");
+    const fs::path share = check(sim->make_export("share", kGuest), "make export");
+    check(sim->start_daemon(), "start xen9pd");
+    std::cout << "== xen9pd run --xen sim:" << sim->dir().string() << " --allowed-root "
+              << share.parent_path().string() << " --uid-range-base " << simxen::kUidRangeBase
+              << "\n";
+
+    xen9p::sim::P9Device device;
+    device.domid = kGuest;
+    device.tag = "share";
+    device.path = share.string();
+    check(sim->toolstack().add_9pfs(device), "add 9pfs device");
+    std::cout << "== toolstack: 9pfs device 0 of domain 1, tag share, path " << share.string()
+              << "\n";
+
+    auto frontend = check(sim->connect(kGuest), "guest connect");
+    std::cout << "guest: connected like trans_xen: 2 rings of order " << frontend->ring_order()
+              << "\n";
+    std::cout << "== xenstore, backend:\n"
+              << sim->tree(frontend->backend_path()) << "== xenstore, frontend:\n"
+              << sim->tree(frontend->frontend_path());
+
+    Client c(std::move(frontend));
+    const auto msize = check(c.negotiate(512 * 1024), "Tversion");
+    std::cout << "guest: Tversion 9P2000.L, msize " << msize << "\n";
+    const std::uint64_t total = guest_workload(c);
+
+    const auto status = check(sim->daemon_status(), "xen9pd status");
+    std::cout << "== xen9pd status\n" << status;
+    const auto worker = simxen::worker_pid(status, kGuest);
+    if (!worker) {
+        std::cerr << "demo: no worker in xen9pd status\n";
+        return 1;
+    }
+    std::cout << "== worker " << *worker << ", /proc/" << *worker << "/status:\n";
+    for (const char* key : {"Uid", "Gid", "Groups", "CapEff", "NoNewPrivs", "Seccomp"})
+        std::cout << "   " << key << ":\t" << simxen::proc_status_field(*worker, key) << "\n";
+    std::error_code ec;
+    std::cout << "   root: "
+              << fs::read_symlink("/proc/" + std::to_string(*worker) + "/root", ec).string()
+              << " (the export, pivoted to /)\n";
 
     std::cout << "== on the host, " << share.string() << "/src:\n";
     std::uint64_t host_total = 0;
     for (const auto& e : fs::directory_iterator(share / "src")) {
-        std::cout << "   " << e.path().filename().string();
+        struct stat st {};
+        ::lstat(e.path().c_str(), &st);
+        std::cout << "   " << e.path().filename().string() << " uid " << st.st_uid;
         if (e.is_regular_file()) {
-            std::cout << " " << e.file_size();
+            std::cout << " " << e.file_size() << " bytes";
             host_total += e.file_size();
         }
         std::cout << "\n";
     }
-    ::kill(server, SIGTERM);
-    int status = 0;
-    ::waitpid(server, &status, 0);
-    fs::remove_all(dir);
     if (host_total != total) {
         std::cerr << "demo: host sees " << host_total << " bytes, guest wrote " << total << "\n";
         return 1;
     }
-    std::cout << "demo: OK (" << total << " bytes written by the guest are on the host)\n";
+
+    // The guest unmounts (its frontend closes), then the toolstack removes the device.
+    { Client gone = std::move(c); }
+    check(sim->toolstack().remove_9pfs(kGuest, 0), "remove 9pfs device");
+    std::cout << "== device removed; xen9pd status:\n"
+              << check(sim->daemon_status(), "xen9pd status");
+    std::cout << "demo: OK (" << total
+              << " bytes written by the guest over the Xen rings are on the host)\n";
     return 0;
+}
+
+int main() {
+    try {
+        return run_demo();
+    } catch (const DemoFailure& failure) {
+        std::cerr << "demo: " << failure.what << "\n";
+        return 1;
+    }
 }

@@ -30,6 +30,9 @@ class RingReader {
     // below 7 or above msize. Both are sticky: the ring stays broken.
     Result<std::size_t> read(std::span<std::byte> dst);
 
+    // The negotiated msize: larger messages are a protocol error from now on.
+    void set_msize(std::size_t msize) { msize_ = msize; }
+
     // Bytes queued at the last pass (for tests and statistics).
     std::size_t last_queued() const { return last_queued_; }
 

@@ -1,0 +1,199 @@
+#include "backend/transport/ring_connection.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "backend/log/log.hpp"
+
+namespace xen9p::server {
+
+RingConnection::RingConnection(io::EventLoop& loop, platform::EventChannel& events,
+                               std::vector<MappedRing> rings, std::string name)
+    : loop_(loop), events_(events), name_(std::move(name)) {
+    // A reply is published whole, so the largest message is one ring half;
+    // Linux itself asks for at most 512 KiB (half of an order-9 ring).
+    std::size_t limit = std::numeric_limits<std::uint32_t>::max();
+    for (const auto& r : rings)
+        limit = std::min(limit, ring::flex_ring_size(r.order));
+    max_msize_ = static_cast<std::uint32_t>(limit);
+    rings_.reserve(rings.size());
+    for (auto& mapped : rings) {
+        const unsigned order = mapped.order;
+        ring::DataIntf& intf = mapped.intf();
+        const auto data = mapped.data.bytes();
+        rings_.push_back(Ring{std::move(mapped),
+                              ring::RingReader::backend(intf, data, order, max_msize_),
+                              ring::RingWriter::backend(intf, data, order),
+                              std::vector<std::byte>(max_msize_),
+                              0,
+                              {},
+                              false,
+                              false});
+    }
+    poll_.owner = this;
+    poll_.handler = &RingConnection::event;
+    flush_.owner = this;
+    flush_.handler = &RingConnection::flush;
+}
+
+void RingConnection::start(TransportSink& sink) {
+    sink_ = &sink;
+    // The guest may have written requests and notified before we bound the
+    // ports: look at every ring once instead of waiting for an event.
+    service_all();
+    arm_poll();
+}
+
+void RingConnection::set_msize(std::uint32_t msize) {
+    for (auto& r : rings_)
+        r.reader.set_msize(msize);
+}
+
+void RingConnection::arm_poll() {
+    if (closed_ || poll_.pending) return;
+    poll_.pending = true;
+    loop_.poll(events_.fd(), POLLIN, &poll_);
+}
+
+void RingConnection::schedule_flush() {
+    if (closed_ || flush_.pending) return;
+    flush_.pending = true;
+    loop_.nop(&flush_);
+}
+
+void RingConnection::event(int result) {
+    if (closed_) return;
+    if (result < 0) {
+        fail("event channel poll failed", 0, Errno{-result});
+        return;
+    }
+    // Ports are unmasked before the rings are read, so a notification that
+    // arrives meanwhile fires again instead of being lost.
+    for (;;) {
+        auto port = events_.pending();
+        if (!port) {
+            fail("event channel failed", 0, port.error());
+            return;
+        }
+        if (!*port) break;
+        if (auto ok = events_.unmask(**port); !ok) {
+            fail("event channel unmask failed", 0, ok.error());
+            return;
+        }
+    }
+    service_all();
+    arm_poll();
+}
+
+void RingConnection::service_all() {
+    for (Route route = 0; route < rings_.size() && !closed_; ++route) {
+        Ring& r = rings_[route];
+        if (!place_waiting(r)) return;
+        if (!paused_ && !deliver(route)) return;
+    }
+}
+
+bool RingConnection::place_waiting(Ring& r) {
+    while (!r.waiting.empty()) {
+        auto status = r.writer.write(r.waiting.front().bytes);
+        if (!status) {
+            if (status.error().value == EAGAIN) return true;
+            fail("reply ring broken", static_cast<Route>(&r - rings_.data()), status.error());
+            return false;
+        }
+        sent_.push_back(r.waiting.front().cookie);
+        r.waiting.pop_front();
+        r.unpublished = true;
+        schedule_flush();
+    }
+    return true;
+}
+
+bool RingConnection::deliver(Route route) {
+    Ring& r = rings_[route];
+    while (!closed_) {
+        if (r.held == 0) {
+            auto size = r.reader.read(r.request);
+            if (!size) {
+                fail("request ring broken", route, size.error());
+                return false;
+            }
+            if (*size == 0) return true;
+            r.held = *size;
+            // Space in `out` was freed: a frontend waiting to write hears it.
+            r.notify = true;
+            schedule_flush();
+        }
+        if (!sink_->on_message(route, std::span(r.request).first(r.held))) {
+            paused_ = true;
+            return true;
+        }
+        r.held = 0;
+    }
+    return false;
+}
+
+void RingConnection::resume_input() {
+    if (!paused_ || closed_) return;
+    paused_ = false;
+    service_all();
+}
+
+void RingConnection::send(Route route, std::span<const std::byte> bytes, std::uint64_t cookie) {
+    if (closed_) return;
+    if (route >= rings_.size()) {
+        // Routes come from this transport; anything else is a bug upstream.
+        fail("reply for an unknown ring", route, Errno{EINVAL});
+        return;
+    }
+    Ring& r = rings_[route];
+    r.waiting.push_back({bytes, cookie});
+    place_waiting(r);
+}
+
+void RingConnection::flush(int) {
+    if (closed_) return;
+    for (Route route = 0; route < rings_.size(); ++route) {
+        Ring& r = rings_[route];
+        if (r.unpublished) {
+            r.writer.publish();
+            r.unpublished = false;
+            r.notify = true;
+        }
+        if (r.notify) {
+            r.notify = false;
+            if (auto ok = events_.notify(r.mapped.port.port()); !ok) {
+                fail("event channel notify failed", route, ok.error());
+                return;
+            }
+        }
+    }
+    // on_sent may queue more replies (a Tflush answered after its victim):
+    // they are published by the next flush.
+    auto sent = std::exchange(sent_, {});
+    for (auto cookie : sent) {
+        if (closed_) break;
+        sink_->on_sent(cookie);
+    }
+}
+
+void RingConnection::fail(std::string_view why, Route route, Errno err) {
+    log::warning(
+        "transport", name_, "closing device rings",
+        {{"reason", std::string(why)}, {"ring", std::to_string(route)}, {"errno", err.message()}});
+    close();
+}
+
+void RingConnection::close() {
+    if (closed_) return;
+    closed_ = true;
+    for (auto& r : rings_)
+        r.waiting.clear();
+    sent_.clear();
+    if (poll_.pending) loop_.cancel(&poll_);
+    if (sink_) sink_->on_closed();
+}
+
+}  // namespace xen9p::server

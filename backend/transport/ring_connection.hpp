@@ -1,0 +1,93 @@
+// Transport over the rings of one Xen 9pfs device: requests come out of each
+// ring's `out` half, replies go into the `in` half of the ring the request came
+// on (the Route is the ring's index). One event channel handle serves every
+// ring; the loop polls its fd.
+//
+// Replies produced while the loop handles one batch of completions are
+// published together: one in_prod update and one notification per ring, done
+// from a deferred (nop) completion, which is also when on_sent() runs, so the
+// session never sees its reply "sent" from inside its own send() call. A reply
+// that does not fit waits, in order, until the guest has consumed (Linux
+// notifies after draining its replies); the guest is never disconnected for
+// being slow. Malformed ring contents close the transport.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "backend/io/event_loop.hpp"
+#include "backend/transport/mapped_ring.hpp"
+#include "backend/transport/transport.hpp"
+#include "xenring/ring/ring_reader.hpp"
+#include "xenring/ring/ring_writer.hpp"
+
+namespace xen9p::server {
+
+class RingConnection final : public Transport {
+  public:
+    // `rings` must be bound on `events`, which must outlive the connection.
+    RingConnection(io::EventLoop& loop, platform::EventChannel& events,
+                   std::vector<MappedRing> rings, std::string name);
+    ~RingConnection() override = default;
+
+    void start(TransportSink& sink) override;
+    std::uint32_t max_msize() const override { return max_msize_; }
+    void set_msize(std::uint32_t msize) override;
+    void send(Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override;
+    void resume_input() override;
+    void close() override;
+    bool finished() const override { return closed_ && !poll_.pending && !flush_.pending; }
+    const std::string& name() const override { return name_; }
+
+  private:
+    struct Op final : io::Completion {
+        RingConnection* owner = nullptr;
+        void (RingConnection::*handler)(int) = nullptr;
+        bool pending = false;
+        void on_complete(int result) override {
+            pending = false;
+            (owner->*handler)(result);
+        }
+    };
+    struct Outgoing {
+        std::span<const std::byte> bytes;
+        std::uint64_t cookie = 0;
+    };
+    struct Ring {
+        MappedRing mapped;
+        ring::RingReader reader;
+        ring::RingWriter writer;
+        std::vector<std::byte> request;  // private copy of the request being delivered
+        std::size_t held = 0;            // size of a request the sink refused, 0 if none
+        std::deque<Outgoing> waiting;    // replies not in the ring yet, in order
+        bool unpublished = false;        // replies written, in_prod not yet advanced
+        bool notify = false;             // the guest must hear from us at the next flush
+    };
+
+    void event(int result);
+    void flush(int result);
+    void arm_poll();
+    void schedule_flush();
+    // Moves waiting replies into the ring; false on a broken ring.
+    bool place_waiting(Ring& ring);
+    // Delivers requests until the ring is empty or the sink refuses one.
+    bool deliver(Route route);
+    void service_all();
+    void fail(std::string_view why, Route route, Errno err);
+
+    io::EventLoop& loop_;
+    platform::EventChannel& events_;
+    std::vector<Ring> rings_;
+    std::string name_;
+    std::uint32_t max_msize_ = 0;
+    TransportSink* sink_ = nullptr;
+    bool paused_ = false;
+    bool closed_ = false;
+    std::vector<std::uint64_t> sent_;  // cookies whose replies are in the ring
+    Op poll_;
+    Op flush_;
+};
+
+}  // namespace xen9p::server

@@ -1,0 +1,205 @@
+#include "backend/worker/worker_command.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+
+#include "backend/fs/export.hpp"
+#include "backend/io/event_loop.hpp"
+#include "backend/log/log.hpp"
+#include "backend/sandbox/sandbox.hpp"
+#include "backend/server/server.hpp"
+#include "backend/supervisor/process_worker.hpp"
+#include "backend/transport/ring_connection.hpp"
+#include "xenring/platform/platform.hpp"
+#include "xenring/unique_fd.hpp"
+
+namespace xen9p::daemon {
+namespace {
+
+constexpr std::string_view kComponent = "worker";
+
+struct WorkerOptions {
+    int control_fd = -1;
+    log::Level log_level = log::Level::kInfo;
+};
+
+std::optional<WorkerOptions> parse(std::span<const std::string> args) {
+    WorkerOptions options;
+    for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
+        const std::string& value = args[i + 1];
+        if (args[i] == "--control-fd") {
+            auto [end, ec] =
+                std::from_chars(value.data(), value.data() + value.size(), options.control_fd);
+            if (ec != std::errc() || end != value.data() + value.size() || options.control_fd < 0)
+                return std::nullopt;
+        } else if (args[i] == "--log-level") {
+            if (!log::parse_level(value, options.log_level)) return std::nullopt;
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (args.size() % 2 != 0 || options.control_fd < 0) return std::nullopt;
+    return options;
+}
+
+// SIGTERM and SIGINT as a readable fd; blocked before the sandbox, which
+// forbids changing signal dispositions only by policy, not by seccomp.
+Result<UniqueFd> stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno();
+    UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd) return fail_errno();
+    return fd;
+}
+
+fs::ExportConfig export_config(const WorkerParams& params) {
+    fs::ExportConfig config;
+    // The supervisor only hands over models it has validated.
+    config.model =
+        fs::parse_security_model(params.security_model).value_or(fs::SecurityModel::kNone);
+    config.read_only = params.read_only;
+    config.limits.max_open_files = params.limits.max_open_files;
+    config.limits.max_files = params.limits.max_files;
+    config.limits.max_space_mib = params.limits.max_space_mib;
+    config.limits.auto_delete = params.limits.auto_delete;
+    return config;
+}
+
+bool readable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+}
+
+// Everything the device holds, in the order it must be released: the rings
+// (unmapped, unbound) before the handles they were made with.
+struct DeviceResources {
+    std::unique_ptr<platform::GrantMapper> grants;
+    std::unique_ptr<platform::EventChannel> events;
+    std::vector<server::MappedRing> rings;
+};
+
+int serve_device(const WorkerParams& params, int control_fd) {
+    const std::string device = params.device.to_string();
+    DeviceResources res;
+    auto grants = platform::open_grant_mapper(params.platform);
+    if (!grants) {
+        log::error(kComponent, device, "cannot open grant mapping",
+                   {{"error", grants.error().message}});
+        return 1;
+    }
+    res.grants = std::move(*grants);
+    auto events = platform::open_event_channel(params.platform);
+    if (!events) {
+        log::error(kComponent, device, "cannot open event channels",
+                   {{"error", events.error().message}});
+        return 1;
+    }
+    res.events = std::move(*events);
+    for (std::size_t i = 0; i < params.rings.size(); ++i) {
+        const auto& ring = params.rings[i];
+        auto mapped = server::map_ring(*res.grants, *res.events, params.device.domid, ring.ring_ref,
+                                       ring.event_channel, params.max_ring_order);
+        if (!mapped) {
+            log::error(kComponent, device, "cannot set up ring",
+                       {{"ring", std::to_string(i)},
+                        {"step", std::string(server::ring_setup_step_name(mapped.error().step))},
+                        {"ring_ref", std::to_string(ring.ring_ref)},
+                        {"event_channel", std::to_string(ring.event_channel)},
+                        {"error", mapped.error().error.message()}});
+            return 1;
+        }
+        res.rings.push_back(std::move(*mapped));
+    }
+
+    auto ex = fs::Export::open(params.export_path.string(), export_config(params));
+    if (!ex) {
+        log::error(kComponent, device, "cannot open export",
+                   {{"path", params.export_path.string()}, {"error", ex.error().message()}});
+        return 1;
+    }
+    auto loop = io::EventLoop::create();
+    if (!loop) {
+        log::error(kComponent, device, "io_uring unavailable", {{"error", loop.error().message()}});
+        return 1;
+    }
+    auto signals = stop_signals();
+    if (!signals) {
+        log::error(kComponent, device, "cannot watch signals",
+                   {{"error", signals.error().message()}});
+        return 1;
+    }
+
+    sandbox::SandboxPolicy policy;
+    policy.uid = params.uid;
+    policy.gid = params.gid;
+    policy.root = params.export_path;
+    if (params.limits.max_open_files != 0) {
+        // Room for the worker's own descriptors besides the guest's files.
+        policy.max_open_files = params.limits.max_open_files + 64;
+    }
+    policy.keep_capabilities = sandbox::capabilities_for_security_model(params.security_model);
+    auto confined = sandbox::enter_sandbox(policy);
+    if (!confined) {
+        log::error(kComponent, device, "cannot enter the sandbox",
+                   {{"uid", std::to_string(params.uid)}, {"error", confined.error().message()}});
+        return 1;
+    }
+
+    server::SessionConfig session;
+    session.aname = params.export_path.string();
+    server::Server server(*loop, *ex, session);
+    server.add(std::make_unique<server::RingConnection>(*loop, *res.events, std::move(res.rings),
+                                                        "ring:" + device));
+    if (auto ready = report_worker_ready(control_fd); !ready) {
+        log::error(kComponent, device, "supervisor gone", {{"error", ready.error().message()}});
+        return 1;
+    }
+    log::info(
+        kComponent, device, "serving",
+        {{"export", params.export_path.string()},
+         {"rings", std::to_string(params.rings.size())},
+         {"uid", std::to_string(params.uid)},
+         {"confinement",
+          confined->confinement == sandbox::Confinement::kPivotRoot ? "pivot_root" : "chroot"}});
+
+    // The supervisor closing its end of the control socket stops us as SIGTERM does.
+    const std::array stop_fds{signals->get(), control_fd};
+    if (auto ok = server.run(stop_fds, server::Server::Until::kStoppedOrIdle); !ok) {
+        log::error(kComponent, device, "event loop failed", {{"error", ok.error().message()}});
+        return 1;
+    }
+    if (readable(signals->get()) || readable(control_fd)) {
+        log::info(kComponent, device, "stopped");
+        return 0;
+    }
+    log::warning(kComponent, device, "device rings closed; the device is lost");
+    return 1;
+}
+
+}  // namespace
+
+int worker_command(std::span<const std::string> args) {
+    auto options = parse(args);
+    if (!options) {
+        std::fputs("usage: xen9pd worker --control-fd N [--log-level LEVEL]\n", stderr);
+        return 2;
+    }
+    log::set_level(options->log_level);
+    auto params = receive_worker_params(options->control_fd);
+    if (!params) {
+        log::error(kComponent, "", "cannot read the device parameters",
+                   {{"error", params.error().message()}});
+        return 1;
+    }
+    return serve_device(*params, options->control_fd);
+}
+
+}  // namespace xen9p::daemon
