@@ -37,6 +37,8 @@ Status RingWriter::write(std::span<const std::byte> message) {
     // The consumer's reads of the space we are about to overwrite are done.
     std::atomic_thread_fence(std::memory_order_seq_cst);
 
+    // An empty span may have a null data(), which memcpy must not see.
+    if (message.empty()) return {};
     const std::size_t start = mask_index(prod_, ring_.size());
     const std::size_t first = std::min(message.size(), ring_.size() - start);
     std::memcpy(ring_.data() + start, message.data(), first);
