@@ -13,4 +13,11 @@ int run_command(std::span<const std::string> args);
 // `xen9pd status [--control-socket PATH]`: per-device state from the supervisor.
 int status_command(std::span<const std::string> args);
 
+// `xen9pd attach DOMAIN --tag T --path P [...]`: adds a 9pfs device to a
+// running guest, writing the xenstore nodes libxl writes.
+int attach_command(std::span<const std::string> args);
+
+// `xen9pd detach DOMAIN [--devid N | --tag T] [...]`: closes and removes it.
+int detach_command(std::span<const std::string> args);
+
 }  // namespace xen9p::daemon
