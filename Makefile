@@ -45,3 +45,10 @@ fuzz: build-asan
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+# The benchmark suite (bench/): xen9pd against diod and direct syscalls, a few
+# minutes; `make bench BENCH_ARGS=--quick` takes under one. Results in $(BUILD)/bench-results.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: build
+	./bench/run.sh --build-dir $(BUILD) $(BENCH_ARGS)

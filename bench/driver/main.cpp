@@ -1,0 +1,215 @@
+// xen9p-bench: runs the workload suite against each target on one shared
+// export and writes results.json, results.md and plot.dat into --out.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/driver/report.hpp"
+#include "bench/driver/socket_targets.hpp"
+#include "bench/driver/workloads.hpp"
+
+namespace xen9p::bench {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: xen9p-bench [--quick|--smoke] [--out DIR] [--targets a,b,...]\n"
+    "       [--xen9pd PATH] [--diod PATH] [--msize N] [--seconds S] [--keep]\n"
+    "targets: direct, xen9pd-unix, diod-unix (default: all)\n";
+
+struct Options {
+    std::string mode = "default";
+    std::string out = "bench-results";
+    std::vector<std::string> targets{"direct", "xen9pd-unix", "diod-unix"};
+    std::string xen9pd = XEN9P_BENCH_XEN9PD;
+    std::string diod = "/usr/sbin/diod";
+    std::uint32_t msize = 128 * 1024 + 24;
+    std::optional<double> seconds;
+    bool keep = false;
+};
+
+std::vector<std::string> split(std::string_view list) {
+    std::vector<std::string> items;
+    while (!list.empty()) {
+        auto comma = list.find(',');
+        if (comma != 0) items.emplace_back(list.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return items;
+}
+
+std::optional<Options> parse(int argc, char** argv) {
+    Options options;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--quick" || arg == "--smoke") {
+            options.mode = arg.substr(2);
+            continue;
+        }
+        if (arg == "--keep") {
+            options.keep = true;
+            continue;
+        }
+        if (i + 1 >= argc) return std::nullopt;
+        std::string_view value = argv[++i];
+        if (arg == "--out") {
+            options.out = value;
+        } else if (arg == "--targets") {
+            options.targets = split(value);
+        } else if (arg == "--xen9pd") {
+            options.xen9pd = value;
+        } else if (arg == "--diod") {
+            options.diod = value;
+        } else if (arg == "--msize") {
+            auto [end, ec] =
+                std::from_chars(value.data(), value.data() + value.size(), options.msize);
+            if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+        } else if (arg == "--seconds") {
+            double seconds = std::strtod(std::string(value).c_str(), nullptr);
+            if (!(seconds > 0)) return std::nullopt;
+            options.seconds = seconds;
+        } else {
+            return std::nullopt;
+        }
+    }
+    return options;
+}
+
+WorkloadConfig config_for(const Options& options) {
+    WorkloadConfig config;
+    if (options.mode == "quick") {
+        config.big_file_size = 128ull << 20;
+        config.seconds = 0.3;
+        config.metadata_files = 1000;
+        config.readdir_entries = 10'000;
+        config.small_files = 1000;
+    } else if (options.mode == "smoke") {
+        config.big_file_size = 4ull << 20;
+        config.seconds = 0.05;
+        config.metadata_files = 20;
+        config.readdir_entries = 100;
+        config.small_files = 20;
+        config.guests = {1, 2};
+    }
+    if (options.seconds) config.seconds = *options.seconds;
+    config.chunk = options.msize - 24;  // P9_IOHDRSZ
+    return config;
+}
+
+std::string utc_now() {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+Result<std::unique_ptr<Target>> start_target(const std::string& name, const Options& options,
+                                             const std::string& run_dir,
+                                             const std::string& export_dir) {
+    SocketServerConfig server{
+        .binary = "", .export_dir = export_dir, .work_dir = run_dir, .msize = options.msize};
+    if (name == "direct") return direct_target(export_dir);
+    if (name == "xen9pd-unix") {
+        server.binary = options.xen9pd;
+        return start_xen9pd_unix(server);
+    }
+    if (name == "diod-unix") {
+        server.binary = options.diod;
+        return start_diod_unix(server);
+    }
+    return fail(EINVAL);
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    return static_cast<bool>(out);
+}
+
+int run(const Options& options) {
+    auto config = config_for(options);
+    char pattern[] = "/tmp/xen9p-bench.XXXXXX";
+    if (!::mkdtemp(pattern)) {
+        std::perror("xen9p-bench: mkdtemp");
+        return 1;
+    }
+    const std::string run_dir = pattern;
+    const std::string export_dir = run_dir + "/export";
+    std::filesystem::create_directory(export_dir);
+
+    RunInfo info;
+    info.mode = options.mode;
+    info.started_utc = utc_now();
+    info.cpus = static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN));
+    info.msize = options.msize;
+    info.config = config;
+    info.targets = options.targets;
+    ::getloadavg(info.load_before, 3);
+
+    std::fprintf(stderr, "xen9p-bench: %s mode, export %s\n", options.mode.c_str(),
+                 export_dir.c_str());
+    int status = 0;
+    std::vector<Measurement> results;
+    if (auto ready = setup_export(export_dir, config); !ready) {
+        std::fprintf(stderr, "xen9p-bench: setup: %s\n", ready.error().message().c_str());
+        status = 1;
+    } else {
+        results.push_back(measure_memcpy(config));
+        for (const auto& name : options.targets) {
+            std::fprintf(stderr, "xen9p-bench: target %s\n", name.c_str());
+            auto target = start_target(name, options, run_dir, export_dir);
+            if (!target) {
+                std::fprintf(stderr, "xen9p-bench: cannot start %s: %s\n", name.c_str(),
+                             target.error().message().c_str());
+                status = 1;
+                continue;
+            }
+            for (auto& m : run_workloads(**target, config, export_dir)) {
+                std::fprintf(stderr, "  %-22s %12.1f %s%s%s\n", m.workload.c_str(), m.value,
+                             m.unit.c_str(), m.error.empty() ? "" : "  error: ", m.error.c_str());
+                if (!m.error.empty()) status = 1;
+                results.push_back(std::move(m));
+            }
+        }
+    }
+    ::getloadavg(info.load_after, 3);
+
+    std::error_code ec;
+    std::filesystem::create_directories(options.out, ec);
+    bool written = write_file(options.out + "/results.json", to_json(info, results)) &&
+                   write_file(options.out + "/results.md", to_markdown(info, results)) &&
+                   write_file(options.out + "/plot.dat", to_plot_data(info, results));
+    if (!written) {
+        std::fprintf(stderr, "xen9p-bench: cannot write into %s\n", options.out.c_str());
+        status = 1;
+    }
+    if (options.keep) {
+        std::fprintf(stderr, "xen9p-bench: kept %s\n", run_dir.c_str());
+    } else {
+        std::filesystem::remove_all(run_dir, ec);
+    }
+    return status;
+}
+
+}  // namespace
+}  // namespace xen9p::bench
+
+int main(int argc, char** argv) {
+    auto options = xen9p::bench::parse(argc, argv);
+    if (!options) {
+        std::fputs(xen9p::bench::kUsage, stderr);
+        return 2;
+    }
+    return xen9p::bench::run(*options);
+}

@@ -1,0 +1,177 @@
+#include "bench/driver/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+namespace xen9p::bench {
+namespace {
+
+std::string json_string(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+            out += escaped;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string number(double value) {
+    if (!std::isfinite(value)) return "0";
+    char text[64];
+    std::snprintf(text, sizeof text, "%.6g", value);
+    return text;
+}
+
+std::string fixed(double value) {
+    char text[64];
+    std::snprintf(text, sizeof text, value >= 100 ? "%.0f" : "%.2f", value);
+    return text;
+}
+
+// Workloads in the order they first appear, memcpy left out.
+std::vector<std::string> workloads(const std::vector<Measurement>& results) {
+    std::vector<std::string> names;
+    for (const auto& m : results) {
+        if (m.workload == "memcpy") continue;
+        if (std::find(names.begin(), names.end(), m.workload) == names.end()) {
+            names.push_back(m.workload);
+        }
+    }
+    return names;
+}
+
+const Measurement* find(const std::vector<Measurement>& results, const std::string& workload,
+                        const std::string& target) {
+    for (const auto& m : results) {
+        if (m.workload == workload && m.target == target) return &m;
+    }
+    return nullptr;
+}
+
+std::optional<double> value(const std::vector<Measurement>& results, const std::string& workload,
+                            const std::string& target) {
+    const auto* m = find(results, workload, target);
+    if (!m || !m->error.empty() || m->value <= 0) return std::nullopt;
+    return m->value;
+}
+
+bool has_target(const RunInfo& info, const std::string& target) {
+    return std::find(info.targets.begin(), info.targets.end(), target) != info.targets.end();
+}
+
+}  // namespace
+
+std::string to_json(const RunInfo& info, const std::vector<Measurement>& results) {
+    const auto& c = info.config;
+    std::string out = "{\n";
+    out += "  \"mode\": " + json_string(info.mode) + ",\n";
+    out += "  \"started_utc\": " + json_string(info.started_utc) + ",\n";
+    out += "  \"cpus\": " + std::to_string(info.cpus) + ",\n";
+    out += "  \"load_before\": [" + number(info.load_before[0]) + ", " +
+           number(info.load_before[1]) + ", " + number(info.load_before[2]) + "],\n";
+    out += "  \"load_after\": [" + number(info.load_after[0]) + ", " + number(info.load_after[1]) +
+           ", " + number(info.load_after[2]) + "],\n";
+    out += "  \"config\": {\"msize\": " + std::to_string(info.msize) +
+           ", \"big_file_bytes\": " + std::to_string(c.big_file_size) +
+           ", \"seconds\": " + number(c.seconds) +
+           ", \"metadata_files\": " + std::to_string(c.metadata_files) +
+           ", \"readdir_entries\": " + std::to_string(c.readdir_entries) +
+           ", \"small_files\": " + std::to_string(c.small_files) +
+           ", \"chunk\": " + std::to_string(c.chunk) +
+           ", \"seq_depth\": " + std::to_string(c.seq_depth) + "},\n";
+    out += "  \"targets\": [";
+    for (std::size_t i = 0; i < info.targets.size(); ++i) {
+        out += (i ? ", " : "") + json_string(info.targets[i]);
+    }
+    out += "],\n  \"results\": [\n";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        const auto& m = results[i];
+        out += "    {\"workload\": " + json_string(m.workload) +
+               ", \"target\": " + json_string(m.target) + ", \"unit\": " + json_string(m.unit) +
+               ", \"value\": " + number(m.value) + ", \"seconds\": " + number(m.seconds) +
+               ", \"ops\": " + std::to_string(m.ops) + ", \"bytes\": " + std::to_string(m.bytes);
+        if (!m.error.empty()) out += ", \"error\": " + json_string(m.error);
+        out += i + 1 < results.size() ? "},\n" : "}\n";
+    }
+    out += "  ]\n}\n";
+    return out;
+}
+
+std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& results) {
+    std::vector<std::pair<std::string, std::string>> ratios;  // numerator, denominator
+    for (const auto& t : info.targets) {
+        if (!t.starts_with("xen9pd")) continue;
+        if (has_target(info, "diod-unix")) ratios.emplace_back(t, "diod-unix");
+        if (has_target(info, "direct")) ratios.emplace_back(t, "direct");
+    }
+    std::string out = "| workload | unit |";
+    for (const auto& t : info.targets)
+        out += " " + t + " |";
+    for (const auto& [num, den] : ratios)
+        out += " " + num + " / " + den + " |";
+    out += "\n|---|---|";
+    for (std::size_t i = 0; i < info.targets.size() + ratios.size(); ++i)
+        out += "---:|";
+    out += "\n";
+    for (const auto& w : workloads(results)) {
+        std::string unit;
+        for (const auto& m : results) {
+            if (m.workload == w) unit = m.unit;
+        }
+        out += "| " + w + " | " + unit + " |";
+        for (const auto& t : info.targets) {
+            const auto* m = find(results, w, t);
+            if (!m) {
+                out += " - |";
+            } else if (!m->error.empty()) {
+                out += " error: " + m->error + " |";
+            } else {
+                out += " " + fixed(m->value) + " |";
+            }
+        }
+        for (const auto& [num, den] : ratios) {
+            auto a = value(results, w, num);
+            auto b = value(results, w, den);
+            out += a && b ? " " + fixed(*a / *b) + "x |" : " - |";
+        }
+        out += "\n";
+    }
+    if (const auto* m = find(results, "memcpy", "memcpy")) {
+        out += "\nmemcpy bandwidth (64 MiB blocks, one thread): " + fixed(m->value) + " MiB/s\n";
+    }
+    out += "\nmode " + info.mode + ", " + std::to_string(info.cpus) + " cpus, load average " +
+           fixed(info.load_before[0]) + " before and " + fixed(info.load_after[0]) +
+           " after, started " + info.started_utc + "\n";
+    return out;
+}
+
+std::string to_plot_data(const RunInfo& info, const std::vector<Measurement>& results) {
+    std::string out = "workload";
+    for (const auto& t : info.targets) {
+        if (t != "direct") out += " " + t;
+    }
+    out += "\n";
+    for (const auto& w : workloads(results)) {
+        out += w;
+        auto base = value(results, w, "direct");
+        for (const auto& t : info.targets) {
+            if (t == "direct") continue;
+            auto v = value(results, w, t);
+            out += v && base ? " " + number(*v / *base) : " -";
+        }
+        out += "\n";
+    }
+    return out;
+}
+
+}  // namespace xen9p::bench

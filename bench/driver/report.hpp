@@ -1,0 +1,33 @@
+// The run's outputs: JSON (everything), a markdown table with the ratios, and a
+// whitespace-separated data file the gnuplot script turns into the PNG.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench/driver/workloads.hpp"
+
+namespace xen9p::bench {
+
+struct RunInfo {
+    std::string mode;  // "default", "quick" or "smoke"
+    std::string started_utc;
+    double load_before[3]{};
+    double load_after[3]{};
+    unsigned cpus = 0;
+    std::uint32_t msize = 0;
+    WorkloadConfig config;
+    std::vector<std::string> targets;  // in column order
+};
+
+std::string to_json(const RunInfo& info, const std::vector<Measurement>& results);
+
+// One row per workload, one column per target, then xen9pd/diod and
+// xen9pd/direct for each xen9pd target; memcpy bandwidth below the table.
+std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& results);
+
+// Header line of target names, then per workload each non-direct target's
+// value divided by direct's ("-" when missing).
+std::string to_plot_data(const RunInfo& info, const std::vector<Measurement>& results);
+
+}  // namespace xen9p::bench

@@ -1,0 +1,429 @@
+#include "bench/driver/workloads.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "xenring/unique_fd.hpp"
+
+namespace xen9p::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::uint32_t kBlock = 4096;
+constexpr double kMiB = 1024.0 * 1024.0;
+
+double since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// What one workload did: the caller turns it into a rate.
+struct Sample {
+    std::uint64_t ops = 0;
+    std::uint64_t bytes = 0;
+    double seconds = 0;
+};
+
+// Deterministic pseudo-random numbers (xorshift64): the same sequence for every target.
+class Random {
+  public:
+    explicit Random(std::uint64_t seed) : state_(seed | 1) {}
+    std::uint64_t next() {
+        state_ ^= state_ << 13;
+        state_ ^= state_ >> 7;
+        state_ ^= state_ << 17;
+        return state_;
+    }
+
+  private:
+    std::uint64_t state_;
+};
+
+// 1..16 KiB, fixed per file index.
+std::uint32_t small_file_size(unsigned index) {
+    return 1024 + static_cast<std::uint32_t>(Random(index + 1).next() % (15 * 1024 + 1));
+}
+
+std::vector<std::byte> pattern_buffer(std::size_t size) {
+    std::vector<std::byte> buffer(size);
+    for (std::size_t i = 0; i < size; ++i)
+        buffer[i] = static_cast<std::byte>(i * 31 + 7);
+    return buffer;
+}
+
+Status write_fully(int fd, std::span<const std::byte> data, off_t offset) {
+    while (!data.empty()) {
+        ssize_t n = ::pwrite(fd, data.data(), data.size(), offset);
+        if (n <= 0) return n < 0 ? fail_errno() : fail(EIO);
+        data = data.subspan(static_cast<std::size_t>(n));
+        offset += n;
+    }
+    return {};
+}
+
+struct Context {
+    Target& target;
+    const WorkloadConfig& config;
+    std::string scratch;  // relative to the export root, private to this target
+};
+
+Result<Sample> sequential(Fs& fs, const WorkloadConfig& config, IoKind kind) {
+    auto file = fs.open(kBigFile, kind == IoKind::kRead ? O_RDONLY : O_WRONLY);
+    if (!file) return std::unexpected(file.error());
+    // msize-sized requests: what this server agreed to, at most the configured chunk.
+    std::uint32_t chunk = std::min(config.chunk, fs.max_io());
+    auto buffer = pattern_buffer(chunk);
+    std::uint64_t offset = 0;
+    std::uint64_t ops = 0;
+    NextOp next = [&](IoOp& op) {
+        if (offset >= config.big_file_size) return false;
+        op.offset = offset;
+        op.length = static_cast<std::uint32_t>(
+            std::min<std::uint64_t>(chunk, config.big_file_size - offset));
+        offset += op.length;
+        ++ops;
+        return true;
+    };
+    auto start = Clock::now();
+    auto moved = fs.io(*file, kind, next, config.seq_depth, buffer);
+    double seconds = since(start);
+    (void)fs.close(*file);
+    if (!moved) return std::unexpected(moved.error());
+    return Sample{ops, *moved, seconds};
+}
+
+Result<Sample> random_io(Fs& fs, const WorkloadConfig& config, IoKind kind, unsigned depth) {
+    auto file = fs.open(kBigFile, kind == IoKind::kRead ? O_RDONLY : O_WRONLY);
+    if (!file) return std::unexpected(file.error());
+    auto buffer = pattern_buffer(kBlock);
+    Random random(depth * 2 + (kind == IoKind::kRead ? 0 : 1));
+    std::uint64_t blocks = config.big_file_size / kBlock;
+    std::uint64_t ops = 0;
+    auto start = Clock::now();
+    NextOp next = [&](IoOp& op) {
+        if (since(start) >= config.seconds) return false;
+        op.offset = (random.next() % blocks) * kBlock;
+        op.length = kBlock;
+        ++ops;
+        return true;
+    };
+    auto moved = fs.io(*file, kind, next, depth, buffer);
+    double seconds = since(start);
+    (void)fs.close(*file);
+    if (!moved) return std::unexpected(moved.error());
+    return Sample{ops, *moved, seconds};
+}
+
+Result<Sample> create_files(Fs& fs, const Context& ctx) {
+    auto dir = fs.walk(ctx.scratch);
+    if (!dir) return std::unexpected(dir.error());
+    Sample sample;
+    auto start = Clock::now();
+    for (unsigned i = 0; i < ctx.config.metadata_files; ++i) {
+        auto file = fs.create(*dir, "f" + std::to_string(i), O_WRONLY | O_EXCL, 0644);
+        if (!file) return std::unexpected(file.error());
+        if (auto closed = fs.close(*file); !closed) return std::unexpected(closed.error());
+        ++sample.ops;
+    }
+    sample.seconds = since(start);
+    (void)fs.close(*dir);
+    return sample;
+}
+
+Result<Sample> unlink_files(Fs& fs, const Context& ctx) {
+    auto dir = fs.walk(ctx.scratch);
+    if (!dir) return std::unexpected(dir.error());
+    Sample sample;
+    auto start = Clock::now();
+    for (unsigned i = 0; i < ctx.config.metadata_files; ++i) {
+        if (auto gone = fs.unlink(*dir, "f" + std::to_string(i)); !gone) {
+            return std::unexpected(gone.error());
+        }
+        ++sample.ops;
+    }
+    sample.seconds = since(start);
+    (void)fs.close(*dir);
+    return sample;
+}
+
+Result<Sample> getattr_loop(Fs& fs, const WorkloadConfig& config) {
+    auto file = fs.walk(kBigFile);
+    if (!file) return std::unexpected(file.error());
+    Sample sample;
+    auto start = Clock::now();
+    while (since(start) < config.seconds) {
+        if (auto attr = fs.getattr(*file); !attr) return std::unexpected(attr.error());
+        ++sample.ops;
+    }
+    sample.seconds = since(start);
+    (void)fs.close(*file);
+    return sample;
+}
+
+// One op = walk of all five components to a new handle, then its release.
+Result<Sample> walk_loop(Fs& fs, const WorkloadConfig& config) {
+    Sample sample;
+    auto start = Clock::now();
+    while (since(start) < config.seconds) {
+        auto handle = fs.walk(kDeepPath);
+        if (!handle) return std::unexpected(handle.error());
+        if (auto closed = fs.close(*handle); !closed) return std::unexpected(closed.error());
+        ++sample.ops;
+    }
+    sample.seconds = since(start);
+    return sample;
+}
+
+// Whole listings (open, read every entry, close) until the time is up; at least one.
+Result<Sample> readdir_loop(Fs& fs, const WorkloadConfig& config) {
+    Sample sample;
+    auto start = Clock::now();
+    do {
+        auto dir = fs.open(kBigDir, O_RDONLY | O_DIRECTORY);
+        if (!dir) return std::unexpected(dir.error());
+        auto entries = fs.readdir(*dir);
+        (void)fs.close(*dir);
+        if (!entries) return std::unexpected(entries.error());
+        if (*entries < config.readdir_entries) return fail(EIO);
+        sample.ops += *entries;
+    } while (since(start) < config.seconds);
+    sample.seconds = since(start);
+    return sample;
+}
+
+Result<Sample> small_files_write(Fs& fs, const Context& ctx) {
+    auto dir = fs.walk(ctx.scratch);
+    if (!dir) return std::unexpected(dir.error());
+    auto buffer = pattern_buffer(16 * 1024);
+    Sample sample;
+    auto start = Clock::now();
+    for (unsigned i = 0; i < ctx.config.small_files; ++i) {
+        auto file = fs.create(*dir, "s" + std::to_string(i), O_WRONLY | O_EXCL, 0644);
+        if (!file) return std::unexpected(file.error());
+        std::uint32_t size = small_file_size(i);
+        bool issued = false;
+        NextOp one = [&](IoOp& op) {
+            if (issued) return false;
+            op = {0, size};
+            issued = true;
+            return true;
+        };
+        auto moved = fs.io(*file, IoKind::kWrite, one, 1, buffer);
+        if (!moved) return std::unexpected(moved.error());
+        if (auto closed = fs.close(*file); !closed) return std::unexpected(closed.error());
+        sample.bytes += *moved;
+        ++sample.ops;
+    }
+    sample.seconds = since(start);
+    (void)fs.close(*dir);
+    return sample;
+}
+
+Result<Sample> small_files_read(Fs& fs, const Context& ctx) {
+    auto buffer = pattern_buffer(16 * 1024);
+    Sample sample;
+    auto start = Clock::now();
+    for (unsigned i = 0; i < ctx.config.small_files; ++i) {
+        auto file = fs.open(ctx.scratch + "/s" + std::to_string(i), O_RDONLY);
+        if (!file) return std::unexpected(file.error());
+        std::uint32_t size = small_file_size(i);
+        bool issued = false;
+        NextOp one = [&](IoOp& op) {
+            if (issued) return false;
+            op = {0, size};
+            issued = true;
+            return true;
+        };
+        auto moved = fs.io(*file, IoKind::kRead, one, 1, buffer);
+        if (!moved) return std::unexpected(moved.error());
+        if (auto closed = fs.close(*file); !closed) return std::unexpected(closed.error());
+        sample.bytes += *moved;
+        ++sample.ops;
+    }
+    sample.seconds = since(start);
+    return sample;
+}
+
+// `guests` sessions at once, each reading the big file sequentially (wrapping
+// around, its own starting point) for the time budget; the sum of their bytes.
+Result<Sample> parallel_read(Target& target, const WorkloadConfig& config, unsigned guests) {
+    std::vector<std::unique_ptr<Fs>> sessions;
+    std::vector<Handle> files;
+    for (unsigned i = 0; i < guests; ++i) {
+        auto fs = target.connect(i);
+        if (!fs) return std::unexpected(fs.error());
+        auto file = (*fs)->open(kBigFile, O_RDONLY);
+        if (!file) return std::unexpected(file.error());
+        sessions.push_back(std::move(*fs));
+        files.push_back(*file);
+    }
+    std::vector<Result<std::uint64_t>> results(guests, 0);
+    std::vector<std::uint64_t> ops(guests, 0);
+    std::atomic<bool> go{false};
+    auto start = Clock::now();
+    {
+        std::vector<std::jthread> threads;
+        for (unsigned i = 0; i < guests; ++i) {
+            threads.emplace_back([&, i] {
+                while (!go.load(std::memory_order_acquire))
+                    std::this_thread::yield();
+                std::uint32_t chunk = std::min(config.chunk, sessions[i]->max_io());
+                auto buffer = pattern_buffer(chunk);
+                std::uint64_t span = config.big_file_size / chunk * chunk;
+                std::uint64_t offset = span / guests * i / chunk * chunk;
+                NextOp next = [&](IoOp& op) {
+                    if (since(start) >= config.seconds) return false;
+                    op = {offset, chunk};
+                    offset = (offset + chunk) % span;
+                    ++ops[i];
+                    return true;
+                };
+                results[i] =
+                    sessions[i]->io(files[i], IoKind::kRead, next, config.seq_depth, buffer);
+            });
+        }
+        start = Clock::now();
+        go.store(true, std::memory_order_release);
+    }
+    Sample sample;
+    sample.seconds = since(start);
+    for (unsigned i = 0; i < guests; ++i) {
+        if (!results[i]) return std::unexpected(results[i].error());
+        sample.bytes += *results[i];
+        sample.ops += ops[i];
+        (void)sessions[i]->close(files[i]);
+    }
+    return sample;
+}
+
+Measurement measure(const std::string& workload, const std::string& target, const std::string& unit,
+                    const std::function<Result<Sample>()>& body) {
+    Measurement m;
+    m.workload = workload;
+    m.target = target;
+    m.unit = unit;
+    auto sample = body();
+    if (!sample) {
+        m.error = sample.error().message();
+        return m;
+    }
+    m.ops = sample->ops;
+    m.bytes = sample->bytes;
+    m.seconds = sample->seconds;
+    if (m.seconds > 0) {
+        m.value = unit == "MiB/s" ? static_cast<double>(m.bytes) / kMiB / m.seconds
+                                  : static_cast<double>(m.ops) / m.seconds;
+    }
+    return m;
+}
+
+}  // namespace
+
+Status setup_export(const std::string& dir, const WorkloadConfig& config) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir + "/" + kDeepPath, ec);
+    if (ec) return fail(ec.value());
+    std::filesystem::create_directories(dir + "/" + kBigDir, ec);
+    if (ec) return fail(ec.value());
+
+    UniqueFd big(::open((dir + "/" + kBigFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!big) return fail_errno();
+    if (::ftruncate(big.get(), static_cast<off_t>(config.big_file_size)) != 0) return fail_errno();
+    auto block = pattern_buffer(1 << 20);
+    std::vector<std::byte> sink(block.size());
+    for (std::uint64_t off = 0; off < config.big_file_size; off += block.size()) {
+        auto n = std::min<std::uint64_t>(block.size(), config.big_file_size - off);
+        if (auto ok = write_fully(big.get(), std::span(block).first(n), static_cast<off_t>(off));
+            !ok) {
+            return ok;
+        }
+        if (::pread(big.get(), sink.data(), n, static_cast<off_t>(off)) < 0) return fail_errno();
+    }
+
+    UniqueFd bigdir(::open((dir + "/" + kBigDir).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!bigdir) return fail_errno();
+    for (unsigned i = 0; i < config.readdir_entries; ++i) {
+        auto name = "entry-" + std::to_string(i);
+        UniqueFd fd(::openat(bigdir.get(), name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+        if (!fd) return fail_errno();
+    }
+    return {};
+}
+
+std::vector<Measurement> run_workloads(Target& target, const WorkloadConfig& config,
+                                       const std::string& export_dir) {
+    const std::string name = target.name();
+    Context ctx{target, config, "scratch-" + name};
+    std::error_code ec;
+    std::filesystem::remove_all(export_dir + "/" + ctx.scratch, ec);
+    std::filesystem::create_directory(export_dir + "/" + ctx.scratch, ec);
+
+    std::vector<Measurement> out;
+    auto session = [&](const std::function<Result<Sample>(Fs&)>& body) {
+        return [&target, body]() -> Result<Sample> {
+            auto fs = target.connect(0);
+            if (!fs) return std::unexpected(fs.error());
+            return body(**fs);
+        };
+    };
+    auto add = [&](const std::string& workload, const std::string& unit,
+                   const std::function<Result<Sample>()>& body) {
+        out.push_back(measure(workload, name, unit, body));
+    };
+
+    add("seq_write", "MiB/s",
+        session([&](Fs& fs) { return sequential(fs, config, IoKind::kWrite); }));
+    add("seq_read", "MiB/s",
+        session([&](Fs& fs) { return sequential(fs, config, IoKind::kRead); }));
+    for (unsigned depth : {1u, 32u}) {
+        auto qd = "_qd" + std::to_string(depth);
+        add("rand_read_4k" + qd, "ops/s",
+            session([&, depth](Fs& fs) { return random_io(fs, config, IoKind::kRead, depth); }));
+        add("rand_write_4k" + qd, "ops/s",
+            session([&, depth](Fs& fs) { return random_io(fs, config, IoKind::kWrite, depth); }));
+    }
+    add("create_close", "ops/s", session([&](Fs& fs) { return create_files(fs, ctx); }));
+    add("getattr", "ops/s", session([&](Fs& fs) { return getattr_loop(fs, config); }));
+    add("unlink", "ops/s", session([&](Fs& fs) { return unlink_files(fs, ctx); }));
+    add("walk_5_levels", "ops/s", session([&](Fs& fs) { return walk_loop(fs, config); }));
+    add("readdir", "entries/s", session([&](Fs& fs) { return readdir_loop(fs, config); }));
+    add("small_files_write", "files/s",
+        session([&](Fs& fs) { return small_files_write(fs, ctx); }));
+    add("small_files_read", "files/s", session([&](Fs& fs) { return small_files_read(fs, ctx); }));
+    for (unsigned guests : config.guests) {
+        if (guests > target.max_sessions()) continue;
+        add("parallel_read_x" + std::to_string(guests), "MiB/s",
+            [&, guests] { return parallel_read(target, config, guests); });
+    }
+    std::filesystem::remove_all(export_dir + "/" + ctx.scratch, ec);
+    return out;
+}
+
+Measurement measure_memcpy(const WorkloadConfig& config) {
+    constexpr std::size_t kSize = 64 << 20;
+    std::vector<std::byte> from = pattern_buffer(kSize);
+    std::vector<std::byte> to(kSize);
+    return measure("memcpy", "memcpy", "MiB/s", [&]() -> Result<Sample> {
+        Sample sample;
+        std::memcpy(to.data(), from.data(), kSize);  // fault the pages in before timing
+        auto start = Clock::now();
+        while (since(start) < config.seconds) {
+            std::memcpy(to.data(), from.data(), kSize);
+            // Keep the copy observable so it cannot be dropped.
+            from[sample.ops % kSize] = to[(sample.ops * 7) % kSize];
+            sample.bytes += kSize;
+            ++sample.ops;
+        }
+        sample.seconds = since(start);
+        return sample;
+    });
+}
+
+}  // namespace xen9p::bench

@@ -1,0 +1,55 @@
+// The workloads of the suite, each run against one Target on the shared
+// export prepared by setup_export(), each measured into one Measurement.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/driver/target.hpp"
+
+namespace xen9p::bench {
+
+struct WorkloadConfig {
+    std::uint64_t big_file_size = 1ull << 30;
+    // Wall-clock budget of each time-bounded measurement.
+    double seconds = 2.0;
+    unsigned metadata_files = 5000;
+    unsigned readdir_entries = 100'000;
+    unsigned small_files = 10'000;
+    // Payload of one sequential read/write: msize minus the I/O header.
+    std::uint32_t chunk = 128 * 1024;
+    // Requests in flight for sequential I/O (Linux reads ahead with several).
+    unsigned seq_depth = 4;
+    std::vector<unsigned> guests{1, 2, 4};
+};
+
+struct Measurement {
+    std::string workload;
+    std::string target;
+    std::string unit;  // "MiB/s" or "ops/s"
+    double value = 0;
+    double seconds = 0;
+    std::uint64_t ops = 0;
+    std::uint64_t bytes = 0;
+    std::string error;  // set when the workload failed on this target
+};
+
+// Names of the files and directories the workloads use, under the export root.
+inline constexpr const char* kBigFile = "big.dat";
+inline constexpr const char* kDeepPath = "a/b/c/d/e";
+inline constexpr const char* kBigDir = "bigdir";
+
+// Creates the shared tree (big file written and read once so the page cache is
+// hot, the 5-level path, the big directory) with direct syscalls.
+Status setup_export(const std::string& dir, const WorkloadConfig& config);
+
+// Every workload against `target`, in order; a failing workload is recorded
+// with its error and the next one runs on a fresh session.
+std::vector<Measurement> run_workloads(Target& target, const WorkloadConfig& config,
+                                       const std::string& export_dir);
+
+// memcpy bandwidth of this machine (the upper bound of any copying transport).
+Measurement measure_memcpy(const WorkloadConfig& config);
+
+}  // namespace xen9p::bench

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Builds and runs the benchmark suite, then draws the plot.
+# Usage: bench/run.sh [--build-dir DIR] [--out DIR] [xen9p-bench options: --quick, --targets ...]
+# Writes results.json, results.md, plot.dat and results.png into the output
+# directory (default DIR/bench-results) and prints the table.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+build="$here/../build"
+out=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --build-dir) build=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) break ;;
+    esac
+done
+[ -n "$out" ] || out="$build/bench-results"
+
+# gnuplot only draws the PNG; the bench itself does not need it.
+if ! command -v gnuplot >/dev/null 2>&1; then
+    echo "bench: installing gnuplot-nox for the plot"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends gnuplot-nox
+fi
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -S "$here/.." -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
+cmake --build "$build" --target xen9p-bench
+
+status=0
+"$build/bench/driver/xen9p-bench" --out "$out" "$@" || status=$?
+if [ -s "$out/plot.dat" ]; then
+    ncols=$(head -n 1 "$out/plot.dat" | wc -w)
+    gnuplot -e "datafile='$out/plot.dat'; outfile='$out/results.png'; ncols=$ncols" \
+        "$here/plot.gp"
+fi
+[ -f "$out/results.md" ] && cat "$out/results.md"
+echo "bench: results in $out (results.json, results.md, results.png)"
+exit $status
