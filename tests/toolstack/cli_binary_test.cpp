@@ -1,5 +1,7 @@
 // The real `xen9pd attach` and `xen9pd detach` binaries against the
-// xen9p-sim process, with a guest made by `xen9p-sim toolstack`.
+// xen9p-sim process (guests made by `xen9p-sim toolstack`), with a fake
+// backend and with `xen9pd run` itself as the backend.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,11 +62,8 @@ Ran run(const std::vector<std::string>& argv) {
     return ran;
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(xen9pd_attach_and_detach_a_device_of_a_running_guest_in_xen9p_sim) {
-    ExportDirs exports;
-    const std::string dir = exports.base + "/sim";
+// Starts `xen9p-sim run --dir DIR` and waits for its "ready" line.
+pid_t start_sim(const std::string& dir) {
     int out[2];
     BOOST_REQUIRE(::pipe(out) == 0);
     const pid_t pid = ::fork();
@@ -74,14 +73,27 @@ BOOST_AUTO_TEST_CASE(xen9pd_attach_and_detach_a_device_of_a_running_guest_in_xen
         ::execl(XEN9P_SIM_BINARY, XEN9P_SIM_BINARY, "run", "--dir", dir.c_str(), nullptr);
         ::_exit(127);
     }
-    Child sim(pid);
     ::close(out[1]);
     FILE* lines = ::fdopen(out[0], "r");
-    BOOST_REQUIRE(lines != nullptr);
+    if (lines == nullptr) ::close(out[0]);
     char line[256] = {};
-    BOOST_REQUIRE(std::fgets(line, sizeof(line), lines) != nullptr);
-    std::fclose(lines);
-    BOOST_REQUIRE(std::string(line).starts_with("ready "));
+    const bool ready = lines != nullptr && std::fgets(line, sizeof(line), lines) != nullptr &&
+                       std::string(line).starts_with("ready ");
+    if (lines != nullptr) std::fclose(lines);
+    if (!ready) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        BOOST_FAIL("xen9p-sim did not start");
+    }
+    return pid;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(xen9pd_attach_and_detach_a_device_of_a_running_guest_in_xen9p_sim) {
+    ExportDirs exports;
+    const std::string dir = exports.base + "/sim";
+    Child sim(start_sim(dir));
     BOOST_REQUIRE(run({XEN9P_SIM_BINARY, "toolstack", "--dir", dir, "create-domain", "3", "--name",
                        "restricted-hvm"})
                       .status == 0);
@@ -137,6 +149,48 @@ BOOST_AUTO_TEST_CASE(xen9pd_attach_and_detach_a_device_of_a_running_guest_in_xen
     BOOST_TEST(error_of(xs->read(be)) == ENOENT);
     BOOST_TEST(error_of(xs->read("/local/domain/3/device/9pfs/0")) == ENOENT);
     BOOST_TEST(error_of(xs->read("/libxl/3/device/9pfs/0")) == ENOENT);
+}
+
+// The whole path on the simulated platform: the daemon claims the device
+// attach hot-adds (InitWait), and answers detach's Closing with Closed.
+BOOST_AUTO_TEST_CASE(xen9pd_run_serves_an_attached_device_and_lets_detach_remove_it) {
+    ExportDirs exports;
+    const std::string dir = exports.base + "/sim";
+    Child sim(start_sim(dir));
+    BOOST_REQUIRE(
+        run({XEN9P_SIM_BINARY, "toolstack", "--dir", dir, "create-domain", "4", "--name", "web"})
+            .status == 0);
+    const pid_t daemon_pid = ::fork();
+    BOOST_REQUIRE(daemon_pid >= 0);
+    if (daemon_pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, STDERR_FILENO);
+        ::dup2(null, STDOUT_FILENO);
+        ::execl(XEN9PD_BINARY, XEN9PD_BINARY, "run", "--config", exports.config.c_str(), "--xen",
+                ("sim:" + dir).c_str(), "--uid-range-base", "200000", "--control-socket",
+                (exports.base + "/control.sock").c_str(), nullptr);
+        ::_exit(127);
+    }
+    Child daemon(daemon_pid);
+
+    auto xs = Xenstore::open_socket(dir + "/xenstored.sock");
+    BOOST_REQUIRE(xs.has_value());
+    const std::string be = "/local/domain/0/backend/9pfs/4/0";
+    BOOST_REQUIRE(xs->watch(be + "/state", "be").has_value());
+    const auto attached =
+        run({XEN9PD_BINARY, "attach", "web", "--tag", "share", "--path", exports.root + "/share",
+             "--xen", "sim:" + dir, "--config", exports.config});
+    BOOST_REQUIRE(attached.status == 0);
+    while (xs->read(be + "/state").value_or("") != "2")
+        BOOST_REQUIRE_MESSAGE(wait_event(*xs), "the daemon never reached InitWait");
+    BOOST_TEST(xs->read(be + "/versions").value() == "1");
+
+    const auto detached =
+        run({XEN9PD_BINARY, "detach", "web", "--xen", "sim:" + dir, "--config", exports.config});
+    BOOST_TEST(detached.status == 0, detached.output);
+    BOOST_TEST(detached.output == "detached: domain 4 devid 0\n");
+    BOOST_TEST(error_of(xs->read(be)) == ENOENT);
+    BOOST_TEST(error_of(xs->read("/local/domain/4/device/9pfs/0")) == ENOENT);
 }
 
 }  // namespace xen9p::test
