@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "bench/driver/report.hpp"
+#include "bench/driver/ring_target.hpp"
 #include "bench/driver/socket_targets.hpp"
 #include "bench/driver/workloads.hpp"
 
@@ -22,14 +24,15 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: xen9p-bench [--quick|--smoke] [--out DIR] [--targets a,b,...]\n"
-    "       [--xen9pd PATH] [--diod PATH] [--msize N] [--seconds S] [--keep]\n"
-    "targets: direct, xen9pd-unix, diod-unix (default: all)\n";
+    "       [--xen9pd PATH] [--sim PATH] [--diod PATH] [--msize N] [--seconds S] [--keep]\n"
+    "targets: direct, xen9pd-ring, xen9pd-unix, diod-unix (default: all)\n";
 
 struct Options {
     std::string mode = "default";
     std::string out = "bench-results";
-    std::vector<std::string> targets{"direct", "xen9pd-unix", "diod-unix"};
+    std::vector<std::string> targets{"direct", "xen9pd-ring", "xen9pd-unix", "diod-unix"};
     std::string xen9pd = XEN9P_BENCH_XEN9PD;
+    std::string sim = XEN9P_BENCH_SIM;
     std::string diod = "/usr/sbin/diod";
     std::uint32_t msize = 128 * 1024 + 24;
     std::optional<double> seconds;
@@ -67,6 +70,8 @@ std::optional<Options> parse(int argc, char** argv) {
             options.targets = split(value);
         } else if (arg == "--xen9pd") {
             options.xen9pd = value;
+        } else if (arg == "--sim") {
+            options.sim = value;
         } else if (arg == "--diod") {
             options.diod = value;
         } else if (arg == "--msize") {
@@ -116,10 +121,14 @@ std::string utc_now() {
 
 Result<std::unique_ptr<Target>> start_target(const std::string& name, const Options& options,
                                              const std::string& run_dir,
-                                             const std::string& export_dir) {
+                                             const std::string& export_dir, RingPlatform* ring) {
     SocketServerConfig server{
         .binary = "", .export_dir = export_dir, .work_dir = run_dir, .msize = options.msize};
     if (name == "direct") return direct_target(export_dir);
+    if (name == "xen9pd-ring") {
+        if (!ring) return fail(ENODEV);
+        return ring->start(export_dir);
+    }
     if (name == "xen9pd-unix") {
         server.binary = options.xen9pd;
         return start_xen9pd_unix(server);
@@ -129,6 +138,29 @@ Result<std::unique_ptr<Target>> start_target(const std::string& name, const Opti
         return start_diod_unix(server);
     }
     return fail(EINVAL);
+}
+
+bool wants(const Options& options, const std::string& target) {
+    return std::find(options.targets.begin(), options.targets.end(), target) !=
+           options.targets.end();
+}
+
+// The ring's workers run as unprivileged per-guest uids: the shared tree must
+// be theirs to read and write, like a share a toolstack hands to guests.
+Status open_to_all(const std::string& dir) {
+    namespace fsys = std::filesystem;
+    std::error_code ec;
+    fsys::permissions(dir, fsys::perms::all, ec);
+    for (auto it = fsys::recursive_directory_iterator(dir, ec);
+         !ec && it != fsys::recursive_directory_iterator(); it.increment(ec)) {
+        auto mode = it->is_directory() ? fsys::perms::all
+                                       : fsys::perms::owner_read | fsys::perms::owner_write |
+                                             fsys::perms::group_read | fsys::perms::group_write |
+                                             fsys::perms::others_read | fsys::perms::others_write;
+        fsys::permissions(it->path(), mode, ec);
+    }
+    if (ec) return fail(ec.value());
+    return {};
 }
 
 bool write_file(const std::string& path, const std::string& text) {
@@ -145,8 +177,25 @@ int run(const Options& options) {
         return 1;
     }
     const std::string run_dir = pattern;
-    const std::string export_dir = run_dir + "/export";
-    std::filesystem::create_directory(export_dir);
+    std::string export_dir = run_dir + "/export";
+    // The ring's daemon only serves exports below its allowed root, so with the
+    // ring in the run every target shares a directory there.
+    std::unique_ptr<RingPlatform> ring;
+    if (wants(options, "xen9pd-ring")) {
+        auto platform = start_ring_platform({.sim_binary = options.sim,
+                                             .xen9pd_binary = options.xen9pd,
+                                             .msize = options.msize,
+                                             .guests = 4});
+        if (!platform) {
+            std::fprintf(stderr, "xen9p-bench: cannot start xen9p-sim: %s\n",
+                         platform.error().message().c_str());
+        } else {
+            ring = std::move(*platform);
+            export_dir = (ring->export_parent() / "share").string();
+        }
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(export_dir, ec);
 
     RunInfo info;
     info.mode = options.mode;
@@ -161,14 +210,17 @@ int run(const Options& options) {
                  export_dir.c_str());
     int status = 0;
     std::vector<Measurement> results;
-    if (auto ready = setup_export(export_dir, config); !ready) {
+    auto ready = setup_export(export_dir, config);
+    if (ready) ready = open_to_all(export_dir);
+    if (!ready) {
         std::fprintf(stderr, "xen9p-bench: setup: %s\n", ready.error().message().c_str());
         status = 1;
     } else {
-        results.push_back(measure_memcpy(config));
+        for (auto& m : measure_memcpy(config))
+            results.push_back(std::move(m));
         for (const auto& name : options.targets) {
             std::fprintf(stderr, "xen9p-bench: target %s\n", name.c_str());
-            auto target = start_target(name, options, run_dir, export_dir);
+            auto target = start_target(name, options, run_dir, export_dir, ring.get());
             if (!target) {
                 std::fprintf(stderr, "xen9p-bench: cannot start %s: %s\n", name.c_str(),
                              target.error().message().c_str());
@@ -184,8 +236,8 @@ int run(const Options& options) {
         }
     }
     ::getloadavg(info.load_after, 3);
+    ring.reset();
 
-    std::error_code ec;
     std::filesystem::create_directories(options.out, ec);
     bool written = write_file(options.out + "/results.json", to_json(info, results)) &&
                    write_file(options.out + "/results.md", to_markdown(info, results)) &&

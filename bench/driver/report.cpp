@@ -42,7 +42,7 @@ std::string fixed(double value) {
 std::vector<std::string> workloads(const std::vector<Measurement>& results) {
     std::vector<std::string> names;
     for (const auto& m : results) {
-        if (m.workload == "memcpy") continue;
+        if (m.target == "memcpy") continue;
         if (std::find(names.begin(), names.end(), m.workload) == names.end()) {
             names.push_back(m.workload);
         }
@@ -146,8 +146,11 @@ std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& res
         }
         out += "\n";
     }
-    if (const auto* m = find(results, "memcpy", "memcpy")) {
-        out += "\nmemcpy bandwidth (64 MiB blocks, one thread): " + fixed(m->value) + " MiB/s\n";
+    out += "\n";
+    for (const auto& m : results) {
+        if (m.target != "memcpy") continue;
+        out += "memcpy bandwidth, one thread, " + m.workload.substr(7) +
+               " blocks: " + fixed(m.value) + " MiB/s\n";
     }
     out += "\nmode " + info.mode + ", " + std::to_string(info.cpus) + " cpus, load average " +
            fixed(info.load_before[0]) + " before and " + fixed(info.load_after[0]) +

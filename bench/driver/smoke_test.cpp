@@ -1,6 +1,6 @@
-// Runs xen9p-bench in its smoke mode against direct syscalls and xen9pd over a
-// unix socket: it must succeed, and its JSON must be well-formed and carry a
-// result for every workload of both targets.
+// Runs xen9p-bench in its smoke mode against every target (direct syscalls,
+// xen9pd over the simulated rings and over a unix socket, diod): it must
+// succeed, and its JSON must be well-formed and carry every workload of each.
 #define BOOST_TEST_MODULE bench_smoke
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,8 +123,8 @@ struct TempDir {
 int run_bench(const std::string& out) {
     pid_t pid = ::fork();
     if (pid == 0) {
-        ::execl(XEN9P_BENCH_BINARY, XEN9P_BENCH_BINARY, "--smoke", "--targets",
-                "direct,xen9pd-unix", "--out", out.c_str(), static_cast<char*>(nullptr));
+        ::execl(XEN9P_BENCH_BINARY, XEN9P_BENCH_BINARY, "--smoke", "--out", out.c_str(),
+                static_cast<char*>(nullptr));
         ::_exit(127);
     }
     int status = 0;
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(smoke_run_writes_wellformed_json_with_every_workload) {
     std::string json = slurp(dir.path + "/results.json");
     BOOST_TEST(JsonChecker(json).document());
     BOOST_TEST(json.find("\"error\"") == std::string::npos);
-    for (std::string target : {"direct", "xen9pd-unix"}) {
+    for (std::string target : {"direct", "xen9pd-ring", "xen9pd-unix", "diod-unix"}) {
         for (std::string workload :
              {"seq_read", "seq_write", "rand_read_4k_qd32", "rand_write_4k_qd1", "create_close",
               "getattr", "unlink", "walk_5_levels", "readdir", "small_files_write",
@@ -164,6 +164,8 @@ BOOST_AUTO_TEST_CASE(smoke_run_writes_wellformed_json_with_every_workload) {
         }
     }
     std::string table = slurp(dir.path + "/results.md");
+    BOOST_TEST(table.find("| xen9pd-ring / diod-unix |") != std::string::npos);
     BOOST_TEST(table.find("| xen9pd-unix / direct |") != std::string::npos);
+    BOOST_TEST(table.find("memcpy bandwidth") != std::string::npos);
     BOOST_TEST(!slurp(dir.path + "/plot.dat").empty());
 }

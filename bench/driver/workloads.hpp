@@ -49,7 +49,8 @@ Status setup_export(const std::string& dir, const WorkloadConfig& config);
 std::vector<Measurement> run_workloads(Target& target, const WorkloadConfig& config,
                                        const std::string& export_dir);
 
-// memcpy bandwidth of this machine (the upper bound of any copying transport).
-Measurement measure_memcpy(const WorkloadConfig& config);
+// memcpy bandwidth of this machine (the upper bound of any copying transport),
+// of 64 MiB blocks and of one chunk.
+std::vector<Measurement> measure_memcpy(const WorkloadConfig& config);
 
 }  // namespace xen9p::bench
