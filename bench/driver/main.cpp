@@ -24,7 +24,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: xen9p-bench [--quick|--smoke] [--out DIR] [--targets a,b,...]\n"
-    "       [--xen9pd PATH] [--sim PATH] [--diod PATH] [--msize N] [--seconds S] [--keep]\n"
+    "       [--xen9pd PATH] [--sim PATH] [--diod PATH] [--msize N] [--seconds S]\n"
+    "       [--only workload,...] [--keep]\n"
     "targets: direct, xen9pd-ring, xen9pd-unix, diod-unix (default: all)\n";
 
 struct Options {
@@ -36,6 +37,7 @@ struct Options {
     std::string diod = "/usr/sbin/diod";
     std::uint32_t msize = 128 * 1024 + 24;
     std::optional<double> seconds;
+    std::vector<std::string> only;
     bool keep = false;
 };
 
@@ -70,6 +72,8 @@ std::optional<Options> parse(int argc, char** argv) {
             options.targets = split(value);
         } else if (arg == "--xen9pd") {
             options.xen9pd = value;
+        } else if (arg == "--only") {
+            options.only = split(value);
         } else if (arg == "--sim") {
             options.sim = value;
         } else if (arg == "--diod") {
@@ -106,6 +110,7 @@ WorkloadConfig config_for(const Options& options) {
         config.guests = {1, 2};
     }
     if (options.seconds) config.seconds = *options.seconds;
+    config.only = options.only;
     config.chunk = options.msize - 24;  // P9_IOHDRSZ
     return config;
 }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -377,6 +378,8 @@ std::vector<Measurement> run_workloads(Target& target, const WorkloadConfig& con
     };
     auto add = [&](const std::string& workload, const std::string& unit,
                    const std::function<Result<Sample>()>& body) {
+        const auto& only = config.only;
+        if (!only.empty() && std::find(only.begin(), only.end(), workload) == only.end()) return;
         out.push_back(measure(workload, name, unit, body));
     };
 

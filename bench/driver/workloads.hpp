@@ -22,6 +22,8 @@ struct WorkloadConfig {
     // Requests in flight for sequential I/O (Linux reads ahead with several).
     unsigned seq_depth = 4;
     std::vector<unsigned> guests{1, 2, 4};
+    // Run only these workloads (by name); empty: all of them.
+    std::vector<std::string> only;
 };
 
 struct Measurement {
