@@ -1,6 +1,8 @@
 #include "xenring/toolstack/device_nodes.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <set>
+#include <thread>
 
 #include "tests/toolstack/toolstack_fixture.hpp"
 
@@ -92,6 +94,32 @@ BOOST_AUTO_TEST_CASE(lowest_free_devid_fills_the_first_gap) {
     BOOST_TEST(nodes.add(device(0, "d"), DevidChoice::kLowestFree).value() == 3u);
     BOOST_TEST(xs.read("/local/domain/5/device/9pfs/1/tag").value() == "c");
     BOOST_TEST(xs.read("/local/domain/5/device/9pfs/3/tag").value() == "d");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_adds_never_share_a_devid) {
+    constexpr unsigned kPerThread = 10;
+    std::vector<unsigned> got[2];
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+            auto own = dom0();
+            DeviceNodes nodes(own, dom0());
+            for (unsigned i = 0; i < kPerThread; ++i) {
+                auto devid = nodes.add(device(0, std::to_string(t) + "-" + std::to_string(i)),
+                                       DevidChoice::kLowestFree);
+                if (devid) got[t].push_back(*devid);
+            }
+        });
+    }
+    for (auto& thread : threads)
+        thread.join();
+    std::set<unsigned> all(got[0].begin(), got[0].end());
+    all.insert(got[1].begin(), got[1].end());
+    BOOST_TEST(got[0].size() + got[1].size() == 2 * kPerThread);
+    BOOST_TEST(all.size() == 2 * kPerThread);
+    BOOST_TEST(*all.rbegin() == 2 * kPerThread - 1);
+    DeviceNodes nodes(xs, dom0());
+    BOOST_TEST(nodes.list(5).value().size() == 2 * kPerThread);
 }
 
 BOOST_AUTO_TEST_CASE(a_backend_directory_left_without_frontend_still_holds_its_devid) {
