@@ -1,6 +1,10 @@
 #include "backend/fs/caller.hpp"
 
+#include <fcntl.h>
 #include <sys/fsuid.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 namespace xen9p::fs {
 
@@ -20,6 +24,16 @@ CredGuard::~CredGuard() {
     if (!active_) return;
     ::setfsuid(old_uid_);
     ::setfsgid(old_gid_);
+}
+
+Status adopt_owner(const Export& ex, int fd, Caller who, gid_t gid) {
+    if (ex.model() != SecurityModel::kNone) return {};
+    // AT_SYMLINK_NOFOLLOW: a symlink's O_PATH fd names the link itself.
+    if (::fchownat(fd, "", who.uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == EPERM || errno == EINVAL) return {};
+        return fail_errno();
+    }
+    return {};
 }
 
 }  // namespace xen9p::fs

@@ -2,12 +2,14 @@
 // under `passthrough` the guest's uid/gid own new files and the host checks
 // permissions against them (fsuid/fsgid of the calling thread, switched for the
 // duration of one operation); under `none` and `mapped-xattr` the server's own
-// identity does everything.
+// identity does everything, and `none` then hands new nodes to the caller where
+// the server may (adopt_owner).
 #pragma once
 
 #include <sys/types.h>
 
 #include "backend/fs/export.hpp"
+#include "p9proto/errno.hpp"
 
 namespace xen9p::fs {
 
@@ -38,5 +40,12 @@ class CredGuard {
     uid_t old_uid_ = 0;
     gid_t old_gid_ = 0;
 };
+
+// Under `none`, gives a node the server just created (fd: the node itself, O_PATH
+// or open) the caller's uid and `gid`, as QEMU's `none` model does; EPERM and
+// EINVAL (an unprivileged server, an id outside its namespace) are ignored and the
+// node stays the server's. Other models: nothing to do (passthrough created it as
+// the caller, mapped-xattr stores the ids in user.virtfs.*).
+Status adopt_owner(const Export& ex, int fd, Caller who, gid_t gid);
 
 }  // namespace xen9p::fs

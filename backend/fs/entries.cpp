@@ -41,16 +41,18 @@ Status chmod_path(const Export& ex, int fd, std::uint32_t mode) {
     return {};
 }
 
-// Finishes a creation: fixes the mode, reports the qid, removes the entry again
-// when that fails.
-Result<proto::Qid> finish(Export& ex, int dir_fd, const std::string& name, bool is_dir,
-                          std::optional<std::uint32_t> mode) {
+// Finishes a creation: hands the node to the caller (`none`), fixes the mode
+// (after the chown, which may clear setuid/setgid), reports the qid, removes the
+// entry again when that fails.
+Result<proto::Qid> finish(Export& ex, const Caller& who, gid_t gid, int dir_fd,
+                          const std::string& name, bool is_dir, std::optional<std::uint32_t> mode) {
     auto undo = [&](Errno err) -> Result<proto::Qid> {
         ::unlinkat(dir_fd, name.c_str(), is_dir ? AT_REMOVEDIR : 0);
         return std::unexpected(err);
     };
     auto fd = open_entry(dir_fd, name);
     if (!fd) return undo(fd.error());
+    if (auto s = adopt_owner(ex, fd->get(), who, gid); !s) return undo(s.error());
     if (mode) {
         if (auto s = chmod_path(ex, fd->get(), *mode); !s) return undo(s.error());
     }
@@ -60,8 +62,9 @@ Result<proto::Qid> finish(Export& ex, int dir_fd, const std::string& name, bool 
 }
 
 // A mapped-xattr regular file standing for any file type, with its metadata.
-Result<proto::Qid> create_mapped_file(Export& ex, int dir_fd, const std::string& name,
-                                      const MappedMeta& meta, std::string_view content) {
+Result<proto::Qid> create_mapped_file(Export& ex, const Caller& who, gid_t gid, int dir_fd,
+                                      const std::string& name, const MappedMeta& meta,
+                                      std::string_view content) {
     int raw = ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        kMappedFileMode);
     if (raw < 0) return fail_errno();
@@ -80,7 +83,7 @@ Result<proto::Qid> create_mapped_file(Export& ex, int dir_fd, const std::string&
         done += static_cast<std::size_t>(n);
     }
     if (auto s = write_meta(fd.get(), meta); !s) return undo(s.error());
-    return finish(ex, dir_fd, name, false, std::nullopt);
+    return finish(ex, who, gid, dir_fd, name, false, std::nullopt);
 }
 
 // Accounting for an entry about to disappear (a regular file's last name).
@@ -115,7 +118,7 @@ Result<proto::Qid> make_dir(Export& ex, const Caller& who, const Node& dir, std:
     if (::mkdirat(dir.fd(), cname->c_str(), mapped ? kMappedDirMode : (mode & 07777)) != 0) {
         return fail_errno();
     }
-    if (!mapped) return finish(ex, dir.fd(), *cname, true, mode);
+    if (!mapped) return finish(ex, who, gid, dir.fd(), *cname, true, mode);
     int raw = ::openat(dir.fd(), cname->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (raw < 0) {
         int err = errno;
@@ -128,7 +131,7 @@ Result<proto::Qid> make_dir(Export& ex, const Caller& who, const Node& dir, std:
         ::unlinkat(dir.fd(), cname->c_str(), AT_REMOVEDIR);
         return std::unexpected(s.error());
     }
-    return finish(ex, dir.fd(), *cname, true, std::nullopt);
+    return finish(ex, who, gid, dir.fd(), *cname, true, std::nullopt);
 }
 
 Result<proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
@@ -142,7 +145,7 @@ Result<proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
     if (ex.model() == SecurityModel::kMappedXattr) {
         if (auto s = ex.limits().reserve_file(ex.root_fd()); !s) return std::unexpected(s.error());
         MappedMeta meta{who.uid, gid, S_IFLNK | 0777, std::nullopt};
-        auto qid = create_mapped_file(ex, dir.fd(), *cname, meta, target);
+        auto qid = create_mapped_file(ex, who, gid, dir.fd(), *cname, meta, target);
         if (qid) {
             ex.limits().file_added();
             ex.limits().size_changed(0, target.size());
@@ -151,7 +154,7 @@ Result<proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
     }
     std::string ctarget(target);
     if (::symlinkat(ctarget.c_str(), dir.fd(), cname->c_str()) != 0) return fail_errno();
-    return finish(ex, dir.fd(), *cname, false, std::nullopt);
+    return finish(ex, who, gid, dir.fd(), *cname, false, std::nullopt);
 }
 
 Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std::string_view name,
@@ -171,12 +174,12 @@ Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std
     Result<proto::Qid> qid;
     if (ex.model() == SecurityModel::kMappedXattr) {
         MappedMeta meta{who.uid, gid, type | (mode & 07777), std::uint64_t{rdev}};
-        qid = create_mapped_file(ex, dir.fd(), *cname, meta, {});
+        qid = create_mapped_file(ex, who, gid, dir.fd(), *cname, meta, {});
         if (qid) ex.limits().file_added();
         return qid;
     }
     if (::mknodat(dir.fd(), cname->c_str(), type | (mode & 07777), rdev) != 0) return fail_errno();
-    qid = finish(ex, dir.fd(), *cname, false, mode);
+    qid = finish(ex, who, gid, dir.fd(), *cname, false, mode);
     if (qid && type == S_IFREG) ex.limits().file_added();
     return qid;
 }

@@ -123,9 +123,11 @@ Result<Created> create_file(Export& ex, const Caller& who, const Node& dir, std:
     if (mapped) {
         MappedMeta meta{who.uid, gid, S_IFREG | (mode & 07777), std::nullopt};
         if (auto s = write_meta(fd.get(), meta); !s) return undo(s.error());
-    } else if (::fchmod(fd.get(), host_mode) != 0) {
+    } else {
+        // The owner first: a chown may clear setuid/setgid.
+        if (auto s = adopt_owner(ex, fd.get(), who, gid); !s) return undo(s.error());
         // The process umask must not narrow what the guest asked for.
-        return undo(Errno{errno});
+        if (::fchmod(fd.get(), host_mode) != 0) return undo(Errno{errno});
     }
     ex.limits().file_added();
     auto path = reopen(ex, fd.get(), O_PATH);

@@ -87,4 +87,68 @@ BOOST_AUTO_TEST_CASE(none_model_ignores_chown_the_server_may_not_do) {
     BOOST_TEST(st.st_uid == 65534u);  // ignored, not done
 }
 
+BOOST_AUTO_TEST_CASE(none_model_gives_new_nodes_to_the_caller_when_the_server_may) {
+    if (::geteuid() != 0) return;
+    Fx fx(model(SecurityModel::kNone));
+    Caller guest{1000, 1000};
+    must(create_file(fx.ex, guest, fx.root, "f", dotl::kRdwr, 02755, 2000));
+    must(make_dir(fx.ex, guest, fx.root, "d", 0750, 1001));
+    must(make_symlink(fx.ex, guest, fx.root, "l", "f", 1002));
+    must(make_node(fx.ex, guest, fx.root, "p", S_IFIFO | 0640, 0, 0, 1003));
+    struct stat st {};
+    BOOST_REQUIRE(::stat(fx.host("f").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 1000u);
+    BOOST_TEST(st.st_gid == 2000u);
+    // The mode is set after the chown, which would have cleared setgid.
+    BOOST_TEST((st.st_mode & 07777) == 02755u);
+    BOOST_REQUIRE(::stat(fx.host("d").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 1000u);
+    BOOST_TEST(st.st_gid == 1001u);
+    BOOST_TEST((st.st_mode & 07777) == 0750u);
+    BOOST_REQUIRE(::lstat(fx.host("l").c_str(), &st) == 0);
+    BOOST_TEST(S_ISLNK(st.st_mode));
+    BOOST_TEST(st.st_uid == 1000u);
+    BOOST_TEST(st.st_gid == 1002u);
+    BOOST_REQUIRE(::stat(fx.host("p").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 1000u);
+    BOOST_TEST(st.st_gid == 1003u);
+    // The symlink was created as the server: the target keeps its owner.
+    BOOST_REQUIRE(::stat(fx.host("l").c_str(), &st) == 0);
+    BOOST_TEST(st.st_gid == 2000u);
+}
+
+BOOST_AUTO_TEST_CASE(none_model_unprivileged_server_keeps_what_it_creates) {
+    if (::geteuid() != 0) return;
+    Fx fx(model(SecurityModel::kNone));
+    BOOST_REQUIRE(::chmod(fx.top.path().c_str(), 0755) == 0);
+    BOOST_REQUIRE(::chmod(fx.host("").c_str(), 0777) == 0);
+    pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0) {
+        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+            ::_exit(100);
+        }
+        // Opened as the unprivileged server, as the worker does (its /proc/self).
+        auto ex = Export::open(fx.top / "export", model(SecurityModel::kNone));
+        if (!ex) ::_exit(101);
+        auto root = ex->root();
+        if (!root) ::_exit(102);
+        Caller guest{1000, 1000};
+        auto f = create_file(*ex, guest, *root, "f", dotl::kRdwr, 0640, 1000);
+        if (!f) ::_exit(f.error().value);
+        auto d = make_dir(*ex, guest, *root, "d", 0750, 1000);
+        ::_exit(d ? 0 : d.error().value);
+    }
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+    BOOST_REQUIRE(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
+    struct stat st {};
+    BOOST_REQUIRE(::stat(fx.host("f").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 65534u);
+    BOOST_TEST((st.st_mode & 07777) == 0640u);
+    BOOST_REQUIRE(::stat(fx.host("d").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 65534u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
