@@ -48,9 +48,15 @@ fi
 
 # trans=fd cannot use the port directly (virtio_console refuses kernel_write),
 # so socat copies between it and two FIFOs the kernel reads and writes.
-# Opening the FIFOs read-write here first keeps socat's opens from blocking.
+# Fds 5 and 6 hold each FIFO open read-write so that no open below blocks.
+# The kernel's own fds must be read-only (3) and write-only (4): trans_fd
+# watches at most two wait queues (MAXPOLLWADDR) and a FIFO open read-write
+# registers both of its queues on the first poll, leaving the write side
+# unwatched. A request larger than the pipe (64 KiB; a 64 KiB Twrite at
+# msize 262144) then stops after the first 64 KiB and is never completed.
 mkfifo /run/to-server /run/from-server
-exec 3<>/run/from-server 4<>/run/to-server
+exec 5<>/run/from-server 6<>/run/to-server
+exec 3</run/from-server 4>/run/to-server
 socat -b 1048576 "OPEN:$port" 'OPEN:/run/to-server!!OPEN:/run/from-server' 2>/run/socat.err &
 
 opts=trans=fd,rfdno=3,wfdno=4,version=9p2000.L,msize=$MSIZE
