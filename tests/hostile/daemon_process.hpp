@@ -1,0 +1,64 @@
+// `xen9pd serve` as a child process on a temporary export, for the hostile
+// suite: connections over its unix socket, its memory and fd use read from
+// /proc, its log lines for what it reports per session.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "xenring/client/stream_transport.hpp"
+
+namespace xen9p::hostile {
+
+struct DaemonLimits {
+    std::size_t max_fids = 256;
+    std::size_t max_in_flight = 16;
+};
+
+struct Memory {
+    std::size_t rss_kib = 0;  // VmRSS
+    std::size_t hwm_kib = 0;  // VmHWM: the peak so far
+};
+
+class DaemonProcess {
+  public:
+    // Creates <top>/export (with `witness` holding kWitnessText) and
+    // <top>/outside (with `secret` holding kSecretText) under /dev/shm, starts
+    // the daemon and waits until its socket accepts.
+    explicit DaemonProcess(DaemonLimits limits);
+    // Stops the daemon (SIGTERM, then SIGKILL) and removes the directories.
+    ~DaemonProcess();
+    DaemonProcess(const DaemonProcess&) = delete;
+    DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+    static constexpr std::string_view kWitnessText = "the witness file\n";
+    static constexpr std::string_view kSecretText = "SECRET outside the export\n";
+
+    const std::string& export_dir() const { return export_; }
+    const std::string& outside_dir() const { return outside_; }
+    const DaemonLimits& limits() const { return limits_; }
+
+    std::unique_ptr<client::StreamTransport> connect() const;
+
+    Memory memory() const;
+    std::size_t open_fds() const;
+    bool running() const;
+    // The largest max_in_flight its "session ended" log lines report so far.
+    std::size_t logged_max_in_flight() const;
+
+  private:
+    std::string top_;
+    std::string export_;
+    std::string outside_;
+    std::string socket_;
+    std::string log_;
+    DaemonLimits limits_;
+    pid_t pid_ = -1;
+};
+
+}  // namespace xen9p::hostile
