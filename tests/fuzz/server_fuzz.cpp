@@ -65,16 +65,18 @@ struct World {
     std::string fds;
 };
 
+io::EventLoop make_loop() {
+    log::set_level(log::Level::kError);
+    auto loop = io::EventLoop::create(64);
+    require(loop.has_value(), "io_uring unavailable");
+    return std::move(*loop);
+}
+
+// A static object, so that a run that ends normally removes the export.
 World& world() {
-    static World* w = [] {
-        log::set_level(log::Level::kError);
-        auto loop = io::EventLoop::create(64);
-        require(loop.has_value(), "io_uring unavailable");
-        auto* made = new World{fuzz::FuzzExport(), std::move(*loop), {}};
-        made->fds = open_fds();
-        return made;
-    }();
-    return *w;
+    // Members are initialised in order: the fd baseline includes the loop's ring.
+    static World w{fuzz::FuzzExport(), make_loop(), open_fds()};
+    return w;
 }
 
 void check_replies(fuzz::LoopbackSession& session) {
