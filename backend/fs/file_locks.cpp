@@ -80,7 +80,10 @@ Result<proto::Rgetlock> FileLocks::getlock(const Export& ex, const OpenFile& fil
     if (!file) return fail(EBADF);
     auto type = host_type(req.type);
     if (!type) return std::unexpected(type.error());
-    if (*type == F_UNLCK) return fail(EINVAL);
+    // The Linux client always asks with UNLCK (its local posix_test_lock has
+    // overwritten the type it was given): test as a write lock, which every lock
+    // of another owner on the range conflicts with.
+    if (*type == F_UNLCK) *type = F_WRLCK;
     auto fl = host_range(*type, req.start, req.length);
     if (!fl) return std::unexpected(fl.error());
     auto fd = owner_fd(ex, file, req.client_id.str, req.proc_id, true);

@@ -33,8 +33,10 @@ class FileLocks {
     Result<std::uint8_t> lock(const Export& ex, const OpenFile& file, const proto::Tlock& req);
 
     // Tgetlock: the first conflicting lock, or type kUnlock when there is none.
-    // OFD locks do not name their owner: a conflict reports proc_id 0. The
-    // reply's client_id views the request's.
+    // A request of type kUnlock (what the Linux client sends whatever F_GETLK
+    // asked for) is tested as a write lock: any lock of another owner on the
+    // range is reported. OFD locks do not name their owner: a conflict reports
+    // proc_id 0. The reply's client_id views the request's.
     Result<proto::Rgetlock> getlock(const Export& ex, const OpenFile& file,
                                     const proto::Tgetlock& req);
 

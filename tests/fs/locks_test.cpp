@@ -87,6 +87,29 @@ BOOST_AUTO_TEST_CASE(getlock_reports_the_conflicting_range_or_unlock) {
     BOOST_TEST(must(o.file.locks().getlock(fx.ex, o.file, q)).type == lk::kUnlock);
 }
 
+BOOST_AUTO_TEST_CASE(getlock_of_type_unlock_reports_any_lock_of_another_owner) {
+    // The Linux client's Tgetlock always carries UNLCK.
+    Fx fx;
+    fx.write_file("f", "0123456789");
+    auto o = must(open_node(fx.ex, fx.me, must(fx.walk("f")), proto::dotl::kRdwr));
+    proto::Tgetlock q;
+    q.type = lk::kUnlock;
+    q.start = 0;
+    q.length = 0;
+    q.proc_id = 2;
+    q.client_id = proto::Text{"guest"};
+    auto r = must(o.file.locks().getlock(fx.ex, o.file, q));
+    BOOST_TEST(r.type == lk::kUnlock);
+    must(o.file.locks().lock(fx.ex, o.file, lock_req(lk::kReadLock, 6, 2, 1)));
+    r = must(o.file.locks().getlock(fx.ex, o.file, q));
+    BOOST_TEST(r.type == lk::kReadLock);
+    BOOST_TEST(r.start == 6u);
+    BOOST_TEST(r.length == 2u);
+    // Its own lock is no conflict.
+    q.proc_id = 1;
+    BOOST_TEST(must(o.file.locks().getlock(fx.ex, o.file, q)).type == lk::kUnlock);
+}
+
 BOOST_AUTO_TEST_CASE(lock_errors_bad_type_range_and_access_mode) {
     Fx fx;
     fx.write_file("f", "x");
