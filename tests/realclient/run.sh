@@ -33,6 +33,8 @@ done
 case "$server" in xen9pd | diod) ;; *) echo "run.sh: --server xen9pd|diod" >&2; exit 2 ;; esac
 case "$mode" in quick | full) ;; *) echo "run.sh: --mode quick|full" >&2; exit 2 ;; esac
 [ -n "$timeout_s" ] || { [ "$mode" = quick ] && timeout_s=900 || timeout_s=3600; }
+# Absolute: diod takes a listen address without a leading / for host:port.
+mkdir -p "$build" && build=$(cd "$build" && pwd)
 [ -n "$xen9pd" ] || xen9pd=$build/backend/daemon/xen9pd
 
 log() { echo "realclient: $*" >&2; }
