@@ -27,7 +27,7 @@ CredGuard::~CredGuard() {
 }
 
 Status adopt_owner(const Export& ex, int fd, Caller who, gid_t gid) {
-    if (ex.model() != SecurityModel::kNone) return {};
+    if (ex.model() != SecurityModel::kNone || !who.named) return {};
     // AT_SYMLINK_NOFOLLOW: a symlink's O_PATH fd names the link itself.
     if (::fchownat(fd, "", who.uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == EPERM || errno == EINVAL) return {};

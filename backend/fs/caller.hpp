@@ -16,6 +16,9 @@ namespace xen9p::fs {
 struct Caller {
     uid_t uid = 0;
     gid_t gid = 0;
+    // The attach named the uid (n_uname). Under `none` only such a caller is
+    // given what it creates: QEMU passes uid -1, "leave the owner", otherwise.
+    bool named = true;
 };
 
 // Sets the thread's fsuid/fsgid to the caller's under passthrough and restores
@@ -42,9 +45,9 @@ class CredGuard {
 };
 
 // Under `none`, gives a node the server just created (fd: the node itself, O_PATH
-// or open) the caller's uid and `gid`, as QEMU's `none` model does; EPERM and
-// EINVAL (an unprivileged server, an id outside its namespace) are ignored and the
-// node stays the server's. Other models: nothing to do (passthrough created it as
+// or open) the caller's uid and `gid` when the caller is `named`, as QEMU's
+// `none` model does; EPERM and EINVAL (an unprivileged server, an id outside its
+// namespace) are ignored and the node stays the server's. Other models: nothing to do (passthrough created it as
 // the caller, mapped-xattr stores the ids in user.virtfs.*).
 Status adopt_owner(const Export& ex, int fd, Caller who, gid_t gid);
 

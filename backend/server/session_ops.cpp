@@ -39,7 +39,7 @@ Result<fs::Caller> caller_of(const proto::Tattach& req) {
         }
     }
     // Tattach carries no group: the uid's number stands in until creating ops name one.
-    return fs::Caller{uid, uid};
+    return fs::Caller{uid, uid, req.n_uname != proto::kNoUname};
 }
 
 }  // namespace

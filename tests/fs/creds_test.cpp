@@ -117,6 +117,20 @@ BOOST_AUTO_TEST_CASE(none_model_gives_new_nodes_to_the_caller_when_the_server_ma
     BOOST_TEST(st.st_gid == 2000u);
 }
 
+BOOST_AUTO_TEST_CASE(none_model_leaves_the_owner_for_a_caller_without_n_uname) {
+    if (::geteuid() != 0) return;
+    Fx fx(model(SecurityModel::kNone));
+    Caller unnamed{65534, 65534, false};
+    must(create_file(fx.ex, unnamed, fx.root, "f", dotl::kRdwr, 0640, 65534));
+    must(make_dir(fx.ex, unnamed, fx.root, "d", 0750, 65534));
+    struct stat st {};
+    BOOST_REQUIRE(::stat(fx.host("f").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 0u);
+    BOOST_TEST((st.st_mode & 07777) == 0640u);
+    BOOST_REQUIRE(::stat(fx.host("d").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(none_model_unprivileged_server_keeps_what_it_creates) {
     if (::geteuid() != 0) return;
     Fx fx(model(SecurityModel::kNone));

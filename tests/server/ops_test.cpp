@@ -47,6 +47,31 @@ BOOST_AUTO_TEST_CASE(attach_without_n_uname_falls_back_to_uname) {
     BOOST_TEST(err(client::attach(*c, 2, "no-such-user-xen9p", s.aname(), kNoUname)) == EPERM);
 }
 
+BOOST_AUTO_TEST_CASE(none_model_creations_belong_to_an_n_uname_but_not_to_a_bare_uname) {
+    if (::geteuid() != 0) return;
+    SocketServer s;  // security model none
+    BOOST_REQUIRE(::chmod(s.root().c_str(), 0777) == 0);
+    auto named = s.connect();
+    must(client::attach(*named, 1, "", s.aname(), 1000));
+    must(walk(*named, 2, {}));
+    must(call<Rlcreate>(*named, Tlcreate{2, {"named"}, dotl::kRdwr, 0640, 1001}));
+    must(walk(*named, 3, {}));
+    must(call<Rmkdir>(*named, Tmkdir{3, {"named-dir"}, 0750, 1001}));
+    // Linux's first attach: uname "nobody", no n_uname. QEMU leaves the owner then.
+    auto bare = s.connect();
+    must(client::attach(*bare, 1, "nobody", s.aname(), kNoUname));
+    must(walk(*bare, 2, {}));
+    must(call<Rlcreate>(*bare, Tlcreate{2, {"bare"}, dotl::kRdwr, 0640, 1001}));
+    struct stat st {};
+    BOOST_REQUIRE(::stat((s / "named").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 1000u);
+    BOOST_TEST(st.st_gid == 1001u);
+    BOOST_REQUIRE(::stat((s / "named-dir").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 1000u);
+    BOOST_REQUIRE(::stat((s / "bare").c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(attach_to_another_aname_is_enoent) {
     SocketServer s;
     auto c = s.connect();
