@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -123,8 +124,7 @@ std::uint64_t guest_workload(Client& c) {
     return total;
 }
 
-int run_demo() {
-    auto sim = check(simxen::SimXen::start({XEN9P_SIM_BINARY, XEN9PD_BINARY}), "start xen9p-sim");
+int run_demo(simxen::SimXen* sim) {
     std::cout << "== simulated Xen (xenstored, grant table, event channels) in "
               << sim->dir().string() << "\n";
     constexpr xen9p::platform::DomId kGuest = 1;
@@ -198,10 +198,18 @@ int run_demo() {
 }
 
 int main() {
+    auto sim = simxen::SimXen::start({XEN9P_SIM_BINARY, XEN9PD_BINARY});
+    if (!sim) {
+        std::cerr << "demo: start xen9p-sim: " << sim.error().message() << "\n";
+        return 1;
+    }
     try {
-        return run_demo();
+        return run_demo(sim->get());
     } catch (const DemoFailure& failure) {
         std::cerr << "demo: " << failure.what << "\n";
+        // xen9pd's own account of what went wrong.
+        std::ifstream log((*sim)->daemon_log());
+        std::cerr << "== xen9pd log:\n" << log.rdbuf();
         return 1;
     }
 }
