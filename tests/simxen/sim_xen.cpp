@@ -27,10 +27,14 @@ Result<std::unique_ptr<SimXen>> SimXen::start(const Binaries& binaries) {
     if (!child) return std::unexpected(child.error());
     sim->sim_ = std::move(*child);
     const auto socket = (sim->dir_ / "xenstored.sock").string();
-    if (!wait_until(
-            [&] { return fsys::exists(sim->dir_ / "hypervisor.sock") && fsys::exists(socket); }))
+    // A socket file exists from bind(); connects are refused until listen().
+    Result<platform::Xenstore> xs = fail(ECONNREFUSED);
+    if (!wait_until([&] {
+            if (!fsys::exists(sim->dir_ / "hypervisor.sock") || !fsys::exists(socket)) return false;
+            xs = platform::Xenstore::open_socket(socket);
+            return xs.has_value() || xs.error() != Errno{ECONNREFUSED};
+        }))
         return fail(ETIMEDOUT);
-    auto xs = platform::Xenstore::open_socket(socket);
     if (!xs) return std::unexpected(xs.error());
     auto waiter = platform::Xenstore::open_socket(socket);
     if (!waiter) return std::unexpected(waiter.error());
@@ -86,11 +90,13 @@ Result<std::string> SimXen::daemon_status() {
     return daemon::control_query(control_socket(), "status");
 }
 
-Result<std::unique_ptr<frontend::Frontend>> SimXen::connect(platform::DomId domid, unsigned devid) {
+Result<std::unique_ptr<frontend::Frontend>> SimXen::connect(platform::DomId domid, unsigned devid,
+                                                            std::chrono::milliseconds timeout) {
     frontend::FrontendConfig config;
     config.platform_spec = "sim:" + dir_.string();
     config.domid = domid;
     config.devid = devid;
+    config.timeout = timeout;
     config.xenstore_socket = frontend::sim_xenstore_socket(dir_.string(), domid);
     return frontend::Frontend::connect(config);
 }
