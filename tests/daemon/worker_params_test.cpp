@@ -64,6 +64,12 @@ BOOST_AUTO_TEST_CASE(decimal_parsing_is_strict) {
     BOOST_TEST(!parse_decimal("+1", 10).has_value());
     BOOST_TEST(!parse_decimal(" 1", 10).has_value());
     BOOST_TEST(!parse_decimal("99999999999999999999999", ~0ull).has_value());
+    // A last digit above a small maximum (num-rings 5 against max-rings 4).
+    BOOST_TEST(parse_decimal("4", 4).value() == 4u);
+    BOOST_TEST(!parse_decimal("5", 4).has_value());
+    BOOST_TEST(!parse_decimal("9", 8).has_value());
+    BOOST_TEST(!parse_decimal("19", 10).has_value());
+    BOOST_TEST(parse_decimal("10", 10).value() == 10u);
 }
 
 BOOST_AUTO_TEST_CASE(device_paths_are_parsed_strictly) {
