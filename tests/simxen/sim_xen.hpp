@@ -50,7 +50,9 @@ class SimXen {
     Result<std::string> daemon_status();
 
     // The guest side of device `devid` of `domid`: the Linux trans_xen handshake.
-    Result<std::unique_ptr<frontend::Frontend>> connect(platform::DomId domid, unsigned devid = 0);
+    Result<std::unique_ptr<frontend::Frontend>> connect(
+        platform::DomId domid, unsigned devid = 0,
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
     // The xenstore subtree under `path`, one `key = "value"` line per node.
     std::string tree(const std::string& path);

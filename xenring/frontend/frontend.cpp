@@ -28,6 +28,14 @@ bool is_closing(XenbusState s) {
     return s == XenbusState::kClosing || s == XenbusState::kClosed;
 }
 
+bool is_init_wait(XenbusState s) {
+    return s == XenbusState::kInitWait;
+}
+
+bool is_init_wait_or_closing(XenbusState s) {
+    return is_init_wait(s) || is_closing(s);
+}
+
 }  // namespace
 
 bool versions_include_1(std::string_view versions) {
@@ -87,9 +95,19 @@ Result<std::unique_ptr<Frontend>> Frontend::connect(const FrontendConfig& config
         return std::unexpected(st.error());
     }
 
+    // A device used before (its frontend Closed) starts over from
+    // Initialising, as a re-probed Linux frontend does; the backend then
+    // leaves Closed for InitWait.
+    auto own = fe->xs_.try_read(fe->frontend_path_ + "/state");
+    if (!own) return std::unexpected(own.error());
+    const bool restart = *own && **own != "1";
+    if (restart) {
+        if (auto st = fe->set_state(XenbusState::kInitialising); !st)
+            return std::unexpected(st.error());
+    }
+
     // Linux reads the backend's features only once it is in InitWait.
-    auto state = fe->wait_backend(
-        [](XenbusState s) { return s == XenbusState::kInitWait || is_closing(s); });
+    auto state = fe->wait_backend(restart ? is_init_wait : is_init_wait_or_closing);
     if (!state) return std::unexpected(state.error());
     if (is_closing(*state)) return fail(ECONNREFUSED);
 
