@@ -1,0 +1,85 @@
+// What a guest can reach through xen9pd: its own share, as its own uid, from a
+// sandboxed worker; exports outside the allowed roots are refused.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+
+#include "tests/daemon_sim/daemon_fixture.hpp"
+
+namespace xen9p::test {
+
+BOOST_FIXTURE_TEST_SUITE(confinement, DaemonFixture)
+
+BOOST_AUTO_TEST_CASE(two_guests_see_only_their_own_shares_as_their_own_uids) {
+    const auto share1 = add_guest(1);
+    const auto share2 = add_guest(2);
+    auto c1 = mount(1);
+    auto c2 = mount(2);
+    write_file(*c1, "mine", "guest one");
+    write_file(*c2, "mine", "guest two");
+    BOOST_TEST(must(read_file(*c1, "mine")) == "guest one");
+    BOOST_TEST(must(read_file(*c2, "mine")) == "guest two");
+    // ".." at the root stays at the root: guest 2 cannot name guest 1's share.
+    std::string_view up[] = {"..", "share1", "mine"};
+    auto escaped = client::walk(*c2, 0, 30, up);
+    BOOST_TEST(!escaped.has_value());
+
+    struct stat st1 {
+    }, st2{};
+    BOOST_REQUIRE(::stat((share1 / "mine").c_str(), &st1) == 0);
+    BOOST_REQUIRE(::stat((share2 / "mine").c_str(), &st2) == 0);
+    BOOST_TEST(st1.st_uid == simxen::kUidRangeBase + 1);
+    BOOST_TEST(st2.st_uid == simxen::kUidRangeBase + 2);
+    const auto w1 = wait_worker(1);
+    const auto w2 = wait_worker(2);
+    BOOST_REQUIRE(w1);
+    BOOST_REQUIRE(w2);
+    BOOST_TEST(*w1 != *w2);
+}
+
+BOOST_AUTO_TEST_CASE(worker_runs_deprivileged_inside_its_export) {
+    const auto share = add_guest(3);
+    { std::ofstream marker(share / "marker-on-host"); }
+    auto c = mount(3);
+    const auto pid = wait_worker(3);
+    BOOST_REQUIRE(pid);
+    const auto uid = std::to_string(simxen::kUidRangeBase + 3);
+    const auto gid = std::to_string(simxen::kUidRangeBase);
+    BOOST_TEST(simxen::proc_status_field(*pid, "Uid") ==
+               uid + "\t" + uid + "\t" + uid + "\t" + uid);
+    BOOST_TEST(simxen::proc_status_field(*pid, "Gid") ==
+               gid + "\t" + gid + "\t" + gid + "\t" + gid);
+    BOOST_TEST(simxen::proc_status_field(*pid, "Groups") == "");
+    BOOST_TEST(simxen::proc_status_field(*pid, "CapEff") == "0000000000000000");
+    BOOST_TEST(simxen::proc_status_field(*pid, "CapPrm") == "0000000000000000");
+    BOOST_TEST(simxen::proc_status_field(*pid, "NoNewPrivs") == "1");
+    BOOST_TEST(simxen::proc_status_field(*pid, "Seccomp") == "2");
+    // Its root directory is the export: the host's marker file is at "/".
+    const std::filesystem::path root = "/proc/" + std::to_string(*pid) + "/root";
+    BOOST_TEST(std::filesystem::exists(root / "marker-on-host"));
+    BOOST_TEST(!std::filesystem::exists(root / "etc" / "passwd"));
+}
+
+BOOST_AUTO_TEST_CASE(export_outside_the_allowed_roots_is_refused_and_logged) {
+    must(sim->toolstack().create_domain(4, "guest4"));
+    sim::P9Device device;
+    device.domid = 4;
+    device.tag = "etc";
+    device.path = "/etc";
+    must(sim->toolstack().add_9pfs(device));
+    BOOST_TEST(wait_backend_state(4, {"6"}));
+    auto error = sim->xs().try_read(backend_path(4) + "/hotplug-error");
+    BOOST_REQUIRE(error.has_value());
+    BOOST_TEST(error->value_or("").find("outside the allowed") != std::string::npos);
+    BOOST_TEST(daemon_log().find("outside the allowed") != std::string::npos);
+    BOOST_TEST(!worker(4).has_value());
+    // The guest's connect fails instead of hanging.
+    auto fe = sim->connect(4, 0, std::chrono::seconds(5));
+    BOOST_TEST(!fe.has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace xen9p::test

@@ -1,0 +1,142 @@
+// xen9pd running against a fresh simulated Xen for each test, with guests
+// created through the toolstack and mounted through the trans_xen-like frontend.
+#pragma once
+
+#include <boost/test/results_collector.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "p9proto/constants.hpp"
+#include "p9proto/open_flags.hpp"
+#include "tests/simxen/sim_xen.hpp"
+#include "xenring/client/client.hpp"
+#include "xenring/client/operations.hpp"
+
+namespace xen9p::test {
+
+template <class T>
+T must(Result<T> r) {
+    BOOST_REQUIRE_MESSAGE(r.has_value(), r.error().message());
+    return std::move(*r);
+}
+
+inline void must(const Status& s) {
+    BOOST_REQUIRE_MESSAGE(s.has_value(), s.error().message());
+}
+
+struct DaemonFixture {
+    DaemonFixture() {
+        sim = must(simxen::SimXen::start({XEN9P_SIM_BINARY, XEN9PD_BINARY}));
+        must(sim->start_daemon({"--log-level", "debug"}));
+    }
+    ~DaemonFixture() {
+        // Keep the daemon's log when a test failed: it says why.
+        using namespace boost::unit_test;
+        if (!results_collector.results(framework::current_test_case().p_id).passed())
+            std::cerr << "xen9pd log:\n" << daemon_log();
+    }
+
+    // A domain with a 9pfs device (devid 0) exporting a fresh directory.
+    std::filesystem::path add_guest(platform::DomId domid, const std::string& tag = "share") {
+        must(sim->toolstack().create_domain(domid, "guest" + std::to_string(domid)));
+        auto path = must(sim->make_export(tag + std::to_string(domid), domid));
+        sim::P9Device device;
+        device.domid = domid;
+        device.tag = tag;
+        device.path = path.string();
+        must(sim->toolstack().add_9pfs(device));
+        return path;
+    }
+
+    // Connects the guest's frontend and attaches fid 0 to the share's root.
+    std::unique_ptr<client::Client> mount(
+        platform::DomId domid, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+        auto c = std::make_unique<client::Client>(must(sim->connect(domid, 0, timeout)));
+        must(c->negotiate());
+        must(client::attach(*c, 0, "root", "", 0));
+        return c;
+    }
+
+    std::string backend_path(platform::DomId domid) {
+        return "/local/domain/0/backend/9pfs/" + std::to_string(domid) + "/0";
+    }
+
+    std::optional<std::string> backend_state(platform::DomId domid) {
+        auto value = sim->xs().try_read(backend_path(domid) + "/state");
+        if (!value) return std::nullopt;
+        return *value;
+    }
+
+    // Waits (bounded) for the backend state to be one of `states` ("" = gone).
+    bool wait_backend_state(platform::DomId domid, std::initializer_list<std::string_view> states) {
+        return simxen::wait_until([&] {
+            const auto s = backend_state(domid).value_or("");
+            for (auto want : states)
+                if (s == want) return true;
+            return false;
+        });
+    }
+
+    std::optional<pid_t> worker(platform::DomId domid) {
+        auto status = sim->daemon_status();
+        if (!status) return std::nullopt;
+        return simxen::worker_pid(*status, domid);
+    }
+
+    std::optional<pid_t> wait_worker(platform::DomId domid) {
+        std::optional<pid_t> pid;
+        simxen::wait_until([&] { return (pid = worker(domid)).has_value(); });
+        return pid;
+    }
+
+    static bool process_gone(pid_t pid) {
+        return simxen::wait_until([pid] {
+            std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+            std::string line;
+            // Gone, or a zombie waiting for the supervisor's waitpid.
+            if (!std::getline(stat, line)) return true;
+            const auto close = line.rfind(')');
+            return close != std::string::npos && line.substr(close + 2, 1) == "Z";
+        });
+    }
+
+    std::string daemon_log() {
+        std::ifstream log(sim->daemon_log());
+        std::stringstream text;
+        text << log.rdbuf();
+        return text.str();
+    }
+
+    std::unique_ptr<simxen::SimXen> sim;
+};
+
+// Creates `name` under fid 0 with `content`; fids 10.. are used and clunked.
+inline void write_file(client::Client& c, const std::string& name, const std::string& content) {
+    must(client::walk(c, 0, 10, {}));
+    auto created = must(c.call(proto::Tlcreate{10, {name}, proto::dotl::kRdwr, 0644, 0}));
+    must(client::expect<proto::Rlcreate>(created));
+    must(client::write_all(c, 10, 0, std::as_bytes(std::span(content))));
+    must(client::clunk(c, 10));
+}
+
+inline Result<std::string> read_file(client::Client& c, const std::string& name) {
+    std::string_view path[] = {name};
+    if (auto w = client::walk(c, 0, 11, path); !w) return std::unexpected(w.error());
+    if (auto o = client::lopen(c, 11, proto::dotl::kRdonly); !o) {
+        (void)client::clunk(c, 11);
+        return std::unexpected(o.error());
+    }
+    auto data = client::read_all(c, 11);
+    (void)client::clunk(c, 11);
+    if (!data) return std::unexpected(data.error());
+    return std::string(reinterpret_cast<const char*>(data->data()), data->size());
+}
+
+}  // namespace xen9p::test

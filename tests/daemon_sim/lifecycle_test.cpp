@@ -1,0 +1,102 @@
+// The device lifecycle through xen9pd on the simulated Xen: connect, use,
+// disconnect, reconnect, toolstack removal, domain destruction with requests
+// in flight, a worker killed mid-request.
+#define BOOST_TEST_MODULE daemon_sim
+#include <signal.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "tests/daemon_sim/daemon_fixture.hpp"
+
+namespace xen9p::test {
+
+BOOST_FIXTURE_TEST_SUITE(lifecycle, DaemonFixture)
+
+BOOST_AUTO_TEST_CASE(guest_disconnects_and_reconnects_to_a_fresh_worker) {
+    const auto share = add_guest(1);
+    auto c = mount(1);
+    write_file(*c, "kept", "survives the reconnect");
+    const auto first = wait_worker(1);
+    BOOST_REQUIRE(first);
+    BOOST_TEST(backend_state(1).value_or("") == "4");
+
+    c.reset();  // the frontend closes, as on unmount and module unload
+    BOOST_TEST(wait_backend_state(1, {"6"}));
+    BOOST_TEST(process_gone(*first));
+
+    c = mount(1);
+    const auto second = wait_worker(1);
+    BOOST_REQUIRE(second);
+    BOOST_TEST(*second != *first);
+    BOOST_TEST(must(read_file(*c, "kept")) == "survives the reconnect");
+    BOOST_TEST(std::filesystem::file_size(share / "kept") == 22u);
+}
+
+BOOST_AUTO_TEST_CASE(toolstack_removal_is_answered_with_closed_and_forgotten) {
+    add_guest(1);
+    auto c = mount(1);
+    const auto pid = wait_worker(1);
+    BOOST_REQUIRE(pid);
+    // libxl's removal: online=0, state=5, wait for 6 (the toolstack returns
+    // ETIMEDOUT if the backend does not answer within its 10 s).
+    auto removed = sim->toolstack().remove_9pfs(1, 0);
+    BOOST_TEST(removed.has_value());
+    BOOST_TEST(process_gone(*pid));
+    BOOST_TEST(simxen::wait_until([&] {
+        auto status = sim->daemon_status();
+        return status && status->find("domid=1 ") == std::string::npos;
+    }));
+}
+
+BOOST_AUTO_TEST_CASE(domain_destroyed_with_requests_in_flight_stops_only_its_worker) {
+    add_guest(1);
+    add_guest(2);
+    auto doomed = mount(1, std::chrono::seconds(2));
+    auto other = mount(2);
+    write_file(*doomed, "big", std::string(1 << 20, 'x'));
+    const auto pid = wait_worker(1);
+    BOOST_REQUIRE(pid);
+    std::string_view big[] = {"big"};
+    must(client::walk(*doomed, 0, 20, big));
+    must(client::lopen(*doomed, 20, proto::dotl::kRdonly));
+    for (std::uint64_t i = 0; i < 32; ++i)
+        must(doomed->send(proto::Tread{20, i * 32768, 32768}));
+
+    must(sim->toolstack().destroy_domain(1, std::chrono::seconds(10)));
+    BOOST_TEST(process_gone(*pid));
+    BOOST_TEST(simxen::wait_until([&] {
+        auto status = sim->daemon_status();
+        return status && status->find("domid=1 ") == std::string::npos;
+    }));
+    write_file(*other, "after", "still served");
+    BOOST_TEST(must(read_file(*other, "after")) == "still served");
+    BOOST_TEST(!sim->daemon()->poll_exit().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(worker_killed_mid_request_closes_only_its_device) {
+    add_guest(1);
+    add_guest(2);
+    auto victim = mount(1, std::chrono::seconds(2));
+    auto other = mount(2);
+    write_file(*victim, "f", std::string(256 * 1024, 'v'));
+    std::string_view f[] = {"f"};
+    must(client::walk(*victim, 0, 20, f));
+    must(client::lopen(*victim, 20, proto::dotl::kRdonly));
+    for (std::uint64_t i = 0; i < 16; ++i)
+        must(victim->send(proto::Tread{20, i * 16384, 16384}));
+    const auto pid = wait_worker(1);
+    BOOST_REQUIRE(pid);
+    BOOST_REQUIRE(::kill(*pid, SIGKILL) == 0);
+
+    // The guest sees its device close (I/O errors, not a hang).
+    BOOST_TEST(wait_backend_state(1, {"5", "6"}));
+    BOOST_TEST(daemon_log().find("worker ended") != std::string::npos);
+    write_file(*other, "g", "unaffected");
+    BOOST_TEST(must(read_file(*other, "g")) == "unaffected");
+    const auto other_pid = worker(2);
+    BOOST_TEST(other_pid.has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace xen9p::test
