@@ -17,8 +17,7 @@ namespace {
 // chooses to write.
 struct RawFrontend {
     RawFrontend(simxen::SimXen& sim, platform::DomId domid, std::size_t pages = 8)
-        : domid(domid),
-          xs(must(platform::Xenstore::open_socket(
+        : xs(must(platform::Xenstore::open_socket(
               frontend::sim_xenstore_socket(sim.dir().string(), domid)))),
           path("/local/domain/" + std::to_string(domid) + "/device/9pfs/0") {
         const std::string spec = "sim:" + sim.dir().string();
@@ -65,7 +64,6 @@ struct RawFrontend {
         write("state", "3");
     }
 
-    platform::DomId domid;
     platform::Xenstore xs;
     std::string path;
     std::unique_ptr<platform::GrantSharer> sharer;
