@@ -59,6 +59,7 @@ std::string format_status(const std::vector<DeviceStatus>& devices) {
                " path=" + quoted(d.path) + " security_model=" + quoted(d.security_model) +
                " state=" + state_name(d.state) + " worker_pid=" + std::to_string(d.worker_pid) +
                " worker_uid=" + std::to_string(d.worker_uid);
+        if (d.stats) out += " " + stats::format_stats(*d.stats);
         if (!d.last_error.empty()) out += " error=" + quoted(d.last_error);
         out += "\n";
     }
@@ -136,9 +137,12 @@ int run_command(std::span<const std::string> args) {
     sc.platform = config->xen == "auto" ? "xen" : config->xen;
 
     // Workers are this very binary in worker mode; exec keeps them fresh.
-    Supervisor supervisor(sc, std::move(*xs),
-                          std::make_unique<ProcessWorkerLauncher>(
-                              "/proc/self/exe", std::vector<std::string>{"worker"}));
+    Supervisor supervisor(
+        sc, std::move(*xs),
+        std::make_unique<ProcessWorkerLauncher>(
+            "/proc/self/exe",
+            std::vector<std::string>{"worker", "--log-level",
+                                     std::string(log::level_name(config->log_level))}));
     if (auto started = supervisor.start(); !started) {
         log::error(kComponent, "", "cannot start", {{"error", started.error().message()}});
         return 1;

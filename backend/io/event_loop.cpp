@@ -21,9 +21,9 @@ Result<EventLoop> EventLoop::create(unsigned entries) {
         }
         io_uring_free_probe(probe);
     }
-    constexpr int kNeeded[] = {IORING_OP_READ,     IORING_OP_WRITE,       IORING_OP_FSYNC,
-                               IORING_OP_RECV,     IORING_OP_SEND,        IORING_OP_ACCEPT,
-                               IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
+    constexpr int kNeeded[] = {IORING_OP_READ,     IORING_OP_WRITE,        IORING_OP_FSYNC,
+                               IORING_OP_RECV,     IORING_OP_SEND,         IORING_OP_ACCEPT,
+                               IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT};
     for (int op : kNeeded) {
         if (!loop.supports(op)) return fail(ENOSYS);
     }
@@ -107,6 +107,13 @@ void EventLoop::poll(int fd, unsigned events, Completion* done) {
 void EventLoop::nop(Completion* done) {
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
+void EventLoop::timeout(const __kernel_timespec& after, Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(&after), 0, 0);
     io_uring_sqe_set_data(sqe, done);
     ++pending_;
 }

@@ -47,6 +47,9 @@ class EventLoop {
     // Completes with 0 at the next run_once: work deferred until the handlers
     // of the current batch have returned.
     void nop(Completion* done);
+    // Completes with -ETIME once `after` has passed; `after` must stay valid
+    // until the next run_once has submitted it.
+    void timeout(const __kernel_timespec& after, Completion* done);
     // Asks the kernel to cancel every operation of `target`; the target still
     // gets its completion (-ECANCELED or its real result). No completion of its own.
     void cancel(Completion* target);

@@ -12,20 +12,6 @@ namespace {
 
 std::atomic<Level> current_level{Level::kInfo};
 
-constexpr std::string_view name_of(Level level) {
-    switch (level) {
-        case Level::kError:
-            return "error";
-        case Level::kWarning:
-            return "warning";
-        case Level::kInfo:
-            return "info";
-        case Level::kDebug:
-            return "debug";
-    }
-    return "info";
-}
-
 // Values with spaces, quotes or control bytes are quoted and escaped so that
 // one event stays one parseable line whatever a guest put in a name.
 void append_value(std::string& out, std::string_view value) {
@@ -63,9 +49,23 @@ Level level() {
     return current_level.load();
 }
 
+std::string_view level_name(Level level) {
+    switch (level) {
+        case Level::kError:
+            return "error";
+        case Level::kWarning:
+            return "warning";
+        case Level::kInfo:
+            return "info";
+        case Level::kDebug:
+            return "debug";
+    }
+    return "info";
+}
+
 bool parse_level(std::string_view text, Level& out) {
     for (Level l : {Level::kError, Level::kWarning, Level::kInfo, Level::kDebug}) {
-        if (text == name_of(l)) {
+        if (text == level_name(l)) {
             out = l;
             return true;
         }
@@ -83,7 +83,7 @@ void write(Level lvl, std::string_view component, std::string_view device, std::
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
 
     std::string line(stamp);
-    line.append(" level=").append(name_of(lvl));
+    line.append(" level=").append(level_name(lvl));
     line.append(" component=");
     append_value(line, component);
     if (!device.empty()) {

@@ -17,6 +17,8 @@ void set_level(Level level);
 Level level();
 // "error", "warning", "info", "debug"; false for anything else.
 bool parse_level(std::string_view text, Level& out);
+// The name parse_level takes: "error", "warning", "info", "debug".
+std::string_view level_name(Level level);
 
 struct Field {
     std::string_view key;

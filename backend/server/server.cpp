@@ -17,9 +17,16 @@ void Server::add(std::unique_ptr<Transport> transport) {
     // Not started, so nothing of it is pending: destroying it closes the peer.
     if (stopping_) return;
     log::info("server", transport->name(), "session started");
-    auto session = std::make_unique<Session>(loop_, ex_, std::move(transport), config_);
+    auto session = std::make_unique<Session>(loop_, ex_, std::move(transport), config_, ops_);
     Session& started = *sessions_.emplace_back(std::move(session));
     started.start();
+}
+
+stats::StatsReport Server::report() const {
+    std::uint64_t fids = 0;
+    for (const auto& session : sessions_)
+        fids += session->open_fids();
+    return ops_.report(fids);
 }
 
 void Server::sweep() {

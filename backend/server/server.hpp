@@ -13,6 +13,7 @@
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
 #include "backend/server/session.hpp"
+#include "backend/stats/op_stats.hpp"
 #include "backend/transport/transport.hpp"
 #include "p9proto/errno.hpp"
 
@@ -42,6 +43,8 @@ class Server {
     std::size_t sessions() const { return sessions_.size(); }
     // Most requests one session held in flight at once, over all sessions so far.
     std::size_t max_in_flight() const { return max_in_flight_; }
+    // What every session so far did, with the fids open now.
+    stats::StatsReport report() const;
 
   private:
     struct StopWatch {
@@ -65,6 +68,7 @@ class Server {
     SessionConfig config_;
     std::list<std::unique_ptr<Session>> sessions_;
     std::size_t max_in_flight_ = 0;
+    stats::OpStats ops_;
     bool stopping_ = false;
 };
 

@@ -9,12 +9,13 @@
 namespace xen9p::server {
 
 Session::Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport> transport,
-                 SessionConfig config)
+                 SessionConfig config, stats::OpStats& ops)
     : loop_(loop),
       ex_(ex),
       transport_(std::move(transport)),
       config_(std::move(config)),
-      fids_(config_.max_fids) {}
+      fids_(config_.max_fids),
+      ops_(ops) {}
 
 Session::~Session() = default;
 
@@ -44,6 +45,7 @@ Session::Slot* Session::take_slot() {
     if (slot->request.size() < size) slot->request.resize(size);
     if (slot->reply.size() < size) slot->reply.resize(size);
     slot->generation = generation_;
+    slot->reply_size = 0;
     return slot;
 }
 
@@ -68,6 +70,7 @@ bool Session::on_message(Route route, std::span<const std::byte> message) {
         return false;
     }
     ++stats_.requests;
+    slot->received = std::chrono::steady_clock::now();
     slot->route = route;
     std::memcpy(slot->request.data(), message.data(), message.size());
     std::uint32_t limit = msize_ != 0 ? msize_ : transport_->max_msize();
@@ -145,6 +148,9 @@ Session::Outcome Session::error(Slot& slot, Errno err) {
 
 void Session::finish(Slot& slot, bool send_reply) {
     if (auto it = tags_.find(slot.tag); it != tags_.end() && it->second == &slot) tags_.erase(it);
+    const bool failed = slot.reply_size >= proto::kHeaderSize &&
+                        slot.reply[4] == static_cast<std::byte>(proto::MsgType::Rlerror);
+    ops_.record(slot.type, std::chrono::steady_clock::now() - slot.received, failed);
     bool current = slot.generation == generation_ && !closed_;
     if (send_reply && current && slot.reply_size != 0) {
         // Waiting Tflushes are answered from on_sent, once this reply has left
@@ -173,11 +179,13 @@ void Session::io_done(Slot& slot, int result) {
     if (result < 0) {
         error(slot, -result);
     } else if (slot.type == proto::MsgType::Tread) {
+        ops_.add_bytes_read(static_cast<std::uint64_t>(result));
         proto::encode_data_reply_header(proto::MsgType::Rread, slot.tag,
                                         static_cast<std::uint32_t>(result),
                                         std::span(slot.reply).first<proto::kDataReplyHeaderSize>());
         slot.reply_size = proto::kDataReplyHeaderSize + static_cast<std::size_t>(result);
     } else if (slot.type == proto::MsgType::Twrite) {
+        ops_.add_bytes_written(static_cast<std::uint64_t>(result));
         reply(slot, proto::Rwrite{static_cast<std::uint32_t>(result)});
     } else {
         reply(slot, proto::Rfsync{});

@@ -6,6 +6,7 @@
 // transport is paused, so memory stays bounded by msize x max_in_flight.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
 #include "backend/server/fid_table.hpp"
+#include "backend/stats/op_stats.hpp"
 #include "backend/transport/transport.hpp"
 #include "p9proto/codec.hpp"
 #include "p9proto/messages.hpp"
@@ -36,8 +38,9 @@ struct SessionStats {
 
 class Session final : TransportSink {
   public:
+    // Every request done is recorded in `ops` (shared by a server's sessions).
     Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport> transport,
-            SessionConfig limits);
+            SessionConfig limits, stats::OpStats& ops);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -49,6 +52,7 @@ class Session final : TransportSink {
     bool finished() const;
     const SessionStats& stats() const { return stats_; }
     const std::string& name() const { return transport_->name(); }
+    std::size_t open_fids() const { return fids_.size(); }
 
   private:
     enum class State { kFree, kIo, kFlushWait, kSending };
@@ -59,6 +63,7 @@ class Session final : TransportSink {
         State state = State::kFree;
         Route route = 0;
         std::uint16_t tag = 0;
+        std::chrono::steady_clock::time_point received;
         std::uint32_t generation = 0;  // session generation it belongs to
         bool flushed = false;
         std::vector<std::byte> request;
@@ -144,6 +149,7 @@ class Session final : TransportSink {
     bool input_blocked_ = false;
     std::unordered_map<std::uint16_t, Slot*> tags_;  // requests not yet answered
     SessionStats stats_;
+    stats::OpStats& ops_;
 };
 
 }  // namespace xen9p::server

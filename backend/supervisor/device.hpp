@@ -41,6 +41,10 @@ class Device {
     // -1 when no worker runs.
     int worker_fd() const { return worker_ ? worker_->event_fd() : -1; }
     pid_t worker_pid() const { return worker_ ? worker_->pid() : -1; }
+    // What the running worker last reported; nullopt without one.
+    std::optional<stats::StatsReport> worker_stats() const {
+        return worker_ ? worker_->stats() : std::nullopt;
+    }
     XenbusState backend_state() const { return state_; }
     const std::optional<WorkerParams>& params() const { return params_; }
     // Why the device was refused or closed, for logs and status.

@@ -15,6 +15,8 @@ namespace {
 
 // Parameters are a few hundred bytes; one datagram carries them whole.
 constexpr std::size_t kMaxParamsSize = 64 * 1024;
+// A statistics line with every request type is about 600 bytes.
+constexpr std::size_t kMaxWorkerMessage = 4096;
 
 class ProcessWorker : public Worker {
   public:
@@ -24,14 +26,21 @@ class ProcessWorker : public Worker {
     pid_t pid() const override { return pid_; }
     int event_fd() const override { return control_.get(); }
     int exit_status() const override { return status_; }
+    const std::optional<stats::StatsReport>& stats() const override { return stats_; }
 
     WorkerEvent next_event() override {
         if (reaped_) return WorkerEvent::kExited;
-        char buf[64];
+        char buf[kMaxWorkerMessage];
+        // A longer datagram is truncated, so it fails the strict parse below.
         const ssize_t n = ::recv(control_.get(), buf, sizeof buf, MSG_DONTWAIT);
         if (n > 0) {
-            if (std::string_view(buf, static_cast<std::size_t>(n)) == kWorkerReadyMessage)
-                return WorkerEvent::kReady;
+            const std::string_view message(buf, static_cast<std::size_t>(n));
+            if (message == kWorkerReadyMessage) return WorkerEvent::kReady;
+            if (message.starts_with(kWorkerStatsPrefix)) {
+                // The worker serves a guest: only what parses strictly is kept.
+                if (auto parsed = stats::parse_stats(message.substr(kWorkerStatsPrefix.size())))
+                    stats_ = std::move(*parsed);
+            }
             return WorkerEvent::kNone;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) return WorkerEvent::kNone;
@@ -73,6 +82,7 @@ class ProcessWorker : public Worker {
     UniqueFd control_;
     int status_ = 0;
     bool reaped_ = false;
+    std::optional<stats::StatsReport> stats_;
 };
 
 }  // namespace

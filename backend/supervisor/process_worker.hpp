@@ -15,6 +15,8 @@ namespace xen9p::daemon {
 
 // The message a worker sends on its control socket once it serves the device.
 inline constexpr std::string_view kWorkerReadyMessage = "ready";
+// What starts the worker's statistics messages, followed by format_stats().
+inline constexpr std::string_view kWorkerStatsPrefix = "stats ";
 
 class ProcessWorkerLauncher : public WorkerLauncher {
   public:

@@ -195,6 +195,7 @@ std::vector<DeviceStatus> Supervisor::status() const {
         s.id = id;
         s.state = device->backend_state();
         s.worker_pid = device->worker_pid();
+        s.stats = device->worker_stats();
         s.last_error = device->last_error();
         if (const auto& p = device->params()) {
             s.tag = p->tag;

@@ -26,6 +26,7 @@ struct DeviceStatus {
     XenbusState state = XenbusState::kUnknown;
     pid_t worker_pid = -1;
     uid_t worker_uid = 0;
+    std::optional<stats::StatsReport> stats;  // the worker's last report
     std::string last_error;
 };
 

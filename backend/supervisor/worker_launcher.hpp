@@ -4,7 +4,9 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 
+#include "backend/stats/stats_report.hpp"
 #include "backend/supervisor/worker_params.hpp"
 #include "p9proto/errno.hpp"
 
@@ -26,6 +28,8 @@ class Worker {
     virtual WorkerEvent next_event() = 0;
     // The wait(2) status once kExited was reported.
     virtual int exit_status() const = 0;
+    // The last statistics the worker reported, if any.
+    virtual const std::optional<stats::StatsReport>& stats() const = 0;
     // Stops the worker (it unmaps its grants and unbinds its ports on the way)
     // and reaps it. Idempotent.
     virtual void stop() = 0;

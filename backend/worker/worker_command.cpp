@@ -15,6 +15,7 @@
 #include "backend/server/server.hpp"
 #include "backend/supervisor/process_worker.hpp"
 #include "backend/transport/ring_connection.hpp"
+#include "backend/worker/stats_reporter.hpp"
 #include "xenring/platform/platform.hpp"
 #include "xenring/unique_fd.hpp"
 
@@ -162,6 +163,8 @@ int serve_device(const WorkerParams& params, int control_fd) {
         log::error(kComponent, device, "supervisor gone", {{"error", ready.error().message()}});
         return 1;
     }
+    StatsReporter reporter(*loop, server, control_fd);
+    reporter.start();
     log::info(
         kComponent, device, "serving",
         {{"export", params.export_path.string()},

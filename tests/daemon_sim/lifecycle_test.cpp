@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <boost/test/unit_test.hpp>
+#include <sstream>
 
 #include "tests/daemon_sim/daemon_fixture.hpp"
 
@@ -95,6 +96,37 @@ BOOST_AUTO_TEST_CASE(worker_killed_mid_request_closes_only_its_device) {
     BOOST_TEST(must(read_file(*other, "g")) == "unaffected");
     const auto other_pid = worker(2);
     BOOST_TEST(other_pid.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(status_shows_what_each_worker_did) {
+    add_guest(1);
+    add_guest(2);
+    auto c1 = mount(1);
+    auto c2 = mount(2);
+    write_file(*c1, "a", std::string(5000, 'a'));
+    BOOST_TEST(must(read_file(*c1, "a")).size() == 5000u);
+    (void)read_file(*c2, "missing");
+    // Workers report once a second; wait for the reports covering the work.
+    std::string status;
+    BOOST_TEST(simxen::wait_until([&] {
+        status = must(sim->daemon_status());
+        return status.find("bytes_written=5000 ") != std::string::npos &&
+               status.find(" errors=1 ") != std::string::npos;
+    }));
+    std::istringstream lines(status);
+    std::string line1, line2;
+    std::getline(lines, line1);
+    std::getline(lines, line2);
+    BOOST_TEST_INFO(status);
+    BOOST_TEST(line1.find("domid=1 ") != std::string::npos);
+    BOOST_TEST(line1.find(" bytes_read=5000 bytes_written=5000 ") != std::string::npos);
+    BOOST_TEST(line1.find(" errors=0 ") != std::string::npos);
+    BOOST_TEST(line1.find(" open_fids=1 ") != std::string::npos);  // fid 0, the root
+    BOOST_TEST(line1.find("lcreate:1") != std::string::npos);
+    BOOST_TEST(line2.find("domid=2 ") != std::string::npos);
+    BOOST_TEST(line2.find(" errors=1 ") != std::string::npos);
+    BOOST_TEST(line2.find(" bytes_read=0 bytes_written=0 ") != std::string::npos);
+    BOOST_TEST(line2.find("walk:1") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

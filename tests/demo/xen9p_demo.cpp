@@ -155,7 +155,13 @@ int run_demo(simxen::SimXen* sim) {
     std::cout << "guest: Tversion 9P2000.L, msize " << msize << "\n";
     const std::uint64_t total = guest_workload(c);
 
-    const auto status = check(sim->daemon_status(), "xen9pd status");
+    // Workers report their statistics once a second.
+    std::string status;
+    simxen::wait_until([&] {
+        status = check(sim->daemon_status(), "xen9pd status");
+        return status.find(" requests=0 ") == std::string::npos &&
+               status.find(" requests=") != std::string::npos;
+    });
     std::cout << "== xen9pd status\n" << status;
     const auto worker = simxen::worker_pid(status, kGuest);
     if (!worker) {
@@ -190,6 +196,8 @@ int run_demo(simxen::SimXen* sim) {
     // The guest unmounts (its frontend closes), then the toolstack removes the device.
     { Client gone = std::move(c); }
     check(sim->toolstack().remove_9pfs(kGuest, 0), "remove 9pfs device");
+    simxen::wait_until(
+        [&] { return check(sim->daemon_status(), "xen9pd status") == "no devices\n"; });
     std::cout << "== device removed; xen9pd status:\n"
               << check(sim->daemon_status(), "xen9pd status");
     std::cout << "demo: OK (" << total

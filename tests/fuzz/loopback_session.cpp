@@ -34,7 +34,7 @@ LoopbackSession::LoopbackSession(io::EventLoop& loop, fs::Export& ex, server::Se
                                  std::uint32_t max_msize)
     : loop_(loop),
       transport_(nullptr),
-      session_(loop, ex, make_transport(max_msize, transport_), std::move(config)) {
+      session_(loop, ex, make_transport(max_msize, transport_), std::move(config), ops_) {
     session_.start();
 }
 

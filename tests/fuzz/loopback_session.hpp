@@ -79,6 +79,7 @@ class LoopbackSession {
 
     io::EventLoop& loop_;
     LoopbackTransport* transport_;
+    stats::OpStats ops_;
     server::Session session_;
 };
 

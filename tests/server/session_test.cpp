@@ -59,8 +59,8 @@ struct SessionFx {
     SessionFx(SessionConfig config = {})
         : ex(must(fs::Export::open(dir.path(), {}))), loop(must(io::EventLoop::create())) {
         config.aname = dir.path();
-        session =
-            std::make_unique<Session>(loop, ex, std::make_unique<FakeTransport>(state), config);
+        session = std::make_unique<Session>(loop, ex, std::make_unique<FakeTransport>(state),
+                                            config, ops);
         session->start();
     }
     ~SessionFx() {
@@ -110,6 +110,7 @@ struct SessionFx {
     fs::Export ex;
     io::EventLoop loop;
     FakeTransport::State state;
+    stats::OpStats ops;
     std::unique_ptr<Session> session;
 };
 
@@ -257,6 +258,29 @@ BOOST_AUTO_TEST_CASE(a_second_request_with_a_tag_in_flight_closes_the_session) {
     fx.feed(10, Tread{2, 0, 3});
     fx.feed(10, Tread{2, 0, 3});
     BOOST_TEST(fx.state.closed);
+}
+
+BOOST_AUTO_TEST_CASE(every_request_is_counted_by_type_with_errors_bytes_and_open_fids) {
+    SessionFx fx;
+    fx.attach();
+    fx.open_file(2, "f", "abcdef");
+    fx.feed(10, Tread{2, 0, 4});
+    fx.feed(11, Twrite{2, 6, {std::as_bytes(std::span("xy", 2))}});
+    fx.feed(12, Tclunk{99});  // EBADF
+    fx.drain();
+    fx.ack_all();
+    const auto report = fx.ops.report(fx.session->open_fids());
+    BOOST_TEST(report.requests == 7u);
+    BOOST_TEST(report.errors == 1u);
+    BOOST_TEST(report.bytes_read == 4u);
+    BOOST_TEST(report.bytes_written == 2u);
+    BOOST_TEST(report.open_fids == 2u);
+    const std::map<std::string, std::uint64_t> expected{{"attach", 1}, {"clunk", 1},   {"lopen", 1},
+                                                        {"read", 1},   {"version", 1}, {"walk", 1},
+                                                        {"write", 1}};
+    BOOST_TEST((report.ops == expected));
+    BOOST_TEST(report.p50_us <= report.p99_us);
+    BOOST_TEST(report.max_us < report.p99_us);  // 7 requests: p99 is the slowest one's bucket
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,30 @@
+// Tells the supervisor what the worker's server has done, once a second: one
+// kWorkerStatsPrefix + format_stats() datagram on the control socket.
+// A report that does not fit in the socket is dropped; the next one says more.
+#pragma once
+
+#include <linux/time_types.h>
+
+#include "backend/io/event_loop.hpp"
+#include "backend/server/server.hpp"
+
+namespace xen9p::daemon {
+
+class StatsReporter final : io::Completion {
+  public:
+    StatsReporter(io::EventLoop& loop, const server::Server& server, int control_fd);
+    // Sends a first report and arms the timer. The loop must not run after
+    // this object is gone (the worker stops turning it when the server ends).
+    void start();
+
+  private:
+    void on_complete(int result) override;
+    void send_report();
+
+    io::EventLoop& loop_;
+    const server::Server& server_;
+    int control_fd_;
+    __kernel_timespec interval_{.tv_sec = 1, .tv_nsec = 0};
+};
+
+}  // namespace xen9p::daemon
