@@ -154,7 +154,9 @@ cr=$(printf '\r')
             < /dev/null 2>&1
         echo $? > "$run/qemu.rc"
     } | while IFS= read -r line; do
-        printf '%5ss %s\n' "$(($(date +%s) - t_boot))" "${line%"$cr"}"
+        # dom0's hvc0 lines reach the serial port ending in two CRs.
+        while [ "${line%"$cr"}" != "$line" ]; do line=${line%"$cr"}; done
+        printf '%5ss %s\n' "$(($(date +%s) - t_boot))" "$line"
     done | tee "$serial"
 ) 9> "$cache/emulator.lock"
 t_end=$(date +%s)
