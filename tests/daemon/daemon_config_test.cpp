@@ -94,3 +94,14 @@ BOOST_AUTO_TEST_CASE(worker_identity_comes_from_config_or_is_refused) {
     zero.worker_gid = 0;
     BOOST_TEST(!resolve_worker_identity(zero).has_value());
 }
+
+BOOST_AUTO_TEST_CASE(the_installed_example_config_is_valid) {
+    std::ifstream in(XEN9P_EXAMPLE_CONFIG);
+    BOOST_REQUIRE(in);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    DaemonConfig c;
+    auto r = apply_config_text(text, c);
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+    BOOST_TEST(c.allowed_roots.size() == 1u);
+    BOOST_TEST(c.kinds.size() == 2u);
+}
