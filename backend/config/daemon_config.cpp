@@ -214,7 +214,10 @@ std::expected<void, ConfigError> resolve_worker_identity(DaemonConfig& config) {
 std::string_view daemon_usage() {
     return R"(usage: xen9pd [run] [options]       serve 9pfs devices from xenstore (foreground)
        xen9pd status [--control-socket PATH]
-       xen9pd --help
+       xen9pd attach DOMAIN --tag TAG --path DIR [...]   give a running guest a share
+       xen9pd detach DOMAIN [--devid N | --tag TAG] [...]  take it away again
+       xen9pd serve --export DIR --listen unix:PATH|tcp:ADDR:PORT   9P over a socket
+       xen9pd --help                     (attach, detach, serve: COMMAND --help)
 
 Options (also valid as `key = value` lines in the --config file):
   --config FILE               read options from FILE first; the command line wins
@@ -235,6 +238,21 @@ Options (also valid as `key = value` lines in the --config file):
   --control-socket PATH       where `xen9pd status` asks (default /run/xen9pd/control.sock)
   --listen unix:PATH|tcp:ADDR:PORT   also serve --listen-export over a 9P socket
   --listen-export DIR         the directory served on --listen
+
+Xenstore keys read per device, under /local/domain/<self>/backend/<kind>/<domid>/<devid>:
+  frontend, frontend-id       must name the guest's device/9pfs/<devid> and domid
+  path                        the export; must lie under an allowed-root
+  security_model              none (default), passthrough or mapped-xattr
+  max-files, max-open-files, max-space, auto-delete   per-device limits (0: default)
+  online, state               online=0 with state=5 is the toolstack's removal
+written: versions=1, max-rings, max-ring-page-order, state, hotplug-error (on refusal).
+From the guest's device/9pfs/<devid>: state, version, num-rings, ring-ref<N>,
+event-channel-<N>, tag; read once at Initialised, each checked.
+The worker of a device runs as uid-range-base + domid inside the export, and
+`xen9pd status` shows per device: state, worker pid and uid, open_fids,
+requests, errors, bytes_read, bytes_written, p50_us/p99_us/max_us (latency
+bucket bounds) and ops=<request>:<count>,... (refreshed once a second).
+Exit status: 0 stopped by a signal, 1 runtime failure, 2 configuration error.
 )";
 }
 

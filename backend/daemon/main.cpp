@@ -1,5 +1,6 @@
 // xen9pd: `run` (default) is the Xen supervisor, `status` asks it for device
-// states, `serve` exports one directory over a socket, `worker` serves one
+// states, `attach`/`detach` add and remove a running guest's device as libxl
+// does, `serve` exports one directory over a socket, `worker` serves one
 // device for the supervisor.
 #include <string>
 #include <vector>

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <optional>
@@ -102,6 +103,10 @@ Result<UniqueFd> stop_signals() {
 }  // namespace
 
 int serve_command(std::span<const std::string> args) {
+    if (std::ranges::find(args, "--help") != args.end()) {
+        std::fputs(kUsage.data(), stdout);
+        return 0;
+    }
     auto options = parse(args);
     if (!options) {
         std::fputs(kUsage.data(), stderr);
