@@ -56,6 +56,11 @@ BOOST_AUTO_TEST_CASE(worker_runs_deprivileged_inside_its_export) {
     BOOST_TEST(simxen::proc_status_field(*pid, "CapPrm") == "0000000000000000");
     BOOST_TEST(simxen::proc_status_field(*pid, "NoNewPrivs") == "1");
     BOOST_TEST(simxen::proc_status_field(*pid, "Seccomp") == "2");
+    // Non-dumpable: its /proc entries belong to root, so the guest's device
+    // model (the same uid under dm_restrict) cannot ptrace it or read its memory.
+    struct stat proc {};
+    BOOST_REQUIRE(::stat(("/proc/" + std::to_string(*pid) + "/mem").c_str(), &proc) == 0);
+    BOOST_TEST(proc.st_uid == 0u);
     // Its root directory is the export: the host's marker file is at "/".
     const std::filesystem::path root = "/proc/" + std::to_string(*pid) + "/root";
     BOOST_TEST(std::filesystem::exists(root / "marker-on-host"));
