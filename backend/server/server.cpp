@@ -24,9 +24,12 @@ void Server::add(std::unique_ptr<Transport> transport) {
 
 stats::StatsReport Server::report() const {
     std::uint64_t fids = 0;
-    for (const auto& session : sessions_)
+    std::size_t in_flight = max_in_flight_;
+    for (const auto& session : sessions_) {
         fids += session->open_fids();
-    return ops_.report(fids);
+        in_flight = std::max(in_flight, session->stats().max_in_flight);
+    }
+    return ops_.report(fids, in_flight);
 }
 
 void Server::sweep() {

@@ -32,9 +32,10 @@ std::uint64_t OpStats::percentile_us(unsigned percent) const {
     return std::uint64_t{1} << (kBuckets - 1);
 }
 
-StatsReport OpStats::report(std::uint64_t open_fids) const {
+StatsReport OpStats::report(std::uint64_t open_fids, std::uint64_t max_in_flight) const {
     StatsReport r;
     r.open_fids = open_fids;
+    r.max_in_flight = max_in_flight;
     r.requests = requests_;
     r.errors = errors_;
     r.bytes_read = bytes_read_;

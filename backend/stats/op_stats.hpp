@@ -20,7 +20,7 @@ class OpStats {
     void add_bytes_read(std::uint64_t bytes) { bytes_read_ += bytes; }
     void add_bytes_written(std::uint64_t bytes) { bytes_written_ += bytes; }
 
-    StatsReport report(std::uint64_t open_fids) const;
+    StatsReport report(std::uint64_t open_fids, std::uint64_t max_in_flight) const;
 
   private:
     // Bucket 0: below 1 µs; bucket b: [2^(b-1), 2^b) µs; the last takes the rest.

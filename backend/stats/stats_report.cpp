@@ -8,11 +8,12 @@
 namespace xen9p::stats {
 namespace {
 
-constexpr std::array<std::string_view, 8> kNumberFields = {
-    "open_fids", "requests", "errors", "bytes_read", "bytes_written", "p50_us", "p99_us", "max_us"};
+constexpr std::array<std::string_view, 9> kNumberFields = {
+    "open_fids",     "requests", "errors", "max_in_flight", "bytes_read",
+    "bytes_written", "p50_us",   "p99_us", "max_us"};
 
-std::array<std::uint64_t*, 8> number_fields(StatsReport& r) {
-    return {&r.open_fids,     &r.requests, &r.errors, &r.bytes_read,
+std::array<std::uint64_t*, 9> number_fields(StatsReport& r) {
+    return {&r.open_fids,     &r.requests, &r.errors, &r.max_in_flight, &r.bytes_read,
             &r.bytes_written, &r.p50_us,   &r.p99_us, &r.max_us};
 }
 

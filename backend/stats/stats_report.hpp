@@ -14,8 +14,9 @@ namespace xen9p::stats {
 
 struct StatsReport {
     std::uint64_t open_fids = 0;
-    std::uint64_t requests = 0;  // every request answered or dropped, valid or not
-    std::uint64_t errors = 0;    // answered with Rlerror
+    std::uint64_t requests = 0;       // every request answered or dropped, valid or not
+    std::uint64_t errors = 0;         // answered with Rlerror
+    std::uint64_t max_in_flight = 0;  // most requests one session held at once
     std::uint64_t bytes_read = 0;
     std::uint64_t bytes_written = 0;
     // Request latency, decode to reply handed to the transport: the upper
@@ -28,7 +29,7 @@ struct StatsReport {
     bool operator==(const StatsReport&) const = default;
 };
 
-// "open_fids=2 requests=9 errors=1 ... max_us=310 ops=attach:1,walk:3"
+// "open_fids=2 requests=9 errors=1 max_in_flight=3 ... max_us=310 ops=attach:1,walk:3"
 std::string format_stats(const StatsReport& report);
 // Exactly what format_stats writes: every field once, in order, decimal
 // numbers, ops names of known requests. nullopt for anything else.

@@ -129,6 +129,34 @@ BOOST_AUTO_TEST_CASE(status_shows_what_each_worker_did) {
     BOOST_TEST(line2.find("walk:1") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(one_ring_carries_many_requests_in_flight) {
+    add_guest(1);
+    auto c = mount(1);
+    write_file(*c, "big", std::string(4 << 20, 'r'));
+    std::string_view big[] = {"big"};
+    must(client::walk(*c, 0, 20, big));
+    must(client::lopen(*c, 20, proto::dotl::kRdonly));
+    constexpr std::uint32_t kReads = 64;
+    std::vector<std::uint16_t> tags;
+    for (std::uint64_t i = 0; i < kReads; ++i)
+        tags.push_back(must(c->send(proto::Tread{20, i * 65536, 65536})));
+    for (auto tag : tags) {
+        auto reply = must(c->await(tag));
+        BOOST_TEST(must(client::expect<proto::Rread>(reply))->data.bytes.size() == 65536u);
+    }
+    std::string status;
+    BOOST_TEST(simxen::wait_until([&] {
+        status = must(sim->daemon_status());
+        return status.find(" requests=0 ") == std::string::npos &&
+               status.find("read:64") != std::string::npos;
+    }));
+    const auto at = status.find(" max_in_flight=");
+    BOOST_REQUIRE(at != std::string::npos);
+    const auto in_flight = std::stoul(status.substr(at + 15));
+    BOOST_TEST_MESSAGE("most requests in flight over one ring: " << in_flight);
+    BOOST_TEST(in_flight > 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace xen9p::test

@@ -269,12 +269,13 @@ BOOST_AUTO_TEST_CASE(every_request_is_counted_by_type_with_errors_bytes_and_open
     fx.feed(12, Tclunk{99});  // EBADF
     fx.drain();
     fx.ack_all();
-    const auto report = fx.ops.report(fx.session->open_fids());
+    const auto report = fx.ops.report(fx.session->open_fids(), fx.session->stats().max_in_flight);
     BOOST_TEST(report.requests == 7u);
     BOOST_TEST(report.errors == 1u);
     BOOST_TEST(report.bytes_read == 4u);
     BOOST_TEST(report.bytes_written == 2u);
     BOOST_TEST(report.open_fids == 2u);
+    BOOST_TEST(report.max_in_flight == 3u);  // the read, the write and the clunk
     const std::map<std::string, std::uint64_t> expected{{"attach", 1}, {"clunk", 1},   {"lopen", 1},
                                                         {"read", 1},   {"version", 1}, {"walk", 1},
                                                         {"write", 1}};

@@ -13,12 +13,12 @@ using proto::MsgType;
 
 BOOST_AUTO_TEST_CASE(percentiles_are_bucket_upper_bounds_and_max_is_exact) {
     OpStats ops;
-    BOOST_TEST(ops.report(0).p50_us == 0u);
+    BOOST_TEST(ops.report(0, 0).p50_us == 0u);
     for (int i = 0; i < 98; ++i)
         ops.record(MsgType::Tgetattr, 5us, false);  // bucket [4, 8)
     ops.record(MsgType::Tread, 300us, false);       // [256, 512)
     ops.record(MsgType::Twalk, 1500us, true);       // [1024, 2048)
-    const auto r = ops.report(3);
+    const auto r = ops.report(3, 0);
     BOOST_TEST(r.requests == 100u);
     BOOST_TEST(r.errors == 1u);
     BOOST_TEST(r.open_fids == 3u);
@@ -33,7 +33,7 @@ BOOST_AUTO_TEST_CASE(percentiles_are_bucket_upper_bounds_and_max_is_exact) {
 BOOST_AUTO_TEST_CASE(undecodable_messages_count_as_requests_but_not_as_an_op) {
     OpStats ops;
     ops.record(MsgType::Tlerror, 1us, true);
-    const auto r = ops.report(0);
+    const auto r = ops.report(0, 0);
     BOOST_TEST(r.requests == 1u);
     BOOST_TEST(r.errors == 1u);
     BOOST_TEST(r.ops.empty());
@@ -44,6 +44,7 @@ BOOST_AUTO_TEST_CASE(a_report_survives_format_and_parse) {
     r.open_fids = 4;
     r.requests = 1234567890123;
     r.errors = 2;
+    r.max_in_flight = 31;
     r.bytes_read = 1 << 30;
     r.bytes_written = 77;
     r.p50_us = 16;
@@ -52,7 +53,7 @@ BOOST_AUTO_TEST_CASE(a_report_survives_format_and_parse) {
     r.ops = {{"walk", 10}, {"read", 1000}, {"lopen", 3}};
     const auto text = format_stats(r);
     BOOST_TEST(text ==
-               "open_fids=4 requests=1234567890123 errors=2 bytes_read=1073741824 "
+               "open_fids=4 requests=1234567890123 errors=2 max_in_flight=31 bytes_read=1073741824 "
                "bytes_written=77 p50_us=16 p99_us=1024 max_us=5000 ops=lopen:3,read:1000,walk:10");
     BOOST_TEST((parse_stats(text) == r));
     BOOST_TEST((parse_stats(format_stats(StatsReport{})) == StatsReport{}));
@@ -60,7 +61,8 @@ BOOST_AUTO_TEST_CASE(a_report_survives_format_and_parse) {
 
 BOOST_AUTO_TEST_CASE(anything_but_the_exact_format_is_refused) {
     const std::string good =
-        "open_fids=1 requests=2 errors=0 bytes_read=0 bytes_written=0 p50_us=1 p99_us=1 "
+        "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 p50_us=1 "
+        "p99_us=1 "
         "max_us=0 ops=walk:2";
     BOOST_REQUIRE(parse_stats(good).has_value());
     for (const std::string& bad : std::vector<std::string>{
@@ -68,23 +70,32 @@ BOOST_AUTO_TEST_CASE(anything_but_the_exact_format_is_refused) {
              good + " ",
              good + ",",
              good + " extra=1",
-             "requests=2 open_fids=1 errors=0 bytes_read=0 bytes_written=0 p50_us=1 p99_us=1 "
+             "requests=2 open_fids=1 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
+             "p50_us=1 p99_us=1 "
              "max_us=0 ops=walk:2",
-             "open_fids=01 requests=2 errors=0 bytes_read=0 bytes_written=0 p50_us=1 p99_us=1 "
+             "open_fids=01 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
+             "p50_us=1 p99_us=1 "
              "max_us=0 ops=walk:2",
-             "open_fids=-1 requests=2 errors=0 bytes_read=0 bytes_written=0 p50_us=1 p99_us=1 "
+             "open_fids=-1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
+             "p50_us=1 p99_us=1 "
              "max_us=0 ops=walk:2",
-             "open_fids=18446744073709551616 requests=2 errors=0 bytes_read=0 bytes_written=0 "
+             "open_fids=18446744073709551616 requests=2 errors=0 max_in_flight=1 bytes_read=0 "
+             "bytes_written=0 "
              "p50_us=1 p99_us=1 max_us=0 ops=walk:2",
-             "open_fids=1 requests=2 errors=0 bytes_read=0 bytes_written=0 p50_us=1 p99_us=1 "
+             "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
+             "p50_us=1 p99_us=1 "
              "max_us=0",
-             "open_fids=1 requests=2 errors=0 bytes_read=0 bytes_written=0 p50_us=1 p99_us=1 "
+             "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
+             "p50_us=1 p99_us=1 "
              "max_us=0 ops=rm:2",
-             "open_fids=1 requests=2 errors=0 bytes_read=0 bytes_written=0 p50_us=1 p99_us=1 "
+             "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
+             "p50_us=1 p99_us=1 "
              "max_us=0 ops=walk:2,walk:3",
-             "open_fids=1 requests=2 errors=0 bytes_read=0 bytes_written=0 p50_us=1 p99_us=1 "
+             "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
+             "p50_us=1 p99_us=1 "
              "max_us=0 ops=walk:0",
-             "open_fids=1 requests=2 errors=0 bytes_read=0 bytes_written=0 p50_us=1 p99_us=1 "
+             "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
+             "p50_us=1 p99_us=1 "
              "max_us=0 ops=walk:2\nstate=Connected",
          }) {
         BOOST_TEST(!parse_stats(bad).has_value(), bad);
