@@ -6,6 +6,8 @@
 #include <system_error>
 
 #include "backend/log/log.hpp"
+#include "backend/supervisor/export_path.hpp"
+#include "xenring/toolstack/nine_pfs_device.hpp"
 
 namespace xen9p::daemon {
 namespace {
@@ -17,40 +19,6 @@ std::optional<XenbusState> parse_state(const std::optional<std::string>& text) {
     const auto value = parse_decimal(*text, 8);
     if (!value) return std::nullopt;
     return static_cast<XenbusState>(*value);
-}
-
-bool is_security_model(std::string_view model) {
-    return model == "none" || model == "passthrough" || model == "mapped-xattr";
-}
-
-// The canonical export directory if `path` names a directory under an allowed root.
-Result<std::filesystem::path> resolve_export(const std::string& path,
-                                             const std::vector<std::filesystem::path>& roots,
-                                             std::string& why) {
-    if (path.empty() || path.front() != '/') {
-        why = "path is not absolute";
-        return fail(EINVAL);
-    }
-    std::error_code ec;
-    const auto canonical = std::filesystem::canonical(path, ec);
-    if (ec) {
-        why = "path does not resolve: " + ec.message();
-        return fail(ec.value());
-    }
-    if (!std::filesystem::is_directory(canonical, ec)) {
-        why = "path is not a directory";
-        return fail(ENOTDIR);
-    }
-    for (const auto& root : roots) {
-        const auto canonical_root = std::filesystem::weakly_canonical(root, ec);
-        if (ec) continue;
-        // Component-wise prefix: /srv/share does not allow /srv/shared.
-        auto [root_end, path_it] = std::mismatch(canonical_root.begin(), canonical_root.end(),
-                                                 canonical.begin(), canonical.end());
-        if (root_end == canonical_root.end()) return canonical;
-    }
-    why = "path is outside the allowed export roots";
-    return fail(EACCES);
 }
 
 std::string describe_exit(int status) {
@@ -130,15 +98,14 @@ bool Device::setup_from_backend_keys() {
         return refuse("frontend-id does not match the device");
     if (!*path) return refuse("no path");
 
-    std::string why;
-    auto export_dir = resolve_export(**path, config_.allowed_roots, why);
-    if (!export_dir) return refuse(why + ": " + **path);
+    auto export_dir = resolve_export(**path, config_.allowed_roots);
+    if (!export_dir) return refuse("path " + **path + ": " + export_dir.error());
 
     WorkerParams params;
     params.device = id_;
     params.export_path = *export_dir;
     params.security_model = model->value_or("none");
-    if (!is_security_model(params.security_model))
+    if (!toolstack::is_security_model(params.security_model))
         return refuse("unsupported security_model " + params.security_model);
     if (auto tag = xs_.try_read(frontend_key("tag")); tag && *tag) params.tag = **tag;
     params.limits = config_.default_limits;
