@@ -1,5 +1,7 @@
 // `xen9pd attach`: gives a running guest a 9pfs device served by xen9pd,
 // writing the xenstore nodes libxl would write for `p9=[...]`.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -7,6 +9,7 @@
 
 #include "backend/cli/commands.hpp"
 #include "backend/cli/device_command_line.hpp"
+#include "backend/supervisor/export_path.hpp"
 #include "xenring/toolstack/device_nodes.hpp"
 #include "xenring/toolstack/domain_lookup.hpp"
 
@@ -34,29 +37,6 @@ int state_error(const std::string& message) {
     return kExitState;
 }
 
-// The canonical directory `path` names, if it lies under one of `roots`
-// (component-wise, as the daemon checks it); else why not.
-std::expected<std::filesystem::path, std::string> resolve_export(
-    const std::string& path, const std::vector<std::filesystem::path>& roots) {
-    std::error_code ec;
-    const auto canonical = std::filesystem::canonical(path, ec);
-    if (ec) return std::unexpected("--path " + path + ": " + ec.message());
-    if (!std::filesystem::is_directory(canonical, ec))
-        return std::unexpected("--path " + path + ": not a directory");
-    for (const auto& root : roots) {
-        const auto canonical_root = std::filesystem::weakly_canonical(root, ec);
-        if (ec) continue;
-        const auto [root_end, path_it] = std::mismatch(canonical_root.begin(), canonical_root.end(),
-                                                       canonical.begin(), canonical.end());
-        if (root_end == canonical_root.end()) return canonical;
-    }
-    std::string allowed;
-    for (const auto& root : roots)
-        allowed += (allowed.empty() ? "" : ", ") + root.string();
-    return std::unexpected("--path " + canonical.string() +
-                           " is outside the allowed roots (allowed-root: " + allowed + ")");
-}
-
 // The 32-bit limit option `key`, 0 when absent.
 std::expected<unsigned, std::string> limit(const CommandLine& line, std::string_view key) {
     const auto text = line.value(key);
@@ -66,6 +46,23 @@ std::expected<unsigned, std::string> limit(const CommandLine& line, std::string_
         return std::unexpected("--" + std::string(key) + ": expected a number, got '" + *text +
                                "'");
     return *value;
+}
+
+// Under none and mapped-xattr the worker creates files as itself: a share it
+// cannot write gives the guest EACCES on every create, which is easy to miss.
+void warn_if_not_writable(DaemonConfig config, const toolstack::NinePfsDevice& device) {
+    if (device.security_model == "passthrough" || !resolve_worker_identity(config)) return;
+    struct stat st {};
+    if (::stat(device.path.c_str(), &st) != 0) return;
+    const uid_t worker = *config.uid_range_base + device.domid;
+    const bool writable = (st.st_uid == worker && (st.st_mode & S_IWUSR)) ||
+                          (st.st_gid == *config.worker_gid && (st.st_mode & S_IWGRP)) ||
+                          (st.st_mode & S_IWOTH);
+    if (writable) return;
+    std::cerr << "xen9pd attach: warning: " << device.path << " is not writable by uid " << worker
+              << " (the worker of domain " << device.domid
+              << "): the guest cannot create files there; chown " << worker << " " << device.path
+              << "\n";
 }
 
 }  // namespace
@@ -135,7 +132,13 @@ int attach_command(std::span<const std::string> args) {
                            std::string(toolstack::kind_name(device.kind)) + " (kinds in " +
                            config_name + ")");
     auto export_dir = resolve_export(path, config->allowed_roots);
-    if (!export_dir) return state_error(export_dir.error());
+    if (!export_dir) {
+        std::string allowed;
+        for (const auto& root : config->allowed_roots)
+            allowed += (allowed.empty() ? "" : ", ") + root.string();
+        return state_error("--path " + path + ": " + export_dir.error() +
+                           " (allowed-root: " + allowed + ")");
+    }
     device.path = export_dir->string();
 
     auto connections = connect_xenstore(config->xen);
@@ -177,6 +180,7 @@ int attach_command(std::span<const std::string> args) {
     std::cout << "attached: domain " << device.domid << " devid " << *added << " kind "
               << toolstack::kind_name(device.kind) << " tag " << device.tag << " path "
               << device.path << "\n";
+    warn_if_not_writable(*config, device);
     return 0;
 }
 

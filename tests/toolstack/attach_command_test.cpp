@@ -1,5 +1,8 @@
 // `xen9pd attach` in process against the simulated xenstored.
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
+#include <fstream>
 
 #include "backend/cli/commands.hpp"
 #include "tests/toolstack/command_runner.hpp"
@@ -187,6 +190,26 @@ BOOST_AUTO_TEST_CASE(every_invalid_request_is_refused_with_one_line_and_nothing_
     BOOST_TEST(devices(5).size() == 1u);
     BOOST_TEST(devices(6).empty());
     BOOST_TEST(error_of(xs.read("/local/domain/0/backend/xen_9pfs")) == ENOENT);
+}
+
+BOOST_AUTO_TEST_CASE(attach_warns_when_the_worker_could_not_write_the_share) {
+    std::ofstream(exports.config, std::ios::app)
+        << "uid-range-base = 200000\nworker-gid = 200000\n";
+    std::filesystem::permissions(exports.root + "/share", std::filesystem::perms(0755));
+    auto result = attach({"alpha", "--tag", "a", "--path", exports.root + "/share"});
+    BOOST_TEST(result.status == 0);
+    BOOST_TEST(result.err.find("warning: " + exports.root +
+                               "/share is not writable by uid 200005") != std::string::npos);
+    BOOST_TEST(result.err.find("chown 200005 ") != std::string::npos);
+
+    // Given to the worker's uid: no warning; passthrough never warns.
+    BOOST_REQUIRE(::chown((exports.root + "/other").c_str(), 200005, 200000) == 0);
+    result = attach({"alpha", "--tag", "b", "--path", exports.root + "/other"});
+    BOOST_TEST(result.status == 0);
+    BOOST_TEST(result.err == "");
+    result = attach({"alpha", "--tag", "c", "--path", exports.root + "/share", "--security-model",
+                     "passthrough"});
+    BOOST_TEST(result.err == "");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
