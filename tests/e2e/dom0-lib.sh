@@ -78,13 +78,17 @@ domid_of() { xl domid "$1"; }
 # add_9pfs DOMID TAG PATH: hands the share to the uid the guest's backend runs
 # as (range base + domid, as under dm_restrict: with security_model none the
 # worker writes as that uid only), then writes the nodes libxl writes for
-# p9=[...], frontend first (so the backend never points at a missing or
-# unwritable frontend), each side written in one xenstore transaction and then
-# given libxl's permissions.
+# p9=[...]: its own record under /libxl (what `xl destroy` walks to close the
+# backend and remove both sides' nodes), then the frontend (so the backend
+# never points at a missing or unwritable frontend), then the backend, each
+# written in one xenstore transaction and then given libxl's permissions.
 add_9pfs() {
     chown -R "$((131072 + $1)):131072" "$3" || fail "chown share $3"
     fe=/local/domain/$1/device/9pfs/0
     be=/local/domain/0/backend/9pfs/$1/0
+    lx=/libxl/$1/device/9pfs/0
+    xenstore-write "$lx/frontend" "$fe" "$lx/backend" "$be" "$lx/frontend-id" "$1" "$lx/online" 1 \
+        "$lx/state" 1 "$lx/path" "$3" "$lx/security_model" none || fail "write libxl's device record"
     xenstore-write "$fe/backend" "$be" "$fe/backend-id" 0 "$fe/state" 1 "$fe/tag" "$2" ||
         fail "write frontend nodes"
     xenstore-chmod -r "$fe" "n$1" r0 || fail "chmod frontend nodes"
