@@ -1,10 +1,13 @@
 #include "backend/worker/worker_command.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 
@@ -152,6 +155,17 @@ int serve_device(const WorkerParams& params, int control_fd) {
         log::error(kComponent, device, "cannot enter the sandbox",
                    {{"uid", std::to_string(params.uid)}, {"error", confined.error().message()}});
         return 1;
+    }
+
+    // Only the worker's own uid (and, under passthrough, its capabilities)
+    // decides what it may write: an export root it cannot write fails every
+    // create at the root with EACCES in the guest, with nothing on the host
+    // saying why.
+    if (!params.read_only && ::faccessat(ex->root_fd(), ".", W_OK | X_OK, AT_EACCESS) != 0) {
+        log::warning(kComponent, device, "export root not writable by the worker",
+                     {{"export", params.export_path.string()},
+                      {"uid", std::to_string(params.uid)},
+                      {"error", Errno{errno}.message()}});
     }
 
     server::SessionConfig session;
