@@ -140,6 +140,10 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(exit),
     SCMP_SYS(exit_group),
     SCMP_SYS(rt_sigreturn),
+    // How the kernel resumes poll() or a sleep that a stop or io_uring's
+    // task-work notification interrupted (even poll with timeout 0 when no
+    // fd is ready); on real Xen it killed the worker mid-session.
+    SCMP_SYS(restart_syscall),
     SCMP_SYS(rt_sigaction),
     SCMP_SYS(rt_sigprocmask),
     SCMP_SYS(sigaltstack),

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE sandbox
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -189,4 +190,35 @@ BOOST_AUTO_TEST_CASE(a_syscall_outside_the_allow_list_kills_the_worker) {
     BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
     BOOST_TEST(WIFSIGNALED(status));
     BOOST_TEST(WTERMSIG(status) == SIGSYS);
+}
+
+// A blocking call such as poll() that a stop, or io_uring's task-work
+// notification, interrupts is resumed by the kernel through restart_syscall:
+// killing the worker there killed it mid-session on real Xen.
+BOOST_AUTO_TEST_CASE(an_interrupted_poll_is_restarted_not_killed) {
+    const pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (!xen9p::sandbox::install_seccomp_allow_list()) ::_exit(3);
+        ::poll(nullptr, 0, 1500);
+        ::_exit(0);
+    }
+    // Stop the child while it sleeps in poll (syscall 7 in /proc/<pid>/syscall), then continue it.
+    bool in_poll = false;
+    for (int i = 0; i < 500 && !in_poll; ++i) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+        std::string nr;
+        in >> nr;
+        in_poll = nr == std::to_string(SYS_poll);
+        if (!in_poll) ::usleep(1000);
+    }
+    BOOST_REQUIRE(in_poll);
+    int status = 0;
+    BOOST_REQUIRE(::kill(pid, SIGSTOP) == 0);
+    BOOST_REQUIRE(::waitpid(pid, &status, WUNTRACED) == pid);
+    BOOST_REQUIRE(WIFSTOPPED(status));
+    BOOST_REQUIRE(::kill(pid, SIGCONT) == 0);
+    BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST((WIFSIGNALED(status) ? WTERMSIG(status) : 0) == 0);
 }
