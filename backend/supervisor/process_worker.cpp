@@ -31,8 +31,9 @@ class ProcessWorker : public Worker {
     WorkerEvent next_event() override {
         if (reaped_) return WorkerEvent::kExited;
         char buf[kMaxWorkerMessage];
-        // A longer datagram is truncated, so it fails the strict parse below.
-        const ssize_t n = ::recv(control_.get(), buf, sizeof buf, MSG_DONTWAIT);
+        // MSG_TRUNC: a longer message reports its whole length and is ignored.
+        const ssize_t n = ::recv(control_.get(), buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+        if (n > static_cast<ssize_t>(sizeof buf)) return WorkerEvent::kNone;
         if (n > 0) {
             const std::string_view message(buf, static_cast<std::size_t>(n));
             if (message == kWorkerReadyMessage) return WorkerEvent::kReady;
