@@ -88,12 +88,12 @@ add_9pfs() {
     be=/local/domain/0/backend/9pfs/$1/0
     lx=/libxl/$1/device/9pfs/0
     xenstore-write "$lx/frontend" "$fe" "$lx/backend" "$be" "$lx/frontend-id" "$1" "$lx/online" 1 \
-        "$lx/state" 1 "$lx/path" "$3" "$lx/security_model" none || fail "write libxl's device record"
+        "$lx/state" 1 "$lx/path" "$3" "$lx/security_model" "$SECURITY_MODEL" || fail "write libxl's device record"
     xenstore-write "$fe/backend" "$be" "$fe/backend-id" 0 "$fe/state" 1 "$fe/tag" "$2" ||
         fail "write frontend nodes"
     xenstore-chmod -r "$fe" "n$1" r0 || fail "chmod frontend nodes"
     xenstore-write "$be/frontend" "$fe" "$be/frontend-id" "$1" "$be/online" 1 "$be/state" 1 \
-        "$be/path" "$3" "$be/security_model" none || fail "write backend nodes"
+        "$be/path" "$3" "$be/security_model" "$SECURITY_MODEL" || fail "write backend nodes"
     xenstore-chmod -r "$be" n0 "r$1" || fail "chmod backend nodes"
 }
 
@@ -137,7 +137,8 @@ xen9pd_workers() {
 }
 
 # check_worker DOMID NAME: exactly one worker of xen9pd runs as range base +
-# domid, with no_new_privs, a seccomp filter and no effective capabilities.
+# domid, with no_new_privs, a seccomp filter and no effective capabilities
+# beyond what its security model keeps.
 check_worker() {
     want_uid=$((131072 + $1))
     who=$2
@@ -154,7 +155,10 @@ check_worker() {
         fail "worker $1 uids: $(grep ^Uid: "$st")"
     grep -qE '^NoNewPrivs:[[:space:]]+1$' "$st" || fail "worker $1 NoNewPrivs: $(grep ^NoNewPrivs: "$st")"
     grep -qE '^Seccomp:[[:space:]]+2$' "$st" || fail "worker $1 Seccomp: $(grep ^Seccomp: "$st")"
-    grep -qE '^CapEff:[[:space:]]+0+$' "$st" || fail "worker $1 CapEff: $(grep ^CapEff: "$st")"
+    # passthrough keeps CHOWN, DAC_OVERRIDE, FOWNER, FSETID, SETGID, SETUID, MKNOD.
+    want_caps=0000000000000000
+    [ "$SECURITY_MODEL" = passthrough ] && want_caps=00000000080000db
+    grep -qE "^CapEff:[[:space:]]+$want_caps\$" "$st" || fail "worker $1 CapEff: $(grep ^CapEff: "$st")"
     echo "XEN9P-DOM0-CHECK worker-sandboxed-$who PASS"
 }
 

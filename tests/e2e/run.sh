@@ -5,6 +5,7 @@
 #
 #   run.sh --backend qemu|xen9pd [--xen9pd PATH] [--scenario basic|lifecycle]
 #          [--suite posix|smoke] [--work DIR] [--timeout SECONDS] [--msize BYTES]
+#          [--security-model none|mapped-xattr|passthrough]
 #
 # --suite posix (default) runs the shared guest list tests/guest/posix.sh;
 # smoke runs the short tests/e2e/guest-smoke.sh (minutes less under emulation).
@@ -25,6 +26,7 @@ suite=posix
 work="$repo/build/e2e"
 timeout=2700
 msize=512000
+security_model=none
 while [ $# -gt 0 ]; do
     case "$1" in
         --backend) backend=$2; shift 2 ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --work) work=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --msize) msize=$2; shift 2 ;;
+        --security-model) security_model=$2; shift 2 ;;
         *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -49,6 +52,10 @@ case "$suite" in
     posix | smoke) ;;
     *) echo "run.sh: --suite posix or smoke" >&2; exit 2 ;;
 esac
+case "$security_model" in
+    none | mapped-xattr | passthrough) ;;
+    *) echo "run.sh: --security-model none, mapped-xattr or passthrough" >&2; exit 2 ;;
+esac
 case "$scenario" in
     basic | lifecycle) ;;
     *) echo "run.sh: --scenario basic or lifecycle" >&2; exit 2 ;;
@@ -57,7 +64,7 @@ esac
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 cache="$work/cache"
-run="$work/run-$backend-$scenario"
+run="$work/run-$backend-$scenario-$suite-$security_model"
 t0=$(date +%s)
 
 "$here/fetch.sh" "$cache"
@@ -123,7 +130,8 @@ mkdir -p "$dom0/etc/xen" "$dom0/lib64"
 printf 'root:x:0:0:root:/:/bin/sh\nxen-qemuuser-range-base:x:131072:131072::/nonexistent:/bin/false\n' \
     > "$dom0/etc/passwd"
 printf 'root:x:0:\nxen-qemuuser-range-base:x:131072:\n' > "$dom0/etc/group"
-printf 'BACKEND=%s\nSCENARIO=%s\nMSIZE=%s\nSUITE=%s\n' "$backend" "$scenario" "$msize" "$suite" \
+printf 'BACKEND=%s\nSCENARIO=%s\nMSIZE=%s\nSUITE=%s\nSECURITY_MODEL=%s\n' "$backend" "$scenario" \
+    "$msize" "$suite" "$security_model" \
     > "$dom0/etc/e2e.conf"
 if [ "$backend" = qemu ]; then
     copy_bin "$dom0" /usr/libexec/xen-qemu-system-i386
@@ -136,7 +144,7 @@ install -m 644 "$here/dom0-lib.sh" "$dom0/e2e/dom0-lib.sh"
 make_cpio "$dom0" "$run/dom0.cpio.gz"
 rm -rf "$dom0"
 t_images=$(date +%s)
-echo "e2e: backend=$backend scenario=$scenario suite=$suite images $(du -h "$run/dom0.cpio.gz" | cut -f1)"
+echo "e2e: backend=$backend scenario=$scenario suite=$suite security_model=$security_model images $(du -h "$run/dom0.cpio.gz" | cut -f1)"
 
 # One emulator at a time on this machine, whoever starts it.
 serial="$run/serial.log"
@@ -162,7 +170,7 @@ cr=$(printf '\r')
 t_end=$(date +%s)
 
 boot_start=$(cat "$run/boot-start")
-echo "---- e2e timings (backend=$backend scenario=$scenario)"
+echo "---- e2e timings (backend=$backend scenario=$scenario suite=$suite security_model=$security_model)"
 echo "fetch+install: $((t_fetch - t0)) s   initramfs images: $((t_images - t_fetch)) s   waiting for the emulator: $((boot_start - t_images)) s"
 sed -n 's/^ *\([0-9]*\)s .*E2E-STAGE \([^ ]*\) .*/\1 \2/p' "$serial" | {
     prev=0
