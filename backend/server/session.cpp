@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "backend/log/log.hpp"
 #include "p9proto/wire_errno.hpp"
@@ -62,17 +63,36 @@ void Session::release(Slot& slot) {
     }
 }
 
+std::span<std::byte> Session::request_buffer() {
+    if (closed_) return {};
+    if (reserved_ == nullptr) {
+        reserved_ = take_slot();
+        if (reserved_ == nullptr) {
+            input_blocked_ = true;
+            return {};
+        }
+    }
+    return reserved_->request;
+}
+
 bool Session::on_message(Route route, std::span<const std::byte> message) {
     if (closed_) return true;
-    Slot* slot = take_slot();
-    if (slot == nullptr) {
-        input_blocked_ = true;
-        return false;
+    Slot* slot = nullptr;
+    if (reserved_ != nullptr && message.data() == reserved_->request.data()) {
+        // The transport copied the request into the slot already.
+        slot = std::exchange(reserved_, nullptr);
+        slot->generation = generation_;
+    } else {
+        slot = take_slot();
+        if (slot == nullptr) {
+            input_blocked_ = true;
+            return false;
+        }
+        std::memcpy(slot->request.data(), message.data(), message.size());
     }
     ++stats_.requests;
     slot->received = std::chrono::steady_clock::now();
     slot->route = route;
-    std::memcpy(slot->request.data(), message.data(), message.size());
     std::uint32_t limit = msize_ != 0 ? msize_ : transport_->max_msize();
     slot->capacity = std::min<std::size_t>(slot->reply.size(), limit);
     auto request = proto::decode_request(std::span(slot->request).first(message.size()), limit);
@@ -117,6 +137,7 @@ void Session::on_sent(std::uint64_t cookie) {
 void Session::on_closed() {
     if (closed_) return;
     closed_ = true;
+    if (reserved_ != nullptr) release(*std::exchange(reserved_, nullptr));
     for (auto& slot : slots_) {
         if (slot->state == State::kIo) loop_.cancel(slot.get());
         // The transport dropped what it had queued.

@@ -80,6 +80,7 @@ class Session final : TransportSink {
     enum class Outcome { kReply, kAsync };
 
     bool on_message(Route route, std::span<const std::byte> message) override;
+    std::span<std::byte> request_buffer() override;
     void on_sent(std::uint64_t cookie) override;
     void on_closed() override;
 
@@ -145,6 +146,8 @@ class Session final : TransportSink {
     std::vector<std::unique_ptr<Slot>> slots_;
     std::vector<Slot*> free_;
     std::size_t in_use_ = 0;
+    // Taken for request_buffer(): the next on_message in its buffer uses it.
+    Slot* reserved_ = nullptr;
     std::size_t io_pending_ = 0;
     bool input_blocked_ = false;
     std::unordered_map<std::uint16_t, Slot*> tags_;  // requests not yet answered

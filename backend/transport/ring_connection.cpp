@@ -26,8 +26,6 @@ RingConnection::RingConnection(io::EventLoop& loop, platform::EventChannel& even
         rings_.push_back(Ring{std::move(mapped),
                               ring::RingReader::backend(intf, data, order, max_msize_),
                               ring::RingWriter::backend(intf, data, order),
-                              std::vector<std::byte>(max_msize_),
-                              0,
                               {},
                               false,
                               false});
@@ -114,23 +112,29 @@ bool RingConnection::place_waiting(Ring& r) {
 bool RingConnection::deliver(Route route) {
     Ring& r = rings_[route];
     while (!closed_) {
-        if (r.held == 0) {
-            auto size = r.reader.read(r.request);
-            if (!size) {
-                fail("request ring broken", route, size.error());
-                return false;
-            }
-            if (*size == 0) return true;
-            r.held = *size;
-            // Space in `out` was freed: a frontend waiting to write hears it.
-            r.notify = true;
-            schedule_flush();
+        auto queued = r.reader.peek();
+        if (!queued) {
+            fail("request ring broken", route, queued.error());
+            return false;
         }
-        if (!sink_->on_message(route, std::span(r.request).first(r.held))) {
+        if (*queued == 0) return true;
+        auto buffer = sink_->request_buffer();
+        if (buffer.empty()) {
             paused_ = true;
             return true;
         }
-        r.held = 0;
+        auto size = r.reader.read(buffer);
+        if (!size) {
+            fail("request ring broken", route, size.error());
+            return false;
+        }
+        // The guest took back what peek() saw; the sink keeps its buffer.
+        if (*size == 0) return true;
+        // Space in `out` was freed: a frontend waiting to write hears it.
+        r.notify = true;
+        schedule_flush();
+        // Bytes in its own buffer are always accepted.
+        sink_->on_message(route, buffer.first(*size));
     }
     return false;
 }

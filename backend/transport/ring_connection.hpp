@@ -1,7 +1,9 @@
 // Transport over the rings of one Xen 9pfs device: requests come out of each
 // ring's `out` half, replies go into the `in` half of the ring the request came
 // on (the Route is the ring's index). One event channel handle serves every
-// ring; the loop polls its fd.
+// ring; the loop polls its fd. A request is copied once, straight into the
+// sink's request_buffer(); a ring whose sink has no room keeps its requests in
+// shared memory until resume_input().
 //
 // Replies produced while the loop handles one batch of completions are
 // published together: one in_prod update and one notification per ring, done
@@ -59,11 +61,9 @@ class RingConnection final : public Transport {
         MappedRing mapped;
         ring::RingReader reader;
         ring::RingWriter writer;
-        std::vector<std::byte> request;  // private copy of the request being delivered
-        std::size_t held = 0;            // size of a request the sink refused, 0 if none
-        std::deque<Outgoing> waiting;    // replies not in the ring yet, in order
-        bool unpublished = false;        // replies written, in_prod not yet advanced
-        bool notify = false;             // the guest must hear from us at the next flush
+        std::deque<Outgoing> waiting;  // replies not in the ring yet, in order
+        bool unpublished = false;      // replies written, in_prod not yet advanced
+        bool notify = false;           // the guest must hear from us at the next flush
     };
 
     void event(int result);

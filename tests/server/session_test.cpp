@@ -210,6 +210,36 @@ BOOST_AUTO_TEST_CASE(pool_exhaustion_pauses_input_until_a_reply_is_sent) {
     BOOST_TEST(fx.feed(5, Tgetattr{1, getattr::kBasic}));
 }
 
+BOOST_AUTO_TEST_CASE(request_buffer_is_a_pool_slot_that_serves_the_request_placed_in_it) {
+    SessionConfig config;
+    config.max_in_flight = 2;
+    SessionFx fx(config);
+    fx.attach();
+    auto* sink = fx.state.sink;
+    // What the ring does: copy the request into the sink's buffer, then hand it over.
+    auto place = [&](std::uint16_t tag) {
+        auto buffer = sink->request_buffer();
+        BOOST_REQUIRE(!buffer.empty());
+        auto size = encode(Request{tag, Tgetattr{1, getattr::kBasic}}, buffer);
+        BOOST_REQUIRE(size.has_value());
+        BOOST_TEST(sink->on_message(0, buffer.first(*size)));
+        return buffer.data();
+    };
+    auto* first = place(1);
+    auto* second = place(2);
+    // Both requests hold their slots until their replies are sent.
+    BOOST_TEST(first != second);
+    BOOST_REQUIRE(fx.state.sent.size() == 2u);
+    BOOST_TEST(std::holds_alternative<Rgetattr>(fx.reply(0).body));
+    BOOST_TEST(std::holds_alternative<Rgetattr>(fx.reply(1).body));
+    BOOST_TEST(sink->request_buffer().empty());
+    BOOST_TEST(fx.state.resumed == 0);
+    sink->on_sent(fx.state.sent[0].cookie);
+    BOOST_TEST(fx.state.resumed == 1);
+    BOOST_TEST(sink->request_buffer().data() == first);
+    BOOST_TEST(fx.session->stats().requests == 4u);
+}
+
 BOOST_AUTO_TEST_CASE(many_reads_in_flight_complete_out_of_order_by_tag) {
     SessionConfig config;
     config.max_in_flight = 300;

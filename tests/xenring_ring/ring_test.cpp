@@ -88,6 +88,34 @@ BOOST_AUTO_TEST_CASE(reader_waits_until_the_whole_message_is_published) {
     BOOST_TEST(check_message(std::span(dst).first(300), 1));
 }
 
+BOOST_AUTO_TEST_CASE(peek_sizes_the_next_whole_message_without_consuming_it) {
+    SharedRing shared(1);
+    auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);
+    auto writer = RingWriter::frontend(shared.intf(), shared.data(), 1);
+    BOOST_TEST(*reader.peek() == 0u);
+    BOOST_REQUIRE(writer.write_and_publish(message(300, 1)));
+    BOOST_REQUIRE(writer.write_and_publish(message(40, 2)));
+    BOOST_TEST(*reader.peek() == 300u);
+    BOOST_TEST(*reader.peek() == 300u);
+    BOOST_TEST(shared.intf().out_cons == 0u);
+    std::vector<std::byte> dst(300);
+    BOOST_TEST(*reader.read(dst) == 300u);
+    BOOST_TEST(check_message(dst, 1));
+    BOOST_TEST(*reader.peek() == 40u);
+    BOOST_TEST(shared.intf().out_cons == 300u);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_larger_than_the_buffer_given_to_read_breaks_the_ring) {
+    SharedRing shared(1);
+    auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);
+    auto writer = RingWriter::frontend(shared.intf(), shared.data(), 1);
+    BOOST_REQUIRE(writer.write_and_publish(message(300, 1)));
+    std::vector<std::byte> dst(299);
+    BOOST_TEST(reader.read(dst).error().value == EMSGSIZE);
+    BOOST_TEST(shared.intf().out_cons == 0u);
+    BOOST_TEST(reader.peek().error().value == EMSGSIZE);
+}
+
 BOOST_AUTO_TEST_CASE(producer_index_past_the_ring_is_a_sticky_protocol_error) {
     SharedRing shared(1);
     auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);

@@ -41,7 +41,7 @@ void RingReader::copy_out(std::uint32_t from, std::span<std::byte> dst) const {
     std::memcpy(dst.data() + first, ring_.data(), dst.size() - first);
 }
 
-Result<std::size_t> RingReader::read(std::span<std::byte> dst) {
+Result<std::size_t> RingReader::peek() {
     if (broken_.value != 0) return fail(broken_.value);
     const std::uint32_t prod = load_index(*prod_field_);
     // Free-running indices: the distance, not the masked positions, tells
@@ -54,24 +54,33 @@ Result<std::size_t> RingReader::read(std::span<std::byte> dst) {
     last_queued_ = avail;
     if (avail < kHeaderSize) return 0;
 
-    std::byte header[kHeaderSize];
-    copy_out(cons_, header);
-    const std::size_t size = le32(header);
-    if (size < kHeaderSize || size > msize_ || size > ring_.size() || size > dst.size()) {
+    copy_out(cons_, header_);
+    const std::size_t size = le32(header_);
+    if (size < kHeaderSize || size > msize_ || size > ring_.size()) {
         broken_ = Errno{EMSGSIZE};
         return fail(EMSGSIZE);
     }
     if (size > avail) return 0;
+    return size;
+}
+
+Result<std::size_t> RingReader::read(std::span<std::byte> dst) {
+    auto size = peek();
+    if (!size || *size == 0) return size;
+    if (*size > dst.size()) {
+        broken_ = Errno{EMSGSIZE};
+        return fail(EMSGSIZE);
+    }
 
     // The header is re-copied with the body; the size we act on is the one
     // already validated above, so a guest rewriting it meanwhile changes nothing.
-    copy_out(cons_, dst.first(size));
-    std::memcpy(dst.data(), header, kHeaderSize);
-    cons_ += static_cast<std::uint32_t>(size);
+    copy_out(cons_, dst.first(*size));
+    std::memcpy(dst.data(), header_, kHeaderSize);
+    cons_ += static_cast<std::uint32_t>(*size);
     // Our reads of the message must complete before the guest may reuse it.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     store_index(*cons_field_, cons_);
-    return size;
+    return *size;
 }
 
 }  // namespace xen9p::ring

@@ -30,6 +30,13 @@ class RingReader {
     // below 7 or above msize. Both are sticky: the ring stays broken.
     Result<std::size_t> read(std::span<std::byte> dst);
 
+    // The same checks as read() without consuming: the size of the whole
+    // message queued next, 0 when none is complete yet. Lets the caller pick
+    // the private buffer before the one copy out of shared memory; read()
+    // checks everything again, so the guest gains nothing by changing the
+    // header in between.
+    Result<std::size_t> peek();
+
     // The negotiated msize: larger messages are a protocol error from now on.
     void set_msize(std::size_t msize) { msize_ = msize; }
 
@@ -48,6 +55,7 @@ class RingReader {
     std::size_t msize_;
     std::uint32_t cons_;  // private copy: the guest cannot move our consumer
     std::size_t last_queued_ = 0;
+    std::byte header_[kHeaderSize]{};  // private copy of the last header peek() validated
     Errno broken_{};
 };
 
