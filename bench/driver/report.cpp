@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
+#include <string_view>
 
 namespace xen9p::bench {
 namespace {
@@ -69,6 +70,46 @@ bool has_target(const RunInfo& info, const std::string& target) {
     return std::find(info.targets.begin(), info.targets.end(), target) != info.targets.end();
 }
 
+// The targets issue #9 sets for xen9pd over the simulated ring: a ratio of
+// two measurements of one run that must reach `at_least`.
+struct Goal {
+    const char* workload;
+    const char* target;
+    const char* base_workload;
+    const char* base_target;
+    double at_least;
+};
+
+constexpr const char* kRing = "xen9pd-ring";
+constexpr Goal kGoals[] = {
+    {"seq_read", kRing, "seq_read", "direct", 0.5},
+    {"seq_write", kRing, "seq_write", "direct", 0.5},
+    {"rand_read_4k_qd32", kRing, "rand_read_4k_qd32", "diod-unix", 3},
+    {"create_close", kRing, "create_close", "diod-unix", 2},
+    {"getattr", kRing, "getattr", "diod-unix", 2},
+    {"unlink", kRing, "unlink", "diod-unix", 2},
+    {"walk_5_levels", kRing, "walk_5_levels", "diod-unix", 2},
+    {"small_files_write", kRing, "small_files_write", "diod-unix", 2},
+    {"small_files_read", kRing, "small_files_read", "diod-unix", 2},
+    {"parallel_read_x4", kRing, "parallel_read_x1", kRing, 1.5},
+};
+
+std::string goal_name(const Goal& g) {
+    std::string name = std::string(g.workload) + " " + g.target + " / ";
+    // A ratio of two workloads on one target names the other workload only.
+    if (std::string_view(g.base_workload) == g.workload) return name + g.base_target;
+    name += g.base_workload;
+    if (std::string_view(g.base_target) != g.target) name += std::string(" ") + g.base_target;
+    return name;
+}
+
+std::optional<double> goal_ratio(const std::vector<Measurement>& results, const Goal& g) {
+    auto a = value(results, g.workload, g.target);
+    auto b = value(results, g.base_workload, g.base_target);
+    if (!a || !b) return std::nullopt;
+    return *a / *b;
+}
+
 }  // namespace
 
 std::string to_json(const RunInfo& info, const std::vector<Measurement>& results) {
@@ -93,7 +134,18 @@ std::string to_json(const RunInfo& info, const std::vector<Measurement>& results
     for (std::size_t i = 0; i < info.targets.size(); ++i) {
         out += (i ? ", " : "") + json_string(info.targets[i]);
     }
-    out += "],\n  \"results\": [\n";
+    out += "],\n  \"goals\": [";
+    bool first_goal = true;
+    for (const auto& g : kGoals) {
+        auto ratio = goal_ratio(results, g);
+        if (!ratio) continue;
+        out += std::string(first_goal ? "\n" : ",\n") +
+               "    {\"goal\": " + json_string(goal_name(g)) + ", \"ratio\": " + number(*ratio) +
+               ", \"at_least\": " + number(g.at_least) +
+               ", \"met\": " + (*ratio >= g.at_least ? "true" : "false") + "}";
+        first_goal = false;
+    }
+    out += "\n  ],\n  \"results\": [\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
         const auto& m = results[i];
         out += "    {\"workload\": " + json_string(m.workload) +
@@ -151,6 +203,18 @@ std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& res
         if (m.target != "memcpy") continue;
         out += "memcpy bandwidth, one thread, " + m.workload.substr(7) +
                " blocks: " + fixed(m.value) + " MiB/s\n";
+    }
+    if (has_target(info, kRing)) {
+        out += "\n| issue #9 target | ratio | goal | |\n|---|---:|---:|---|\n";
+        for (const auto& g : kGoals) {
+            auto ratio = goal_ratio(results, g);
+            out += "| " + goal_name(g) + " | " + (ratio ? fixed(*ratio) + "x" : "-") +
+                   " | >= " + fixed(g.at_least) + "x | " +
+                   (!ratio                 ? "not measured"
+                    : *ratio >= g.at_least ? "met"
+                                           : "missed") +
+                   " |\n";
+        }
     }
     out += "\nmode " + info.mode + ", " + std::to_string(info.cpus) + " cpus, load average " +
            fixed(info.load_before[0]) + " before and " + fixed(info.load_after[0]) +

@@ -167,5 +167,8 @@ BOOST_AUTO_TEST_CASE(smoke_run_writes_wellformed_json_with_every_workload) {
     BOOST_TEST(table.find("| xen9pd-ring / diod-unix |") != std::string::npos);
     BOOST_TEST(table.find("| xen9pd-unix / direct |") != std::string::npos);
     BOOST_TEST(table.find("memcpy bandwidth") != std::string::npos);
+    BOOST_TEST(table.find("| seq_read xen9pd-ring / direct | ") != std::string::npos);
+    BOOST_TEST(json.find("{\"goal\": \"getattr xen9pd-ring / diod-unix\", \"ratio\": ") !=
+               std::string::npos);
     BOOST_TEST(!slurp(dir.path + "/plot.dat").empty());
 }
