@@ -4,7 +4,9 @@
 #define BOOST_TEST_MODULE diod_tools
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include <thread>
 
 #include "tests/server/server_fixture.hpp"
+#include "xenring/unique_fd.hpp"
 
 extern char** environ;
 
@@ -35,11 +38,13 @@ class Daemon {
         argv.push_back(nullptr);
         BOOST_REQUIRE(::posix_spawn(&pid_, XEN9PD_PATH, nullptr, nullptr, argv.data(), environ) ==
                       0);
-        // Ready once the socket exists (bounded wait, not a timing assertion).
-        for (int i = 0; i < 500 && ::access(socket.c_str(), F_OK) != 0; ++i) {
+        // Ready once it accepts a connection: the socket file exists from
+        // bind(), before listen() (bounded wait, not a timing assertion).
+        bool listening = false;
+        for (int i = 0; i < 500 && !(listening = accepts(socket)); ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
-        BOOST_REQUIRE(::access(socket.c_str(), F_OK) == 0);
+        BOOST_REQUIRE(listening);
     }
     ~Daemon() {
         ::kill(pid_, SIGTERM);
@@ -50,6 +55,14 @@ class Daemon {
     Daemon& operator=(const Daemon&) = delete;
 
   private:
+    static bool accepts(const std::string& path) {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        path.copy(addr.sun_path, sizeof addr.sun_path - 1);
+        UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        return fd && ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    }
+
     std::string socket_;
     pid_t pid_ = -1;
 };
