@@ -21,37 +21,40 @@ std::uint32_t max_msize_for_order(unsigned order) {
 
 RingTransport::RingTransport(std::span<const RingMemory> rings, Doorbell& doorbell)
     : doorbell_(doorbell), in_flight_(std::size_t{proto::kNoTag} + 1, false) {
-    std::size_t largest = 0;
     max_msize_ = rings.empty() ? 0 : UINT32_MAX;
     for (const RingMemory& r : rings) {
         max_msize_ = std::min(max_msize_, max_msize_for_order(r.order));
         const std::size_t size = ring::flex_ring_size(r.order);
         // A reply can be as large as the ring; anything larger is an error
         // the reader reports.
-        rings_.push_back(Ring{.writer = ring::RingWriter::frontend(*r.intf, r.data, r.order),
-                              .reader = ring::RingReader::frontend(*r.intf, r.data, r.order, size),
-                              .size = size});
-        largest = std::max(largest, size);
+        rings_.push_back(
+            Ring{.writer = ring::RingWriter::frontend(*r.intf, r.data, r.order),
+                 .reader = ring::RingReader::frontend(*r.intf, r.data, r.order, size)});
     }
-    scratch_.resize(largest);
 }
 
 Status RingTransport::drain() {
     for (std::size_t i = 0; i < rings_.size(); ++i) {
         bool consumed = false;
         for (;;) {
-            auto size = rings_[i].reader.read(std::span(scratch_).first(rings_[i].size));
+            // Copied once, into the reply's own buffer, as Linux copies into
+            // the request's receive buffer.
+            auto queued = rings_[i].reader.peek();
+            if (!queued) return std::unexpected(queued.error());
+            if (*queued == 0) break;
+            std::vector<std::byte> message(*queued);
+            auto size = rings_[i].reader.read(message);
             if (!size) return std::unexpected(size.error());
             if (*size == 0) break;
+            message.resize(*size);
             consumed = true;
-            const auto header = proto::peek_header(std::span(scratch_).first(*size));
+            const auto header = proto::peek_header(message);
             if (!in_flight_[header->tag]) {
                 ++skipped_;
                 continue;
             }
             in_flight_[header->tag] = false;
-            ready_.emplace_back(scratch_.begin(),
-                                scratch_.begin() + static_cast<std::ptrdiff_t>(*size));
+            ready_.push_back(std::move(message));
         }
         // Linux always tells the backend when it has emptied a ring: the
         // backend may be waiting for room for its next reply.

@@ -62,7 +62,6 @@ class RingTransport final : public client::ClientTransport {
     struct Ring {
         ring::RingWriter writer;
         ring::RingReader reader;
-        std::size_t size;
     };
 
     // Moves every whole reply queued on any ring into ready_.
@@ -70,7 +69,6 @@ class RingTransport final : public client::ClientTransport {
 
     std::vector<Ring> rings_;
     Doorbell& doorbell_;
-    std::vector<std::byte> scratch_;
     std::deque<std::vector<std::byte>> ready_;
     std::vector<bool> in_flight_;
     std::size_t skipped_ = 0;
