@@ -42,14 +42,17 @@ Result<struct flock> host_range(short type, std::uint64_t start, std::uint64_t l
 
 }  // namespace
 
-Result<int> FileLocks::owner_fd(const Export& ex, const OpenFile& file, std::string_view client_id,
-                                std::uint32_t proc_id, bool create) {
+Result<int> FileLocks::owner_fd(const Export& ex, const Caller& who, const OpenFile& file,
+                                std::string_view client_id, std::uint32_t proc_id, bool create) {
     auto key = std::make_pair(std::string(client_id), proc_id);
     if (auto it = owners_.find(key); it != owners_.end()) return it->second.get();
     if (!create) return -1;
     if (owners_.size() >= kMaxOwners) return fail(ENOLCK);
     // A description of its own per owner: OFD locks conflict between
-    // descriptions, never within one.
+    // descriptions, never within one. Re-opening checks permissions again:
+    // as the caller who opened the file, not as the worker.
+    CredGuard guard(ex, who);
+    if (!guard.ok()) return fail(EPERM);
     auto fd = reopen(ex, file.fd(), (file.flags() & O_ACCMODE) | O_NONBLOCK | O_NOCTTY);
     if (!fd) return std::unexpected(fd.error());
     int raw = fd->get();
@@ -57,7 +60,7 @@ Result<int> FileLocks::owner_fd(const Export& ex, const OpenFile& file, std::str
     return raw;
 }
 
-Result<std::uint8_t> FileLocks::lock(const Export& ex, const OpenFile& file,
+Result<std::uint8_t> FileLocks::lock(const Export& ex, const Caller& who, const OpenFile& file,
                                      const proto::Tlock& req) {
     if (!file) return fail(EBADF);
     auto type = host_type(req.type);
@@ -65,7 +68,7 @@ Result<std::uint8_t> FileLocks::lock(const Export& ex, const OpenFile& file,
     auto fl = host_range(*type, req.start, req.length);
     if (!fl) return std::unexpected(fl.error());
     bool unlock = *type == F_UNLCK;
-    auto fd = owner_fd(ex, file, req.client_id.str, req.proc_id, !unlock);
+    auto fd = owner_fd(ex, who, file, req.client_id.str, req.proc_id, !unlock);
     if (!fd) return std::unexpected(fd.error());
     if (*fd < 0) return lk::kStatusSuccess;  // unlocking what this owner never locked
     if (::fcntl(*fd, F_OFD_SETLK, &*fl) != 0) {
@@ -75,8 +78,8 @@ Result<std::uint8_t> FileLocks::lock(const Export& ex, const OpenFile& file,
     return lk::kStatusSuccess;
 }
 
-Result<proto::Rgetlock> FileLocks::getlock(const Export& ex, const OpenFile& file,
-                                           const proto::Tgetlock& req) {
+Result<proto::Rgetlock> FileLocks::getlock(const Export& ex, const Caller& who,
+                                           const OpenFile& file, const proto::Tgetlock& req) {
     if (!file) return fail(EBADF);
     auto type = host_type(req.type);
     if (!type) return std::unexpected(type.error());
@@ -86,7 +89,7 @@ Result<proto::Rgetlock> FileLocks::getlock(const Export& ex, const OpenFile& fil
     if (*type == F_UNLCK) *type = F_WRLCK;
     auto fl = host_range(*type, req.start, req.length);
     if (!fl) return std::unexpected(fl.error());
-    auto fd = owner_fd(ex, file, req.client_id.str, req.proc_id, true);
+    auto fd = owner_fd(ex, who, file, req.client_id.str, req.proc_id, true);
     if (!fd) return std::unexpected(fd.error());
     if (::fcntl(*fd, F_OFD_GETLK, &*fl) != 0) return fail_errno();
     proto::Rgetlock r;

@@ -1,7 +1,9 @@
 // POSIX record locks of one open fid on host OFD locks. Each lock owner (the
 // Tlock's client_id and proc_id) gets its own open file description, so two guest
 // processes sharing one fid still conflict. Never blocks: a conflict answers
-// "blocked" and the client retries.
+// "blocked" and the client retries. `who` is the fid's caller: an owner's
+// description is opened as it (under passthrough the worker itself may not
+// open the guest's files).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "backend/fs/caller.hpp"
 #include "p9proto/errno.hpp"
 #include "p9proto/messages.hpp"
 #include "xenring/unique_fd.hpp"
@@ -30,19 +33,20 @@ class FileLocks {
     // Tlock: proto::lock::kStatusSuccess or kStatusBlocked (any conflict, with or
     // without the BLOCK flag); errors as values (EINVAL for a bad type or range,
     // EBADF for a lock the open mode forbids, ENOLCK past kMaxOwners).
-    Result<std::uint8_t> lock(const Export& ex, const OpenFile& file, const proto::Tlock& req);
+    Result<std::uint8_t> lock(const Export& ex, const Caller& who, const OpenFile& file,
+                              const proto::Tlock& req);
 
     // Tgetlock: the first conflicting lock, or type kUnlock when there is none.
     // A request of type kUnlock (what the Linux client sends whatever F_GETLK
     // asked for) is tested as a write lock: any lock of another owner on the
     // range is reported. OFD locks do not name their owner: a conflict reports
     // proc_id 0. The reply's client_id views the request's.
-    Result<proto::Rgetlock> getlock(const Export& ex, const OpenFile& file,
+    Result<proto::Rgetlock> getlock(const Export& ex, const Caller& who, const OpenFile& file,
                                     const proto::Tgetlock& req);
 
   private:
-    Result<int> owner_fd(const Export& ex, const OpenFile& file, std::string_view client_id,
-                         std::uint32_t proc_id, bool create);
+    Result<int> owner_fd(const Export& ex, const Caller& who, const OpenFile& file,
+                         std::string_view client_id, std::uint32_t proc_id, bool create);
 
     std::map<std::pair<std::string, std::uint32_t>, UniqueFd> owners_;
 };

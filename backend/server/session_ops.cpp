@@ -382,7 +382,7 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tlock& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (!(*f)->file) return error(slot, EBADF);
-    auto status = (*f)->file->locks().lock(ex_, *(*f)->file, req);
+    auto status = (*f)->file->locks().lock(ex_, (*f)->caller, *(*f)->file, req);
     if (!status) return error(slot, status.error());
     return reply(slot, proto::Rlock{*status});
 }
@@ -391,7 +391,7 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tgetlock& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (!(*f)->file) return error(slot, EBADF);
-    auto found = (*f)->file->locks().getlock(ex_, *(*f)->file, req);
+    auto found = (*f)->file->locks().getlock(ex_, (*f)->caller, *(*f)->file, req);
     if (!found) return error(slot, found.error());
     return reply(slot, *found);
 }

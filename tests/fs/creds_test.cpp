@@ -1,3 +1,4 @@
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +56,42 @@ BOOST_AUTO_TEST_CASE(passthrough_files_are_owned_by_the_guest_ids) {
     BOOST_TEST(st.st_uid == 1000u);
     BOOST_REQUIRE(::lstat(fx.host("l").c_str(), &st) == 0);
     BOOST_TEST(st.st_uid == 1000u);
+}
+
+// A lock owner's description is re-opened: as the caller, or a worker whose
+// own fsuid holds no file-system capability (the kernel drops them once the
+// fsuid left 0) cannot open the guest's files (real Xen: flock and F_SETLK
+// failed EACCES).
+BOOST_AUTO_TEST_CASE(passthrough_locks_reopen_as_the_caller) {
+    if (::geteuid() != 0) return;
+    Fx fx(model(SecurityModel::kPassthrough));
+    BOOST_REQUIRE(::chmod(fx.host("").c_str(), 0777) == 0);
+    Caller guest{1000, 1000};
+    auto mine = must(create_file(fx.ex, guest, fx.root, "mine", dotl::kRdwr, 0600, 1000));
+    fx.write_file("roots", "x", 0600);
+    auto roots = must(open_node(fx.ex, fx.me, must(fx.walk("roots")), dotl::kRdwr));
+    // The worker between requests: its own fsuid, not 0 (this thread only;
+    // back to 0, which gives the capabilities back, at the end).
+    struct WorkerFsuid {
+        WorkerFsuid() { ::setfsuid(131079); }
+        ~WorkerFsuid() { ::setfsuid(0); }
+    } worker;
+    proto::Tlock req;
+    req.type = proto::lock::kWriteLock;
+    req.length = 1;
+    req.proc_id = 1;
+    req.client_id = proto::Text{"guest"};
+    BOOST_TEST(must(mine.file.locks().lock(fx.ex, guest, mine.file, req)) ==
+               proto::lock::kStatusSuccess);
+    BOOST_TEST(must(roots.file.locks().lock(fx.ex, fx.me, roots.file, req)) ==
+               proto::lock::kStatusSuccess);
+    proto::Tgetlock q;
+    q.type = proto::lock::kUnlock;
+    q.length = 1;
+    q.proc_id = 2;
+    q.client_id = proto::Text{"guest"};
+    BOOST_TEST(must(mine.file.locks().getlock(fx.ex, guest, mine.file, q)).type ==
+               proto::lock::kWriteLock);
 }
 
 BOOST_AUTO_TEST_CASE(none_model_ignores_chown_the_server_may_not_do) {

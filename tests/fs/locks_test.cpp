@@ -31,24 +31,24 @@ BOOST_AUTO_TEST_CASE(two_proc_ids_on_one_fid_conflict_and_never_block) {
     fx.write_file("f", "0123456789");
     auto o = must(open_node(fx.ex, fx.me, must(fx.walk("f")), proto::dotl::kRdwr));
     auto& locks = o.file.locks();
-    BOOST_TEST(must(locks.lock(fx.ex, o.file, lock_req(lk::kWriteLock, 0, 5, 1))) ==
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, lock_req(lk::kWriteLock, 0, 5, 1))) ==
                lk::kStatusSuccess);
-    BOOST_TEST(must(locks.lock(fx.ex, o.file, lock_req(lk::kWriteLock, 2, 2, 2))) ==
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, lock_req(lk::kWriteLock, 2, 2, 2))) ==
                lk::kStatusBlocked);
-    BOOST_TEST(must(locks.lock(fx.ex, o.file, lock_req(lk::kReadLock, 5, 5, 2))) ==
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, lock_req(lk::kReadLock, 5, 5, 2))) ==
                lk::kStatusSuccess);  // disjoint range
     // The owner itself may change its own lock.
-    BOOST_TEST(must(locks.lock(fx.ex, o.file, lock_req(lk::kReadLock, 0, 5, 1))) ==
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, lock_req(lk::kReadLock, 0, 5, 1))) ==
                lk::kStatusSuccess);
-    BOOST_TEST(must(locks.lock(fx.ex, o.file, lock_req(lk::kReadLock, 0, 5, 2))) ==
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, lock_req(lk::kReadLock, 0, 5, 2))) ==
                lk::kStatusSuccess);  // read locks share
-    BOOST_TEST(must(locks.lock(fx.ex, o.file, lock_req(lk::kUnlock, 0, 0, 1))) ==
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, lock_req(lk::kUnlock, 0, 0, 1))) ==
                lk::kStatusSuccess);
-    BOOST_TEST(must(locks.lock(fx.ex, o.file, lock_req(lk::kWriteLock, 0, 4, 3))) ==
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, lock_req(lk::kWriteLock, 0, 4, 3))) ==
                lk::kStatusBlocked);  // proc 2 still reads 0..5
-    BOOST_TEST(must(locks.lock(fx.ex, o.file, lock_req(lk::kUnlock, 0, 0, 2))) ==
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, lock_req(lk::kUnlock, 0, 0, 2))) ==
                lk::kStatusSuccess);
-    BOOST_TEST(must(locks.lock(fx.ex, o.file, lock_req(lk::kWriteLock, 0, 4, 3))) ==
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, lock_req(lk::kWriteLock, 0, 4, 3))) ==
                lk::kStatusSuccess);
 }
 
@@ -59,12 +59,14 @@ BOOST_AUTO_TEST_CASE(locks_conflict_across_fids_and_end_with_the_fid) {
     auto a = must(open_node(fx.ex, fx.me, f, proto::dotl::kRdwr));
     {
         auto b = must(open_node(fx.ex, fx.me, f, proto::dotl::kRdwr));
-        BOOST_TEST(must(b.file.locks().lock(fx.ex, b.file, lock_req(lk::kWriteLock, 0, 0, 1))) ==
-                   lk::kStatusSuccess);
-        BOOST_TEST(must(a.file.locks().lock(fx.ex, a.file, lock_req(lk::kWriteLock, 0, 0, 1))) ==
-                   lk::kStatusBlocked);
+        BOOST_TEST(
+            must(b.file.locks().lock(fx.ex, fx.me, b.file, lock_req(lk::kWriteLock, 0, 0, 1))) ==
+            lk::kStatusSuccess);
+        BOOST_TEST(
+            must(a.file.locks().lock(fx.ex, fx.me, a.file, lock_req(lk::kWriteLock, 0, 0, 1))) ==
+            lk::kStatusBlocked);
     }
-    BOOST_TEST(must(a.file.locks().lock(fx.ex, a.file, lock_req(lk::kWriteLock, 0, 0, 1))) ==
+    BOOST_TEST(must(a.file.locks().lock(fx.ex, fx.me, a.file, lock_req(lk::kWriteLock, 0, 0, 1))) ==
                lk::kStatusSuccess);
 }
 
@@ -72,19 +74,19 @@ BOOST_AUTO_TEST_CASE(getlock_reports_the_conflicting_range_or_unlock) {
     Fx fx;
     fx.write_file("f", "0123456789");
     auto o = must(open_node(fx.ex, fx.me, must(fx.walk("f")), proto::dotl::kRdwr));
-    must(o.file.locks().lock(fx.ex, o.file, lock_req(lk::kWriteLock, 3, 4, 1)));
+    must(o.file.locks().lock(fx.ex, fx.me, o.file, lock_req(lk::kWriteLock, 3, 4, 1)));
     proto::Tgetlock q;
     q.type = lk::kReadLock;
     q.start = 0;
     q.length = 0;
     q.proc_id = 2;
     q.client_id = proto::Text{"guest"};
-    auto r = must(o.file.locks().getlock(fx.ex, o.file, q));
+    auto r = must(o.file.locks().getlock(fx.ex, fx.me, o.file, q));
     BOOST_TEST(r.type == lk::kWriteLock);
     BOOST_TEST(r.start == 3u);
     BOOST_TEST(r.length == 4u);
     q.proc_id = 1;
-    BOOST_TEST(must(o.file.locks().getlock(fx.ex, o.file, q)).type == lk::kUnlock);
+    BOOST_TEST(must(o.file.locks().getlock(fx.ex, fx.me, o.file, q)).type == lk::kUnlock);
 }
 
 BOOST_AUTO_TEST_CASE(getlock_of_type_unlock_reports_any_lock_of_another_owner) {
@@ -98,16 +100,16 @@ BOOST_AUTO_TEST_CASE(getlock_of_type_unlock_reports_any_lock_of_another_owner) {
     q.length = 0;
     q.proc_id = 2;
     q.client_id = proto::Text{"guest"};
-    auto r = must(o.file.locks().getlock(fx.ex, o.file, q));
+    auto r = must(o.file.locks().getlock(fx.ex, fx.me, o.file, q));
     BOOST_TEST(r.type == lk::kUnlock);
-    must(o.file.locks().lock(fx.ex, o.file, lock_req(lk::kReadLock, 6, 2, 1)));
-    r = must(o.file.locks().getlock(fx.ex, o.file, q));
+    must(o.file.locks().lock(fx.ex, fx.me, o.file, lock_req(lk::kReadLock, 6, 2, 1)));
+    r = must(o.file.locks().getlock(fx.ex, fx.me, o.file, q));
     BOOST_TEST(r.type == lk::kReadLock);
     BOOST_TEST(r.start == 6u);
     BOOST_TEST(r.length == 2u);
     // Its own lock is no conflict.
     q.proc_id = 1;
-    BOOST_TEST(must(o.file.locks().getlock(fx.ex, o.file, q)).type == lk::kUnlock);
+    BOOST_TEST(must(o.file.locks().getlock(fx.ex, fx.me, o.file, q)).type == lk::kUnlock);
 }
 
 BOOST_AUTO_TEST_CASE(lock_errors_bad_type_range_and_access_mode) {
@@ -115,9 +117,10 @@ BOOST_AUTO_TEST_CASE(lock_errors_bad_type_range_and_access_mode) {
     fx.write_file("f", "x");
     auto ro = must(open_node(fx.ex, fx.me, must(fx.walk("f")), proto::dotl::kRdonly));
     auto& locks = ro.file.locks();
-    BOOST_TEST(err(locks.lock(fx.ex, ro.file, lock_req(9, 0, 0, 1))) == EINVAL);
-    BOOST_TEST(err(locks.lock(fx.ex, ro.file, lock_req(lk::kReadLock, ~0ull, 1, 1))) == EINVAL);
-    BOOST_TEST(err(locks.lock(fx.ex, ro.file, lock_req(lk::kWriteLock, 0, 0, 1))) == EBADF);
+    BOOST_TEST(err(locks.lock(fx.ex, fx.me, ro.file, lock_req(9, 0, 0, 1))) == EINVAL);
+    BOOST_TEST(err(locks.lock(fx.ex, fx.me, ro.file, lock_req(lk::kReadLock, ~0ull, 1, 1))) ==
+               EINVAL);
+    BOOST_TEST(err(locks.lock(fx.ex, fx.me, ro.file, lock_req(lk::kWriteLock, 0, 0, 1))) == EBADF);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
