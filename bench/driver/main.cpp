@@ -223,22 +223,35 @@ int run(const Options& options) {
     } else {
         for (auto& m : measure_memcpy(config))
             results.push_back(std::move(m));
+        // All targets run at once and each workload goes round them in turn:
+        // the values of one row are measured seconds apart, not a whole run
+        // apart, so a change of load on a shared machine bends their ratios less.
+        std::vector<std::unique_ptr<Target>> started;
         for (const auto& name : options.targets) {
-            std::fprintf(stderr, "xen9p-bench: target %s\n", name.c_str());
+            std::fprintf(stderr, "xen9p-bench: starting %s\n", name.c_str());
             auto target = start_target(name, options, run_dir, export_dir, ring.get());
-            if (!target) {
+            Status scratch = target ? make_scratch(export_dir, **target) : Status{};
+            if (!target || !scratch) {
                 std::fprintf(stderr, "xen9p-bench: cannot start %s: %s\n", name.c_str(),
-                             target.error().message().c_str());
+                             (target ? scratch.error() : target.error()).message().c_str());
                 status = 1;
                 continue;
             }
-            for (auto& m : run_workloads(**target, config, export_dir)) {
-                std::fprintf(stderr, "  %-22s %12.1f %s%s%s\n", m.workload.c_str(), m.value,
-                             m.unit.c_str(), m.error.empty() ? "" : "  error: ", m.error.c_str());
-                if (!m.error.empty()) status = 1;
-                results.push_back(std::move(m));
+            started.push_back(std::move(*target));
+        }
+        for (const auto& workload : workloads(config)) {
+            for (auto& target : started) {
+                auto m = workload.run(*target);
+                if (!m) continue;
+                std::fprintf(stderr, "  %-22s %-12s %12.1f %s%s%s\n", m->workload.c_str(),
+                             m->target.c_str(), m->value, m->unit.c_str(),
+                             m->error.empty() ? "" : "  error: ", m->error.c_str());
+                if (!m->error.empty()) status = 1;
+                results.push_back(std::move(*m));
             }
         }
+        for (auto& target : started)
+            remove_scratch(export_dir, *target);
     }
     ::getloadavg(info.load_after, 3);
     ring.reset();

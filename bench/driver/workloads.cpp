@@ -70,9 +70,8 @@ Status write_fully(int fd, std::span<const std::byte> data, off_t offset) {
 }
 
 struct Context {
-    Target& target;
     const WorkloadConfig& config;
-    std::string scratch;  // relative to the export root, private to this target
+    std::string scratch;  // relative to the export root, private to one target
 };
 
 Result<Sample> sequential(Fs& fs, const WorkloadConfig& config, IoKind kind) {
@@ -358,56 +357,77 @@ Status setup_export(const std::string& dir, const WorkloadConfig& config) {
     return {};
 }
 
-std::vector<Measurement> run_workloads(Target& target, const WorkloadConfig& config,
-                                       const std::string& export_dir) {
-    const std::string name = target.name();
-    Context ctx{target, config, "scratch-" + name};
-    std::error_code ec;
-    std::filesystem::remove_all(export_dir + "/" + ctx.scratch, ec);
-    std::filesystem::create_directory(export_dir + "/" + ctx.scratch, ec);
-    // Writable by the ring's unprivileged workers too.
-    std::filesystem::permissions(export_dir + "/" + ctx.scratch, std::filesystem::perms::all, ec);
+std::string scratch_dir(const Target& target) {
+    return "scratch-" + target.name();
+}
 
-    std::vector<Measurement> out;
-    auto session = [&](const std::function<Result<Sample>(Fs&)>& body) {
-        return [&target, body]() -> Result<Sample> {
-            auto fs = target.connect(0);
-            if (!fs) return std::unexpected(fs.error());
-            return body(**fs);
-        };
-    };
-    auto add = [&](const std::string& workload, const std::string& unit,
-                   const std::function<Result<Sample>()>& body) {
+Status make_scratch(const std::string& export_dir, const Target& target) {
+    const std::string dir = export_dir + "/" + scratch_dir(target);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    std::filesystem::create_directory(dir, ec);
+    // Writable by the ring's unprivileged workers too.
+    if (!ec) std::filesystem::permissions(dir, std::filesystem::perms::all, ec);
+    if (ec) return fail(ec.value());
+    return {};
+}
+
+void remove_scratch(const std::string& export_dir, const Target& target) {
+    std::error_code ec;
+    std::filesystem::remove_all(export_dir + "/" + scratch_dir(target), ec);
+}
+
+std::vector<Workload> workloads(const WorkloadConfig& config) {
+    std::vector<Workload> out;
+    using Body = std::function<Result<Sample>(Fs&, const Context&)>;
+    // One session of the target (a guest's device, a connection) for the body.
+    auto add = [&](std::string name, std::string unit, Body body) {
         const auto& only = config.only;
-        if (!only.empty() && std::find(only.begin(), only.end(), workload) == only.end()) return;
-        out.push_back(measure(workload, name, unit, body));
+        if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) return;
+        out.push_back(
+            {name, unit, [&config, name, unit, body](Target& target) -> std::optional<Measurement> {
+                 return measure(name, target.name(), unit, [&]() -> Result<Sample> {
+                     auto fs = target.connect(0);
+                     if (!fs) return std::unexpected(fs.error());
+                     return body(**fs, Context{config, scratch_dir(target)});
+                 });
+             }});
     };
 
     add("seq_write", "MiB/s",
-        session([&](Fs& fs) { return sequential(fs, config, IoKind::kWrite); }));
+        [](Fs& fs, const Context& ctx) { return sequential(fs, ctx.config, IoKind::kWrite); });
     add("seq_read", "MiB/s",
-        session([&](Fs& fs) { return sequential(fs, config, IoKind::kRead); }));
+        [](Fs& fs, const Context& ctx) { return sequential(fs, ctx.config, IoKind::kRead); });
     for (unsigned depth : {1u, 32u}) {
         auto qd = "_qd" + std::to_string(depth);
-        add("rand_read_4k" + qd, "ops/s",
-            session([&, depth](Fs& fs) { return random_io(fs, config, IoKind::kRead, depth); }));
-        add("rand_write_4k" + qd, "ops/s",
-            session([&, depth](Fs& fs) { return random_io(fs, config, IoKind::kWrite, depth); }));
+        add("rand_read_4k" + qd, "ops/s", [depth](Fs& fs, const Context& ctx) {
+            return random_io(fs, ctx.config, IoKind::kRead, depth);
+        });
+        add("rand_write_4k" + qd, "ops/s", [depth](Fs& fs, const Context& ctx) {
+            return random_io(fs, ctx.config, IoKind::kWrite, depth);
+        });
     }
-    add("create_close", "ops/s", session([&](Fs& fs) { return create_files(fs, ctx); }));
-    add("getattr", "ops/s", session([&](Fs& fs) { return getattr_loop(fs, config); }));
-    add("unlink", "ops/s", session([&](Fs& fs) { return unlink_files(fs, ctx); }));
-    add("walk_5_levels", "ops/s", session([&](Fs& fs) { return walk_loop(fs, config); }));
-    add("readdir", "entries/s", session([&](Fs& fs) { return readdir_loop(fs, config); }));
-    add("small_files_write", "files/s",
-        session([&](Fs& fs) { return small_files_write(fs, ctx); }));
-    add("small_files_read", "files/s", session([&](Fs& fs) { return small_files_read(fs, ctx); }));
+    add("create_close", "ops/s", create_files);
+    add("getattr", "ops/s",
+        [](Fs& fs, const Context& ctx) { return getattr_loop(fs, ctx.config); });
+    add("unlink", "ops/s", unlink_files);
+    add("walk_5_levels", "ops/s",
+        [](Fs& fs, const Context& ctx) { return walk_loop(fs, ctx.config); });
+    add("readdir", "entries/s",
+        [](Fs& fs, const Context& ctx) { return readdir_loop(fs, ctx.config); });
+    add("small_files_write", "files/s", small_files_write);
+    add("small_files_read", "files/s", small_files_read);
     for (unsigned guests : config.guests) {
-        if (guests > target.max_sessions()) continue;
-        add("parallel_read_x" + std::to_string(guests), "MiB/s",
-            [&, guests] { return parallel_read(target, config, guests); });
+        auto name = "parallel_read_x" + std::to_string(guests);
+        const auto& only = config.only;
+        if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+        out.push_back(
+            {name, "MiB/s", [&config, name, guests](Target& target) -> std::optional<Measurement> {
+                 if (guests > target.max_sessions()) return std::nullopt;
+                 return measure(name, target.name(), "MiB/s",
+                                [&] { return parallel_read(target, config, guests); });
+             }});
     }
-    std::filesystem::remove_all(export_dir + "/" + ctx.scratch, ec);
     return out;
 }
 

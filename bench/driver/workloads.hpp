@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,10 +48,26 @@ inline constexpr const char* kBigDir = "bigdir";
 // hot, the 5-level path, the big directory) with direct syscalls.
 Status setup_export(const std::string& dir, const WorkloadConfig& config);
 
-// Every workload against `target`, in order; a failing workload is recorded
-// with its error and the next one runs on a fresh session.
-std::vector<Measurement> run_workloads(Target& target, const WorkloadConfig& config,
-                                       const std::string& export_dir);
+// One workload of the suite. Each runs on one session of a target (a guest's
+// device, a connection), except parallel_read_xN, which opens N of them.
+struct Workload {
+    std::string name;
+    std::string unit;  // of Measurement::value
+    // Runs it against `target`, whose scratch directory make_scratch() has
+    // made; nullopt when the target cannot run it (fewer sessions than N).
+    // A failure is recorded in the Measurement's error.
+    std::function<std::optional<Measurement>(Target& target)> run;
+};
+
+// The suite in order (create_close before unlink, small_files_write before
+// small_files_read), only those `config.only` names if it names any.
+// `config` must outlive the workloads.
+std::vector<Workload> workloads(const WorkloadConfig& config);
+
+// Creates the target's own empty directory under the export for the
+// metadata and small-file workloads; remove_scratch() deletes it.
+Status make_scratch(const std::string& export_dir, const Target& target);
+void remove_scratch(const std::string& export_dir, const Target& target);
 
 // memcpy bandwidth of this machine (the upper bound of any copying transport),
 // of 64 MiB blocks and of one chunk.
