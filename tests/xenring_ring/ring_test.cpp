@@ -105,6 +105,23 @@ BOOST_AUTO_TEST_CASE(peek_sizes_the_next_whole_message_without_consuming_it) {
     BOOST_TEST(shared.intf().out_cons == 300u);
 }
 
+BOOST_AUTO_TEST_CASE(read_into_makes_the_vector_the_message_across_the_wrap) {
+    SharedRing shared(1);
+    shared.set_indices(static_cast<std::uint32_t>(flex_ring_size(1) - 100));
+    auto writer = RingWriter::frontend(shared.intf(), shared.data(), 1);
+    auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);
+    std::vector<std::byte> out(10, std::byte{0xAA});
+    BOOST_TEST(*reader.read_into(out) == 0u);
+    BOOST_TEST(out.empty());
+    for (std::uint32_t seq = 0; seq < 3; ++seq) {
+        BOOST_REQUIRE(writer.write_and_publish(message(250 + seq, seq)));
+        BOOST_TEST(*reader.read_into(out) == 250u + seq);
+        BOOST_REQUIRE_EQUAL(out.size(), 250u + seq);
+        BOOST_TEST(check_message(out, seq));
+    }
+    BOOST_TEST(shared.intf().out_cons == shared.intf().out_prod);
+}
+
 BOOST_AUTO_TEST_CASE(a_message_larger_than_the_buffer_given_to_read_breaks_the_ring) {
     SharedRing shared(1);
     auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);

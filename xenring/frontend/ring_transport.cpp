@@ -39,14 +39,10 @@ Status RingTransport::drain() {
         for (;;) {
             // Copied once, into the reply's own buffer, as Linux copies into
             // the request's receive buffer.
-            auto queued = rings_[i].reader.peek();
-            if (!queued) return std::unexpected(queued.error());
-            if (*queued == 0) break;
-            std::vector<std::byte> message(*queued);
-            auto size = rings_[i].reader.read(message);
+            std::vector<std::byte> message;
+            auto size = rings_[i].reader.read_into(message);
             if (!size) return std::unexpected(size.error());
             if (*size == 0) break;
-            message.resize(*size);
             consumed = true;
             const auto header = proto::peek_header(message);
             if (!in_flight_[header->tag]) {

@@ -76,11 +76,31 @@ Result<std::size_t> RingReader::read(std::span<std::byte> dst) {
     // already validated above, so a guest rewriting it meanwhile changes nothing.
     copy_out(cons_, dst.first(*size));
     std::memcpy(dst.data(), header_, kHeaderSize);
-    cons_ += static_cast<std::uint32_t>(*size);
+    consume(*size);
+    return *size;
+}
+
+Result<std::size_t> RingReader::read_into(std::vector<std::byte>& out) {
+    out.clear();
+    auto size = peek();
+    if (!size || *size == 0) return size;
+    const std::size_t start = mask_index(cons_, ring_.size());
+    const std::size_t first = std::min(*size, ring_.size() - start);
+    const auto from = ring_.begin() + static_cast<std::ptrdiff_t>(start);
+    out.assign(from, from + static_cast<std::ptrdiff_t>(first));
+    out.insert(out.end(), ring_.begin(),
+               ring_.begin() + static_cast<std::ptrdiff_t>(*size - first));
+    // As in read(span): the size acted on is the validated one.
+    std::memcpy(out.data(), header_, kHeaderSize);
+    consume(*size);
+    return *size;
+}
+
+void RingReader::consume(std::size_t size) {
+    cons_ += static_cast<std::uint32_t>(size);
     // Our reads of the message must complete before the guest may reuse it.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     store_index(*cons_field_, cons_);
-    return *size;
 }
 
 }  // namespace xen9p::ring

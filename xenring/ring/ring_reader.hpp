@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "p9proto/errno.hpp"
 #include "xenring/ring/data_intf.hpp"
@@ -29,6 +30,9 @@ class RingReader {
     // EPROTO: the producer index jumped past the ring. EMSGSIZE: a header size
     // below 7 or above msize. Both are sticky: the ring stays broken.
     Result<std::size_t> read(std::span<std::byte> dst);
+    // As read(), into `out`, which becomes the message (emptied when none is
+    // queued): one copy, without zero-filling a buffer first.
+    Result<std::size_t> read_into(std::vector<std::byte>& out);
 
     // The same checks as read() without consuming: the size of the whole
     // message queued next, 0 when none is complete yet. Lets the caller pick
@@ -48,6 +52,8 @@ class RingReader {
                std::size_t msize);
 
     void copy_out(std::uint32_t from, std::span<std::byte> dst) const;
+    // Gives the `size` bytes at the consumer index back to the producer.
+    void consume(std::size_t size);
 
     std::uint32_t* cons_field_;
     std::uint32_t* prod_field_;
