@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: demo test deps build build-asan fuzz format realclient e2e e2e-hvm
+.PHONY: demo test deps build build-asan fuzz format realclient e2e
 
 deps:
 	./cmake/install-deps.sh
@@ -26,9 +26,9 @@ demo: build
 # runs), then the normal build's tests together with real Xen end to end (label
 # e2e: Xen 4.17 under QEMU, Linux domUs mounting from xen9pd; about 10 minutes);
 # the last summary line is the normal build's whole suite. The Linux-client
-# harness, the HVM scenario and the QEMU reference have their own targets below.
+# harness and the QEMU reference have their own targets below.
 ASAN_SKIP := realclient|e2e|qemuref
-TEST_SKIP := realclient|e2e_hvm|qemuref
+TEST_SKIP := realclient|qemuref
 test: build-asan build
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE '$(ASAN_SKIP)' $(CTEST_ARGS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE '$(TEST_SKIP)' $(CTEST_ARGS)
@@ -40,11 +40,6 @@ realclient: build
 # Real Xen 4.17 under QEMU with Linux domUs mounting over trans=xen (tests/e2e).
 e2e: build
 	cd $(BUILD) && ctest --output-on-failure -L '^e2e$$' $(CTEST_ARGS)
-
-# The mission's scenario: an HVM guest with dm_restrict=1 given its share by
-# `xen9pd attach`, and the negative control (p9= with the restricted QEMU).
-e2e-hvm: build
-	cd $(BUILD) && ctest --output-on-failure -L '^e2e_hvm$$' $(CTEST_ARGS)
 
 # Longer fuzzing for people: FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 600
