@@ -1,9 +1,10 @@
 #!/bin/sh
-# /init of dom0 in the emulated Xen: brings up the Xen toolstack, starts the
-# backend under test (BACKEND in /etc/e2e.conf: qemu or xen9pd), creates PV
-# domUs without p9= and writes their 9pfs device nodes as libxl does, waits for
-# each domU's verdict, checks the guest's bytes from dom0's side, then prints
-# `E2E-VERDICT PASS|FAIL` and powers the machine off.
+# /init of dom0 in the emulated Xen: brings up the Xen toolstack, then runs
+# the scenario of /etc/e2e.conf (dom0-lib.sh): starts the backend under test
+# (BACKEND: qemu or xen9pd), creates domUs, gives them their 9pfs devices (as
+# libxl does, or with `xen9pd attach`), waits for each domU's verdict, checks
+# the guest's bytes from dom0's side, then prints `E2E-VERDICT PASS|FAIL` and
+# powers the machine off.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
 . /etc/e2e.conf
 . /e2e/dom0-lib.sh
@@ -30,4 +31,4 @@ xenconsoled --log=guest --log-dir=/var/log/xen/console || fail "xenconsoled"
 xl info | grep -E '^(xen_version|virt_caps|total_memory|free_memory)' | sed 's/^/dom0: /'
 stage toolstack-up
 
-scenario_"$SCENARIO"
+scenario_$(echo "$SCENARIO" | tr - _)

@@ -43,34 +43,87 @@ wait_for() {
     done
 }
 
-guest_log() { echo "/var/log/xen/console/guest-$1.log"; }
+# guest_log NAME: the guest's console log. An HVM guest's console is its
+# emulated serial port written to a file: its PV console backend would be its
+# restricted QEMU.
+guest_log() {
+    if grep -q '^type = "hvm"' "/etc/xen/$1.cfg" 2> /dev/null; then
+        echo "/var/log/xen/serial-$1.log"
+    else
+        echo "/var/log/xen/console/guest-$1.log"
+    fi
+}
 
-# create_domu NAME TAG [KEY=VALUE...]: boots a PV domU from /boot without any
-# p9= device; the extra words go to its command line after the defaults
-# (e2e_suite=none, e2e_hold=1, see domu-init.sh).
-create_domu() {
+# The kernel command line of a domU: NAME TAG, then extra KEY=VALUE words
+# (the last of a key wins; see domu-init.sh).
+domu_cmdline() {
     name=$1
     tag=$2
     shift 2
-    cat > "/etc/xen/$name.cfg" << EOF
-name = "$name"
+    echo "rdinit=/init loglevel=4 e2e_name=$name e2e_tag=$tag e2e_msize=$MSIZE e2e_suite=$SUITE $*"
+}
+
+# create_domu NAME TAG [KEY=VALUE...]: boots a PV domU from /boot without any
+# p9= device.
+create_domu() {
+    cat > "/etc/xen/$1.cfg" << EOF
+name = "$1"
 type = "pv"
 kernel = "/boot/vmlinuz"
 ramdisk = "/boot/domu.cpio.gz"
-extra = "console=hvc0 rdinit=/init loglevel=4 e2e_name=$name e2e_tag=$tag e2e_msize=$MSIZE e2e_suite=$SUITE $*"
+extra = "console=hvc0 $(domu_cmdline "$@")"
 memory = 192
 vcpus = 1
 on_poweroff = "destroy"
 on_crash = "destroy"
 EOF
-    xl create "/etc/xen/$name.cfg" > "/var/log/xen/xl-create-$name.log" 2>&1 ||
-        fail "xl create $name: $(tail -n 3 "/var/log/xen/xl-create-$name.log")"
-    # The guest's console, live on dom0's console with a prefix.
-    log=$(guest_log "$name")
-    until [ -f "$log" ]; do sleep 1; done
+    start_domu "$1"
+}
+
+# create_hvm_domu NAME TAG P9 [KEY=VALUE...]: boots an HVM domU whose device
+# model (QEMU) runs restricted: dm_restrict=1, as uid range base + domid,
+# chrooted, with -xen-domid-restrict. P9 is a p9=[...] line or empty. The
+# kernel and initramfs are the PV guests' (direct boot through SeaBIOS).
+create_hvm_domu() {
+    hvm_name=$1
+    hvm_tag=$2
+    p9=$3
+    shift 3
+    cat > "/etc/xen/$hvm_name.cfg" << EOF
+name = "$hvm_name"
+type = "hvm"
+device_model_version = "qemu-xen"
+dm_restrict = 1
+kernel = "/boot/vmlinuz"
+ramdisk = "/boot/domu.cpio.gz"
+cmdline = "console=ttyS0,115200 $(domu_cmdline "$hvm_name" "$hvm_tag" "$@")"
+serial = "file:/var/log/xen/serial-$hvm_name.log"
+vga = "none"
+vnc = 0
+memory = 256
+vcpus = 1
+on_poweroff = "destroy"
+on_crash = "destroy"
+$p9
+EOF
+    start_domu "$hvm_name"
+}
+
+# start_domu NAME: xl create, then the guest's console live on dom0's console
+# with a prefix.
+start_domu() {
+    xl create "/etc/xen/$1.cfg" > "/var/log/xen/xl-create-$1.log" 2>&1 ||
+        fail "xl create $1: $(tail -n 3 "/var/log/xen/xl-create-$1.log")"
+    log=$(guest_log "$1")
+    waited=0
+    until [ -f "$log" ]; do
+        [ "$waited" -ge 60 ] && fail "$1 has no console log $log"
+        sleep 1
+        waited=$((waited + 1))
+    done
     # One sed (line-buffered on the console) so that lines are not held back.
     cr=$(printf '\r')
-    tail -f "$log" | sed "s/$cr\$//; s/^/[$name] /" &
+    tail -f "$log" | sed "s/$cr\$//; s/^/[$1] /" &
 }
 
 domid_of() { xl domid "$1"; }
@@ -164,6 +217,8 @@ check_worker() {
     grep -qE "^CapPrm:[[:space:]]+$want_prm\$" "$st" || fail "worker $1 CapPrm: $(grep ^CapPrm: "$st")"
     eff=$(sed -n 's/^CapEff:[[:space:]]*//p' "$st")
     [ $((0x$eff & ~0x$want_prm)) -eq 0 ] || fail "worker $1 CapEff: $eff"
+    # A non-dumpable process's /proc files belong to root whatever its uid.
+    [ "$(stat -c %u "/proc/$1/mem")" = 0 ] || fail "worker $1 is dumpable: $(ls -l "/proc/$1/mem")"
     echo "XEN9P-DOM0-CHECK worker-sandboxed-$who PASS"
 }
 
@@ -330,5 +385,126 @@ scenario_lifecycle() {
     await_done domu3 /srv/share3 600 nosuite
     await_gone domu3 120
     stage domu3-done
+    pass
+}
+
+# dm_pid DOMID: the pid of that domain's device model (QEMU).
+dm_pid() {
+    for c in /proc/[0-9]*/cmdline; do
+        tr '\0' ' ' < "$c" 2> /dev/null | grep -qE "qemu-system-i386 .*-xen-domid $1 " &&
+            basename "$(dirname "$c")"
+    done
+}
+
+# check_device_model DOMID NAME: the guest's QEMU runs as dm_restrict makes
+# it: uid range base + domid, chrooted, with -xen-domid-restrict and -runas.
+check_device_model() {
+    dm=$(dm_pid "$1")
+    [ "$(echo "$dm" | wc -w)" -eq 1 ] || fail "expected one device model for domain $1, found: '$dm'"
+    want_uid=$((131072 + $1))
+    args=" $(tr '\0' ' ' < "/proc/$dm/cmdline")"
+    for want in "-xen-domid-restrict" "-chroot /var/run/xen/qemu-root-$1" "-runas $want_uid:131072"; do
+        case "$args" in
+            *" $want "*) ;;
+            *) fail "the device model of $2 lacks '$want': $args" ;;
+        esac
+    done
+    grep -qE "^Uid:[[:space:]]+${want_uid}[[:space:]]+${want_uid}[[:space:]]+${want_uid}[[:space:]]+$want_uid\$" \
+        "/proc/$dm/status" || fail "device model $dm uids: $(grep ^Uid: "/proc/$dm/status")"
+    [ "$(readlink "/proc/$dm/root")" = "$(readlink -f "/var/run/xen/qemu-root-$1")" ] ||
+        fail "device model $dm root: $(readlink "/proc/$dm/root")"
+    echo "dom0: device model $dm of $2: Uid $want_uid, root $(readlink "/proc/$dm/root"), args:$args"
+    echo "XEN9P-DOM0-CHECK device-model-restricted-$2 PASS"
+}
+
+# One HVM guest with dm_restrict=1 and no p9=: once it runs, `xen9pd attach`
+# hot-adds its device (what its restricted QEMU cannot do), the stock
+# 9pnet_xen mounts and passes the guest list, dom0 checks the device model and
+# the worker (same uid; the worker non-dumpable, so the device model cannot
+# trace it), then `xen9pd detach` removes the device while it is mounted.
+scenario_hvm() {
+    [ "$BACKEND" = xen9pd ] || fail "the hvm scenario needs --backend xen9pd"
+    make_share_fs
+    seed_share /srv/share1 hvm1
+    start_xen9pd
+    stage xen9pd-started
+    create_hvm_domu hvm1 share1 "" e2e_detach=1
+    d=$(domid_of hvm1)
+    stage hvm-created
+    check_device_model "$d" hvm1
+    wait_for "$(guest_log hvm1)" "E2E-DOMU-MOUNTING" 900 || fail "hvm1 never got to its mount"
+    stage hvm-running
+    chown -R "$((131072 + d)):131072" /srv/share1 || fail "chown share"
+    xen9pd attach hvm1 --tag share1 --path /srv/share1 --security-model "$SECURITY_MODEL" \
+        > /tmp/attach.out 2>&1 || fail "xen9pd attach: $(cat /tmp/attach.out)"
+    echo "dom0: $(cat /tmp/attach.out)"
+    stage attached
+    await_mounted hvm1 300
+    stage hvm-mounted
+    check_worker "$d" hvm1
+    w=$(worker_of "$d")
+    dm=$(dm_pid "$d")
+    [ -w /proc/sys/kernel/yama/ptrace_scope ] && echo 0 > /proc/sys/kernel/yama/ptrace_scope
+    ptrace-probe "$((131072 + d))" 131072 "$w" > /tmp/probe.out 2>&1 ||
+        fail "the device model's uid can reach the worker: $(cat /tmp/probe.out)"
+    echo "dom0: $(cat /tmp/probe.out)"
+    echo "XEN9P-DOM0-CHECK worker-untraceable-by-device-model PASS"
+    echo "---- dom0: the restricted device model and xen9pd's worker for hvm1 (domid $d)"
+    ps -o pid,ppid,user,group,args | awk -v dm="$dm" -v w="$w" 'NR == 1 || $1 == dm || $1 == w'
+    xen9pd status --control-socket /run/xen9pd/control.sock
+    echo "----"
+    wait_for "$(guest_log hvm1)" "E2E-DOMU-SUITE-DONE" 2100 || fail "hvm1 did not finish its list"
+    stage hvm-suite-done
+    be=/local/domain/0/backend/9pfs/$d/0
+    t=$(date +%s)
+    timeout 60 xen9pd detach hvm1 --tag share1 > /tmp/detach.out 2>&1 ||
+        fail "xen9pd detach: $(cat /tmp/detach.out)"
+    echo "dom0: $(cat /tmp/detach.out) ($(($(date +%s) - t)) s)"
+    waited=0
+    while [ -d "/proc/$w" ] || xenstore-exists "$be" 2> /dev/null ||
+        xenstore-exists "/local/domain/$d/device/9pfs/0" 2> /dev/null; do
+        [ "$waited" -ge 30 ] && fail "after detach: worker $w $([ -d "/proc/$w" ] && echo alive), nodes: $(xenstore-ls -f "$be" 2>&1 | head -n 5)"
+        sleep 1
+        waited=$((waited + 1))
+    done
+    echo "XEN9P-DOM0-CHECK detach-removes-worker-and-device PASS"
+    stage detached
+    await_done hvm1 /srv/share1 600
+    await_gone hvm1 120
+    stage hvm-gone
+    pass
+}
+
+# The negative control, the problem xen9pd solves: an HVM guest with
+# dm_restrict=1 and p9=[...], no xen9pd. Its restricted QEMU claims the device
+# and leaves it in InitWait; the guest's mount must not complete.
+scenario_hvm_negative() {
+    [ "$BACKEND" = qemu ] || fail "the negative control runs with --backend qemu (the guest's own QEMU)"
+    make_share_fs
+    seed_share /srv/share1 hvm1
+    create_hvm_domu hvm1 share1 "p9 = [ \"tag=share1,security_model=none,path=/srv/share1\" ]" \
+        e2e_driver_wait=0
+    d=$(domid_of hvm1)
+    stage hvm-created
+    check_device_model "$d" hvm1
+    log=$(guest_log hvm1)
+    wait_for "$log" "E2E-DOMU-MOUNTING" 900 || fail "hvm1 never got to its mount"
+    stage hvm-mounting
+    wait_for "$log" "E2E-DOMU-(MOUNTED|DONE)" 60 &&
+        fail "hvm1's mount completed: the restricted QEMU served its device ($(grep -E 'E2E-DOMU-(MOUNTED|DONE)' "$log"))"
+    be=/local/domain/0/backend/9pfs/$d/0
+    be_state=$(xenstore-read "$be/state" 2>&1)
+    fe_state=$(xenstore-read "/local/domain/$d/device/9pfs/0/state" 2>&1)
+    echo "dom0: after 60 s no mount; backend state $be_state, frontend state $fe_state;" \
+        "guest: $(grep E2E-DOMU-MOUNT-BLOCKED "$log" | tail -n 1 | tr -d '\r')"
+    [ "$be_state" = 2 ] || fail "the backend is not stuck in InitWait (state $be_state)"
+    [ "$fe_state" = 3 ] || fail "the guest's driver did not get to Initialised (state $fe_state)"
+    grep -q E2E-DOMU-MOUNT-BLOCKED "$log" || fail "hvm1's mount did not block (it kept failing instead)"
+    echo "XEN9P-DOM0-CHECK restricted-qemu-leaves-mount-hanging PASS"
+    stage hvm-mount-blocked
+    xl destroy hvm1 || fail "xl destroy hvm1"
+    await_gone hvm1 120
+    echo "XEN9P-DOM0-CHECK hanging-guest-destroyed PASS"
+    stage hvm-gone
     pass
 }

@@ -1,9 +1,17 @@
 #!/bin/sh
-# /init of the PV domU: loads the stock 9p modules, mounts the share with
-# trans=xen, runs the guest suite and the data-integrity check, unmounts and
-# powers off. Everything it reports goes to hvc0 as `E2E-DOMU-*` markers and the
-# suite's `XEN9P-CHECK` / `XEN9P-SUMMARY` lines; dom0 reads them from
-# xenconsoled's log of this guest.
+# /init of the domU (PV or HVM): loads the stock 9p modules, mounts the share
+# with trans=xen, runs the guest suite and the data-integrity check, unmounts
+# and powers off. Everything it reports goes to the console (hvc0 for PV,
+# ttyS0 for HVM) as `E2E-DOMU-*` markers and the suite's `XEN9P-CHECK` /
+# `XEN9P-SUMMARY` lines; dom0 reads them from the console's log file.
+#
+# Command line (the last of a key wins): e2e_name, e2e_tag, e2e_msize,
+# e2e_suite=posix|smoke|none, e2e_driver_wait=SECONDS (how long to wait for
+# 9pnet_xen's init before mounting anyway; 0 for a device whose backend may
+# never connect), and what follows the suite: by default wait for dom0's
+# release file, then integrity, unmount; e2e_hold=1 stays mounted until
+# destroyed; e2e_detach=1 runs integrity first, then waits for dom0 to detach
+# the device while it is mounted.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 mount -t proc proc /proc
@@ -39,18 +47,34 @@ for m in $(cat /etc/modules.order); do
 done
 [ -n "$insmod_pid" ] || finish "error=no-9pnet_xen-module"
 say DRIVER-LOADING
+driver_wait=$(arg e2e_driver_wait)
 waited=0
-while kill -0 "$insmod_pid" 2>/dev/null; do
-    [ "$waited" -ge 400 ] && finish "error=insmod-9pnet_xen-timeout"
+while kill -0 "$insmod_pid" 2>/dev/null && [ "$waited" -lt "${driver_wait:-400}" ]; do
     sleep 1
     waited=$((waited + 1))
 done
-wait "$insmod_pid" || finish "error=insmod-9pnet_xen"
-say DRIVER-LOADED "waited=${waited}s"
+if ! kill -0 "$insmod_pid" 2>/dev/null; then
+    wait "$insmod_pid" || finish "error=insmod-9pnet_xen"
+    say DRIVER-LOADED "waited=${waited}s"
+elif [ "${driver_wait:-400}" -ne 0 ]; then
+    finish "error=insmod-9pnet_xen-timeout"
+fi
 
-# The tag exists only once the backend reached InitWait: retry, bounded.
+# The tag exists only once the backend reached InitWait: retry, bounded. A
+# mount that blocks is reported every 15 s with where it sleeps in the kernel.
+say MOUNTING
 tries=0
-until mount -t 9p -o "trans=xen,version=9p2000.L,msize=$msize" "$tag" /mnt; do
+while :; do
+    mount -t 9p -o "trans=xen,version=9p2000.L,msize=$msize" "$tag" /mnt &
+    mount_pid=$!
+    blocked=0
+    while kill -0 "$mount_pid" 2>/dev/null; do
+        sleep 1
+        blocked=$((blocked + 1))
+        [ $((blocked % 15)) -eq 0 ] &&
+            say MOUNT-BLOCKED "seconds=$blocked wchan=$(cat "/proc/$mount_pid/wchan" 2>/dev/null)"
+    done
+    wait "$mount_pid" && break
     tries=$((tries + 1))
     [ "$tries" -ge 120 ] && finish "error=mount"
     sleep 1
@@ -70,6 +94,38 @@ if [ "$(cat /mnt/e2e-owner 2>/dev/null)" = "$name" ]; then
     echo "XEN9P-CHECK share-is-own PASS"
 else
     echo "XEN9P-CHECK share-is-own FAIL owner=$(cat /mnt/e2e-owner 2>&1)"
+fi
+if [ "$(arg e2e_detach)" = 1 ]; then
+    /e2e/integrity.sh /mnt "$name"
+    sync
+    say SUITE-DONE
+    # dom0 detaches the device now. The driver closes it and the xenbus device
+    # goes away with its nodes; then the mount can only be forced off.
+    waited=0
+    while [ -e /sys/bus/xen/devices/9pfs-0 ] && [ "$waited" -lt 600 ]; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    if [ -e /sys/bus/xen/devices/9pfs-0 ]; then
+        echo "XEN9P-CHECK device-closed-by-detach FAIL still present after ${waited}s"
+        finish "error=never-detached"
+    fi
+    echo "XEN9P-CHECK device-closed-by-detach PASS"
+    say DETACHED "waited=${waited}s"
+    # A program still using the share gets an error, not a hang.
+    timeout 60 stat /mnt/e2e-owner > /tmp/stat.out 2>&1
+    rc=$?
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ]; then
+        echo "XEN9P-CHECK access-after-detach-fails PASS ($(tr '\n' ' ' < /tmp/stat.out))"
+    else
+        echo "XEN9P-CHECK access-after-detach-fails FAIL rc=$rc $(tr '\n' ' ' < /tmp/stat.out)"
+    fi
+    if umount -f /mnt; then
+        say UNMOUNTED
+    else
+        echo "XEN9P-CHECK umount-after-detach FAIL"
+    fi
+    finish ok
 fi
 say SUITE-DONE
 

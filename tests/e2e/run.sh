@@ -1,11 +1,15 @@
 #!/bin/sh
 # The real-Xen end-to-end run: Xen 4.17 under qemu-system-x86_64 (software
-# emulation), a Linux PV dom0 running the backend under test, Linux PV domUs
-# mounting their shares with the stock 9pnet_xen driver.
+# emulation), a Linux PV dom0 running the backend under test, Linux PV or HVM
+# domUs mounting their shares with the stock 9pnet_xen driver.
 #
-#   run.sh --backend qemu|xen9pd [--xen9pd PATH] [--scenario basic|lifecycle]
-#          [--suite posix|smoke] [--work DIR] [--timeout SECONDS] [--msize BYTES]
+#   run.sh --backend qemu|xen9pd [--xen9pd PATH]
+#          [--scenario basic|lifecycle|hvm|hvm-negative] [--suite posix|smoke]
+#          [--work DIR] [--timeout SECONDS] [--msize BYTES]
 #          [--security-model none|mapped-xattr|passthrough]
+#
+# hvm (xen9pd) and hvm-negative (qemu: the guest's own restricted QEMU) boot an
+# HVM domU with dm_restrict=1; see dom0-lib.sh and README.md.
 #
 # --suite posix (default) runs the shared guest list tests/guest/posix.sh;
 # smoke runs the short tests/e2e/guest-smoke.sh (minutes less under emulation).
@@ -57,8 +61,8 @@ case "$security_model" in
     *) echo "run.sh: --security-model none, mapped-xattr or passthrough" >&2; exit 2 ;;
 esac
 case "$scenario" in
-    basic | lifecycle) ;;
-    *) echo "run.sh: --scenario basic or lifecycle" >&2; exit 2 ;;
+    basic | lifecycle | hvm | hvm-negative) ;;
+    *) echo "run.sh: --scenario basic, lifecycle, hvm or hvm-negative" >&2; exit 2 ;;
 esac
 
 mkdir -p "$work"
@@ -133,11 +137,25 @@ printf 'root:x:0:\nxen-qemuuser-range-base:x:131072:\n' > "$dom0/etc/group"
 printf 'BACKEND=%s\nSCENARIO=%s\nMSIZE=%s\nSUITE=%s\nSECURITY_MODEL=%s\n' "$backend" "$scenario" \
     "$msize" "$suite" "$security_model" \
     > "$dom0/etc/e2e.conf"
-if [ "$backend" = qemu ]; then
+if [ "$backend" = qemu ] || [ "${scenario#hvm}" != "$scenario" ]; then
     copy_bin "$dom0" /usr/libexec/xen-qemu-system-i386
-else
+fi
+if [ "$backend" = xen9pd ]; then
     copy_bin "$dom0" "$xen9pd" /usr/sbin/xen9pd
     printf 'allowed-root = /srv\nlog-level = debug\n' > "$dom0/etc/xen9pd.conf"
+fi
+# An HVM guest's firmware (hvmloader, SeaBIOS), the option ROMs its QEMU loads
+# for a direct kernel boot and its keymap; the probe that takes the device
+# model's uid to try to trace xen9pd's worker.
+if [ "${scenario#hvm}" != "$scenario" ]; then
+    install -D -m 644 /usr/lib/xen-4.17/boot/hvmloader "$dom0/usr/lib/xen-4.17/boot/hvmloader"
+    install -D -m 644 /usr/share/seabios/bios-256k.bin "$dom0/usr/share/seabios/bios-256k.bin"
+    for rom in linuxboot linuxboot_dma kvmvapic multiboot multiboot_dma pvh; do
+        install -D -m 644 "/usr/share/qemu/$rom.bin" "$dom0/usr/share/qemu/$rom.bin"
+    done
+    # QEMU reads its keymap even with vnc = 0.
+    install -D -m 644 /usr/share/qemu/keymaps/en-us "$dom0/usr/share/qemu/keymaps/en-us"
+    gcc -static -O2 -Wall -Wextra -Werror -o "$dom0/usr/bin/ptrace-probe" "$here/ptrace-probe.c"
 fi
 install -m 755 "$here/dom0-init.sh" "$dom0/init"
 install -m 644 "$here/dom0-lib.sh" "$dom0/e2e/dom0-lib.sh"
@@ -155,7 +173,7 @@ cr=$(printf '\r')
     echo "$t_boot" > "$run/boot-start"
     {
         timeout -k 10 "$timeout" qemu-system-x86_64 -machine pc -accel tcg,thread=multi \
-            -cpu qemu64,+svm -smp 2 -m 2048 -no-reboot -nic none -display none -monitor none \
+            -cpu qemu64,+svm,+npt -smp 2 -m 2048 -no-reboot -nic none -display none -monitor none \
             -serial stdio -kernel "$cache/xen" \
             -append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all" \
             -initrd "$cache/vmlinuz console=hvc0 earlyprintk=xen rdinit=/init,$run/dom0.cpio.gz" \
@@ -185,7 +203,8 @@ rc=$(cat "$run/qemu.rc" 2> /dev/null || echo missing)
 verdict=$(grep -o 'E2E-VERDICT .*' "$serial" | tail -n 1 || true)
 checks=$(grep -c 'XEN9P-CHECK .* PASS' "$serial" || true)
 failed_checks=$(grep -c 'XEN9P-CHECK .* FAIL' "$serial" || true)
-echo "guest checks passed: $checks, failed: $failed_checks; emulator exit: $rc"
+dom0_checks=$(grep -c 'XEN9P-DOM0-CHECK .* PASS' "$serial" || true)
+echo "guest checks passed: $checks, failed: $failed_checks; dom0 checks passed: $dom0_checks; emulator exit: $rc"
 if [ "$rc" != 0 ]; then
     echo "e2e: FAIL: the emulator did not exit cleanly (status $rc; 124 is the ${timeout}s timeout)"
     exit 1
@@ -194,8 +213,11 @@ case "$verdict" in
     "E2E-VERDICT PASS") ;;
     *) echo "e2e: FAIL: ${verdict:-no verdict on the serial console}"; exit 1 ;;
 esac
-if [ "$checks" -lt 4 ] || [ "$failed_checks" -ne 0 ]; then
-    echo "e2e: FAIL: guest checks passed=$checks failed=$failed_checks"
+# The negative control's guest never mounts: only dom0 checks it.
+min_checks=4
+[ "$scenario" = hvm-negative ] && min_checks=0
+if [ "$checks" -lt "$min_checks" ] || [ "$failed_checks" -ne 0 ] || [ "$dom0_checks" -lt 1 ]; then
+    echo "e2e: FAIL: guest checks passed=$checks failed=$failed_checks, dom0 checks passed=$dom0_checks"
     exit 1
 fi
 echo "e2e: PASS"
