@@ -140,7 +140,7 @@ int run_command(std::span<const std::string> args) {
     Supervisor supervisor(
         sc, std::move(*xs),
         std::make_unique<ProcessWorkerLauncher>(
-            "/proc/self/exe",
+            "/proc/self/exe", "xen9pd",
             std::vector<std::string>{"worker", "--log-level",
                                      std::string(log::level_name(config->log_level))}));
     if (auto started = supervisor.start(); !started) {

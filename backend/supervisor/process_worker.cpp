@@ -88,9 +88,9 @@ class ProcessWorker : public Worker {
 
 }  // namespace
 
-ProcessWorkerLauncher::ProcessWorkerLauncher(std::filesystem::path program,
+ProcessWorkerLauncher::ProcessWorkerLauncher(std::filesystem::path program, std::string name,
                                              std::vector<std::string> arguments)
-    : program_(std::move(program)), arguments_(std::move(arguments)) {}
+    : program_(std::move(program)), name_(std::move(name)), arguments_(std::move(arguments)) {}
 
 Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams& params) {
     int pair[2];
@@ -108,7 +108,7 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     // Everything exec needs is prepared before fork: the child only calls
     // async-signal-safe functions.
     std::vector<std::string> args;
-    args.push_back(program_.string());
+    args.push_back(name_);
     args.insert(args.end(), arguments_.begin(), arguments_.end());
     args.push_back("--control-fd");
     args.push_back(std::to_string(theirs.get()));
@@ -122,7 +122,7 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     if (pid == 0) {
         // Only the control socket crosses exec.
         ::fcntl(theirs.get(), F_SETFD, 0);
-        ::execv(argv[0], argv.data());
+        ::execv(program_.c_str(), argv.data());
         ::_exit(127);
     }
     theirs.reset();

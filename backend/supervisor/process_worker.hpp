@@ -20,13 +20,16 @@ inline constexpr std::string_view kWorkerStatsPrefix = "stats ";
 
 class ProcessWorkerLauncher : public WorkerLauncher {
   public:
-    // Runs `program` with `arguments` followed by "--control-fd N".
-    ProcessWorkerLauncher(std::filesystem::path program, std::vector<std::string> arguments);
+    // Runs `program` as `name` (its argv[0]: what ps shows, since `program`
+    // may be /proc/self/exe) with `arguments` followed by "--control-fd N".
+    ProcessWorkerLauncher(std::filesystem::path program, std::string name,
+                          std::vector<std::string> arguments);
 
     Result<std::unique_ptr<Worker>> launch(const WorkerParams& params) override;
 
   private:
     std::filesystem::path program_;
+    std::string name_;
     std::vector<std::string> arguments_;
 };
 

@@ -5,6 +5,8 @@
 
 #include <boost/test/unit_test.hpp>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include "tests/daemon_sim/daemon_fixture.hpp"
 
@@ -65,6 +67,10 @@ BOOST_AUTO_TEST_CASE(worker_runs_deprivileged_inside_its_export) {
     const std::filesystem::path root = "/proc/" + std::to_string(*pid) + "/root";
     BOOST_TEST(std::filesystem::exists(root / "marker-on-host"));
     BOOST_TEST(!std::filesystem::exists(root / "etc" / "passwd"));
+    // ps names it after xen9pd, not after the /proc/self/exe it was run from.
+    std::ifstream cmdline("/proc/" + std::to_string(*pid) + "/cmdline");
+    const std::string args{std::istreambuf_iterator<char>(cmdline), {}};
+    BOOST_TEST(args.starts_with(std::string("xen9pd\0worker\0", 14)));
 }
 
 BOOST_AUTO_TEST_CASE(export_outside_the_allowed_roots_is_refused_and_logged) {
