@@ -129,14 +129,22 @@ start_domu() {
 domid_of() { xl domid "$1"; }
 
 # add_9pfs DOMID TAG PATH: hands the share to the uid the guest's backend runs
-# as (range base + domid, as under dm_restrict: with security_model none the
-# worker writes as that uid only), then writes the nodes libxl writes for
-# p9=[...]: its own record under /libxl (what `xl destroy` walks to close the
-# backend and remove both sides' nodes), then the frontend (so the backend
-# never points at a missing or unwritable frontend), then the backend, each
-# written in one xenstore transaction and then given libxl's permissions.
+# as (range base + domid, as under dm_restrict: under none and mapped-xattr
+# the worker writes as that uid only), then gives the guest its device: for
+# xen9pd with `xen9pd attach`; for QEMU's backend by writing the nodes libxl
+# writes for p9=[...]: its own record under /libxl (what `xl destroy` walks to
+# close the backend and remove both sides' nodes), then the frontend (so the
+# backend never points at a missing or unwritable frontend), then the
+# backend, each written in one xenstore transaction and then given libxl's
+# permissions.
 add_9pfs() {
     chown -R "$((131072 + $1)):131072" "$3" || fail "chown share $3"
+    if [ "$BACKEND" = xen9pd ]; then
+        xen9pd attach "$1" --tag "$2" --path "$3" --security-model "$SECURITY_MODEL" \
+            > /tmp/attach.out 2>&1 || fail "xen9pd attach: $(cat /tmp/attach.out)"
+        echo "dom0: $(cat /tmp/attach.out)"
+        return
+    fi
     fe=/local/domain/$1/device/9pfs/0
     be=/local/domain/0/backend/9pfs/$1/0
     lx=/libxl/$1/device/9pfs/0
@@ -347,9 +355,11 @@ scenario_lifecycle() {
     xl destroy domu1 || fail "xl destroy domu1"
     stage domu1-destroyed
     waited=0
-    while [ -d "/proc/$w1" ] || xenstore-exists "/local/domain/0/backend/9pfs/$d1" 2> /dev/null; do
+    # libxl walks the record `xen9pd attach` wrote under /libxl/<domid>.
+    while [ -d "/proc/$w1" ] || xenstore-exists "/local/domain/0/backend/9pfs/$d1" 2> /dev/null ||
+        xenstore-exists "/libxl/$d1" 2> /dev/null; do
         [ "$waited" -ge 120 ] &&
-            fail "after destroy: worker $w1 $( [ -d "/proc/$w1" ] && echo alive) backend nodes $(xenstore-ls -f "/local/domain/0/backend/9pfs/$d1" 2>&1 | head -n 5)"
+            fail "after destroy: worker $w1 $( [ -d "/proc/$w1" ] && echo alive) backend nodes $(xenstore-ls -f "/local/domain/0/backend/9pfs/$d1" 2>&1 | head -n 5) libxl record $(xenstore-ls -f "/libxl/$d1" 2>&1 | head -n 5)"
         sleep 1
         waited=$((waited + 1))
     done
@@ -434,10 +444,7 @@ scenario_hvm() {
     check_device_model "$d" hvm1
     wait_for "$(guest_log hvm1)" "E2E-DOMU-MOUNTING" 900 || fail "hvm1 never got to its mount"
     stage hvm-running
-    chown -R "$((131072 + d)):131072" /srv/share1 || fail "chown share"
-    xen9pd attach hvm1 --tag share1 --path /srv/share1 --security-model "$SECURITY_MODEL" \
-        > /tmp/attach.out 2>&1 || fail "xen9pd attach: $(cat /tmp/attach.out)"
-    echo "dom0: $(cat /tmp/attach.out)"
+    add_9pfs "$d" share1 /srv/share1
     stage attached
     await_mounted hvm1 300
     stage hvm-mounted
