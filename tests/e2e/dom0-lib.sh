@@ -43,6 +43,31 @@ wait_for() {
     done
 }
 
+# within SECONDS COMMAND...: runs COMMAND once a second until it succeeds;
+# returns 1 if it still fails after SECONDS.
+within() {
+    limit=$1
+    shift
+    waited=0
+    until "$@"; do
+        [ "$waited" -ge "$limit" ] && return 1
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
+
+not() { ! "$@"; }
+
+# all_gone PID XENSTORE_PATH...: the process and the nodes no longer exist.
+all_gone() {
+    [ ! -d "/proc/$1" ] || return 1
+    shift
+    for node; do
+        xenstore-exists "$node" 2> /dev/null && return 1
+    done
+    return 0
+}
+
 # guest_log NAME: the guest's console log. An HVM guest's console is its
 # emulated serial port written to a file: its PV console backend would be its
 # restricted QEMU.
@@ -115,12 +140,7 @@ start_domu() {
     xl create "/etc/xen/$1.cfg" > "/var/log/xen/xl-create-$1.log" 2>&1 ||
         fail "xl create $1: $(tail -n 3 "/var/log/xen/xl-create-$1.log")"
     log=$(guest_log "$1")
-    waited=0
-    until [ -f "$log" ]; do
-        [ "$waited" -ge 60 ] && fail "$1 has no console log $log"
-        sleep 1
-        waited=$((waited + 1))
-    done
+    within 60 test -f "$log" || fail "$1 has no console log $log"
     # One sed (line-buffered on the console) so that lines are not held back.
     cr=$(printf '\r')
     tail -f "$log" | sed "s/$cr\$//; s/^/[$1] /" &
@@ -197,6 +217,8 @@ xen9pd_workers() {
     done
 }
 
+no_workers() { [ -z "$(xen9pd_workers)" ]; }
+
 # check_worker DOMID NAME: exactly one worker of xen9pd runs as range base +
 # domid, with no_new_privs, a seccomp filter and no effective capabilities
 # beyond what its security model keeps.
@@ -271,14 +293,9 @@ await_done() {
 }
 
 # await_gone NAME SECONDS: the domain is no longer listed.
-await_gone() {
-    waited=0
-    while xl domid "$1" > /dev/null 2>&1; do
-        [ "$waited" -ge "$2" ] && fail "$1 still exists after $2 s"
-        sleep 1
-        waited=$((waited + 1))
-    done
-}
+await_gone() { within "$2" not domain_exists "$1" || fail "$1 still exists after $2 s"; }
+
+domain_exists() { xl domid "$1" > /dev/null 2>&1; }
 
 # The shares live on an ext2 file system (user xattrs, unlike tmpfs on 6.1;
 # 256-byte inodes for nanosecond times)
@@ -354,15 +371,9 @@ scenario_lifecycle() {
     [ -n "$w1" ] || fail "no worker for domu1 before destroy"
     xl destroy domu1 || fail "xl destroy domu1"
     stage domu1-destroyed
-    waited=0
     # libxl walks the record `xen9pd attach` wrote under /libxl/<domid>.
-    while [ -d "/proc/$w1" ] || xenstore-exists "/local/domain/0/backend/9pfs/$d1" 2> /dev/null ||
-        xenstore-exists "/libxl/$d1" 2> /dev/null; do
-        [ "$waited" -ge 120 ] &&
-            fail "after destroy: worker $w1 $( [ -d "/proc/$w1" ] && echo alive) backend nodes $(xenstore-ls -f "/local/domain/0/backend/9pfs/$d1" 2>&1 | head -n 5) libxl record $(xenstore-ls -f "/libxl/$d1" 2>&1 | head -n 5)"
-        sleep 1
-        waited=$((waited + 1))
-    done
+    within 120 all_gone "$w1" "/local/domain/0/backend/9pfs/$d1" "/libxl/$d1" ||
+        fail "after destroy: worker $w1 $( [ -d "/proc/$w1" ] && echo alive) backend nodes $(xenstore-ls -f "/local/domain/0/backend/9pfs/$d1" 2>&1 | head -n 5) libxl record $(xenstore-ls -f "/libxl/$d1" 2>&1 | head -n 5)"
     echo "XEN9P-DOM0-CHECK destroy-removes-worker-and-device PASS"
     stage domu1-cleaned-up
     check_worker "$d2" domu2
@@ -371,19 +382,9 @@ scenario_lifecycle() {
     await_gone domu2 120
     stage domu2-done
 
-    waited=0
-    while [ -n "$(xen9pd_workers)" ]; do
-        [ "$waited" -ge 60 ] && fail "workers left with no guest: $(xen9pd_workers)"
-        sleep 1
-        waited=$((waited + 1))
-    done
+    within 60 no_workers || fail "workers left with no guest: $(xen9pd_workers)"
     kill "$xen9pd_pid"
-    waited=0
-    while kill -0 "$xen9pd_pid" 2> /dev/null; do
-        [ "$waited" -ge 60 ] && fail "xen9pd did not stop on SIGTERM"
-        sleep 1
-        waited=$((waited + 1))
-    done
+    within 60 not kill -0 "$xen9pd_pid" 2> /dev/null || fail "xen9pd did not stop on SIGTERM"
     start_xen9pd
     stage xen9pd-restarted
     create_domu domu3 share3 e2e_suite=none
@@ -467,13 +468,8 @@ scenario_hvm() {
     timeout 60 xen9pd detach hvm1 --tag share1 > /tmp/detach.out 2>&1 ||
         fail "xen9pd detach: $(cat /tmp/detach.out)"
     echo "dom0: $(cat /tmp/detach.out) ($(($(date +%s) - t)) s)"
-    waited=0
-    while [ -d "/proc/$w" ] || xenstore-exists "$be" 2> /dev/null ||
-        xenstore-exists "/local/domain/$d/device/9pfs/0" 2> /dev/null; do
-        [ "$waited" -ge 30 ] && fail "after detach: worker $w $([ -d "/proc/$w" ] && echo alive), nodes: $(xenstore-ls -f "$be" 2>&1 | head -n 5)"
-        sleep 1
-        waited=$((waited + 1))
-    done
+    within 30 all_gone "$w" "$be" "/local/domain/$d/device/9pfs/0" ||
+        fail "after detach: worker $w $([ -d "/proc/$w" ] && echo alive), nodes: $(xenstore-ls -f "$be" 2>&1 | head -n 5)"
     echo "XEN9P-DOM0-CHECK detach-removes-worker-and-device PASS"
     stage detached
     await_done hvm1 /srv/share1 600
