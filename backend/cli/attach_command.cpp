@@ -10,6 +10,7 @@
 #include "backend/cli/commands.hpp"
 #include "backend/cli/device_command_line.hpp"
 #include "backend/supervisor/export_path.hpp"
+#include "backend/supervisor/worker_uid.hpp"
 #include "xenring/toolstack/device_nodes.hpp"
 #include "xenring/toolstack/domain_lookup.hpp"
 
@@ -24,8 +25,9 @@ constexpr std::string_view kUsage =
     "mapped-xattr]\n"
     "                     [--devid N] [--kind 9pfs|xen_9pfs] [--max-files N] "
     "[--max-open-files N]\n"
-    "                     [--max-space MIB] [--auto-delete] [--xen auto|sim:DIR] [--config "
-    "FILE]\n";
+    "                     [--max-space MIB] [--auto-delete] [--worker-uid UID] [--xen "
+    "auto|sim:DIR]\n"
+    "                     [--config FILE]\n";
 
 int usage_error(const std::string& message) {
     std::cerr << "xen9pd attach: " << message << "\n";
@@ -54,7 +56,9 @@ void warn_if_not_writable(DaemonConfig config, const toolstack::NinePfsDevice& d
     if (device.security_model == "passthrough" || !resolve_worker_identity(config)) return;
     struct stat st {};
     if (::stat(device.path.c_str(), &st) != 0) return;
-    const uid_t worker = *config.uid_range_base + device.domid;
+    const uid_t worker = device.worker_uid
+                             ? *device.worker_uid
+                             : default_worker_uid(*config.uid_range_base, device.domid);
     const bool writable = (st.st_uid == worker && (st.st_mode & S_IWUSR)) ||
                           (st.st_gid == *config.worker_gid && (st.st_mode & S_IWGRP)) ||
                           (st.st_mode & S_IWOTH);
@@ -74,7 +78,7 @@ int attach_command(std::span<const std::string> args) {
     }
     auto line = parse_command_line(args,
                                    {"tag", "path", "security-model", "devid", "kind", "max-files",
-                                    "max-open-files", "max-space", "xen", "config"},
+                                    "max-open-files", "max-space", "worker-uid", "xen", "config"},
                                    {"auto-delete"});
     if (!line) return usage_error(line.error());
     if (line->words.size() != 1) return usage_error("expected one DOMAIN (a domid or a name)");
@@ -122,6 +126,16 @@ int attach_command(std::span<const std::string> args) {
 
     auto config = device_command_config(*line);
     if (!config) return usage_error(config.error().message);
+    if (const auto text = line->value("worker-uid")) {
+        const auto uid = parse_unsigned(*text, 0xffffffff);
+        if (!uid) return usage_error("--worker-uid: expected a number, got '" + *text + "'");
+        auto identity = *config;
+        if (auto resolved = resolve_worker_identity(identity); !resolved)
+            return usage_error("--worker-uid: " + resolved.error().message);
+        if (auto error = fixed_worker_uid_error(*uid, *identity.uid_range_base))
+            return usage_error("--worker-uid: " + *error);
+        device.worker_uid = *uid;
+    }
     const std::string config_name =
         config->config_file ? config->config_file->string() : std::string(kDefaultConfigFile);
     if (config->allowed_roots.empty())

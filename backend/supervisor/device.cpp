@@ -7,6 +7,7 @@
 
 #include "backend/log/log.hpp"
 #include "backend/supervisor/export_path.hpp"
+#include "backend/supervisor/worker_uid.hpp"
 #include "xenring/toolstack/nine_pfs_device.hpp"
 
 namespace xen9p::daemon {
@@ -125,7 +126,14 @@ bool Device::setup_from_backend_keys() {
     if (auto auto_delete = xs_.try_read(backend_key("auto-delete")); auto_delete && *auto_delete)
         params.limits.auto_delete = **auto_delete == "1";
     params.max_ring_order = config_.max_ring_order;
-    params.uid = config_.uid_range_base + id_.domid;
+    params.uid = default_worker_uid(config_.uid_range_base, id_.domid);
+    if (auto fixed = xs_.try_read(backend_key(toolstack::kWorkerUidKey)); fixed && *fixed) {
+        auto uid = parse_decimal(**fixed, 0xffffffff);
+        if (!uid) return refuse("malformed " + std::string(toolstack::kWorkerUidKey));
+        if (auto error = fixed_worker_uid_error(*uid, config_.uid_range_base))
+            return refuse(*error);
+        params.uid = static_cast<uid_t>(*uid);
+    }
     params.gid = config_.gid;
     params.platform = config_.platform;
     params_ = std::move(params);

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/daemon_sim/daemon_fixture.hpp"
 
@@ -71,6 +73,53 @@ BOOST_AUTO_TEST_CASE(worker_runs_deprivileged_inside_its_export) {
     std::ifstream cmdline("/proc/" + std::to_string(*pid) + "/cmdline");
     const std::string args{std::istreambuf_iterator<char>(cmdline), {}};
     BOOST_TEST(args.starts_with(std::string("xen9pd\0worker\0", 14)));
+}
+
+BOOST_AUTO_TEST_CASE(a_fixed_worker_uid_owns_what_the_guest_creates) {
+    const uid_t fixed = simxen::kUidRangeBase + 40000;
+    must(sim->toolstack().create_domain(7, "guest7"));
+    const auto share = must(sim->make_export("fixed", 7));
+    BOOST_REQUIRE(::chown(share.c_str(), fixed, simxen::kUidRangeBase) == 0);
+    sim::P9Device device;
+    device.domid = 7;
+    device.tag = "fixed";
+    device.path = share.string();
+    device.worker_uid = fixed;
+    must(sim->toolstack().add_9pfs(device));
+    auto c = mount(7);
+    write_file(*c, "created", "by a worker of uid 230000");
+    const auto pid = wait_worker(7);
+    BOOST_REQUIRE(pid);
+    const auto uid = std::to_string(fixed);
+    BOOST_TEST(simxen::proc_status_field(*pid, "Uid") ==
+               uid + "\t" + uid + "\t" + uid + "\t" + uid);
+    struct stat created {};
+    BOOST_REQUIRE(::stat((share / "created").c_str(), &created) == 0);
+    BOOST_TEST(created.st_uid == fixed);
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_uid_a_device_model_could_have_is_refused) {
+    // Range base + 8 is the device model's uid of domain 8; base + 65536 is
+    // past the range; 0 is root.
+    const std::vector<std::pair<platform::DomId, unsigned>> devices{
+        {8, simxen::kUidRangeBase + 8}, {9, simxen::kUidRangeBase + 65536}, {10, 0}};
+    for (const auto& [domid, uid] : devices) {
+        BOOST_TEST_CONTEXT("uid " << uid) {
+            must(sim->toolstack().create_domain(domid, "guest" + std::to_string(domid)));
+            sim::P9Device device;
+            device.domid = domid;
+            device.tag = "t";
+            device.path = must(sim->make_export("t" + std::to_string(domid), domid)).string();
+            device.worker_uid = uid;
+            must(sim->toolstack().add_9pfs(device));
+            BOOST_TEST(wait_backend_state(domid, {"6"}));
+            auto error = sim->xs().try_read(backend_path(domid) + "/hotplug-error");
+            BOOST_REQUIRE(error.has_value());
+            BOOST_TEST(error->value_or("").find("outside 222768..255535") != std::string::npos,
+                       error->value_or(""));
+            BOOST_TEST(!worker(domid).has_value());
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(export_outside_the_allowed_roots_is_refused_and_logged) {

@@ -212,6 +212,27 @@ BOOST_AUTO_TEST_CASE(attach_warns_when_the_worker_could_not_write_the_share) {
     BOOST_TEST(result.err == "");
 }
 
+BOOST_AUTO_TEST_CASE(a_worker_uid_is_written_only_from_the_range_no_device_model_uses) {
+    std::ofstream(exports.config, std::ios::app)
+        << "uid-range-base = 200000\nworker-gid = 200000\n";
+    const std::string share = exports.root + "/share";
+    std::filesystem::permissions(share, std::filesystem::perms(0755));
+    auto result = attach({"alpha", "--tag", "a", "--path", share, "--worker-uid", "232768"});
+    BOOST_TEST(result.status == 0);
+    BOOST_TEST(xs.read("/local/domain/0/backend/9pfs/5/0/xen9pd-worker-uid").value() == "232768");
+    // The warning names the uid the worker will have.
+    BOOST_TEST(result.err.find("not writable by uid 232768") != std::string::npos, result.err);
+
+    for (const std::string uid : {"200005", "232767", "265536", "0", "-1", "x"}) {
+        BOOST_TEST_CONTEXT("uid " << uid) {
+            result = attach({"alpha", "--tag", "b", "--path", share, "--worker-uid", uid});
+            BOOST_TEST(result.status == 2);
+            BOOST_TEST(result.err.starts_with("xen9pd attach: --worker-uid: "), result.err);
+        }
+    }
+    BOOST_TEST(devices(5).size() == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace xen9p::test

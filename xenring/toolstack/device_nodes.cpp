@@ -137,6 +137,8 @@ Status DeviceNodes::write_nodes(const NinePfsDevice& device, Tx t) {
         back.emplace_back("max-open-files", std::to_string(device.max_open_files));
         back.emplace_back("auto-delete", device.auto_delete ? "1" : "0");
     }
+    if (device.worker_uid)
+        back.emplace_back(std::string(kWorkerUidKey), std::to_string(*device.worker_uid));
     const std::vector<std::pair<std::string, std::string>> front{
         {"backend-id", std::to_string(device.backend_domid)},
         {"state", initialising},

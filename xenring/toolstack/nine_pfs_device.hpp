@@ -30,6 +30,11 @@ bool is_valid_tag(std::string_view tag);
 // The models xen9pd serves (QEMU's names).
 bool is_security_model(std::string_view model);
 
+// xen9pd's own backend key: the uid the device's worker runs as, when not
+// the default (backend/supervisor/worker_uid.hpp). Only dom0 writes backend
+// directories.
+inline constexpr std::string_view kWorkerUidKey = "xen9pd-worker-uid";
+
 struct NinePfsDevice {
     DomId domid = 0;
     DomId backend_domid = 0;
@@ -44,6 +49,8 @@ struct NinePfsDevice {
     unsigned max_files = 0;
     unsigned max_open_files = 0;
     bool auto_delete = false;
+    // Written as kWorkerUidKey when set, for either kind.
+    std::optional<unsigned> worker_uid;
 };
 
 std::string domain_home(DomId domid);
