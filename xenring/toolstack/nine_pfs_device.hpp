@@ -50,7 +50,7 @@ struct NinePfsDevice {
     unsigned max_open_files = 0;
     bool auto_delete = false;
     // Written as kWorkerUidKey when set, for either kind.
-    std::optional<unsigned> worker_uid;
+    std::optional<unsigned> worker_uid{};
 };
 
 std::string domain_home(DomId domid);
