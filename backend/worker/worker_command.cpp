@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
@@ -210,6 +212,11 @@ int worker_command(std::span<const std::string> args) {
         return 2;
     }
     log::set_level(options->log_level);
+    // Run from /proc/self/exe, the kernel names it "exe"; ps and top should
+    // say what it is.
+    if (::prctl(PR_SET_NAME, "xen9pd") != 0)
+        log::warning(kComponent, "", "cannot set the process name",
+                     {{"error", std::strerror(errno)}});
     auto params = receive_worker_params(options->control_fd);
     if (!params) {
         log::error(kComponent, "", "cannot read the device parameters",

@@ -73,6 +73,10 @@ BOOST_AUTO_TEST_CASE(worker_runs_deprivileged_inside_its_export) {
     std::ifstream cmdline("/proc/" + std::to_string(*pid) + "/cmdline");
     const std::string args{std::istreambuf_iterator<char>(cmdline), {}};
     BOOST_TEST(args.starts_with(std::string("xen9pd\0worker\0", 14)));
+    std::ifstream comm("/proc/" + std::to_string(*pid) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    BOOST_TEST(name == "xen9pd");
 }
 
 BOOST_AUTO_TEST_CASE(a_fixed_worker_uid_owns_what_the_guest_creates) {
