@@ -41,6 +41,8 @@ wait_for() {
             [ -f /var/log/xen/xen9pd.log ] && tail -n 5 /var/log/xen/xen9pd.log | sed 's/^/    xen9pd: /'
         fi
     done
+    # Not the loop's status: that is its body's last command, which may have failed.
+    return 0
 }
 
 # within SECONDS COMMAND...: runs COMMAND once a second until it succeeds;
