@@ -1,9 +1,11 @@
 #include "backend/supervisor/device.hpp"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <system_error>
+#include <utility>
 
 #include "backend/log/log.hpp"
 #include "backend/supervisor/export_path.hpp"
@@ -14,6 +16,9 @@ namespace xen9p::daemon {
 namespace {
 
 constexpr std::string_view kComponent = "supervisor";
+// A worker unmaps and unbinds on SIGTERM within milliseconds; one that has not
+// exited after this long is killed.
+constexpr std::chrono::seconds kStopGrace{2};
 
 std::optional<XenbusState> parse_state(const std::optional<std::string>& text) {
     if (!text) return std::nullopt;
@@ -41,7 +46,6 @@ Device::Device(DeviceId id, std::string backend_path, platform::Xenstore& xs,
       launcher_(launcher) {}
 
 Device::~Device() {
-    stop_worker();
     if (watching_frontend_) (void)xs_.unwatch(frontend_key("state"), "fe:" + id_.to_string());
 }
 
@@ -66,18 +70,43 @@ bool Device::publish_state(XenbusState state) {
 }
 
 void Device::stop_worker() {
-    if (!worker_) return;
-    worker_->stop();
-    worker_.reset();
+    if (!worker_ || worker_->stopping()) return;
+    log::info(kComponent, id_.to_string(), "stopping worker",
+              {{"pid", std::to_string(worker_->pid())}});
+    worker_->stop(kStopGrace);
 }
 
 void Device::close(XenbusState final_state, const std::string& why) {
-    stop_worker();
     if (!why.empty()) {
         last_error_ = why;
         log::warning(kComponent, id_.to_string(), "closing device", {{"reason", why}});
     }
+    if (worker_) {
+        // The frontend may free its ring pages once it sees the state: the
+        // worker must have unmapped them first.
+        state_after_worker_ = final_state;
+        stop_worker();
+        return;
+    }
     if (state_ != final_state) publish_state(final_state);
+}
+
+bool Device::launch_held_back() {
+    const auto next = backoff_.next_launch();
+    if (WorkerClock::now() >= next) {
+        launch_at_.reset();
+        return false;
+    }
+    launch_at_ = next;
+    if (backoff_.first_hold()) {
+        const auto delay =
+            std::chrono::ceil<std::chrono::milliseconds>(next - WorkerClock::now()).count();
+        log::warning(kComponent, id_.to_string(),
+                     "frontend restarts quickly: holding back its workers",
+                     {{"delay_ms", std::to_string(delay)},
+                      {"max_delay_ms", std::to_string(RestartBackoff::kMaxDelay.count())}});
+    }
+    return true;
 }
 
 bool Device::setup_from_backend_keys() {
@@ -199,11 +228,8 @@ void Device::connect_frontend() {
 bool Device::refresh() {
     auto backend_state = xs_.try_read(backend_key("state"));
     if (!backend_state) return true;  // transient xenstore error: keep what we have
-    if (!*backend_state) {
-        // The toolstack removed the device.
-        stop_worker();
-        return false;
-    }
+    // The toolstack removed the device; the supervisor collects the worker.
+    if (!*backend_state) return false;
     auto online = xs_.try_read(backend_key("online"));
     const bool offline = online && *online && **online == "0";
 
@@ -237,7 +263,7 @@ bool Device::refresh() {
     switch (state_) {
         case XenbusState::kInitWait:
             if (*frontend == XenbusState::kInitialised && !worker_) {
-                connect_frontend();
+                if (!launch_held_back()) connect_frontend();
             } else if (*frontend == XenbusState::kClosing || *frontend == XenbusState::kClosed) {
                 if (worker_) close(*frontend, {});
             }
@@ -269,23 +295,74 @@ void Device::on_worker_event() {
         case WorkerEvent::kNone:
             break;
         case WorkerEvent::kReady:
-            if (state_ == XenbusState::kInitWait) publish_state(XenbusState::kConnected);
+            if (state_ == XenbusState::kInitWait && !worker_->stopping()) {
+                worker_ready_at_ = WorkerClock::now();
+                publish_state(XenbusState::kConnected);
+            }
             break;
-        case WorkerEvent::kExited: {
-            const auto how = describe_exit(worker_->exit_status());
-            worker_.reset();
-            log::error(kComponent, id_.to_string(), "worker ended", {{"how", how}});
-            // The guest sees the device close and fails its I/O instead of hanging.
-            close(XenbusState::kClosing, "worker ended: " + how);
+        case WorkerEvent::kLost:
+            // Killed already; the device closes once the process is gone. A
+            // worker that exits closes its files first: it may be gone now.
+            worker_lost_ = true;
+            if (on_worker_exit()) break;
+            log::warning(kComponent, id_.to_string(), "worker closed its control socket: killed",
+                         {{"pid", std::to_string(worker_->pid())}});
             break;
-        }
     }
 }
 
+bool Device::on_worker_exit() {
+    if (!worker_ || !worker_->reap()) return false;
+    const auto now = WorkerClock::now();
+    const int status = worker_->exit_status();
+    const auto how = describe_exit(status);
+    const auto pid = std::to_string(worker_->pid());
+    backoff_.worker_ended(now,
+                          worker_ready_at_ ? now - *worker_ready_at_ : WorkerClock::duration{});
+    worker_ready_at_.reset();
+    worker_.reset();
+    const bool lost = std::exchange(worker_lost_, false);
+    if (const auto next = std::exchange(state_after_worker_, std::nullopt)) {
+        log::info(kComponent, id_.to_string(), "worker stopped", {{"pid", pid}, {"how", how}});
+        if (state_ != *next) publish_state(*next);
+        return true;
+    }
+    log::error(kComponent, id_.to_string(), "worker ended", {{"pid", pid}, {"how", how}});
+    // Our kill is dropped for a worker already exiting: its own status says so.
+    const bool killed = lost && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    // The guest sees the device close and fails its I/O instead of hanging.
+    close(XenbusState::kClosing,
+          killed ? "worker closed its control socket and was killed" : "worker ended: " + how);
+    return true;
+}
+
 void Device::domain_gone() {
+    if (state_ == XenbusState::kUnknown || state_ == XenbusState::kClosed) {
+        stop_worker();
+        return;
+    }
+    close(XenbusState::kClosed, "domain destroyed");
+}
+
+std::optional<WorkerClock::time_point> Device::deadline() const {
+    auto next = worker_ ? worker_->kill_deadline() : std::nullopt;
+    if (launch_at_ && (!next || *launch_at_ < *next)) next = launch_at_;
+    return next;
+}
+
+bool Device::on_deadline(WorkerClock::time_point now) {
+    if (worker_ && worker_->expire(now))
+        log::warning(kComponent, id_.to_string(), "worker did not stop in time: killed",
+                     {{"pid", std::to_string(worker_->pid())}});
+    if (!launch_at_ || now < *launch_at_) return false;
+    launch_at_.reset();
+    return true;
+}
+
+std::unique_ptr<Worker> Device::release_worker() {
     stop_worker();
-    if (state_ != XenbusState::kUnknown && state_ != XenbusState::kClosed)
-        close(XenbusState::kClosed, "domain destroyed");
+    state_after_worker_.reset();
+    return std::move(worker_);
 }
 
 }  // namespace xen9p::daemon

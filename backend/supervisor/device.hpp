@@ -1,7 +1,10 @@
 // One 9pfs device as the supervisor drives it through the xenbus handshake:
 // InitWait once its configuration is valid, a worker once the frontend is
 // Initialised, Connected once the worker is ready, and Closing/Closed when
-// the frontend, the toolstack or the worker ends it.
+// the frontend, the toolstack or the worker ends it. A state that ends the
+// worker is published once the worker is gone (it may map the guest's pages
+// until then), and nothing here waits for it: the supervisor reports the
+// worker's exit (on_worker_exit) and the deadlines it asked for (on_deadline).
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +14,7 @@
 #include <string>
 
 #include "backend/supervisor/device_id.hpp"
+#include "backend/supervisor/restart_backoff.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
 #include "backend/supervisor/worker_launcher.hpp"
 #include "xenring/xenstore/xenbus_state.hpp"
@@ -31,15 +35,26 @@ class Device {
     // Re-reads the device's xenstore nodes and takes the next step. False when
     // the backend directory is gone and the device should be forgotten.
     bool refresh();
-    // The worker's fd became readable.
+    // The worker's control fd became readable.
     void on_worker_event();
+    // The worker's exit fd became readable; true if the exit was collected.
+    bool on_worker_exit();
     // The guest domain no longer exists.
     void domain_gone();
+    // The next time on_deadline wants to be called, if any.
+    std::optional<WorkerClock::time_point> deadline() const;
+    // Kills a worker that outlived its stop grace; true when a launch held
+    // back by the restart back-off is due (the caller then refreshes).
+    bool on_deadline(WorkerClock::time_point now);
+    // Hands over the worker, asked to stop, before the device is forgotten:
+    // the supervisor collects it.
+    std::unique_ptr<Worker> release_worker();
 
     const DeviceId& id() const { return id_; }
     const std::string& frontend_path() const { return frontend_path_; }
     // -1 when no worker runs.
-    int worker_fd() const { return worker_ ? worker_->event_fd() : -1; }
+    int worker_control_fd() const { return worker_ ? worker_->control_fd() : -1; }
+    int worker_exit_fd() const { return worker_ ? worker_->exit_fd() : -1; }
     pid_t worker_pid() const { return worker_ ? worker_->pid() : -1; }
     // What the running worker last reported; nullopt without one.
     std::optional<stats::StatsReport> worker_stats() const {
@@ -55,6 +70,7 @@ class Device {
     void connect_frontend();
     void close(XenbusState final_state, const std::string& why);
     void stop_worker();
+    bool launch_held_back();
     bool publish_state(XenbusState state);
     std::string backend_key(std::string_view key) const;
     std::string frontend_key(std::string_view key) const;
@@ -69,6 +85,12 @@ class Device {
     bool watching_frontend_ = false;
     std::optional<WorkerParams> params_;
     std::unique_ptr<Worker> worker_;
+    bool worker_lost_ = false;  // it closed its control socket
+    std::optional<WorkerClock::time_point> worker_ready_at_;
+    // What to publish once the stopping worker is gone.
+    std::optional<XenbusState> state_after_worker_;
+    RestartBackoff backoff_;
+    std::optional<WorkerClock::time_point> launch_at_;  // a launch held back
     std::string last_error_;
 };
 

@@ -1,14 +1,14 @@
 #include "backend/supervisor/process_worker.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <thread>
+#include <cstdint>
 
 namespace xen9p::daemon {
 namespace {
@@ -17,19 +17,40 @@ namespace {
 constexpr std::size_t kMaxParamsSize = 64 * 1024;
 // A statistics line with every request type is about 600 bytes.
 constexpr std::size_t kMaxWorkerMessage = 4096;
+// waitid's P_PIDFD (Linux 5.4); glibc 2.36's headers do not name it yet.
+constexpr auto kIdTypePidfd = static_cast<idtype_t>(3);
+
+// The wait(2) status that waitid's siginfo describes.
+int wait_status(const siginfo_t& info) {
+    switch (info.si_code) {
+        case CLD_EXITED:
+            return (info.si_status & 0xff) << 8;
+        case CLD_DUMPED:
+            return info.si_status | 0x80;
+        default:
+            return info.si_status;
+    }
+}
 
 class ProcessWorker : public Worker {
   public:
-    ProcessWorker(pid_t pid, UniqueFd control) : pid_(pid), control_(std::move(control)) {}
-    ~ProcessWorker() override { stop(); }
+    ProcessWorker(pid_t pid, UniqueFd pidfd, UniqueFd control)
+        : pid_(pid), pidfd_(std::move(pidfd)), control_(std::move(control)) {}
+    ~ProcessWorker() override {
+        // The supervisor collects its workers before dropping them; one left
+        // over (a shutdown that gave up) is killed, never waited for.
+        if (!reap()) send(SIGKILL);
+    }
 
     pid_t pid() const override { return pid_; }
-    int event_fd() const override { return control_.get(); }
+    int control_fd() const override { return control_.get(); }
+    int exit_fd() const override { return pidfd_.get(); }
     int exit_status() const override { return status_; }
     const std::optional<stats::StatsReport>& stats() const override { return stats_; }
+    bool stopping() const override { return stopping_; }
 
     WorkerEvent next_event() override {
-        if (reaped_) return WorkerEvent::kExited;
+        if (!control_) return WorkerEvent::kNone;
         char buf[kMaxWorkerMessage];
         // MSG_TRUNC: a longer message reports its whole length and is ignored.
         const ssize_t n = ::recv(control_.get(), buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
@@ -45,44 +66,74 @@ class ProcessWorker : public Worker {
             return WorkerEvent::kNone;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) return WorkerEvent::kNone;
-        // EOF or error: the worker is gone (or going); collect it.
-        reap(/*block=*/true);
-        return WorkerEvent::kExited;
+        // EOF or error. A worker that is exiting closes its files before its
+        // pidfd turns readable, and one that closed the socket but lives on
+        // is no longer a worker we can talk to: either way it is killed now
+        // (a kill that meets an exit in progress is dropped, so the exit
+        // status stays the worker's own).
+        control_.reset();
+        stop(WorkerClock::duration::zero());
+        return WorkerEvent::kLost;
     }
 
-    void stop() override {
+    bool reap() override {
+        if (reaped_) return true;
+        siginfo_t info{};
+        int r;
+        do {
+            r = ::waitid(kIdTypePidfd, static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG);
+        } while (r < 0 && errno == EINTR);
+        // WNOHANG with nothing to collect leaves si_pid zero.
+        if (r != 0 || info.si_pid == 0) return false;
+        status_ = wait_status(info);
+        reaped_ = true;
+        kill_at_.reset();
+        return true;
+    }
+
+    void stop(WorkerClock::duration grace) override {
         if (reaped_) return;
-        ::kill(pid_, SIGTERM);
-        // A worker unmaps and unbinds on SIGTERM within milliseconds; one that
-        // does not within 2 s is killed.
-        for (int i = 0; i < 200 && !reap(/*block=*/false); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        if (!reaped_) {
-            ::kill(pid_, SIGKILL);
-            reap(/*block=*/true);
-        }
+        // Closing our end stops a worker as SIGTERM does, and a stopping
+        // worker has nothing left to tell us.
         control_.reset();
+        if (killed_) return;
+        const auto now = WorkerClock::now();
+        if (grace <= WorkerClock::duration::zero() || (kill_at_ && *kill_at_ <= now)) {
+            send(SIGKILL);
+            killed_ = true;
+            kill_at_.reset();
+        } else if (!stopping_) {
+            send(SIGTERM);
+            kill_at_ = now + grace;
+        } else if (now + grace < *kill_at_) {
+            kill_at_ = now + grace;
+        }
+        stopping_ = true;
+    }
+
+    std::optional<WorkerClock::time_point> kill_deadline() const override { return kill_at_; }
+
+    bool expire(WorkerClock::time_point now) override {
+        if (!kill_at_ || now < *kill_at_) return false;
+        stop(WorkerClock::duration::zero());
+        return true;
     }
 
   private:
-    bool reap(bool block) {
-        if (reaped_) return true;
-        int status = 0;
-        pid_t r;
-        do {
-            r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
-        } while (r < 0 && errno == EINTR);
-        if (r == pid_) {
-            status_ = status;
-            reaped_ = true;
-        }
-        return reaped_;
+    void send(int signal) {
+        // Through the pidfd: never a process that took over a recycled pid.
+        // (A raw syscall: glibc 2.36's <sys/pidfd.h> lacks extern "C".)
+        (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal, nullptr, 0);
     }
 
     pid_t pid_;
+    UniqueFd pidfd_;
     UniqueFd control_;
     int status_ = 0;
     bool reaped_ = false;
+    bool stopping_ = false;
+    bool killed_ = false;
+    std::optional<WorkerClock::time_point> kill_at_;
     std::optional<stats::StatsReport> stats_;
 };
 
@@ -105,8 +156,8 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
         static_cast<ssize_t>(text.size()))
         return fail_errno();
 
-    // Everything exec needs is prepared before fork: the child only calls
-    // async-signal-safe functions.
+    // Everything exec needs is prepared before the clone: the child only
+    // makes async-signal-safe calls.
     std::vector<std::string> args;
     args.push_back(name_);
     args.insert(args.end(), arguments_.begin(), arguments_.end());
@@ -117,7 +168,15 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
         argv.push_back(a.data());
     argv.push_back(nullptr);
 
-    const pid_t pid = ::fork();
+    // A new PID namespace with the worker as its init: it can signal or
+    // ptrace nothing but itself. The pidfd comes back close-on-exec.
+    int pidfd = -1;
+    clone_args clone{};
+    clone.flags = CLONE_PIDFD | CLONE_NEWPID;
+    clone.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
+    clone.exit_signal = SIGCHLD;
+    // glibc 2.36 has no clone3 wrapper.
+    const long pid = ::syscall(SYS_clone3, &clone, sizeof clone);
     if (pid < 0) return fail_errno();
     if (pid == 0) {
         // Only the control socket crosses exec.
@@ -125,8 +184,10 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
         ::execv(program_.c_str(), argv.data());
         ::_exit(127);
     }
+    UniqueFd exit_fd(pidfd);
     theirs.reset();
-    return std::unique_ptr<Worker>(std::make_unique<ProcessWorker>(pid, std::move(ours)));
+    return std::unique_ptr<Worker>(std::make_unique<ProcessWorker>(
+        static_cast<pid_t>(pid), std::move(exit_fd), std::move(ours)));
 }
 
 Result<WorkerParams> receive_worker_params(int control_fd) {

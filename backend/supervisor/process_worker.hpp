@@ -1,7 +1,11 @@
-// Workers as separate processes: fork + exec of the xen9pd binary in worker
+// Workers as separate processes: clone3 + exec of the xen9pd binary in worker
 // mode, parameters and readiness over a SOCK_SEQPACKET control socket.
 // A fresh exec gives each worker its own address space layout and nothing of
-// the supervisor's memory or libxenstore state.
+// the supervisor's memory or libxenstore state. Each worker is PID 1 of its
+// own PID namespace (it sees no other process, and the sandbox gives it a
+// procfs showing only itself), and the supervisor holds a pidfd to it: the
+// exit is an fd in the supervisor's poll loop and signals cannot reach a
+// recycled pid.
 #pragma once
 
 #include <filesystem>

@@ -1,9 +1,11 @@
 #include "backend/supervisor/supervisor.hpp"
 
 #include <signal.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "backend/log/log.hpp"
 
@@ -14,6 +16,13 @@ constexpr std::string_view kComponent = "supervisor";
 constexpr std::string_view kBackendToken = "be:";
 constexpr std::string_view kFrontendToken = "fe:";
 constexpr std::string_view kReleaseToken = "release";
+// Watch events handled per round: a guest writing its frontend nodes in a
+// loop must not keep the control socket and the other devices waiting.
+constexpr int kWatchEventsPerRound = 64;
+// At shutdown: how long stopping workers get before they are killed, and how
+// long their exit is then waited for.
+constexpr std::chrono::seconds kShutdownGrace{2};
+constexpr std::chrono::seconds kShutdownKillWait{1};
 
 bool process_alive(pid_t pid) {
     return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
@@ -70,6 +79,8 @@ Status Supervisor::start() {
         if (auto w = xs_.watch(backend_root(kind), std::string(kBackendToken) + kind); !w) return w;
     }
     if (auto w = xs_.watch("@releaseDomain", kReleaseToken); !w) return w;
+    timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (!timer_) return fail_errno();
     log::info(kComponent, "", "watching",
               {{"domid", std::to_string(config_.self_domid)},
                {"kinds", std::to_string(config_.kinds.size())}});
@@ -79,24 +90,35 @@ Status Supervisor::start() {
 std::vector<pollfd> Supervisor::poll_fds() const {
     std::vector<pollfd> fds;
     fds.push_back({xs_.watch_fd(), POLLIN, 0});
+    if (timer_) fds.push_back({timer_.get(), POLLIN, 0});
     for (const auto& [id, device] : devices_) {
-        if (device->worker_fd() >= 0) fds.push_back({device->worker_fd(), POLLIN, 0});
+        if (device->worker_control_fd() >= 0)
+            fds.push_back({device->worker_control_fd(), POLLIN, 0});
+        if (device->worker_exit_fd() >= 0) fds.push_back({device->worker_exit_fd(), POLLIN, 0});
     }
+    for (const auto& worker : retiring_)
+        fds.push_back({worker->exit_fd(), POLLIN, 0});
     return fds;
 }
 
 void Supervisor::handle_ready(std::span<const pollfd> fds) {
+    // An fd is looked up again for each report: handling one may have closed
+    // another and given its number to a new fd, which then merely gets a
+    // look that finds nothing (every handler here only reads what is ready).
     for (const auto& p : fds) {
         if (p.revents == 0 || p.fd == xs_.watch_fd()) continue;
-        for (auto& [id, device] : devices_) {
-            if (device->worker_fd() == p.fd) {
-                device->on_worker_event();
-                break;
-            }
+        if (p.fd == timer_.get()) {
+            on_timer();
+        } else {
+            on_worker_fd(p.fd);
         }
     }
-    while (auto event = xs_.next_watch_event())
+    for (int i = 0; i < kWatchEventsPerRound; ++i) {
+        auto event = xs_.next_watch_event();
+        if (!event) break;
         handle_watch(*event);
+    }
+    arm_timer();
 }
 
 Status Supervisor::run_once(int timeout_ms) {
@@ -105,6 +127,64 @@ Status Supervisor::run_once(int timeout_ms) {
     if (ready < 0) return errno == EINTR ? Status{} : fail_errno();
     handle_ready(fds);
     return {};
+}
+
+void Supervisor::on_worker_fd(int fd) {
+    for (auto& [id, device] : devices_) {
+        if (device->worker_control_fd() == fd) {
+            device->on_worker_event();
+            return;
+        }
+        if (device->worker_exit_fd() == fd) {
+            // Frontend changes seen while the worker stopped are taken up now.
+            if (device->on_worker_exit()) refresh_device(DeviceId(id));
+            return;
+        }
+    }
+    std::erase_if(retiring_,
+                  [fd](const auto& worker) { return worker->exit_fd() == fd && worker->reap(); });
+}
+
+void Supervisor::on_timer() {
+    std::uint64_t expirations = 0;
+    (void)!::read(timer_.get(), &expirations, sizeof expirations);
+    const auto now = WorkerClock::now();
+    std::vector<DeviceId> due;
+    for (auto& [id, device] : devices_) {
+        if (device->on_deadline(now)) due.push_back(id);
+    }
+    for (const auto& id : due)
+        refresh_device(id);
+    for (auto& worker : retiring_) {
+        if (worker->expire(now))
+            log::warning(kComponent, "", "worker of a removed device did not stop in time: killed",
+                         {{"pid", std::to_string(worker->pid())}});
+    }
+}
+
+void Supervisor::arm_timer() {
+    if (!timer_) return;
+    std::optional<WorkerClock::time_point> next;
+    auto consider = [&next](std::optional<WorkerClock::time_point> t) {
+        if (t && (!next || *t < *next)) next = t;
+    };
+    for (const auto& [id, device] : devices_)
+        consider(device->deadline());
+    for (const auto& worker : retiring_)
+        consider(worker->kill_deadline());
+    itimerspec spec{};
+    if (next) {
+        // steady_clock is CLOCK_MONOTONIC; a time already passed fires at once.
+        const auto since = next->time_since_epoch();
+        const auto sec = std::chrono::duration_cast<std::chrono::seconds>(since);
+        spec.it_value.tv_sec = sec.count();
+        spec.it_value.tv_nsec =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(since - sec).count();
+        // All zero would disarm the timer.
+        if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+    }
+    if (::timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0)
+        log::error(kComponent, "", "cannot arm the timer", {{"error", Errno{errno}.message()}});
 }
 
 void Supervisor::handle_watch(const platform::WatchEvent& event) {
@@ -158,10 +238,12 @@ void Supervisor::rescan(const std::string& kind) {
         }
         refresh_device(id);
     }
-    std::erase_if(devices_, [&](const auto& entry) {
-        return entry.first.kind == kind &&
-               std::find(present.begin(), present.end(), entry.first) == present.end();
-    });
+    for (auto it = devices_.begin(); it != devices_.end();) {
+        const auto here = it++;
+        if (here->first.kind == kind &&
+            std::find(present.begin(), present.end(), here->first) == present.end())
+            forget(here);
+    }
 }
 
 void Supervisor::refresh_device(const DeviceId& id) {
@@ -169,8 +251,17 @@ void Supervisor::refresh_device(const DeviceId& id) {
     if (it == devices_.end()) return;
     if (!it->second->refresh()) {
         log::info(kComponent, id.to_string(), "device removed");
-        devices_.erase(it);
+        forget(it);
     }
+}
+
+void Supervisor::forget(std::map<DeviceId, std::unique_ptr<Device>>::iterator device) {
+    retire(device->second->release_worker());
+    devices_.erase(device);
+}
+
+void Supervisor::retire(std::unique_ptr<Worker> worker) {
+    if (worker && !worker->reap()) retiring_.push_back(std::move(worker));
 }
 
 void Supervisor::domains_released() {
@@ -181,11 +272,43 @@ void Supervisor::domains_released() {
 }
 
 void Supervisor::shutdown() {
+    for (auto& [id, device] : devices_)
+        retire(device->release_worker());
     devices_.clear();
+    wait_for_retiring();
     if (claimed_singleton_) {
         (void)xs_.remove("/local/domain/" + std::to_string(config_.self_domid) + "/libxl/xen-9pfs");
         claimed_singleton_ = false;
     }
+}
+
+void Supervisor::wait_for_retiring() {
+    // The one place the supervisor waits for workers: nothing is served any
+    // more, and the workers should unmap the guests' pages and unbind their
+    // ports before the daemon is gone. Bounded: a worker that ignores SIGTERM
+    // is killed after kShutdownGrace, and one that a kill does not end within
+    // kShutdownKillWait is left behind (killed again as it is dropped).
+    const auto give_up = WorkerClock::now() + kShutdownGrace + kShutdownKillWait;
+    for (auto& worker : retiring_)
+        worker->stop(kShutdownGrace);
+    for (;;) {
+        std::erase_if(retiring_, [](const auto& worker) { return worker->reap(); });
+        const auto now = WorkerClock::now();
+        if (retiring_.empty() || now >= give_up) break;
+        auto until = give_up;
+        std::vector<pollfd> fds;
+        for (auto& worker : retiring_) {
+            worker->expire(now);
+            if (auto kill = worker->kill_deadline(); kill && *kill < until) until = *kill;
+            fds.push_back({worker->exit_fd(), POLLIN, 0});
+        }
+        const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until - now);
+        (void)::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
+    }
+    if (!retiring_.empty())
+        log::warning(kComponent, "", "workers still running at shutdown",
+                     {{"count", std::to_string(retiring_.size())}});
+    retiring_.clear();
 }
 
 std::vector<DeviceStatus> Supervisor::status() const {

@@ -1,6 +1,8 @@
 // The privileged half of xen9pd: watches the backend directories it claims,
 // drives each device through the xenbus handshake, and starts one worker per
-// connected device. It never parses 9P and never touches guest memory.
+// connected device. It never parses 9P and never touches guest memory, and
+// it never waits for a worker: exits come as pidfds and kill deadlines as a
+// timerfd in its poll set, so one guest's worker cannot stall the others.
 #pragma once
 
 #include <poll.h>
@@ -14,6 +16,7 @@
 #include "backend/supervisor/device.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
 #include "backend/supervisor/worker_launcher.hpp"
+#include "xenring/unique_fd.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
 namespace xen9p::daemon {
@@ -38,13 +41,15 @@ class Supervisor {
 
     // Claims the xen-9pfsd singleton key (when serving xen_9pfs) and sets the watches.
     Status start();
-    // The fds to wait on (POLLIN): xenstore watches and every worker.
+    // The fds to wait on (POLLIN): xenstore watches, the deadline timer and
+    // every worker.
     std::vector<pollfd> poll_fds() const;
     // Handles whatever poll() reported ready among the fds of poll_fds().
     void handle_ready(std::span<const pollfd> fds);
     // poll_fds + poll + handle_ready, for callers with nothing else to wait on.
     Status run_once(int timeout_ms);
-    // Stops every worker, closes their devices and releases the singleton key.
+    // Stops every worker (waiting a bounded time for them), forgets the
+    // devices and releases the singleton key.
     void shutdown();
 
     std::vector<DeviceStatus> status() const;
@@ -55,11 +60,20 @@ class Supervisor {
     void rescan(const std::string& kind);
     void refresh_device(const DeviceId& id);
     void domains_released();
+    void on_worker_fd(int fd);
+    void on_timer();
+    void arm_timer();
+    void forget(std::map<DeviceId, std::unique_ptr<Device>>::iterator device);
+    void retire(std::unique_ptr<Worker> worker);
+    void wait_for_retiring();
 
     SupervisorConfig config_;
     platform::Xenstore xs_;
     std::unique_ptr<WorkerLauncher> launcher_;
     std::map<DeviceId, std::unique_ptr<Device>> devices_;
+    // Workers of forgotten devices, stopping, until their exit is collected.
+    std::vector<std::unique_ptr<Worker>> retiring_;
+    UniqueFd timer_;  // armed at the nearest deadline of a device or worker
     bool claimed_singleton_ = false;
 };
 

@@ -1,8 +1,11 @@
-// Starting and watching the worker process of one device.
+// Starting and watching the worker process of one device. Nothing here
+// blocks: the supervisor serves every guest from one thread, so a worker that
+// stops answering must cost it nothing but a timer.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -12,27 +15,40 @@
 
 namespace xen9p::daemon {
 
-// What a running worker has said or done since the last look.
+using WorkerClock = std::chrono::steady_clock;
+
+// What a running worker has said since the last look.
 enum class WorkerEvent {
     kNone,
-    kReady,   // rings mapped, ports bound, export open, sandbox entered
-    kExited,  // gone; exit_status() says how
+    kReady,  // rings mapped, ports bound, export open, sandbox entered
+    kLost,   // it closed its control socket: it is killed, exit_fd() says when it is gone
 };
 
 class Worker {
   public:
     virtual ~Worker() = default;
     virtual pid_t pid() const = 0;
-    // Readable when the worker reports something or exits.
-    virtual int event_fd() const = 0;
+    // Readable when the worker reports something; -1 once lost or stopping.
+    virtual int control_fd() const = 0;
     virtual WorkerEvent next_event() = 0;
-    // The wait(2) status once kExited was reported.
+    // Readable once the process has exited (a pidfd).
+    virtual int exit_fd() const = 0;
+    // Collects the exited process without waiting; true once it is collected,
+    // and exit_status() then holds its wait(2) status.
+    virtual bool reap() = 0;
     virtual int exit_status() const = 0;
     // The last statistics the worker reported, if any.
     virtual const std::optional<stats::StatsReport>& stats() const = 0;
-    // Stops the worker (it unmaps its grants and unbinds its ports on the way)
-    // and reaps it. Idempotent.
-    virtual void stop() = 0;
+    // Asks the worker to stop (it unmaps its grants and unbinds its ports on
+    // the way): SIGTERM now, SIGKILL from expire() once `grace` has passed;
+    // a zero grace kills it now. Returns at once; exit_fd() says when it is
+    // gone. Idempotent, and a shorter grace overrides a longer one.
+    virtual void stop(WorkerClock::duration grace) = 0;
+    virtual bool stopping() const = 0;
+    // When expire() is due, while a stop with a grace is pending.
+    virtual std::optional<WorkerClock::time_point> kill_deadline() const = 0;
+    // Kills a stopping worker whose grace has passed; true if it did so now.
+    virtual bool expire(WorkerClock::time_point now) = 0;
 };
 
 class WorkerLauncher {
