@@ -2,6 +2,10 @@
 // created through the toolstack and mounted through the trans_xen-like frontend.
 #pragma once
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -18,6 +22,7 @@
 #include "tests/simxen/sim_xen.hpp"
 #include "xenring/client/client.hpp"
 #include "xenring/client/operations.hpp"
+#include "xenring/unique_fd.hpp"
 
 namespace xen9p::test {
 
@@ -32,8 +37,8 @@ inline void must(const Status& s) {
 }
 
 struct DaemonFixture {
-    DaemonFixture() {
-        sim = must(simxen::SimXen::start({XEN9P_SIM_BINARY, XEN9PD_BINARY}));
+    explicit DaemonFixture(const std::string& daemon_binary = XEN9PD_BINARY) {
+        sim = must(simxen::SimXen::start({XEN9P_SIM_BINARY, daemon_binary}));
         must(sim->start_daemon({"--log-level", "debug"}));
     }
     ~DaemonFixture() {
@@ -105,6 +110,50 @@ struct DaemonFixture {
             const auto close = line.rfind(')');
             return close != std::string::npos && line.substr(close + 2, 1) == "Z";
         });
+    }
+
+    // `xen9pd status`, or nullopt when the answer is not complete within
+    // `limit`: for tests where a supervisor that blocks must fail, not hang.
+    std::optional<std::string> status_within(std::chrono::milliseconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        const auto path = sim->control_socket().string();
+        if (!fd || path.size() >= sizeof addr.sun_path) return std::nullopt;
+        path.copy(addr.sun_path, path.size());
+        // The listener's backlog takes the connection even while the daemon is busy.
+        if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::send(fd.get(), "status\n", 7, MSG_NOSIGNAL) != 7)
+            return std::nullopt;
+        std::string out;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            pollfd p{fd.get(), POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+                return std::nullopt;
+            char buf[4096];
+            const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+            if (n < 0) return std::nullopt;
+            if (n == 0) return out;
+            out.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+
+    // What the supervisor owes every other guest whatever one guest's worker
+    // does: `xen9pd status`, a new guest's attach (the toolstack's nodes,
+    // answered with InitWait) and a connected guest's detach (answered with
+    // Closed) each within a second, a generous bound for work of
+    // milliseconds. `attach` gets a new device; `detach` is mounted.
+    void check_other_guests_served(platform::DomId attach, platform::DomId detach) {
+        constexpr std::chrono::seconds kAnswer{1};
+        BOOST_TEST(status_within(kAnswer).has_value(), "xen9pd status answers within 1 s");
+        add_guest(attach);
+        BOOST_TEST(simxen::wait_until([&] { return backend_state(attach) == "2"; }, kAnswer),
+                   "an attach is answered with InitWait within 1 s");
+        BOOST_TEST(sim->toolstack().remove_9pfs(detach, 0, kAnswer).has_value(),
+                   "a detach is answered with Closed within 1 s");
     }
 
     std::string daemon_log() {
