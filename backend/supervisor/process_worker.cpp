@@ -168,6 +168,13 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
         argv.push_back(a.data());
     argv.push_back(nullptr);
 
+    // The init of a PID namespace drops signals it neither handles nor
+    // blocks: SIGTERM is blocked from the start (the mask crosses exec), so a
+    // stop that comes before the worker has its signalfd stays pending.
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+
     // A new PID namespace with the worker as its init: it can signal or
     // ptrace nothing but itself. The pidfd comes back close-on-exec.
     int pidfd = -1;
@@ -181,6 +188,7 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     if (pid == 0) {
         // Only the control socket crosses exec.
         ::fcntl(theirs.get(), F_SETFD, 0);
+        ::sigprocmask(SIG_BLOCK, &term, nullptr);
         ::execv(program_.c_str(), argv.data());
         ::_exit(127);
     }
