@@ -41,13 +41,22 @@ struct timespec to_timespec(std::uint64_t sec, std::uint64_t nsec, bool set, boo
     return {static_cast<time_t>(sec), static_cast<long>(nsec)};
 }
 
+// Room for a file to grow to `size` bytes: file systems without holes allocate
+// what ftruncate adds.
+Status make_room_to_grow(Export& ex, const Node& node, std::uint64_t size) {
+    if (!ex.limits().tracks_usage()) return {};
+    auto st = stat_fd(node.fd(), STATX_TYPE | STATX_SIZE);
+    if (!st || !S_ISREG(st->stx_mode) || size <= st->stx_size) return {};
+    return ex.limits().make_room(ex.root_fd(), 0,
+                                 allocation_bound(st->stx_blksize, st->stx_size, size));
+}
+
 Status set_size(Export& ex, const Node& node, const OpenFile* open, std::uint64_t size) {
     if (size > static_cast<std::uint64_t>(INT64_MAX)) return fail(EFBIG);
     auto st = stat_fd(node.fd(), STATX_TYPE | STATX_SIZE);
     if (!st) return std::unexpected(st.error());
     if (S_ISDIR(st->stx_mode)) return fail(EISDIR);
     if (!S_ISREG(st->stx_mode)) return fail(EINVAL);
-    if (auto s = ex.limits().reserve_growth(ex.root_fd(), st->stx_size, size); !s) return s;
     int rc;
     if (open && (open->flags() & O_ACCMODE) != O_RDONLY) {
         rc = ::ftruncate(open->fd(), static_cast<off_t>(size));
@@ -57,7 +66,6 @@ Status set_size(Export& ex, const Node& node, const OpenFile* open, std::uint64_
         rc = ::ftruncate(file->get(), static_cast<off_t>(size));
     }
     if (rc != 0) return fail_errno();
-    if (ex.limits().tracks_usage()) ex.limits().size_changed(st->stx_size, size);
     return {};
 }
 
@@ -171,6 +179,11 @@ Status setattr(Export& ex, const Caller& who, const Node& node, const OpenFile* 
     if (req.valid & ~kKnown) return fail(EINVAL);
     if (req.valid == 0) return {};
     if (auto s = check_writable(ex); !s) return s;
+    if (req.valid & sa::kSize) {
+        if (auto s = make_room_to_grow(ex, node, req.size); !s) return s;
+    }
+    // A size change, and mapped-xattr metadata (it may take an xattr block).
+    UsageProbe probe(ex.limits(), node.fd());
     CredGuard guard(ex, who);
     if (!guard.ok()) return fail(EPERM);
     // Order as the kernel's notify_change: mode, owner, size, times.

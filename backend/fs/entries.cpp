@@ -86,25 +86,63 @@ Result<proto::Qid> create_mapped_file(Export& ex, const Caller& who, gid_t gid, 
     return finish(ex, who, gid, dir_fd, name, false, std::nullopt);
 }
 
-// Accounting for an entry about to disappear (a regular file's last name).
-struct Doomed {
-    bool counted = false;
-    std::uint64_t size = 0;
-};
+// Room for a new entry in `dir` whose inode holds `content` bytes, a block more
+// for a directory (its first) and for mapped-xattr metadata (an xattr block).
+Status make_room_for_entry(Export& ex, const Node& dir, std::uint64_t content,
+                           bool directory = false) {
+    if (!ex.limits().tracks_usage()) return {};
+    auto st = stat_fd(dir.fd(), STATX_TYPE);
+    if (!st) return std::unexpected(st.error());
+    if (directory) content += st->stx_blksize;
+    if (ex.model() == SecurityModel::kMappedXattr) content += st->stx_blksize;
+    return ex.limits().make_room(ex.root_fd(), 1, entry_bound(st->stx_blksize, content));
+}
 
-Doomed doomed_entry(int dir_fd, const char* name) {
-    struct statx st {};
-    if (::statx(dir_fd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_NLINK | STATX_SIZE, &st) !=
-        0) {
-        return {};
+// The entry `name` in `dir_fd` as it is before an unlink.
+std::optional<InodeUsage> doomed_entry(Export& ex, int dir_fd, const std::string& name) {
+    if (!ex.limits().tracks_usage()) return std::nullopt;
+    return measure_at(dir_fd, name.c_str());
+}
+
+// Counts the inode just created as `name` in `dir_fd`.
+void count_new_entry(Export& ex, int dir_fd, const std::string& name) {
+    if (!ex.limits().tracks_usage()) return;
+    if (auto now = measure_at(dir_fd, name.c_str())) ex.limits().inode_added(*now);
+}
+
+// The entry a rename replaces: none, or the renamed inode itself under another
+// name (then rename does nothing). Without one, room for the new name.
+Result<std::optional<InodeUsage>> prepare_rename(Export& ex, int from_dir, const std::string& from,
+                                                 int to_dir, const std::string& to) {
+    if (!ex.limits().tracks_usage()) return std::nullopt;
+    auto target = measure_at(to_dir, to.c_str());
+    if (target) {
+        auto source = measure_at(from_dir, from.c_str());
+        if (source && source->id == target->id) return std::nullopt;
+        return target;
     }
-    if (!S_ISREG(st.stx_mode) || st.stx_nlink != 1) return {};
-    return Doomed{true, st.stx_size};
+    auto st = stat_fd(to_dir, STATX_TYPE);
+    if (!st) return std::unexpected(st.error());
+    if (auto s = ex.limits().make_room(ex.root_fd(), 0, entry_bound(st->stx_blksize, 0)); !s) {
+        return std::unexpected(s.error());
+    }
+    return std::nullopt;
 }
 
-void forget(Export& ex, const Doomed& d) {
-    if (d.counted && ex.limits().tracks_usage()) ex.limits().file_removed(d.size);
-}
+// Probes the directories a rename changes (one when they are the same).
+struct RenameProbes {
+    RenameProbes(Export& ex, int from_dir, int to_dir)
+        : from(ex.limits(), from_dir),
+          to(ex.limits(),
+             ex.limits().tracks_usage() && same_inode(from_dir, to_dir) ? -1 : to_dir) {}
+    static bool same_inode(int a, int b) {
+        auto x = measure(a);
+        auto y = measure(b);
+        return x && y && x->id == y->id;
+    }
+    UsageProbe from;
+    UsageProbe to;
+};
 
 }  // namespace
 
@@ -112,13 +150,19 @@ Result<proto::Qid> make_dir(Export& ex, const Caller& who, const Node& dir, std:
                             std::uint32_t mode, std::uint32_t gid) {
     auto cname = prepare_create(ex, dir, name);
     if (!cname) return std::unexpected(cname.error());
+    if (auto s = make_room_for_entry(ex, dir, 0, true); !s) return std::unexpected(s.error());
+    UsageProbe parent(ex.limits(), dir.fd());
     CredGuard guard(ex, who, gid);
     if (!guard.ok()) return fail(EPERM);
     bool mapped = ex.model() == SecurityModel::kMappedXattr;
     if (::mkdirat(dir.fd(), cname->c_str(), mapped ? kMappedDirMode : (mode & 07777)) != 0) {
         return fail_errno();
     }
-    if (!mapped) return finish(ex, who, gid, dir.fd(), *cname, true, mode);
+    if (!mapped) {
+        auto qid = finish(ex, who, gid, dir.fd(), *cname, true, mode);
+        if (qid) count_new_entry(ex, dir.fd(), *cname);
+        return qid;
+    }
     int raw = ::openat(dir.fd(), cname->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (raw < 0) {
         int err = errno;
@@ -131,7 +175,9 @@ Result<proto::Qid> make_dir(Export& ex, const Caller& who, const Node& dir, std:
         ::unlinkat(dir.fd(), cname->c_str(), AT_REMOVEDIR);
         return std::unexpected(s.error());
     }
-    return finish(ex, who, gid, dir.fd(), *cname, true, std::nullopt);
+    auto qid = finish(ex, who, gid, dir.fd(), *cname, true, std::nullopt);
+    if (qid) count_new_entry(ex, dir.fd(), *cname);
+    return qid;
 }
 
 Result<proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
@@ -140,21 +186,23 @@ Result<proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
     if (!cname) return std::unexpected(cname.error());
     if (target.empty() || target.find('\0') != std::string_view::npos) return fail(EINVAL);
     if (target.size() > proto::kMaxPathLength) return fail(ENAMETOOLONG);
+    if (auto s = make_room_for_entry(ex, dir, target.size() + 1); !s) {
+        return std::unexpected(s.error());
+    }
+    UsageProbe parent(ex.limits(), dir.fd());
     CredGuard guard(ex, who, gid);
     if (!guard.ok()) return fail(EPERM);
+    Result<proto::Qid> qid;
     if (ex.model() == SecurityModel::kMappedXattr) {
-        if (auto s = ex.limits().reserve_file(ex.root_fd()); !s) return std::unexpected(s.error());
         MappedMeta meta{who.uid, gid, S_IFLNK | 0777, std::nullopt};
-        auto qid = create_mapped_file(ex, who, gid, dir.fd(), *cname, meta, target);
-        if (qid) {
-            ex.limits().file_added();
-            ex.limits().size_changed(0, target.size());
-        }
-        return qid;
+        qid = create_mapped_file(ex, who, gid, dir.fd(), *cname, meta, target);
+    } else {
+        std::string ctarget(target);
+        if (::symlinkat(ctarget.c_str(), dir.fd(), cname->c_str()) != 0) return fail_errno();
+        qid = finish(ex, who, gid, dir.fd(), *cname, false, std::nullopt);
     }
-    std::string ctarget(target);
-    if (::symlinkat(ctarget.c_str(), dir.fd(), cname->c_str()) != 0) return fail_errno();
-    return finish(ex, who, gid, dir.fd(), *cname, false, std::nullopt);
+    if (qid) count_new_entry(ex, dir.fd(), *cname);
+    return qid;
 }
 
 Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std::string_view name,
@@ -167,7 +215,8 @@ Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std
         type != S_IFSOCK) {
         return fail(EINVAL);
     }
-    if (auto s = ex.limits().reserve_file(ex.root_fd()); !s) return std::unexpected(s.error());
+    if (auto s = make_room_for_entry(ex, dir, 0); !s) return std::unexpected(s.error());
+    UsageProbe parent(ex.limits(), dir.fd());
     CredGuard guard(ex, who, gid);
     if (!guard.ok()) return fail(EPERM);
     dev_t rdev = makedev(major_no, minor_no);
@@ -175,12 +224,13 @@ Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std
     if (ex.model() == SecurityModel::kMappedXattr) {
         MappedMeta meta{who.uid, gid, type | (mode & 07777), std::uint64_t{rdev}};
         qid = create_mapped_file(ex, who, gid, dir.fd(), *cname, meta, {});
-        if (qid) ex.limits().file_added();
-        return qid;
+    } else {
+        if (::mknodat(dir.fd(), cname->c_str(), type | (mode & 07777), rdev) != 0) {
+            return fail_errno();
+        }
+        qid = finish(ex, who, gid, dir.fd(), *cname, false, mode);
     }
-    if (::mknodat(dir.fd(), cname->c_str(), type | (mode & 07777), rdev) != 0) return fail_errno();
-    qid = finish(ex, who, gid, dir.fd(), *cname, false, mode);
-    if (qid && type == S_IFREG) ex.limits().file_added();
+    if (qid) count_new_entry(ex, dir.fd(), *cname);
     return qid;
 }
 
@@ -189,14 +239,15 @@ Status make_link(Export& ex, const Caller& who, const Node& dir, const Node& tar
     auto cname = prepare_create(ex, dir, name);
     if (!cname) return std::unexpected(cname.error());
     if (!target) return fail(EBADF);
-    auto st = stat_fd(target.fd(), STATX_TYPE | STATX_SIZE);
+    auto st = stat_fd(target.fd());
     if (!st) return std::unexpected(st.error());
     if (S_ISDIR(st->stx_mode)) return fail(EPERM);
-    bool regular = S_ISREG(st->stx_mode);
-    if (regular) {
-        if (auto s = ex.limits().reserve_file(ex.root_fd()); !s) return s;
-        if (auto s = ex.limits().reserve_growth(ex.root_fd(), 0, st->stx_size); !s) return s;
+    // A name, not an inode: only the directory may grow.
+    if (auto s = ex.limits().make_room(ex.root_fd(), 0, entry_bound(st->stx_blksize, 0)); !s) {
+        return s;
     }
+    UsageProbe parent(ex.limits(), dir.fd());
+    InodeUsage before = inode_usage(*st);
     CredGuard guard(ex, who);
     if (!guard.ok()) return fail(EPERM);
     // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the magic link does not.
@@ -205,10 +256,7 @@ Status make_link(Export& ex, const Caller& who, const Node& dir, const Node& tar
     if (::linkat(ex.proc_fd(), src, dir.fd(), cname->c_str(), AT_SYMLINK_FOLLOW) != 0) {
         return fail_errno();
     }
-    if (regular && ex.limits().tracks_usage()) {
-        ex.limits().file_added();
-        ex.limits().size_changed(0, st->stx_size);
-    }
+    ex.limits().name_added(before);
     return {};
 }
 
@@ -231,11 +279,13 @@ Status rename_node(Export& ex, const Caller& who, Node& node, const Node& new_di
         return fail(ESTALE);
     }
     std::string new_name(name);
-    Doomed doomed = doomed_entry(new_dir.fd(), new_name.c_str());
+    auto replaced = prepare_rename(ex, node.parent_fd(), old_name, new_dir.fd(), new_name);
+    if (!replaced) return std::unexpected(replaced.error());
+    RenameProbes probes(ex, node.parent_fd(), new_dir.fd());
     if (::renameat(node.parent_fd(), old_name.c_str(), new_dir.fd(), new_name.c_str()) != 0) {
         return fail_errno();
     }
-    forget(ex, doomed);
+    if (*replaced) ex.limits().name_removed(**replaced);
     node.moved(new_dir, new_name);
     return {};
 }
@@ -250,11 +300,13 @@ Status rename_at(Export& ex, const Caller& who, const Node& old_dir, std::string
     if (!guard.ok()) return fail(EPERM);
     std::string from(old_name);
     std::string to(new_name);
-    Doomed doomed = doomed_entry(new_dir.fd(), to.c_str());
+    auto replaced = prepare_rename(ex, old_dir.fd(), from, new_dir.fd(), to);
+    if (!replaced) return std::unexpected(replaced.error());
+    RenameProbes probes(ex, old_dir.fd(), new_dir.fd());
     if (::renameat(old_dir.fd(), from.c_str(), new_dir.fd(), to.c_str()) != 0) {
         return fail_errno();
     }
-    forget(ex, doomed);
+    if (*replaced) ex.limits().name_removed(**replaced);
     return {};
 }
 
@@ -267,9 +319,10 @@ Status unlink_at(Export& ex, const Caller& who, const Node& dir, std::string_vie
     CredGuard guard(ex, who);
     if (!guard.ok()) return fail(EPERM);
     std::string cname(name);
-    Doomed doomed = doomed_entry(dir.fd(), cname.c_str());
+    auto doomed = doomed_entry(ex, dir.fd(), cname);
+    UsageProbe parent(ex.limits(), dir.fd());
     if (::unlinkat(dir.fd(), cname.c_str(), flags ? AT_REMOVEDIR : 0) != 0) return fail_errno();
-    forget(ex, doomed);
+    if (doomed) ex.limits().name_removed(*doomed);
     return {};
 }
 
@@ -289,10 +342,11 @@ Status remove_node(Export& ex, const Caller& who, const Node& node) {
         there.stx_dev_minor != here->stx_dev_minor) {
         return fail(ESTALE);
     }
-    Doomed doomed = doomed_entry(node.parent_fd(), name.c_str());
+    auto doomed = doomed_entry(ex, node.parent_fd(), name);
+    UsageProbe parent(ex.limits(), node.parent_fd());
     int flags = S_ISDIR(here->stx_mode) ? AT_REMOVEDIR : 0;
     if (::unlinkat(node.parent_fd(), name.c_str(), flags) != 0) return fail_errno();
-    forget(ex, doomed);
+    if (doomed) ex.limits().name_removed(*doomed);
     return {};
 }
 

@@ -18,10 +18,6 @@
 namespace xen9p::fs {
 namespace {
 
-FileId id_of(const struct statx& st) {
-    return FileId{makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino};
-}
-
 // Host flags for a guest's open: never create, never follow, O_DIRECT only
 // where allowed.
 int guest_flags(const Export& ex, std::uint32_t dotl_flags) {
@@ -29,6 +25,27 @@ int guest_flags(const Export& ex, std::uint32_t dotl_flags) {
     flags &= ~(O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_PATH);
     if (!ex.config().allow_direct_io) flags &= ~O_DIRECT;
     return flags | O_NOCTTY;
+}
+
+// What a write of bytes [start, end) may allocate: nothing when it overwrites
+// allocated data; otherwise its range, from EOF when it starts past EOF (a file
+// system without holes fills the gap).
+std::uint64_t write_bound(int fd, const struct statx& st, std::uint64_t start, std::uint64_t end) {
+    if (end <= st.stx_size) {
+        // The descriptor's offset is not used: I/O goes to explicit offsets.
+        off_t hole = ::lseek(fd, static_cast<off_t>(start), SEEK_HOLE);
+        if (hole >= 0 && static_cast<std::uint64_t>(hole) >= end) return 0;
+    }
+    return allocation_bound(st.stx_blksize, std::min<std::uint64_t>(start, st.stx_size), end);
+}
+
+// Room for a new file in `dir` (a mapped file's metadata may take an xattr block).
+Status make_room_for_file(Export& ex, const Node& dir) {
+    if (!ex.limits().tracks_usage()) return {};
+    auto st = stat_fd(dir.fd(), STATX_TYPE);
+    if (!st) return std::unexpected(st.error());
+    std::uint64_t content = ex.model() == SecurityModel::kMappedXattr ? st->stx_blksize : 0;
+    return ex.limits().make_room(ex.root_fd(), 1, entry_bound(st->stx_blksize, content));
 }
 
 bool writes(int flags) {
@@ -61,7 +78,7 @@ OpenFile::~OpenFile() {
 }
 
 void OpenFile::release() {
-    if (limits_ && fd_) limits_->closed(id_);
+    if (limits_ && fd_) limits_->closed(id_, fd_.get());
     limits_ = nullptr;
     locks_ = FileLocks();
     fd_.reset();
@@ -82,16 +99,14 @@ Result<Opened> open_node(Export& ex, const Caller& who, const Node& node,
 
     CredGuard guard(ex, who);
     if (!guard.ok()) return fail(EPERM);
-    FileId id = id_of(*st);
-    if (auto s = ex.limits().opened(id); !s) return std::unexpected(s.error());
+    if (ex.limits().at_open_limit()) return fail(EMFILE);
     auto fd = reopen(ex, node.fd(), flags);
-    if (!fd) {
-        ex.limits().closed(id);
-        return std::unexpected(fd.error());
-    }
-    OpenFile file(std::move(*fd), flags, id, &ex.limits());
-    if ((flags & O_TRUNC) && S_ISREG(st->stx_mode) && ex.limits().tracks_usage()) {
-        ex.limits().size_changed(st->stx_size, 0);
+    if (!fd) return std::unexpected(fd.error());
+    InodeUsage before = inode_usage(*st);
+    if (auto s = ex.limits().opened(before); !s) return std::unexpected(s.error());
+    OpenFile file(std::move(*fd), flags, before.id, &ex.limits());
+    if (flags & O_TRUNC) {
+        if (auto now = measure(file.fd())) ex.limits().remeasured(before, *now);
     }
     auto qid = qid_of(ex, node);
     if (!qid) return std::unexpected(qid.error());
@@ -105,7 +120,8 @@ Result<Created> create_file(Export& ex, const Caller& who, const Node& dir, std:
     if (auto s = check_writable(ex); !s) return std::unexpected(s.error());
     // Refuse before creating: a created file whose open fails would linger.
     if (ex.limits().at_open_limit()) return fail(EMFILE);
-    if (auto s = ex.limits().reserve_file(ex.root_fd()); !s) return std::unexpected(s.error());
+    if (auto s = make_room_for_file(ex, dir); !s) return std::unexpected(s.error());
+    UsageProbe parent(ex.limits(), dir.fd());
     int flags = (guest_flags(ex, dotl_flags) & ~O_TRUNC) | O_CREAT | O_EXCL | O_NOFOLLOW;
     bool mapped = ex.model() == SecurityModel::kMappedXattr;
     mode_t host_mode = mapped ? kMappedFileMode : (mode & 07777);
@@ -129,15 +145,14 @@ Result<Created> create_file(Export& ex, const Caller& who, const Node& dir, std:
         // The process umask must not narrow what the guest asked for.
         if (::fchmod(fd.get(), host_mode) != 0) return undo(Errno{errno});
     }
-    ex.limits().file_added();
     auto path = reopen(ex, fd.get(), O_PATH);
     if (!path) return undo(path.error());
+    auto now = measure(fd.get());
+    if (!now) return undo(Errno{ESTALE});
+    ex.limits().inode_added(*now);
     Node node(std::move(*path), dir.shared_fd(), std::move(cname));
-    auto st = stat_fd(fd.get());
-    if (!st) return std::unexpected(st.error());
-    FileId id = id_of(*st);
-    if (auto s = ex.limits().opened(id); !s) return std::unexpected(s.error());
-    OpenFile file(std::move(fd), flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), id, &ex.limits());
+    if (auto s = ex.limits().opened(*now); !s) return std::unexpected(s.error());
+    OpenFile file(std::move(fd), flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), now->id, &ex.limits());
     auto qid = qid_of(ex, node);
     if (!qid) return std::unexpected(qid.error());
     return Created{std::move(node), std::move(file), *qid};
@@ -158,11 +173,12 @@ Status prepare_write(Export& ex, const OpenFile& file, std::uint64_t offset, std
     if (!st) return std::unexpected(st.error());
     std::uint64_t start = (file.flags() & O_APPEND) ? st->stx_size : offset;
     if (start > UINT64_MAX - length) return fail(EFBIG);
-    std::uint64_t end = start + length;
-    if (end <= st->stx_size) return {};
-    if (auto s = ex.limits().reserve_growth(ex.root_fd(), st->stx_size, end); !s) return s;
-    ex.limits().size_changed(st->stx_size, end);
-    return {};
+    std::uint64_t bound = write_bound(file.fd(), *st, start, start + length);
+    return ex.limits().reserve_write(ex.root_fd(), file.id(), bound);
+}
+
+void finish_write(Export& ex, const OpenFile& file) {
+    if (file) ex.limits().write_done(file.id(), file.fd());
 }
 
 }  // namespace xen9p::fs

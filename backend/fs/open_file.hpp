@@ -72,6 +72,11 @@ Status fsync_file(const OpenFile& file, bool datasync);
 
 // Space accounting for a write of `length` bytes at `offset` (call before the
 // write; ENOSPC past max-space) and EBADF when the file is not open for writing.
+// A successful call holds a bound on the write's new blocks until finish_write.
 Status prepare_write(Export& ex, const OpenFile& file, std::uint64_t offset, std::uint64_t length);
+
+// After every write prepare_write allowed, whatever its outcome (also when it
+// was cancelled): measures what the file now takes.
+void finish_write(Export& ex, const OpenFile& file);
 
 }  // namespace xen9p::fs

@@ -130,6 +130,14 @@ Status xattr_set(Export& ex, const Caller& who, const Node& node, std::string_vi
     if (value.size() > kMaxXattrSize) return fail(E2BIG);
     if (auto s = check_writable(ex); !s) return s;
     if (hidden(ex, name)) return fail(EACCES);
+    if (ex.limits().tracks_usage()) {
+        // The file system may give the value a block of its own.
+        auto st = stat_fd(node.fd(), STATX_TYPE);
+        if (!st) return std::unexpected(st.error());
+        std::uint64_t bound = allocation_bound(st->stx_blksize, 0, name.size() + value.size());
+        if (auto s = ex.limits().make_room(ex.root_fd(), 0, bound); !s) return s;
+    }
+    UsageProbe probe(ex.limits(), node.fd());
     CredGuard guard(ex, who);
     if (!guard.ok()) return fail(EPERM);
     auto fd = xattr_fd(ex, node);
@@ -148,6 +156,7 @@ Status xattr_remove(Export& ex, const Caller& who, const Node& node, std::string
     if (auto s = check_name(name); !s) return s;
     if (auto s = check_writable(ex); !s) return s;
     if (hidden(ex, name)) return fail(EACCES);
+    UsageProbe probe(ex.limits(), node.fd());
     CredGuard guard(ex, who);
     if (!guard.ok()) return fail(EPERM);
     auto fd = xattr_fd(ex, node);

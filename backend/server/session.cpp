@@ -193,6 +193,8 @@ void Session::release_and_answer_flushers(Slot& slot) {
 
 void Session::io_done(Slot& slot, int result) {
     --io_pending_;
+    // Whatever became of it, the write's space is measured now.
+    if (slot.type == proto::MsgType::Twrite && slot.file) fs::finish_write(ex_, *slot.file);
     if ((slot.flushed && result == -ECANCELED) || slot.generation != generation_ || closed_) {
         finish(slot, false);
         return;

@@ -377,6 +377,38 @@ BOOST_AUTO_TEST_CASE(max_open_files_is_enforced) {
     must(client::lopen(*c, 3, dotl::kRdonly));
 }
 
+// Through the server: a Twrite holds a bound on what it may allocate until it
+// completes and the file is measured; a file unlinked while a fid has it open
+// keeps its blocks counted until that fid is clunked (issue 15, item 7).
+BOOST_AUTO_TEST_CASE(max_space_counts_writes_as_allocated_and_unlinked_files_until_clunk) {
+    fs::ExportConfig config;
+    config.limits.max_space_mib = 1;
+    SocketServer s(config);
+    auto c = s.attached();
+    must(walk(*c, 2, {}));
+    must(call<Rlcreate>(*c, Tlcreate{2, {"f"}, dotl::kRdwr, 0644, 0}));
+    must(walk(*c, 3, {}));
+    must(call<Rlcreate>(*c, Tlcreate{3, {"g"}, dotl::kRdwr, 0644, 0}));
+    std::vector<std::byte> block(4096, std::byte{'q'});
+    std::uint64_t offset = 0;
+    while (offset < 2 * 1024 * 1024) {
+        auto w = call<Rwrite>(*c, Twrite{2, offset, {block}});
+        if (!w) {
+            BOOST_TEST(w.error().value == ENOSPC);
+            break;
+        }
+        offset += block.size();
+    }
+    // Each write's bound is several blocks more than it allocates: only
+    // measuring lets the file come close to the limit.
+    BOOST_TEST(offset > 900u * 1024);
+    BOOST_TEST(offset <= 1024u * 1024);
+    must(call<Runlinkat>(*c, Tunlinkat{1, {"f"}, 0}));
+    BOOST_TEST(err(call<Rwrite>(*c, Twrite{3, 0, {block}})) == ENOSPC);
+    must(client::clunk(*c, 2));
+    must(call<Rwrite>(*c, Twrite{3, 0, {block}}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace xen9p::server::test
