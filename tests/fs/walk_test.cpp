@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <set>
 
 #include "backend/fs/attr.hpp"
 #include "backend/fs/host_file.hpp"
@@ -213,6 +214,36 @@ BOOST_AUTO_TEST_CASE(dotdot_needs_no_permission_above_the_parent) {
     BOOST_TEST(must(qid_of(fx.ex, must(walk_one(fx.ex, guest, b, "..")))) ==
                must(qid_of(fx.ex, a)));
     BOOST_TEST(err(walk_one(fx.ex, guest, a, "b")) == EACCES);  // the host's chmod holds
+}
+
+// Inode numbers above 2^56 keep their low 44 bits; only their high parts take
+// table entries (on main every such file took one, without bound).
+BOOST_AUTO_TEST_CASE(wide_inode_numbers_take_a_bounded_table_not_one_entry_per_file) {
+    QidMap map;
+    struct statx st {};
+    st.stx_mode = S_IFREG | 0644;
+    st.stx_dev_major = 8;
+    std::set<std::uint64_t> paths;
+    for (std::uint64_t i = 0; i < 100000; ++i) {
+        st.stx_ino = (std::uint64_t{1} << 60) | i;
+        paths.insert(must(map.qid(st)).path);
+    }
+    BOOST_TEST(paths.size() == 100000u);
+    st.stx_ino = (std::uint64_t{1} << 60) | 7;
+    BOOST_TEST(paths.count(must(map.qid(st)).path) == 1u);  // stable
+
+    // Each further high part takes an entry, up to the cap.
+    for (std::uint64_t k = 1; k < QidMap::kMaxWidePrefixes; ++k) {
+        st.stx_ino = (std::uint64_t{1} << 63) | (k << 44) | 5;
+        BOOST_REQUIRE(paths.insert(must(map.qid(st)).path).second);
+    }
+    st.stx_ino = (std::uint64_t{1} << 63) | (std::uint64_t{QidMap::kMaxWidePrefixes} << 44);
+    BOOST_TEST(err(map.qid(st)) == EOVERFLOW);
+    // Known high parts and narrow inode numbers keep working.
+    st.stx_ino = (std::uint64_t{1} << 60) | 123456789;
+    BOOST_TEST(err(map.qid(st)) == 0);
+    st.stx_ino = 42;
+    BOOST_TEST(err(map.qid(st)) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(qid_path_keeps_devices_apart_and_version_follows_changes) {
