@@ -167,6 +167,12 @@ Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std
         type != S_IFSOCK) {
         return fail(EINVAL);
     }
+    // Under `none` the guest's claims give it no host privilege, and a device
+    // node is one: whoever may open it reaches that host device. FIFOs and
+    // sockets reach nothing (they are refused at open, as devices are).
+    if (ex.model() == SecurityModel::kNone && (type == S_IFCHR || type == S_IFBLK)) {
+        return fail(EPERM);
+    }
     if (auto s = ex.limits().reserve_file(ex.root_fd()); !s) return std::unexpected(s.error());
     CredGuard guard(ex, who, gid);
     if (!guard.ok()) return fail(EPERM);
