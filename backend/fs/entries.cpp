@@ -215,6 +215,12 @@ Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std
         type != S_IFSOCK) {
         return fail(EINVAL);
     }
+    // Under `none` the guest's claims give it no host privilege, and a device
+    // node is one: whoever may open it reaches that host device. FIFOs and
+    // sockets reach nothing (they are refused at open, as devices are).
+    if (ex.model() == SecurityModel::kNone && (type == S_IFCHR || type == S_IFBLK)) {
+        return fail(EPERM);
+    }
     if (auto s = make_room_for_entry(ex, dir, 0); !s) return std::unexpected(s.error());
     UsageProbe parent(ex.limits(), dir.fd());
     CredGuard guard(ex, who, gid);

@@ -24,8 +24,9 @@ Result<proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
                                 std::string_view name, std::string_view target, std::uint32_t gid);
 
 // Under mapped-xattr any type becomes a regular file with mode/rdev in xattrs;
-// under `none` and `passthrough` device nodes need the host's permission (EPERM
-// without it). `mode` carries the file type bits (S_IFREG/CHR/BLK/FIFO/SOCK).
+// under `none` device nodes are EPERM (FIFOs and sockets are made); under
+// `passthrough` they need the host's permission (EPERM without it). `mode`
+// carries the file type bits (S_IFREG/CHR/BLK/FIFO/SOCK).
 Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std::string_view name,
                              std::uint32_t mode, std::uint32_t major, std::uint32_t minor,
                              std::uint32_t gid);

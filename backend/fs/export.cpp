@@ -1,8 +1,11 @@
 #include "backend/fs/export.hpp"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -10,6 +13,32 @@
 #include "backend/fs/node.hpp"
 
 namespace xen9p::fs {
+
+namespace {
+
+// The export as the root of a mount of its own, so that the kernel keeps ".."
+// inside it (walk.cpp relies on this to make ".." cost O(1)): a detached copy of
+// its mount tree (open_tree; needs CAP_SYS_ADMIN), nodev/nosuid/noexec as the
+// worker's sandbox mounts it. `root` unchanged when it is a mount root already
+// (the sandboxed worker's "/": no mount call may run under its seccomp filter)
+// or when the copy cannot be made (an unprivileged `serve`).
+UniqueFd as_mount_root(UniqueFd root) {
+    auto st = stat_fd(root.get(), STATX_INO);
+    if (!st || (st->stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0) return root;
+    long raw = ::syscall(SYS_open_tree, root.get(), "",
+                         AT_EMPTY_PATH | AT_RECURSIVE | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (raw < 0) return root;
+    UniqueFd copy(static_cast<int>(raw));
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+    if (::syscall(SYS_mount_setattr, copy.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                  sizeof(attr)) != 0) {
+        return root;
+    }
+    return copy;
+}
+
+}  // namespace
 
 std::optional<SecurityModel> parse_security_model(std::string_view name) {
     if (name == "none") return SecurityModel::kNone;
@@ -42,7 +71,7 @@ Export::Export(UniqueFd root, UniqueFd proc, const ExportConfig& config, std::ui
 Result<Export> Export::open(const std::string& path, const ExportConfig& config) {
     int root = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root < 0) return fail_errno();
-    UniqueFd root_fd(root);
+    UniqueFd root_fd = as_mount_root(UniqueFd(root));
     int proc = ::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (proc < 0) return fail_errno();
     UniqueFd proc_fd(proc);

@@ -33,7 +33,8 @@ class Node;
 
 class Export {
   public:
-    // Opens `path` (a directory, symlinks refused) and /proc/self/fd. Call in the
+    // Opens `path` (a directory, symlinks refused), as a mount of its own where
+    // the process may make one (see walk.hpp), and /proc/self/fd. Call in the
     // process that will serve the export (the /proc fd is that process's fd
     // table; a forked child must open its own Export) and before it chroots:
     // both fds keep working afterwards.

@@ -44,6 +44,8 @@ Result<struct flock> host_range(short type, std::uint64_t start, std::uint64_t l
 
 Result<int> FileLocks::owner_fd(const Export& ex, const Caller& who, const OpenFile& file,
                                 std::string_view client_id, std::uint32_t proc_id, bool create) {
+    // Kept as long as the fid: a 64 KiB id per owner would be 4 MiB per fid.
+    if (client_id.size() > kMaxClientIdLength) return fail(EINVAL);
     auto key = std::make_pair(std::string(client_id), proc_id);
     if (auto it = owners_.find(key); it != owners_.end()) return it->second.get();
     if (!create) return -1;

@@ -25,14 +25,19 @@ class FileLocks {
   public:
     // Lock owners per open fid; beyond this ENOLCK.
     static constexpr std::size_t kMaxOwners = 64;
+    // Longest client_id kept with an owner; longer is EINVAL. It names the
+    // client's host: Linux sends its nodename (at most 64 bytes), and 255 is
+    // POSIX's largest host name.
+    static constexpr std::size_t kMaxClientIdLength = 255;
 
     FileLocks() = default;
     FileLocks(FileLocks&&) noexcept = default;
     FileLocks& operator=(FileLocks&&) noexcept = default;
 
     // Tlock: proto::lock::kStatusSuccess or kStatusBlocked (any conflict, with or
-    // without the BLOCK flag); errors as values (EINVAL for a bad type or range,
-    // EBADF for a lock the open mode forbids, ENOLCK past kMaxOwners).
+    // without the BLOCK flag); errors as values (EINVAL for a bad type or range
+    // or a client_id past kMaxClientIdLength, EBADF for a lock the open mode
+    // forbids, ENOLCK past kMaxOwners).
     Result<std::uint8_t> lock(const Export& ex, const Caller& who, const OpenFile& file,
                               const proto::Tlock& req);
 

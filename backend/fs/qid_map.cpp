@@ -12,6 +12,10 @@ constexpr unsigned kInoBits = 56;
 constexpr std::uint64_t kInoMask = (std::uint64_t{1} << kInoBits) - 1;
 // The top device index is reserved for inode numbers wider than 56 bits.
 constexpr std::size_t kMaxDevices = 255;
+// Below it, such an inode's low bits and the index of its high part.
+constexpr unsigned kWideLowBits = 44;
+constexpr std::uint64_t kWideLowMask = (std::uint64_t{1} << kWideLowBits) - 1;
+static_assert(QidMap::kMaxWidePrefixes <= (std::uint64_t{1} << (kInoBits - kWideLowBits)));
 
 }  // namespace
 
@@ -23,14 +27,14 @@ std::uint8_t QidMap::type_of_mode(std::uint32_t mode) {
 
 Result<std::uint64_t> QidMap::path_of(std::uint64_t dev, std::uint64_t ino) {
     if (ino > kInoMask) {
-        auto key = std::make_pair(dev, ino);
-        auto it = wide_inodes_.find(key);
-        if (it == wide_inodes_.end()) {
-            std::uint64_t synthetic = wide_inodes_.size();
-            if (synthetic > kInoMask) return fail(EOVERFLOW);
-            it = wide_inodes_.emplace(key, synthetic).first;
+        auto key = std::make_pair(dev, ino >> kWideLowBits);
+        auto it = wide_prefixes_.find(key);
+        if (it == wide_prefixes_.end()) {
+            if (wide_prefixes_.size() == kMaxWidePrefixes) return fail(EOVERFLOW);
+            it = wide_prefixes_.emplace(key, wide_prefixes_.size()).first;
         }
-        return (std::uint64_t{kMaxDevices} << kInoBits) | it->second;
+        return (std::uint64_t{kMaxDevices} << kInoBits) | (it->second << kWideLowBits) |
+               (ino & kWideLowMask);
     }
     std::size_t index = 0;
     while (index < devices_.size() && devices_[index] != dev)

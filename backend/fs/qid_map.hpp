@@ -1,11 +1,15 @@
 // Builds 9P qids from statx results. qid.path is unique within one export even
 // when other filesystems are mounted below it: each st_dev gets a small index
-// kept in the top 8 bits, inode numbers that do not fit the remaining 56 bits
-// get a synthetic number. qid.version changes whenever mtime, ctime or size do.
+// kept in the top 8 bits; an inode number that does not fit the remaining 56
+// bits keeps its low 44 bits and has its high part (with the device) replaced
+// by a small index, so the table grows with the distinct high parts (few: a
+// layer or generation number), never with the files. qid.version changes
+// whenever mtime, ctime or size do.
 #pragma once
 
 #include <sys/stat.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <utility>
@@ -18,9 +22,13 @@ namespace xen9p::fs {
 
 class QidMap {
   public:
+    // Distinct high parts of inode numbers wider than 56 bits (with their
+    // device) that one export may show; about 200 KiB of table at most.
+    static constexpr std::size_t kMaxWidePrefixes = 4096;
+
     // The qid of the file `st` describes (stx_mode, stx_ino, stx_dev_*,
     // stx_mtime, stx_ctime, stx_size must be filled). EOVERFLOW only when the
-    // export spans more than 255 devices.
+    // export spans more than 255 devices, or past kMaxWidePrefixes.
     Result<proto::Qid> qid(const struct statx& st);
 
     // The qid of a directory entry: same path as qid() for that file, version 0
@@ -34,7 +42,8 @@ class QidMap {
     Result<std::uint64_t> path_of(std::uint64_t dev, std::uint64_t ino);
 
     std::vector<std::uint64_t> devices_;  // index -> st_dev
-    std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> wide_inodes_;
+    // (st_dev, ino >> 44) -> index, for inode numbers wider than 56 bits.
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> wide_prefixes_;
 };
 
 }  // namespace xen9p::fs

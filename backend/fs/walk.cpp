@@ -32,25 +32,46 @@ bool same_file(const struct statx& a, const struct statx& b) {
            a.stx_dev_minor == b.stx_dev_minor;
 }
 
-// True when `fd` (a directory) still has the export root among its ancestors.
-// Walks up with plain ".." (RESOLVE_BENEATH refuses it), bounded by depth.
-Result<bool> inside_export(const Export& ex, int fd) {
-    auto root = stat_fd(ex.root_fd(), STATX_INO);
+constexpr unsigned kIdentity = STATX_INO | STATX_MNT_ID;
+
+// True when `st` is on the mount whose root is the export root `root`.
+bool on_export_mount(const struct statx& root, const struct statx& st) {
+    return (root.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0 &&
+           (root.stx_mask & STATX_MNT_ID) != 0 && (st.stx_mask & STATX_MNT_ID) != 0 &&
+           st.stx_mnt_id == root.stx_mnt_id;
+}
+
+// True when `parent`, the ".." of a directory of the export other than its
+// root, is inside the export still. A ".." the kernel resolved onto the mount
+// whose root is the export root is: the kernel's path_connected() refuses
+// (ENOENT) a ".." that would land outside the root of the mount it is on,
+// which is exactly a directory the host moved out of the export, and ".."
+// leaves a mount only from its root, which walk_one never asks for. That holds
+// for the worker (the export is "/" of its mount namespace) and wherever
+// Export::open could make the export a mount of its own: one statx, whatever
+// the depth. Otherwise (an unprivileged `serve` of a plain directory, or a
+// parent on a mount below the export) walk up with plain ".." (RESOLVE_BENEATH
+// refuses it) until the export root, or the export's own mount, is reached:
+// O(depth), bounded.
+Result<bool> inside_export(const Export& ex, int parent) {
+    auto root = stat_fd(ex.root_fd(), kIdentity);
     if (!root) return std::unexpected(root.error());
-    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    auto st = stat_fd(parent, kIdentity);
+    if (!st) return std::unexpected(st.error());
+    if (same_file(*st, *root) || on_export_mount(*root, *st)) return true;
+    int dup = ::fcntl(parent, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) return fail_errno();
     UniqueFd cur(dup);
     for (int depth = 0; depth < 4096; ++depth) {
-        auto st = stat_fd(cur.get(), STATX_INO);
-        if (!st) return std::unexpected(st.error());
-        if (same_file(*st, *root)) return true;
         int up = ::openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (up < 0) return fail_errno();
-        UniqueFd parent(up);
-        auto pst = stat_fd(parent.get(), STATX_INO);
-        if (!pst) return std::unexpected(pst.error());
-        if (same_file(*pst, *st)) return false;  // reached "/" (or our chroot)
-        cur = std::move(parent);
+        UniqueFd next(up);
+        auto nst = stat_fd(next.get(), kIdentity);
+        if (!nst) return std::unexpected(nst.error());
+        if (same_file(*nst, *st)) return false;  // reached "/" (or our chroot)
+        if (same_file(*nst, *root) || on_export_mount(*root, *nst)) return true;
+        cur = std::move(next);
+        st = nst;
     }
     return false;
 }

@@ -1,10 +1,13 @@
 // Name resolution: one component at a time from a directory node, never
 // following a symlink and never leaving the export. A name can only resolve
 // beneath the node it starts from (RESOLVE_BENEATH), so the only way up is "..",
-// which is checked against the export root by walking the real parents: a
-// directory the host moves out of the export keeps reaching itself and its own
-// subtree (what was moved), never anything above it. A symlink swapped in during
-// a walk is refused by RESOLVE_NO_SYMLINKS / O_NOFOLLOW at that component.
+// which stays at the export root there and is otherwise checked to stay inside
+// the export: a directory the host moves out of the export keeps reaching
+// itself and its own subtree (what was moved), never anything above it. Where
+// the export is a mount root (the worker's "/", or Export::open's own mount)
+// the kernel makes that check and ".." costs the same at any depth. A symlink
+// swapped in during a walk is refused by RESOLVE_NO_SYMLINKS / O_NOFOLLOW at
+// that component.
 #pragma once
 
 #include <string_view>

@@ -24,17 +24,28 @@ Result<UniqueFd> xattr_fd(const Export& ex, const Node& node) {
     return reopen(ex, node.fd(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
 }
 
-Status check_name(std::string_view name) {
-    if (name.empty()) return fail(EINVAL);
-    if (name.size() > proto::kMaxNameLength) return fail(ERANGE);
-    if (name.find('\0') != std::string_view::npos) return fail(EINVAL);
-    return {};
-}
+constexpr std::string_view kUserPrefix = "user.";
+constexpr std::string_view kAclAccess = "system.posix_acl_access";
+constexpr std::string_view kAclDefault = "system.posix_acl_default";
 
-constexpr std::string_view kAclPrefix = "system.posix_acl_";
+bool is_acl_name(std::string_view name) {
+    return name == kAclAccess || name == kAclDefault;
+}
 
 bool mapped(const Export& ex) {
     return ex.model() == SecurityModel::kMappedXattr;
+}
+
+// The names a guest may use: user.* under every model, and the two POSIX ACL
+// names where the model gives them a meaning within what the guest may do
+// anyway: passthrough applies them to the host file as the guest's ids (which
+// it trusts already), mapped-xattr keeps them as data. Under `none` they would
+// put the guest's uid claims into the host's permission checks. Every other
+// namespace is the host's: security.capability grants privilege to whoever
+// runs the file, trusted.* and security.* are for the host admin and LSMs.
+bool served(const Export& ex, std::string_view name) {
+    if (name.starts_with(kUserPrefix)) return true;
+    return is_acl_name(name) && ex.model() != SecurityModel::kNone;
 }
 
 bool hidden(const Export& ex, std::string_view name) {
@@ -45,24 +56,32 @@ bool hidden(const Export& ex, std::string_view name) {
 // (QEMU's place for them): applied to the host file they would change the
 // host's permission checks.
 std::string host_name(const Export& ex, std::string_view name) {
-    if (mapped(ex) && name.starts_with(kAclPrefix)) {
-        return std::string(kMetaPrefix) + std::string(name);
-    }
+    if (mapped(ex) && is_acl_name(name)) return std::string(kMetaPrefix) + std::string(name);
     return std::string(name);
 }
 
-// The guest's name for host attribute `name`; empty when hidden.
+// The guest's name for host attribute `name`; empty when the guest may not see
+// it (another namespace, or mapped-xattr's own metadata and host-side ACLs).
 std::string_view guest_name(const Export& ex, std::string_view name) {
-    if (!mapped(ex) || !is_meta_name(name)) return name;
+    if (!mapped(ex)) return served(ex, name) ? name : std::string_view{};
+    if (!is_meta_name(name)) return name.starts_with(kUserPrefix) ? name : std::string_view{};
     std::string_view rest = name.substr(kMetaPrefix.size());
-    return rest.starts_with(kAclPrefix) ? rest : std::string_view{};
+    return is_acl_name(rest) ? rest : std::string_view{};
 }
 
 }  // namespace
 
+Status check_xattr_name(const Export& ex, std::string_view name) {
+    if (name.empty()) return fail(EINVAL);
+    if (name.size() > proto::kMaxNameLength) return fail(ERANGE);
+    if (name.find('\0') != std::string_view::npos) return fail(EINVAL);
+    if (!served(ex, name)) return fail(EOPNOTSUPP);
+    return {};
+}
+
 Result<std::vector<std::byte>> xattr_get(Export& ex, const Caller& who, const Node& node,
                                          std::string_view name) {
-    if (auto s = check_name(name); !s) return std::unexpected(s.error());
+    if (auto s = check_xattr_name(ex, name); !s) return std::unexpected(s.error());
     if (hidden(ex, name)) return fail(ENODATA);
     CredGuard guard(ex, who);
     if (!guard.ok()) return fail(EPERM);
@@ -123,7 +142,7 @@ Result<std::vector<std::byte>> xattr_list(Export& ex, const Caller& who, const N
 
 Status xattr_set(Export& ex, const Caller& who, const Node& node, std::string_view name,
                  std::span<const std::byte> value, std::uint32_t flags) {
-    if (auto s = check_name(name); !s) return s;
+    if (auto s = check_xattr_name(ex, name); !s) return s;
     if (flags != 0 && flags != proto::kXattrCreate && flags != proto::kXattrReplace) {
         return fail(EINVAL);
     }
@@ -153,7 +172,7 @@ Status xattr_set(Export& ex, const Caller& who, const Node& node, std::string_vi
 }
 
 Status xattr_remove(Export& ex, const Caller& who, const Node& node, std::string_view name) {
-    if (auto s = check_name(name); !s) return s;
+    if (auto s = check_xattr_name(ex, name); !s) return s;
     if (auto s = check_writable(ex); !s) return s;
     if (hidden(ex, name)) return fail(EACCES);
     UsageProbe probe(ex.limits(), node.fd());

@@ -37,6 +37,41 @@ BOOST_AUTO_TEST_CASE(mkdir_symlink_and_mknod_create_typed_entries) {
     BOOST_TEST(err(make_node(fx.ex, fx.me, fx.root, "bad", S_IFDIR | 0600, 0, 0, 0)) == EINVAL);
 }
 
+// docs/threat-model.md: under `none` the guest creates files, dirs, symlinks
+// (and FIFOs and sockets, refused at open) but no device nodes; in issue 15 a
+// guest made a world-writable node of the host's disk through a root server.
+// Passthrough trusts the guest's root: device nodes are made, refused at open;
+// mapped-xattr stores them as regular files (mapped_test).
+BOOST_AUTO_TEST_CASE(device_nodes_are_made_only_where_the_model_allows_them) {
+    struct stat disk {};
+    BOOST_REQUIRE(::stat("/", &disk) == 0);
+    const auto disk_major = major(disk.st_dev), disk_minor = minor(disk.st_dev);
+    struct stat st {};
+    {
+        Fx fx(model(SecurityModel::kNone));
+        BOOST_TEST(err(make_node(fx.ex, fx.me, fx.root, "disk", S_IFBLK | 0666, disk_major,
+                                 disk_minor, 0)) == EPERM);
+        BOOST_TEST(err(make_node(fx.ex, fx.me, fx.root, "null", S_IFCHR | 0666, 1, 3, 0)) == EPERM);
+        BOOST_TEST(::lstat(fx.host("disk").c_str(), &st) != 0);
+        BOOST_TEST(::lstat(fx.host("null").c_str(), &st) != 0);
+        must(make_node(fx.ex, fx.me, fx.root, "fifo", S_IFIFO | 0600, 0, 0, 0));
+        must(make_node(fx.ex, fx.me, fx.root, "sock", S_IFSOCK | 0600, 0, 0, 0));
+        BOOST_REQUIRE(::lstat(fx.host("sock").c_str(), &st) == 0);
+        BOOST_TEST(S_ISSOCK(st.st_mode));
+        BOOST_TEST(err(open_node(fx.ex, fx.me, must(fx.walk("fifo")), proto::dotl::kRdonly)) ==
+                   ENXIO);
+    }
+    if (::geteuid() != 0) return;
+    Fx fx(model(SecurityModel::kPassthrough));
+    auto made = make_node(fx.ex, fx.me, fx.root, "null", S_IFCHR | 0666, 1, 3, 0);
+    if (err(made) == EPERM) return;  // a device cgroup or user namespace forbids it
+    must(made);
+    BOOST_REQUIRE(::lstat(fx.host("null").c_str(), &st) == 0);
+    BOOST_TEST(S_ISCHR(st.st_mode));
+    BOOST_TEST(st.st_rdev == makedev(1, 3));
+    BOOST_TEST(err(open_node(fx.ex, fx.me, must(fx.walk("null")), proto::dotl::kRdwr)) == ENXIO);
+}
+
 BOOST_AUTO_TEST_CASE(readlink_of_a_non_link_is_einval) {
     Fx fx;
     fx.write_file("f", "x");

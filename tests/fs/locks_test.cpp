@@ -123,4 +123,34 @@ BOOST_AUTO_TEST_CASE(lock_errors_bad_type_range_and_access_mode) {
     BOOST_TEST(err(locks.lock(fx.ex, fx.me, ro.file, lock_req(lk::kWriteLock, 0, 0, 1))) == EBADF);
 }
 
+// A client_id stays with its owner as long as the fid: a host name's length,
+// not 64 KiB (the Linux client sends its nodename, at most 64 bytes).
+BOOST_AUTO_TEST_CASE(lock_client_ids_longer_than_a_host_name_are_einval) {
+    Fx fx;
+    fx.write_file("f", "0123456789");
+    auto o = must(open_node(fx.ex, fx.me, must(fx.walk("f")), proto::dotl::kRdwr));
+    auto& locks = o.file.locks();
+    // proto::Text views its bytes.
+    const std::string longest(FileLocks::kMaxClientIdLength, 'h');
+    const std::string nodename(64, 'n');
+    const std::string too_long(FileLocks::kMaxClientIdLength + 1, 'h');
+    const std::string huge(60000, 'h');
+    auto req = lock_req(lk::kWriteLock, 0, 1, 1);
+    req.client_id = proto::Text{longest};
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, req)) == lk::kStatusSuccess);
+    req.client_id = proto::Text{nodename};
+    req.start = 1;
+    BOOST_TEST(must(locks.lock(fx.ex, fx.me, o.file, req)) == lk::kStatusSuccess);
+    req.start = 2;
+    req.client_id = proto::Text{too_long};
+    BOOST_TEST(err(locks.lock(fx.ex, fx.me, o.file, req)) == EINVAL);
+    req.client_id = proto::Text{huge};
+    BOOST_TEST(err(locks.lock(fx.ex, fx.me, o.file, req)) == EINVAL);
+    proto::Tgetlock q;
+    q.type = lk::kUnlock;
+    q.proc_id = 2;
+    q.client_id = proto::Text{huge};
+    BOOST_TEST(err(locks.getlock(fx.ex, fx.me, o.file, q)) == EINVAL);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

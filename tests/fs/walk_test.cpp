@@ -1,13 +1,51 @@
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
 
 #include "backend/fs/attr.hpp"
+#include "backend/fs/host_file.hpp"
 #include "backend/fs/qid_map.hpp"
 #include "tests/fs/fs_fixture.hpp"
 
 using namespace xen9p;
 using namespace xen9p::fs;
 using namespace xen9p::fs::test;
+
+namespace {
+
+// A chain of `depth` directories top/d/d/.../d, removed on destruction one level
+// at a time from the top (its paths are longer than PATH_MAX: nftw cannot).
+class DirChain {
+  public:
+    DirChain(std::string top, int depth) : top_(std::move(top)) {
+        UniqueFd dir(::open(top_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        BOOST_REQUIRE(dir);
+        for (int i = 0; i < depth; ++i) {
+            BOOST_REQUIRE(::mkdirat(dir.get(), "d", 0755) == 0);
+            dir = UniqueFd(::openat(dir.get(), "d", O_PATH | O_DIRECTORY | O_CLOEXEC));
+            BOOST_REQUIRE(dir);
+        }
+    }
+    ~DirChain() {
+        const std::string d = top_ + "/d", dd = top_ + "/d/d", tmp = top_ + "/d.next";
+        while (::rename(dd.c_str(), tmp.c_str()) == 0) {
+            ::rmdir(d.c_str());
+            ::rename(tmp.c_str(), d.c_str());
+        }
+        ::rmdir(d.c_str());
+    }
+    DirChain(const DirChain&) = delete;
+    DirChain& operator=(const DirChain&) = delete;
+
+  private:
+    std::string top_;
+};
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(walk)
 
@@ -98,6 +136,114 @@ BOOST_AUTO_TEST_CASE(dotdot_from_a_directory_moved_out_of_the_export_is_enoent) 
     // Its own subtree (what the host moved) is still reachable, nothing above it.
     BOOST_TEST(err(walk_one(fx.ex, fx.me, b, "inner")) == 0);
     BOOST_TEST(err(walk_one(fx.ex, fx.me, b, "../export")) == EINVAL);
+
+    // The same for a server that cannot make the export a mount of its own
+    // (unprivileged): there ".." is checked by walking up to the root.
+    if (::geteuid() != 0) return;
+    BOOST_REQUIRE(::chmod(fx.top.path().c_str(), 0777) == 0);
+    BOOST_REQUIRE(::chmod(fx.host("").c_str(), 0777) == 0);
+    pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0) {
+        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+            ::_exit(100);
+        }
+        auto ex = Export::open(fx.top / "export", ExportConfig{});
+        if (!ex) ::_exit(101);
+        auto root_st = stat_fd(ex->root_fd(), STATX_INO);
+        if (!root_st || (root_st->stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0) ::_exit(102);
+        if (::mkdir(fx.host("c").c_str(), 0755) != 0 || ::mkdir(fx.host("c/d").c_str(), 0755) != 0)
+            ::_exit(103);
+        Caller me{0, 0};
+        auto root = ex->root();
+        if (!root) ::_exit(104);
+        auto c = walk_one(*ex, me, *root, "c");
+        if (!c) ::_exit(105);
+        auto d = walk_one(*ex, me, *c, "d");
+        if (!d) ::_exit(106);
+        auto up = walk_one(*ex, me, *d, "..");
+        if (!up) ::_exit(107);
+        auto up_st = stat_fd(up->fd(), STATX_INO);
+        auto c_st = stat_fd(c->fd(), STATX_INO);
+        if (!up_st || !c_st || up_st->stx_ino != c_st->stx_ino) ::_exit(107);
+        auto top = walk_one(*ex, me, *root, "..");
+        if (!top || !ex->is_root(top->fd())) ::_exit(108);
+        if (::rename(fx.host("c").c_str(), (fx.top / "outside_too").c_str()) != 0) ::_exit(109);
+        auto gone = walk_one(*ex, me, *d, "..");
+        ::_exit(gone ? 110 : gone.error().value);
+    }
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+    BOOST_REQUIRE(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == ENOENT);
+}
+
+// ".." asks the kernel about the directory and its parent only, never about
+// the path above: no walk up to the export root whose cost grows with depth
+// (on main ".." walked up to the root, and gave up with ENOENT past 4096 levels).
+BOOST_AUTO_TEST_CASE(dotdot_reaches_the_parent_at_a_depth_of_5000) {
+    Fx fx({}, ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    constexpr int kDepth = 5000;
+    DirChain chain(fx.host(""), kDepth);
+    Node above;
+    Node cur = fx.root.clone();
+    for (int i = 0; i < kDepth; ++i) {
+        above = cur.clone();
+        cur = must(walk_one(fx.ex, fx.me, cur, "d"));
+    }
+    Node up = must(walk_one(fx.ex, fx.me, cur, ".."));
+    BOOST_TEST(must(qid_of(fx.ex, up)) == must(qid_of(fx.ex, above)));
+}
+
+// Like the kernel's own "..", which needs search permission on the directory
+// only: a directory above the parent that the caller may no longer search does
+// not matter (on main the walk up to the root failed there with EACCES).
+BOOST_AUTO_TEST_CASE(dotdot_needs_no_permission_above_the_parent) {
+    if (::geteuid() != 0) return;  // passthrough switches to the guest's ids
+    Fx fx(model(SecurityModel::kPassthrough));
+    fx.make_dir("a");
+    fx.make_dir("a/b");
+    fx.make_dir("a/b/c");
+    Caller guest{1000, 1000};
+    Node a = must(walk_one(fx.ex, guest, fx.root, "a"));
+    Node b = must(walk_one(fx.ex, guest, a, "b"));
+    Node c = must(walk_one(fx.ex, guest, b, "c"));
+    BOOST_REQUIRE(::chmod(fx.host("a").c_str(), 0700) == 0);
+    BOOST_TEST(must(qid_of(fx.ex, must(walk_one(fx.ex, guest, c, "..")))) ==
+               must(qid_of(fx.ex, b)));
+    BOOST_TEST(must(qid_of(fx.ex, must(walk_one(fx.ex, guest, b, "..")))) ==
+               must(qid_of(fx.ex, a)));
+    BOOST_TEST(err(walk_one(fx.ex, guest, a, "b")) == EACCES);  // the host's chmod holds
+}
+
+// Inode numbers above 2^56 keep their low 44 bits; only their high parts take
+// table entries (on main every such file took one, without bound).
+BOOST_AUTO_TEST_CASE(wide_inode_numbers_take_a_bounded_table_not_one_entry_per_file) {
+    QidMap map;
+    struct statx st {};
+    st.stx_mode = S_IFREG | 0644;
+    st.stx_dev_major = 8;
+    std::set<std::uint64_t> paths;
+    for (std::uint64_t i = 0; i < 100000; ++i) {
+        st.stx_ino = (std::uint64_t{1} << 60) | i;
+        paths.insert(must(map.qid(st)).path);
+    }
+    BOOST_TEST(paths.size() == 100000u);
+    st.stx_ino = (std::uint64_t{1} << 60) | 7;
+    BOOST_TEST(paths.count(must(map.qid(st)).path) == 1u);  // stable
+
+    // Each further high part takes an entry, up to the cap.
+    for (std::uint64_t k = 1; k < QidMap::kMaxWidePrefixes; ++k) {
+        st.stx_ino = (std::uint64_t{1} << 63) | (k << 44) | 5;
+        BOOST_REQUIRE(paths.insert(must(map.qid(st)).path).second);
+    }
+    st.stx_ino = (std::uint64_t{1} << 63) | (std::uint64_t{QidMap::kMaxWidePrefixes} << 44);
+    BOOST_TEST(err(map.qid(st)) == EOVERFLOW);
+    // Known high parts and narrow inode numbers keep working.
+    st.stx_ino = (std::uint64_t{1} << 60) | 123456789;
+    BOOST_TEST(err(map.qid(st)) == 0);
+    st.stx_ino = 42;
+    BOOST_TEST(err(map.qid(st)) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(qid_path_keeps_devices_apart_and_version_follows_changes) {
