@@ -1,12 +1,16 @@
 #define BOOST_TEST_MODULE xenring_platform
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include "tests/xenring_platform/fixture.hpp"
 #include "xenring/platform/platform.hpp"
+#include "xenring/platform/sim_platform.hpp"
+#include "xenring/sim_hypervisor/handle_probe.hpp"
 
 using namespace xen9p;
 using namespace xen9p::platform;
@@ -122,6 +126,48 @@ BOOST_AUTO_TEST_CASE(revoking_a_mapped_grant_is_busy_until_unmapped) {
     mapping->reset();
     BOOST_TEST((*sharer)->revoke(*ref).has_value());
     BOOST_TEST((*sharer)->revoke(*ref).error().value == ENOENT);
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_mapper_maps_nothing_more_while_its_mappings_stay_usable) {
+    auto sharer = open_grant_sharer(spec(), kGuest, 2);
+    BOOST_REQUIRE(sharer);
+    auto mapped_ref = (*sharer)->grant(0, 0, true);
+    auto spare_ref = (*sharer)->grant(0, 1, true);
+    BOOST_REQUIRE(mapped_ref);
+    BOOST_REQUIRE(spare_ref);
+    auto mapper = open_grant_mapper(spec());
+    BOOST_REQUIRE(mapper);
+    const GrantRef refs[] = {*mapped_ref};
+    auto mapping = (*mapper)->map(kGuest, refs, true);
+    BOOST_REQUIRE(mapping);
+    mapper->reset();
+
+    // The mapping outlives its handle, both ways, and is still counted.
+    mapping->bytes()[0] = std::byte{'m'};
+    BOOST_TEST(std::to_integer<int>((*sharer)->memory()[0]) == 'm');
+    (*sharer)->memory()[1] = std::byte{'g'};
+    BOOST_TEST(std::to_integer<int>(mapping->bytes()[1]) == 'g');
+    BOOST_TEST((*sharer)->revoke(*mapped_ref).error().value == EBUSY);
+
+    // Whatever this process still holds to the hypervisor (the mappings
+    // keep their connection) maps no grant, not even a fresh one.
+    auto held = sim::connections_of(::getpid(), sim_socket(dir, 0));
+    BOOST_REQUIRE(held.has_value());
+    BOOST_REQUIRE(!held->empty());
+    sim::Request map;
+    map.op = sim::Op::map;
+    map.domid = kGuest;
+    map.count = 1;
+    map.refs[0] = *spare_ref;
+    for (const auto& fd : *held) {
+        auto refused = sim::call_raw(fd.get(), map);
+        BOOST_REQUIRE(refused.has_value());
+        BOOST_TEST(*refused == EBADF);
+    }
+
+    // Unmapping after the close releases the grant.
+    mapping->reset();
+    BOOST_TEST((*sharer)->revoke(*mapped_ref).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_dead_mappers_mappings_are_released) {
