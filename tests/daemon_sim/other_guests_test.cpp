@@ -48,6 +48,13 @@ sim::Request map_request(platform::DomId domid, platform::GrantRef ref) {
     return req;
 }
 
+sim::Request offer_request(platform::DomId domid) {
+    sim::Request req;
+    req.op = sim::Op::alloc_unbound;
+    req.domid = domid;
+    return req;
+}
+
 sim::Request bind_request(platform::DomId domid, platform::Port port) {
     sim::Request req;
     req.op = sim::Op::bind_interdomain;
@@ -84,13 +91,14 @@ BOOST_AUTO_TEST_CASE(a_serving_worker_can_map_no_grant_and_bind_no_port_of_anoth
     must(sim->toolstack().create_domain(2, "guest2"));
     Offer other = offer_to_dom0(*sim, 2);
 
-    // The requests are good ones: an unrestricted dom0 handle does both (a
+    // The requests are good ones: an unrestricted dom0 handle does each (on a
     // second offer, so that the worker's attempts meet fresh ones).
     Offer control = offer_to_dom0(*sim, 2);
     auto mapper = dom0_connection(*sim, sim::Device::grant_mapper);
     BOOST_TEST(must(sim::call_raw(mapper.get(), map_request(2, control.ref))) == 0);
     auto events = dom0_connection(*sim, sim::Device::event_channel);
     BOOST_TEST(must(sim::call_raw(events.get(), bind_request(2, control.port.port()))) == 0);
+    BOOST_TEST(must(sim::call_raw(events.get(), offer_request(2))) == 0);
 
     // Every descriptor the worker holds to the hypervisor, used as it could.
     auto held = must(sim::connections_of(*worker_pid, platform::sim_socket(sim->dir(), 0)));
@@ -102,6 +110,8 @@ BOOST_AUTO_TEST_CASE(a_serving_worker_can_map_no_grant_and_bind_no_port_of_anoth
         BOOST_TEST(mapped != 0, "the worker mapped guest 2's grant");
         const int bound = must(sim::call_raw(fd.get(), bind_request(2, other.port.port())));
         BOOST_TEST(bound != 0, "the worker bound guest 2's port");
+        const int offered = must(sim::call_raw(fd.get(), offer_request(2)));
+        BOOST_TEST(offered != 0, "the worker offered guest 2 a port");
     }
     BOOST_TEST(daemon_log().find("event channels restricted to the guest") != std::string::npos);
 
