@@ -39,11 +39,6 @@ AttackerRing::AttackerRing(std::unique_ptr<frontend::Frontend> fe, platform::Xen
 }
 
 AttackerRing::~AttackerRing() {
-    stop_listening();
-}
-
-void AttackerRing::stop_listening() {
-    if (!listener_.joinable()) return;
     const std::uint64_t one = 1;
     // The eventfd cannot be full: it is written once.
     [[maybe_unused]] const ssize_t n = ::write(stop_.get(), &one, sizeof(one));
@@ -72,9 +67,9 @@ void AttackerRing::listen() {
         std::array fds{pollfd{.fd = events.fd(), .events = POLLIN, .revents = 0},
                        pollfd{.fd = watcher_.watch_fd(), .events = POLLIN, .revents = 0},
                        pollfd{.fd = stop_.get(), .events = POLLIN, .revents = 0}};
-        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
+        const bool failed = ::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR;
         if (fds[2].revents != 0) return;
-        bool broken = false;
+        bool broken = failed;
         for (;;) {
             auto port = events.pending();
             if (!port) broken = true;
@@ -88,12 +83,13 @@ void AttackerRing::listen() {
             closed_ = closed_ || broken || closing;
         }
         changed_.notify_all();
+        // Nothing more will wake the calls that wait: they fail instead.
+        if (failed) return;
     }
 }
 
-bool AttackerRing::wait_after(std::unique_lock<std::mutex>& lock, std::uint64_t seen) {
+void AttackerRing::wait_after(std::unique_lock<std::mutex>& lock, std::uint64_t seen) {
     changed_.wait(lock, [&] { return generation_ != seen || cut_ || closed_; });
-    return !cut_ && !closed_;
 }
 
 Status AttackerRing::send(const client::OutgoingMessage& message) {

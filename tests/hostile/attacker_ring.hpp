@@ -51,11 +51,10 @@ class AttackerRing final : public client::ClientTransport {
     AttackerRing(std::unique_ptr<frontend::Frontend> fe, platform::Xenstore watcher, UniqueFd stop);
     // Thread: takes events and backend state changes, wakes the waiting calls.
     void listen();
-    void stop_listening();
     // Whether the backend left Connected (read on the watcher).
     bool backend_closing();
-    // Blocks until listen() saw something after `seen`; false once cut or closed.
-    bool wait_after(std::unique_lock<std::mutex>& lock, std::uint64_t seen);
+    // Blocks until listen() saw something after `seen`, or the ring is cut or closed.
+    void wait_after(std::unique_lock<std::mutex>& lock, std::uint64_t seen);
 
     std::unique_ptr<frontend::Frontend> fe_;
     platform::Xenstore watcher_;
