@@ -124,6 +124,19 @@ int serve_device(const WorkerParams& params, int control_fd) {
         }
         res.rings.push_back(std::move(*mapped));
     }
+    // A compromised worker must reach no other guest: from here on its event
+    // channel handle binds this guest's ports only, and the grant mapping
+    // handle is closed (the rings stay mapped), so nothing it holds can map
+    // another guest's grants or bind their ports.
+    if (auto restricted = res.events->restrict_to(params.device.domid); !restricted) {
+        log::error(kComponent, device, "cannot restrict event channels to the guest",
+                   {{"domid", std::to_string(params.device.domid)},
+                    {"error", restricted.error().message()}});
+        return 1;
+    }
+    res.grants.reset();
+    log::info(kComponent, device, "event channels restricted to the guest; grant mapping closed",
+              {{"domid", std::to_string(params.device.domid)}});
 
     auto ex = fs::Export::open(params.export_path.string(), export_config(params));
     if (!ex) {

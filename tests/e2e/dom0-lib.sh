@@ -226,6 +226,7 @@ no_workers() { [ -z "$(xen9pd_workers)" ]; }
 # beyond what its security model keeps.
 check_worker() {
     want_uid=$((131072 + $1))
+    worker_domid=$1
     who=$2
     found=""
     for pid in $(xen9pd_workers); do
@@ -252,6 +253,15 @@ check_worker() {
     # A non-dumpable process's /proc files belong to root whatever its uid.
     [ "$(stat -c %u "/proc/$1/mem")" = 0 ] || fail "worker $1 is dumpable: $(ls -l "/proc/$1/mem")"
     echo "XEN9P-DOM0-CHECK worker-sandboxed-$who PASS"
+    # Nothing it holds reaches another guest: the grant mapping handle is
+    # closed (the rings stay mapped) and its event channels are restricted.
+    for fd in "/proc/$1/fd/"*; do
+        [ "$(readlink "$fd")" != /dev/xen/gntdev ] || fail "worker $1 holds /dev/xen/gntdev as fd ${fd##*/}"
+    done
+    grep -qE "component=worker .*msg=\"event channels restricted to the guest[^\"]*\" domid=$worker_domid( |\$)" /var/log/xen/xen9pd.log ||
+        fail "worker $1 logged no event channels restricted to domid $worker_domid: $(grep 'component=worker' /var/log/xen/xen9pd.log | tail -n 3)"
+    echo "dom0: worker $1 fds: $(for fd in "/proc/$1/fd/"*; do readlink "$fd"; done | sort | uniq -c | tr -s ' \n' '  ')"
+    echo "XEN9P-DOM0-CHECK worker-reaches-only-its-guest-$who PASS"
 }
 
 # await_mounted NAME SECONDS: the guest mounted its share (it then runs its

@@ -445,12 +445,15 @@ void never_reads_replies(client::ClientTransport& t, const AttackContext& ctx) {
     BOOST_REQUIRE(client::write_all(*c, kRoot, 0, block).has_value());
     c.reset();  // from here on, raw sends only and no reads
 
-    // Unthrottled, these would ask for 60000 x msize (about 4 GiB) of replies.
-    constexpr std::size_t kRequests = 60000;
+    // Unthrottled, these would ask for 200000 x msize (about 13 GiB) of
+    // replies; they are more than a socket's buffers or two order-9 rings
+    // (1 MiB of 23-byte requests each) hold, so the sender stalls once the
+    // daemon stops reading. Tags go round, NOTAG aside.
+    constexpr std::size_t kRequests = 200000;
     std::atomic<std::size_t> sent{0};
     std::thread sender([&] {
         for (std::size_t i = 0; i < kRequests; ++i) {
-            const auto tag = static_cast<std::uint16_t>(i);
+            const auto tag = static_cast<std::uint16_t>(i % p::kNoTag);
             if (!t.send({tag, encode(tag, p::Tread{kRoot, 0, payload})})) return;
             sent = i + 1;
         }

@@ -1,5 +1,5 @@
 // A malicious client's attacks on xen9pd, each a function of one connected
-// client transport (a socket today, a Xen ring later) and a context giving
+// client transport (a socket or a Xen ring) and a context giving
 // what the attack needs from the test around it. Each attack checks with
 // Boost.Test that the limit it probes holds with a precise error, and asks
 // the context, while the pressure is on, that a second client is still served.

@@ -118,17 +118,25 @@ std::unique_ptr<client::StreamTransport> DaemonProcess::connect() const {
     return std::make_unique<client::StreamTransport>(std::move(*t));
 }
 
-Memory DaemonProcess::memory() const {
-    return {status_kib(pid_, "VmRSS"), status_kib(pid_, "VmHWM")};
+Memory memory_of(pid_t pid) {
+    return {status_kib(pid, "VmRSS"), status_kib(pid, "VmHWM")};
 }
 
-std::size_t DaemonProcess::open_fds() const {
+std::size_t open_fds_of(pid_t pid) {
     std::size_t n = 0;
     std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec);
+    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
         ++n;
     return n;
+}
+
+Memory DaemonProcess::memory() const {
+    return memory_of(pid_);
+}
+
+std::size_t DaemonProcess::open_fds() const {
+    return open_fds_of(pid_);
 }
 
 bool DaemonProcess::running() const {
@@ -136,7 +144,7 @@ bool DaemonProcess::running() const {
     return ::waitpid(pid_, &status, WNOHANG) == 0;
 }
 
-std::size_t DaemonProcess::logged_max_in_flight() const {
+std::size_t DaemonProcess::max_in_flight_seen() const {
     std::ifstream in(log_);
     std::string line;
     std::size_t most = 0;

@@ -25,6 +25,10 @@ struct Memory {
     std::size_t hwm_kib = 0;  // VmHWM: the peak so far
 };
 
+// What /proc says of process `pid`.
+Memory memory_of(pid_t pid);
+std::size_t open_fds_of(pid_t pid);
+
 class DaemonProcess {
   public:
     // Creates <top>/export (with `witness` holding kWitnessText) and
@@ -49,7 +53,7 @@ class DaemonProcess {
     std::size_t open_fds() const;
     bool running() const;
     // The largest max_in_flight its "session ended" log lines report so far.
-    std::size_t logged_max_in_flight() const;
+    std::size_t max_in_flight_seen() const;
 
   private:
     std::string top_;

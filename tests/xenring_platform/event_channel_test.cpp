@@ -17,6 +17,12 @@ using xen9p::test::SimFixture;
 
 namespace {
 
+// The errno of a failed call, 0 when it succeeded.
+template <class T>
+int error_of(const Result<T>& r) {
+    return r ? 0 : r.error().value;
+}
+
 // Waits (bounded, so a lost event fails instead of hanging) for the handle's fd.
 bool wait_readable(int fd) {
     pollfd pfd{fd, POLLIN, 0};
@@ -77,6 +83,54 @@ BOOST_AUTO_TEST_CASE(only_the_domain_a_port_was_allocated_for_may_bind_it_once) 
     BOOST_REQUIRE(bound);
     BOOST_TEST((*dom0)->bind_interdomain(kGuest, for_dom0->port()).error().value == EINVAL);
     BOOST_TEST((*dom0)->notify(bound->port() + 100).error().value == EINVAL);
+}
+
+BOOST_AUTO_TEST_CASE(a_restricted_handle_binds_only_the_ports_of_its_domain) {
+    BOOST_REQUIRE(hv->create_domain(6));
+    auto guest = open_event_channel(spec(), kGuest);
+    auto other = open_event_channel(spec(), 6);
+    BOOST_REQUIRE(guest);
+    BOOST_REQUIRE(other);
+    auto first = (*guest)->bind_unbound(0);
+    auto second = (*guest)->bind_unbound(0);
+    auto theirs = (*other)->bind_unbound(0);
+    BOOST_REQUIRE(first);
+    BOOST_REQUIRE(second);
+    BOOST_REQUIRE(theirs);
+    auto dom0 = open_event_channel(spec());
+    BOOST_REQUIRE(dom0);
+    auto bound = (*dom0)->bind_interdomain(kGuest, first->port());
+    BOOST_REQUIRE(bound);
+    BOOST_REQUIRE((*dom0)->restrict_to(kGuest));
+
+    // EACCES, as Linux's evtchn driver answers a restricted handle.
+    BOOST_TEST(error_of((*dom0)->bind_interdomain(6, theirs->port())) == EACCES);
+    BOOST_TEST(error_of((*dom0)->bind_unbound(6)) == EACCES);
+    BOOST_TEST(error_of((*dom0)->bind_unbound(kGuest)) == EACCES);
+    // Once only: the restriction cannot be moved to another domain.
+    BOOST_TEST(error_of((*dom0)->restrict_to(6)) == EACCES);
+    BOOST_TEST(error_of((*dom0)->bind_interdomain(6, theirs->port())) == EACCES);
+
+    // Its own domain's ports still bind, and the port bound before fires.
+    BOOST_TEST((*dom0)->bind_interdomain(kGuest, second->port()).has_value());
+    BOOST_REQUIRE((*dom0)->notify(bound->port()));
+    BOOST_REQUIRE(wait_readable((*guest)->fd()));
+    auto fired = (*guest)->pending();
+    BOOST_REQUIRE(fired);
+    BOOST_TEST(**fired == first->port());
+    // The restriction is the handle's: another dom0 handle may bind domain 6's port.
+    auto unrestricted = open_event_channel(spec());
+    BOOST_REQUIRE(unrestricted);
+    BOOST_TEST((*unrestricted)->bind_interdomain(6, theirs->port()).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(restricting_to_dom0_or_a_reserved_domid_is_refused) {
+    auto dom0 = open_event_channel(spec());
+    BOOST_REQUIRE(dom0);
+    BOOST_TEST(error_of((*dom0)->restrict_to(0)) == EINVAL);
+    BOOST_TEST(error_of((*dom0)->restrict_to(0x7FF0)) == EINVAL);
+    BOOST_TEST(error_of((*dom0)->restrict_to(0xFFFF)) == EINVAL);
+    BOOST_TEST((*dom0)->restrict_to(kGuest).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(unbound_ports_stop_firing_and_are_released) {

@@ -1,12 +1,18 @@
 #define BOOST_TEST_MODULE xenring_platform
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "tests/xenring_platform/fixture.hpp"
 #include "xenring/platform/platform.hpp"
+#include "xenring/platform/sim_platform.hpp"
+#include "xenring/sim_hypervisor/handle_probe.hpp"
 
 using namespace xen9p;
 using namespace xen9p::platform;
@@ -23,6 +29,34 @@ constexpr std::size_t kPage = 4096;
 struct Refs {
     std::uint32_t count = 0;
     GrantRef refs[4] = {};
+};
+
+// The guest grants dom0 pages 0 and 1; dom0 maps page 0 alone.
+struct OneOfTwoMapped {
+    explicit OneOfTwoMapped(const std::string& spec) {
+        auto opened = open_grant_sharer(spec, kGuest, 2);
+        BOOST_REQUIRE(opened);
+        sharer = std::move(*opened);
+        auto mapped = sharer->grant(0, 0, true);
+        auto spare = sharer->grant(0, 1, true);
+        BOOST_REQUIRE(mapped);
+        BOOST_REQUIRE(spare);
+        mapped_ref = *mapped;
+        spare_ref = *spare;
+        auto mapper_opened = open_grant_mapper(spec);
+        BOOST_REQUIRE(mapper_opened);
+        mapper = std::move(*mapper_opened);
+        const GrantRef refs[] = {mapped_ref};
+        auto made = mapper->map(kGuest, refs, true);
+        BOOST_REQUIRE(made);
+        mapping = std::move(*made);
+    }
+
+    std::unique_ptr<GrantSharer> sharer;
+    GrantRef mapped_ref = 0;
+    GrantRef spare_ref = 0;
+    std::unique_ptr<GrantMapper> mapper;
+    GrantMapping mapping;
 };
 
 }  // namespace
@@ -124,6 +158,39 @@ BOOST_AUTO_TEST_CASE(revoking_a_mapped_grant_is_busy_until_unmapped) {
     BOOST_TEST((*sharer)->revoke(*ref).error().value == ENOENT);
 }
 
+BOOST_AUTO_TEST_CASE(a_closed_mapper_maps_nothing_more_while_its_mappings_stay_usable) {
+    OneOfTwoMapped g(spec());
+    g.mapper.reset();
+
+    // The mapping outlives its handle, both ways, and is still counted.
+    g.mapping.bytes()[0] = std::byte{'m'};
+    BOOST_TEST(std::to_integer<int>(g.sharer->memory()[0]) == 'm');
+    g.sharer->memory()[1] = std::byte{'g'};
+    BOOST_TEST(std::to_integer<int>(g.mapping.bytes()[1]) == 'g');
+    const auto busy = g.sharer->revoke(g.mapped_ref);
+    BOOST_TEST((!busy && busy.error().value == EBUSY));
+
+    // Whatever this process still holds to the hypervisor (the mappings
+    // keep their connection) maps no grant, not even a fresh one.
+    auto held = sim::connections_of(::getpid(), sim_socket(dir, 0));
+    BOOST_REQUIRE(held.has_value());
+    BOOST_REQUIRE(!held->empty());
+    sim::Request map;
+    map.op = sim::Op::map;
+    map.domid = kGuest;
+    map.count = 1;
+    map.refs[0] = g.spare_ref;
+    for (const auto& fd : *held) {
+        auto refused = sim::call_raw(fd.get(), map);
+        BOOST_REQUIRE(refused.has_value());
+        BOOST_TEST(*refused == EBADF);
+    }
+
+    // Unmapping after the close releases the grant.
+    g.mapping.reset();
+    BOOST_TEST(g.sharer->revoke(g.mapped_ref).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_dead_mappers_mappings_are_released) {
     auto sharer = open_grant_sharer(spec(), kGuest, 1);
     BOOST_REQUIRE(sharer);
@@ -156,25 +223,15 @@ BOOST_AUTO_TEST_CASE(a_dead_mappers_mappings_are_released) {
 }
 
 BOOST_AUTO_TEST_CASE(destroying_a_domain_revokes_grants_but_keeps_existing_mappings) {
-    auto sharer = open_grant_sharer(spec(), kGuest, 2);
-    BOOST_REQUIRE(sharer);
-    (*sharer)->memory()[0] = std::byte{7};
-    auto mapped_ref = (*sharer)->grant(0, 0, true);
-    auto spare_ref = (*sharer)->grant(0, 1, true);
-    BOOST_REQUIRE(mapped_ref);
-    BOOST_REQUIRE(spare_ref);
-    auto mapper = open_grant_mapper(spec());
-    BOOST_REQUIRE(mapper);
-    const GrantRef refs[] = {*mapped_ref};
-    auto mapping = (*mapper)->map(kGuest, refs, true);
-    BOOST_REQUIRE(mapping);
+    OneOfTwoMapped g(spec());
+    g.sharer->memory()[0] = std::byte{7};
     BOOST_REQUIRE(hv->destroy_domain(kGuest));
     BOOST_TEST(!std::filesystem::exists(dir / "domains" / "5" / "hypervisor.sock"));
-    BOOST_TEST(std::to_integer<int>(mapping->bytes()[0]) == 7);
-    mapping->bytes()[0] = std::byte{8};
-    const GrantRef spare[] = {*spare_ref};
-    BOOST_TEST((*mapper)->map(kGuest, spare, true).error().value == EINVAL);
-    BOOST_TEST(!(*sharer)->grant(0, 1, true));
+    BOOST_TEST(std::to_integer<int>(g.mapping.bytes()[0]) == 7);
+    g.mapping.bytes()[0] = std::byte{8};
+    const GrantRef spare[] = {g.spare_ref};
+    BOOST_TEST(g.mapper->map(kGuest, spare, true).error().value == EINVAL);
+    BOOST_TEST(!g.sharer->grant(0, 1, true));
     BOOST_TEST(!open_grant_sharer(spec(), kGuest, 1));
     BOOST_TEST(hv->destroy_domain(kGuest).error().value == ENOENT);
 }

@@ -55,6 +55,20 @@ BOOST_AUTO_TEST_CASE(malformed_requests_are_refused_and_the_service_survives) {
     BOOST_REQUIRE(fd);
     sim::Request req{};
     const auto whole = std::as_bytes(std::span(&req, 1));
+    // Nothing before the connection names its device, and only once.
+    req.op = sim::Op::map;
+    req.domid = kGuest;
+    req.count = 1;
+    BOOST_TEST(raw_call(fd.get(), whole) == ENOTTY);
+    req.op = sim::Op::open;
+    req.arg = 0;
+    BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
+    req.arg = static_cast<std::uint32_t>(sim::Device::grant_mapper);
+    BOOST_TEST(raw_call(fd.get(), whole) == 0);
+    BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
+    // Another device's request, as an ioctl on the wrong device.
+    req.op = sim::Op::bind_interdomain;
+    BOOST_TEST(raw_call(fd.get(), whole) == ENOTTY);
     // A map that claims more refs than it carries.
     req.op = sim::Op::map;
     req.domid = kGuest;
@@ -68,13 +82,19 @@ BOOST_AUTO_TEST_CASE(malformed_requests_are_refused_and_the_service_survives) {
     BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
     req.op = static_cast<sim::Op>(999);
     BOOST_TEST(raw_call(fd.get(), whole) == ENOSYS);
-    // Granting before sharing memory, unmapping what is not ours.
-    req.op = sim::Op::grant;
-    req.domid = 0;
-    BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
+    // Unmapping what is not ours; granting before sharing memory.
     req.op = sim::Op::unmap;
     req.arg = 12345;
     BOOST_TEST(raw_call(fd.get(), whole) == ENOENT);
+    fd = raw_connect(sim_socket(dir, 0));
+    BOOST_REQUIRE(fd);
+    req.op = sim::Op::open;
+    req.arg = static_cast<std::uint32_t>(sim::Device::grant_sharer);
+    BOOST_TEST(raw_call(fd.get(), whole) == 0);
+    req.op = sim::Op::grant;
+    req.domid = 0;
+    req.arg = 0;
+    BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
     // Sharing "memory" that is not big enough.
     req.op = sim::Op::share_memory;
     req.arg = 1000;

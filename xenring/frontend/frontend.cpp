@@ -224,6 +224,7 @@ Status Frontend::setup_rings(platform::DomId backend, unsigned max_order) {
     }
     doorbell_ = std::make_unique<PortDoorbell>(*events_, std::move(ports));
     rings_ = std::make_unique<RingTransport>(views, *doorbell_);
+    views_ = std::move(views);
     return {};
 }
 
@@ -278,6 +279,7 @@ Status Frontend::free_rings() {
         }
     }
     ring_state_.clear();
+    views_.clear();
     return result;
 }
 

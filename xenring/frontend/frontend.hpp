@@ -71,6 +71,12 @@ class Frontend final : public client::ClientTransport {
     const std::string& backend_path() const { return backend_path_; }
     std::size_t skipped_replies() const { return rings_->skipped_replies(); }
 
+    // The rings and their ports, for a transport of a test's own over them (a
+    // malicious guest's); send() and receive() must then stay unused.
+    std::span<const RingMemory> ring_memory() const { return views_; }
+    platform::EventChannel& events() { return *events_; }
+    platform::Port port(std::size_t ring) const { return ring_state_.at(ring).port.port(); }
+
   private:
     class PortDoorbell;
     struct Ring {
@@ -99,6 +105,7 @@ class Frontend final : public client::ClientTransport {
     std::unique_ptr<platform::GrantSharer> sharer_;
     std::unique_ptr<platform::EventChannel> events_;
     std::vector<Ring> ring_state_;
+    std::vector<RingMemory> views_;
     std::unique_ptr<PortDoorbell> doorbell_;
     std::unique_ptr<RingTransport> rings_;
     bool open_ = false;

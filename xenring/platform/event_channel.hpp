@@ -58,6 +58,12 @@ class EventChannel {
     // Re-arms a port returned by pending().
     virtual Status unmask(Port port) = 0;
     virtual Status unbind(Port port) = 0;
+    // From now on this handle binds interdomain ports of `domid` only and
+    // allocates no unbound port (EACCES); ports already bound work on. Once
+    // only (EACCES after); `domid` 0 is refused (EINVAL). Linux's
+    // IOCTL_EVTCHN_RESTRICT_DOMID (4.8+): what keeps a compromised backend
+    // from binding another guest's ports.
+    virtual Status restrict_to(DomId domid) = 0;
 };
 
 inline void BoundPort::reset() {

@@ -51,11 +51,15 @@ class GrantMapping {
 
 class GrantMapper {
   public:
+    // Destroying the mapper closes its handle: nothing more can be mapped
+    // through it, while the mappings it made stay valid until they are reset
+    // (a gntdev mapping outlives its fd). So a backend maps what it needs,
+    // then drops the mapper, and keeps no way to map other grants.
     virtual ~GrantMapper() = default;
 
     // Maps `refs` granted by `domid` to us, contiguously, in order. Fails
     // (nothing mapped) if any ref was not granted to us, or read-only when
-    // `writable`. Mappings must not outlive the mapper.
+    // `writable`.
     virtual Result<GrantMapping> map(DomId domid, std::span<const GrantRef> refs,
                                      bool writable) = 0;
 };

@@ -19,7 +19,8 @@ using sim::Op;
 using sim::Reply;
 using sim::Request;
 
-Result<SimConnection> SimConnection::connect(const std::filesystem::path& socket) {
+Result<SimConnection> SimConnection::connect(const std::filesystem::path& socket,
+                                             sim::Device device) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     const std::string p = socket.string();
@@ -29,7 +30,12 @@ Result<SimConnection> SimConnection::connect(const std::filesystem::path& socket
     if (!fd) return fail_errno();
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
         return fail_errno();
-    return SimConnection(std::move(fd));
+    SimConnection conn(std::move(fd));
+    Request open;
+    open.op = Op::open;
+    open.arg = static_cast<std::uint32_t>(device);
+    if (auto opened = conn.call(open); !opened) return std::unexpected(opened.error());
+    return conn;
 }
 
 Result<SimConnection::Answer> SimConnection::call(const Request& request,
@@ -57,9 +63,16 @@ std::filesystem::path sim_socket(const std::filesystem::path& dir, DomId self) {
 }
 
 Result<std::unique_ptr<SimGrantMapper>> SimGrantMapper::open(const std::filesystem::path& socket) {
-    auto conn = SimConnection::connect(socket);
+    auto conn = SimConnection::connect(socket, sim::Device::grant_mapper);
     if (!conn) return std::unexpected(conn.error());
     return std::unique_ptr<SimGrantMapper>(new SimGrantMapper(std::move(*conn)));
+}
+
+SimGrantMapper::~SimGrantMapper() {
+    Request req;
+    req.op = Op::close_mapper;
+    // A hypervisor that is gone maps nothing for anyone.
+    [[maybe_unused]] auto ignored = conn_->call(req);
 }
 
 Result<GrantMapping> SimGrantMapper::map(DomId domid, std::span<const GrantRef> refs,
@@ -117,7 +130,7 @@ Result<GrantMapping> SimGrantMapper::map(DomId domid, std::span<const GrantRef> 
 Result<std::unique_ptr<SimGrantSharer>> SimGrantSharer::open(const std::filesystem::path& socket,
                                                              std::size_t pages) {
     if (pages == 0 || pages > (std::size_t{1} << 20)) return fail(EINVAL);
-    auto conn = SimConnection::connect(socket);
+    auto conn = SimConnection::connect(socket, sim::Device::grant_sharer);
     if (!conn) return std::unexpected(conn.error());
     UniqueFd memfd(::memfd_create("xen9p-guest", MFD_CLOEXEC));
     if (!memfd) return fail_errno();
@@ -163,7 +176,7 @@ Status SimGrantSharer::revoke(GrantRef ref) {
 
 Result<std::unique_ptr<SimEventChannel>> SimEventChannel::open(
     const std::filesystem::path& socket) {
-    auto conn = SimConnection::connect(socket);
+    auto conn = SimConnection::connect(socket, sim::Device::event_channel);
     if (!conn) return std::unexpected(conn.error());
     UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll) return fail_errno();
@@ -241,6 +254,15 @@ Status SimEventChannel::unbind(Port port) {
     Request req;
     req.op = Op::close_port;
     req.arg = port;
+    auto answer = conn_.call(req);
+    if (!answer) return std::unexpected(answer.error());
+    return {};
+}
+
+Status SimEventChannel::restrict_to(DomId domid) {
+    Request req;
+    req.op = Op::restrict_domid;
+    req.domid = domid;
     auto answer = conn_.call(req);
     if (!answer) return std::unexpected(answer.error());
     return {};

@@ -21,7 +21,8 @@ namespace xen9p::platform {
 // One request/reply connection to the simulated hypervisor.
 class SimConnection {
   public:
-    static Result<SimConnection> connect(const std::filesystem::path& socket);
+    // Connects and opens `device` on the connection.
+    static Result<SimConnection> connect(const std::filesystem::path& socket, sim::Device device);
 
     struct Answer {
         std::unique_ptr<sim::Reply> reply;
@@ -41,6 +42,9 @@ std::filesystem::path sim_socket(const std::filesystem::path& dir, DomId self);
 class SimGrantMapper final : public GrantMapper {
   public:
     static Result<std::unique_ptr<SimGrantMapper>> open(const std::filesystem::path& socket);
+    // Closes the handle (the hypervisor maps nothing more for it); the
+    // connection lives on with the mappings, which unmap through it.
+    ~SimGrantMapper() override;
     Result<GrantMapping> map(DomId domid, std::span<const GrantRef> refs, bool writable) override;
 
   private:
@@ -79,6 +83,7 @@ class SimEventChannel final : public EventChannel {
     Result<std::optional<Port>> pending() override;
     Status unmask(Port port) override;
     Status unbind(Port port) override;
+    Status restrict_to(DomId domid) override;
 
   private:
     struct Local {

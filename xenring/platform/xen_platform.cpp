@@ -21,11 +21,8 @@ constexpr std::size_t kXenPageSize = 4096;
 Result<std::unique_ptr<XenGrantMapper>> XenGrantMapper::open() {
     xengnttab_handle* handle = xengnttab_open(nullptr, 0);
     if (handle == nullptr) return fail(errno != 0 ? errno : ENOENT);
-    return std::unique_ptr<XenGrantMapper>(new XenGrantMapper(handle));
-}
-
-XenGrantMapper::~XenGrantMapper() {
-    xengnttab_close(handle_);
+    return std::unique_ptr<XenGrantMapper>(new XenGrantMapper(std::shared_ptr<xengnttab_handle>(
+        handle, [](xengnttab_handle* h) { xengnttab_close(h); })));
 }
 
 Result<GrantMapping> XenGrantMapper::map(DomId domid, std::span<const GrantRef> refs,
@@ -33,16 +30,22 @@ Result<GrantMapping> XenGrantMapper::map(DomId domid, std::span<const GrantRef> 
     if (refs.empty()) return fail(EINVAL);
     std::vector<std::uint32_t> copy(refs.begin(), refs.end());
     const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-    void* base = xengnttab_map_domain_grant_refs(handle_, static_cast<std::uint32_t>(copy.size()),
-                                                 domid, copy.data(), prot);
+    void* base = xengnttab_map_domain_grant_refs(
+        handle_.get(), static_cast<std::uint32_t>(copy.size()), domid, copy.data(), prot);
     if (base == nullptr) return fail_errno();
-    xengnttab_handle* handle = handle_;
     const auto count = static_cast<std::uint32_t>(copy.size());
-    return GrantMapping({static_cast<std::byte*>(base), count * kXenPageSize},
-                        [handle, count](std::span<std::byte> bytes) {
-                            // Unmapping our own mapping cannot fail short of a bug in the driver.
-                            [[maybe_unused]] int rc = xengnttab_unmap(handle, bytes.data(), count);
-                        });
+    auto unmap = [handle = std::weak_ptr(handle_), count](std::span<std::byte> bytes) {
+        if (auto open = handle.lock()) {
+            // Unmapping our own mapping cannot fail short of a bug in the driver.
+            [[maybe_unused]] int rc = xengnttab_unmap(open.get(), bytes.data(), count);
+            return;
+        }
+        // The handle is closed, but the mapping (its vma) keeps gntdev's file
+        // open: munmap drops that, and Linux unmaps the grants when the file
+        // is released, once the last mapping made through it is gone.
+        ::munmap(bytes.data(), bytes.size());
+    };
+    return GrantMapping({static_cast<std::byte*>(base), count * kXenPageSize}, std::move(unmap));
 }
 
 Result<std::unique_ptr<XenEventChannel>> XenEventChannel::open() {
@@ -75,6 +78,11 @@ Result<BoundPort> XenEventChannel::bind_unbound(DomId remote) {
 
 Status XenEventChannel::notify(Port port) {
     if (xenevtchn_notify(handle_, port) != 0) return fail_errno();
+    return {};
+}
+
+Status XenEventChannel::restrict_to(DomId domid) {
+    if (xenevtchn_restrict(handle_, domid) != 0) return fail_errno();
     return {};
 }
 

@@ -16,12 +16,14 @@ namespace xen9p::platform {
 class XenGrantMapper final : public GrantMapper {
   public:
     static Result<std::unique_ptr<XenGrantMapper>> open();
-    ~XenGrantMapper() override;
     Result<GrantMapping> map(DomId domid, std::span<const GrantRef> refs, bool writable) override;
 
   private:
-    explicit XenGrantMapper(xengnttab_handle* handle) : handle_(handle) {}
-    xengnttab_handle* handle_;
+    explicit XenGrantMapper(std::shared_ptr<xengnttab_handle> handle)
+        : handle_(std::move(handle)) {}
+    // Closed (xengnttab_close) with the mapper; mappings only watch it: while
+    // it is open they unmap through it, after that with munmap alone.
+    std::shared_ptr<xengnttab_handle> handle_;
 };
 
 class XenEventChannel final : public EventChannel {
@@ -36,6 +38,7 @@ class XenEventChannel final : public EventChannel {
     Result<std::optional<Port>> pending() override;
     Status unmask(Port port) override;
     Status unbind(Port port) override;
+    Status restrict_to(DomId domid) override;
 
   private:
     XenEventChannel(xenevtchn_handle* handle, int fd) : handle_(handle), fd_(fd) {}

@@ -19,6 +19,18 @@ enum class Op : std::uint32_t {
     alloc_unbound,     // domid = remote -> value = port, fds = {own, peer} eventfds
     bind_interdomain,  // domid = remote, arg = remote port -> value = port, fds as above
     close_port,        // arg = port
+    open,              // arg = Device; first request of a connection, once
+    close_mapper,      // the mapper's handle is closed: map gets EBADF from now
+                       // on; its mappings stay until unmapped (a gntdev mapping
+                       // outlives its fd)
+    restrict_domid,    // domid: bind_interdomain only to domid, alloc_unbound
+                       // refused (EACCES), once (IOCTL_EVTCHN_RESTRICT_DOMID)
+};
+
+enum class Device : std::uint32_t {
+    grant_mapper = 1,  // map, unmap, close_mapper
+    grant_sharer,      // share_memory, grant, revoke
+    event_channel,     // alloc_unbound, bind_interdomain, close_port, restrict_domid
 };
 
 inline constexpr std::size_t kMaxRefsPerMap = 1024;

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "xenring/sim_hypervisor/fd_passing.hpp"
@@ -22,6 +23,9 @@ struct SimHypervisor::Connection {
     std::shared_ptr<UniqueFd> memory;  // the memfd shared with share_memory
     std::uint32_t memory_pages = 0;
     std::vector<std::uint32_t> mappings;
+    std::optional<Device> device;        // set by Op::open
+    bool mapper_closed = false;          // Op::close_mapper
+    std::optional<DomId> restricted_to;  // Op::restrict_domid
 };
 
 struct SimHypervisor::Grant {
@@ -72,6 +76,36 @@ Result<UniqueFd> listen_at(const std::filesystem::path& path) {
 
 std::filesystem::path domain_dir(const std::filesystem::path& dir, DomId domid) {
     return dir / "domains" / std::to_string(domid);
+}
+
+// DOMID_FIRST_RESERVED: DOMID_SELF, DOMID_IO and the like start here.
+constexpr std::uint32_t kFirstReservedDomid = 0x7FF0;
+
+// The device whose handle takes `op`; nullopt for an unknown op.
+std::optional<Device> device_of(Op op) {
+    switch (op) {
+        case Op::map:
+        case Op::unmap:
+        case Op::close_mapper:
+            return Device::grant_mapper;
+        case Op::share_memory:
+        case Op::grant:
+        case Op::revoke:
+            return Device::grant_sharer;
+        case Op::alloc_unbound:
+        case Op::bind_interdomain:
+        case Op::close_port:
+        case Op::restrict_domid:
+            return Device::event_channel;
+        case Op::open:
+            break;
+    }
+    return std::nullopt;
+}
+
+bool is_device(std::uint32_t value) {
+    return value >= static_cast<std::uint32_t>(Device::grant_mapper) &&
+           value <= static_cast<std::uint32_t>(Device::event_channel);
 }
 
 Result<std::shared_ptr<UniqueFd>> new_eventfd() {
@@ -270,6 +304,15 @@ bool SimHypervisor::serve(Connection& conn) {
 
 Reply SimHypervisor::handle(Connection& conn, const Request& req, std::size_t size,
                             std::vector<UniqueFd>& in_fds, std::vector<int>& out_fds) {
+    if (req.op == Op::open) {
+        if (conn.device || !is_device(req.arg)) return error_reply(EINVAL);
+        conn.device = static_cast<Device>(req.arg);
+        return Reply{};
+    }
+    const auto device = device_of(req.op);
+    if (!device) return error_reply(ENOSYS);
+    // As an ioctl of one device on another's fd.
+    if (conn.device != device) return error_reply(ENOTTY);
     switch (req.op) {
         case Op::share_memory: {
             if (in_fds.size() != 1 || conn.memory) return error_reply(EINVAL);
@@ -296,6 +339,13 @@ Reply SimHypervisor::handle(Connection& conn, const Request& req, std::size_t si
             return do_bind(conn, req, out_fds);
         case Op::close_port:
             return do_close_port(conn, req);
+        case Op::close_mapper:
+            conn.mapper_closed = true;
+            return Reply{};
+        case Op::restrict_domid:
+            return do_restrict(conn, req);
+        case Op::open:
+            break;
     }
     return error_reply(ENOSYS);
 }
@@ -323,6 +373,8 @@ Reply SimHypervisor::do_revoke(Connection& conn, const Request& req) {
 
 Reply SimHypervisor::do_map(Connection& conn, const Request& req, std::size_t size,
                             std::vector<int>& out_fds) {
+    // Nothing can be mapped through a closed handle.
+    if (conn.mapper_closed) return error_reply(EBADF);
     if (req.count == 0 || req.count > kMaxRefsPerMap || req.domid > 0xFFFF ||
         size < kRequestHeader + std::size_t{req.count} * sizeof(std::uint32_t))
         return error_reply(EINVAL);
@@ -370,6 +422,8 @@ Reply SimHypervisor::do_unmap(Connection& conn, const Request& req) {
 Reply SimHypervisor::do_alloc_unbound(Connection& conn, const Request& req,
                                       std::vector<int>& out_fds) {
     if (req.domid > 0xFFFF) return error_reply(EINVAL);
+    // Linux's evtchn driver refuses unbound ports on a restricted handle.
+    if (conn.restricted_to) return error_reply(EACCES);
     auto own = new_eventfd();
     auto peer = new_eventfd();
     if (!own || !peer) return error_reply(EMFILE);
@@ -384,6 +438,7 @@ Reply SimHypervisor::do_alloc_unbound(Connection& conn, const Request& req,
 
 Reply SimHypervisor::do_bind(Connection& conn, const Request& req, std::vector<int>& out_fds) {
     if (req.domid > 0xFFFF) return error_reply(EINVAL);
+    if (conn.restricted_to && *conn.restricted_to != req.domid) return error_reply(EACCES);
     auto it = ports_.find({static_cast<DomId>(req.domid), req.arg});
     // Only the domain the port was allocated for may bind it, once.
     if (it == ports_.end() || it->second.bound) return error_reply(EINVAL);
@@ -403,6 +458,15 @@ Reply SimHypervisor::do_close_port(Connection& conn, const Request& req) {
     auto it = ports_.find({conn.domid, req.arg});
     if (it == ports_.end() || it->second.owner != conn.id) return error_reply(ENOENT);
     ports_.erase(it);
+    return Reply{};
+}
+
+Reply SimHypervisor::do_restrict(Connection& conn, const Request& req) {
+    // As IOCTL_EVTCHN_RESTRICT_DOMID: once only, and never to dom0 or a
+    // reserved domid.
+    if (conn.restricted_to) return error_reply(EACCES);
+    if (req.domid == 0 || req.domid >= kFirstReservedDomid) return error_reply(EINVAL);
+    conn.restricted_to = static_cast<DomId>(req.domid);
     return Reply{};
 }
 

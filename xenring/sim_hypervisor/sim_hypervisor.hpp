@@ -3,7 +3,9 @@
 // to is its domain: <dir>/hypervisor.sock is dom0, <dir>/domains/<N>/hypervisor.sock
 // is domain N (present between create_domain(N) and destroy_domain(N)).
 // Memory is shared as memfds and event notifications as eventfds passed over
-// SCM_RIGHTS, so the data path never goes through this service.
+// SCM_RIGHTS, so the data path never goes through this service. What Linux
+// and Xen enforce on a backend's handles holds here too: a closed mapper maps
+// nothing more, a restricted event channel binds only its domain's ports.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +75,7 @@ class SimHypervisor {
     Reply do_alloc_unbound(Connection& conn, const Request& req, std::vector<int>& out_fds);
     Reply do_bind(Connection& conn, const Request& req, std::vector<int>& out_fds);
     Reply do_close_port(Connection& conn, const Request& req);
+    Reply do_restrict(Connection& conn, const Request& req);
 
     std::filesystem::path dir_;
     UniqueFd wake_;  // eventfd: state changed or stop requested
