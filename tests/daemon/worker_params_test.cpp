@@ -15,7 +15,7 @@ WorkerParams sample() {
     p.export_path = "/srv/export";
     p.security_model = "mapped-xattr";
     p.read_only = true;
-    p.limits = ExportLimits{100, 5, 64, true};
+    p.limits = ExportLimits{100, 5, 64, true, 48};
     p.max_ring_order = 9;
     p.rings = {{8, 12}, {521, 13}};
     p.uid = 131079;
