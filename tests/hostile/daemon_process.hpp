@@ -46,6 +46,7 @@ class DaemonProcess {
     const std::string& outside_dir() const { return outside_; }
     const DaemonLimits& limits() const { return limits_; }
     const std::string& socket_path() const { return socket_; }
+    pid_t pid() const { return pid_; }
 
     std::unique_ptr<client::StreamTransport> connect() const;
 

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -89,6 +91,30 @@ BOOST_AUTO_TEST_CASE(kept_xattr_values_and_full_slots_stay_within_the_memory_bud
     BOOST_CHECK_LT(held.hwm_kib, start.rss_kib + kBudgetMib * 1024 + kUnbudgetedKib);
     BOOST_CHECK(witness_served(daemon));
     BOOST_CHECK(daemon.running());
+}
+
+BOOST_AUTO_TEST_CASE(the_kernel_caps_the_data_size_at_the_budget_plus_a_constant) {
+    const DaemonLimits limits{.max_memory_mib = 48};
+    DaemonProcess daemon(limits);
+    std::ifstream in("/proc/" + std::to_string(daemon.pid()) + "/limits");
+    std::string line;
+    std::string data_size;
+    while (std::getline(in, line)) {
+        if (line.starts_with("Max data size")) data_size = line;
+    }
+    BOOST_TEST_MESSAGE(data_size);
+    std::istringstream fields(data_size.substr(std::string_view("Max data size").size()));
+    std::string soft;
+    std::string hard;
+    fields >> soft >> hard;
+#ifdef XEN9P_SANITIZE
+    BOOST_CHECK_EQUAL(soft, "unlimited");
+#else
+    // --max-memory plus 64 MiB (server::kProcessMemoryOverhead), soft and hard.
+    const std::string expected = std::to_string((48ull + 64) << 20);
+    BOOST_CHECK_EQUAL(soft, expected);
+    BOOST_CHECK_EQUAL(hard, expected);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(connections_past_the_limit_are_closed_with_rate_limited_log_lines) {
