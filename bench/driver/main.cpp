@@ -240,7 +240,7 @@ int run(const Options& options) {
             started.push_back(std::move(*target));
         }
         for (auto& target : started) {
-            if (auto m = idle_memory(*target); m.processes != 0) info.memory.push_back(m);
+            if (target->name() != "direct") info.memory.push_back(idle_memory(*target));
         }
         for (const auto& workload : workloads(config)) {
             for (auto& target : started) {

@@ -22,6 +22,8 @@ std::size_t status_kib(int pid, std::string_view key) {
 ServerMemory idle_memory(Target& target) {
     ServerMemory m;
     m.target = target.name();
+    // A ring target's worker starts when its guest connects (and stays).
+    (void)target.connect(0);
     const auto pids = target.serving_pids();
     m.processes = pids.size();
     for (int pid : pids)
