@@ -46,7 +46,6 @@ class Listener final : io::Completion {
 
     // The port actually bound (TCP port 0 picks a free one).
     std::uint16_t port() const { return port_; }
-    const std::shared_ptr<log::RateLimiter>& log_limiter() const { return log_limiter_; }
 
     static constexpr std::chrono::milliseconds kFirstPause{50};
     static constexpr std::chrono::milliseconds kMaxPause{1000};
