@@ -91,6 +91,9 @@ std::expected<void, ConfigError> apply(std::string_view key, std::string_view va
         return set_number(c.default_limits.max_files, 0, 0xffffffff);
     } else if (key == "max-space") {
         return set_number(c.default_limits.max_space_mib, 0, 0xffffffff);
+    } else if (key == "max-memory") {
+        return set_number(c.default_limits.max_memory_mib, ExportLimits::kMinMaxMemoryMib,
+                          ExportLimits::kMaxMaxMemoryMib);
     } else if (key == "auto-delete") {
         auto b = boolean(key, value);
         if (!b) return std::unexpected(b.error());
@@ -234,6 +237,10 @@ Options (also valid as `key = value` lines in the --config file):
   --max-files N               default max-files per device, 0 = unlimited
   --max-space MIB             default max-space per device, 0 = unlimited
   --auto-delete BOOL          default auto-delete per device
+  --max-memory MIB            default memory budget per device (default 64): the
+                              request buffers and xattr values a guest can make its
+                              worker hold; the worker's data size is capped by the
+                              kernel at this plus 64 MiB
   --xen auto|sim:DIR          real Xen (default) or the simulated platform in DIR
   --control-socket PATH       where `xen9pd status` asks (default /run/xen9pd/control.sock)
   --listen unix:PATH|tcp:ADDR:PORT   also serve --listen-export over a 9P socket
@@ -244,6 +251,7 @@ Xenstore keys read per device, under /local/domain/<self>/backend/<kind>/<domid>
   path                        the export; must lie under an allowed-root
   security_model              none (default), passthrough or mapped-xattr
   max-files, max-open-files, max-space, auto-delete   per-device limits (0: default)
+  max-memory                  per-device memory budget in MiB (0: default)
   online, state               online=0 with state=5 is the toolstack's removal
 written: versions=1, max-rings, max-ring-page-order, state, hotplug-error (on refusal).
 From the guest's device/9pfs/<devid>: state, version, num-rings, ring-ref<N>,

@@ -28,7 +28,7 @@ struct DaemonConfig {
     std::optional<gid_t> worker_gid;
     std::uint32_t max_rings = 4;
     std::uint32_t max_ring_order = 9;
-    ExportLimits default_limits{0, 1024, 0, false};
+    ExportLimits default_limits{0, 1024, 0, false, ExportLimits::kDefaultMaxMemoryMib};
     // "auto" (real Xen) or "sim:<dir>" (the simulated platform).
     std::string xen = "auto";
     std::filesystem::path control_socket = "/run/xen9pd/control.sock";

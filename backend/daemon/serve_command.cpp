@@ -11,6 +11,7 @@
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
+#include "backend/server/process_memory_limit.hpp"
 #include "backend/server/server.hpp"
 #include "backend/transport/listener.hpp"
 #include "xenring/unique_fd.hpp"
@@ -28,13 +29,23 @@ struct ServeOptions {
     fs::ExportConfig export_config;
     server::SessionConfig session;
     log::Level log_level = log::Level::kInfo;
+    // Every connection gets max_memory_mib / max_connections of the budget,
+    // so that the connections together never exceed it and none can take
+    // another's share.
+    std::size_t max_memory_mib = server::SessionConfig::kDefaultMaxMemory >> 20;
+    std::size_t max_connections = 16;
 };
 
 constexpr std::string_view kUsage =
     "usage: xen9pd serve --export DIR --listen unix:PATH|tcp:ADDR:PORT\n"
     "       [--security-model none|passthrough|mapped-xattr] [--read-only]\n"
     "       [--max-fids N] [--max-open-files N] [--max-files N] [--max-space MIB]\n"
-    "       [--auto-delete] [--max-in-flight N] [--log-level error|warning|info|debug]\n";
+    "       [--auto-delete] [--max-in-flight N] [--log-level error|warning|info|debug]\n"
+    "       [--max-memory MIB] [--max-connections N]\n"
+    "--max-memory (default 64) bounds what clients can make the process hold,\n"
+    "shared equally by --max-connections (default 16) connections, each at least\n"
+    "1 MiB; connections past the limit are closed at once. The kernel caps the\n"
+    "process's data size at --max-memory plus 64 MiB.\n";
 
 template <class T>
 bool parse_number(std::string_view text, T& out) {
@@ -78,6 +89,11 @@ std::optional<ServeOptions> parse(std::span<const std::string> args) {
             ok = parse_number(value, options.export_config.limits.max_space_mib);
         } else if (arg == "--log-level") {
             ok = log::parse_level(value, options.log_level);
+        } else if (arg == "--max-memory") {
+            ok = parse_number(value, options.max_memory_mib) && options.max_memory_mib > 0 &&
+                 options.max_memory_mib <= (std::size_t{1} << 16);
+        } else if (arg == "--max-connections") {
+            ok = parse_number(value, options.max_connections) && options.max_connections > 0;
         } else {
             ok = false;
         }
@@ -85,6 +101,8 @@ std::optional<ServeOptions> parse(std::span<const std::string> args) {
     }
     if (options.export_path.empty() || options.listen.empty()) return std::nullopt;
     options.session.aname = options.export_path;
+    options.session.max_memory = (options.max_memory_mib << 20) / options.max_connections;
+    if (options.session.max_memory < server::SessionConfig::kMinMaxMemory) return std::nullopt;
     return options;
 }
 
@@ -113,6 +131,10 @@ int serve_command(std::span<const std::string> args) {
         return 2;
     }
     log::set_level(options->log_level);
+    if (auto capped = server::limit_process_memory(options->max_memory_mib << 20); !capped) {
+        log::error(kComponent, "", "cannot limit memory", {{"errno", capped.error().message()}});
+        return 1;
+    }
     auto address = server::ListenAddress::parse(options->listen);
     if (!address) {
         std::fputs(kUsage.data(), stderr);
@@ -134,11 +156,23 @@ int serve_command(std::span<const std::string> args) {
         log::error(kComponent, "", "cannot watch signals", {{"errno", signals.error().message()}});
         return 1;
     }
+    // One limiter for every line a client can cause: sessions, connections, accepts.
+    auto log_limiter = std::make_shared<log::RateLimiter>();
+    options->session.log_limiter = log_limiter;
     server::Server server(*loop, *ex, options->session);
-    auto listener = server::Listener::open(*loop, *address, kStreamMaxMsize,
-                                           [&server](std::unique_ptr<server::Transport> transport) {
-                                               server.add(std::move(transport));
-                                           });
+    const std::size_t max_connections = options->max_connections;
+    auto accepted = [&server, &log_limiter,
+                     max_connections](std::unique_ptr<server::Transport> transport) {
+        if (server.sessions() >= max_connections) {
+            // Dropping the transport closes the connection.
+            log::limited(*log_limiter, log::Level::kWarning, kComponent, transport->name(),
+                         "connection refused: too many connections",
+                         {{"max_connections", std::to_string(max_connections)}});
+            return;
+        }
+        server.add(std::move(transport));
+    };
+    auto listener = server::Listener::open(*loop, *address, kStreamMaxMsize, accepted, log_limiter);
     if (!listener) {
         log::error(kComponent, "", "cannot listen",
                    {{"address", options->listen}, {"errno", listener.error().message()}});
@@ -149,7 +183,9 @@ int serve_command(std::span<const std::string> args) {
                {"listen", options->listen},
                {"port", std::to_string((*listener)->port())},
                {"security_model", std::string(fs::security_model_name(ex->model()))},
-               {"read_only", ex->read_only() ? "yes" : "no"}});
+               {"read_only", ex->read_only() ? "yes" : "no"},
+               {"max_memory_mib", std::to_string(options->max_memory_mib)},
+               {"max_connections", std::to_string(options->max_connections)}});
     if (auto ok = server.run(signals->get()); !ok) {
         log::error(kComponent, "", "event loop failed", {{"errno", ok.error().message()}});
         return 1;

@@ -102,21 +102,33 @@ void write(Level lvl, std::string_view component, std::string_view device, std::
     (void)!::write(STDERR_FILENO, line.data(), line.size());
 }
 
-bool RateLimiter::allow() {
-    const auto now = std::chrono::steady_clock::now();
-    const double elapsed = std::chrono::duration<double>(now - last_).count();
-    last_ = now;
-    tokens_ = std::min(burst_, tokens_ + elapsed * per_second_);
+bool RateLimiter::allow(Clock::time_point now) {
+    if (now > last_) {
+        const double elapsed = std::chrono::duration<double>(now - last_).count();
+        last_ = now;
+        tokens_ = std::min(burst_, tokens_ + elapsed * per_second_);
+    }
     if (tokens_ >= 1.0) {
         tokens_ -= 1.0;
         return true;
     }
     ++suppressed_;
+    ++suppressed_total_;
     return false;
 }
 
 unsigned RateLimiter::take_suppressed() {
     return std::exchange(suppressed_, 0u);
+}
+
+void limited(RateLimiter& limiter, Level lvl, std::string_view component, std::string_view device,
+             std::string_view message, std::initializer_list<Field> fields) {
+    if (lvl > level() || !limiter.allow()) return;
+    if (const unsigned dropped = limiter.take_suppressed(); dropped != 0) {
+        write(Level::kWarning, component, device, "log lines dropped by the rate limit",
+              {{"dropped", std::to_string(dropped)}});
+    }
+    write(lvl, component, device, message, fields);
 }
 
 }  // namespace xen9p::log

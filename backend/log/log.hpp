@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -46,23 +47,36 @@ inline void debug(std::string_view component, std::string_view device, std::stri
 }
 
 // Token bucket: `burst` lines at once, then `per_second` lines per second.
-// Lines refused are counted and reported with the next allowed line.
+// Lines refused are counted; limited() reports them with the next allowed line.
 class RateLimiter {
   public:
-    RateLimiter(double per_second = 5.0, double burst = 20.0)
-        : per_second_(per_second), burst_(burst), tokens_(burst) {}
+    using Clock = std::chrono::steady_clock;
 
-    // True when a line may be written now.
-    bool allow();
+    explicit RateLimiter(double per_second = 5.0, double burst = 20.0,
+                         Clock::time_point start = Clock::now())
+        : per_second_(per_second), burst_(burst), tokens_(burst), last_(start) {}
+
+    // True when a line may be written at `now` (a time before the last one
+    // counts as the last one).
+    bool allow(Clock::time_point now = Clock::now());
     // Lines refused since the last allowed one (reset by reading it).
     unsigned take_suppressed();
+    // Lines refused over the limiter's life.
+    std::uint64_t suppressed_total() const { return suppressed_total_; }
 
   private:
     double per_second_;
     double burst_;
     double tokens_;
-    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+    Clock::time_point last_;
     unsigned suppressed_ = 0;
+    std::uint64_t suppressed_total_ = 0;
 };
+
+// write() for a line a guest or a socket peer can cause: refused lines are
+// counted, not written, and the first line the limiter lets through again is
+// preceded by one saying how many were dropped.
+void limited(RateLimiter& limiter, Level level, std::string_view component, std::string_view device,
+             std::string_view message, std::initializer_list<Field> fields = {});
 
 }  // namespace xen9p::log

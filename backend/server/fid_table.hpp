@@ -11,6 +11,7 @@
 #include "backend/fs/caller.hpp"
 #include "backend/fs/node.hpp"
 #include "backend/fs/open_file.hpp"
+#include "backend/server/memory_budget.hpp"
 #include "p9proto/errno.hpp"
 
 namespace xen9p::server {
@@ -29,6 +30,7 @@ struct Fid {
     // even if the fid is clunked meanwhile (a closed fd number could be reused).
     std::shared_ptr<fs::OpenFile> file;
     std::vector<std::byte> xattr;
+    MemoryCharge xattr_charge;  // pays for `xattr`'s capacity
     std::string xattr_name;
     std::uint64_t xattr_size = 0;
     std::uint32_t xattr_flags = 0;

@@ -9,14 +9,17 @@
 namespace xen9p::server {
 
 Server::Server(io::EventLoop& loop, fs::Export& ex, SessionConfig config)
-    : loop_(loop), ex_(ex), config_(std::move(config)) {}
+    : loop_(loop), ex_(ex), config_(std::move(config)) {
+    if (!config_.log_limiter) config_.log_limiter = std::make_shared<log::RateLimiter>();
+}
 
 Server::~Server() = default;
 
 void Server::add(std::unique_ptr<Transport> transport) {
     // Not started, so nothing of it is pending: destroying it closes the peer.
     if (stopping_) return;
-    log::info("server", transport->name(), "session started");
+    log::limited(*config_.log_limiter, log::Level::kInfo, "server", transport->name(),
+                 "session started");
     auto session = std::make_unique<Session>(loop_, ex_, std::move(transport), config_, ops_);
     Session& started = *sessions_.emplace_back(std::move(session));
     started.start();
@@ -32,13 +35,21 @@ stats::StatsReport Server::report() const {
     return ops_.report(fids, in_flight);
 }
 
+std::size_t Server::memory() const {
+    std::size_t bytes = 0;
+    for (const auto& session : sessions_)
+        bytes += session->memory();
+    return bytes;
+}
+
 void Server::sweep() {
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         max_in_flight_ = std::max(max_in_flight_, (*it)->stats().max_in_flight);
         if ((*it)->finished()) {
-            log::info("server", (*it)->name(), "session ended",
-                      {{"requests", std::to_string((*it)->stats().requests)},
-                       {"max_in_flight", std::to_string((*it)->stats().max_in_flight)}});
+            log::limited(*config_.log_limiter, log::Level::kInfo, "server", (*it)->name(),
+                         "session ended",
+                         {{"requests", std::to_string((*it)->stats().requests)},
+                          {"max_in_flight", std::to_string((*it)->stats().max_in_flight)}});
             it = sessions_.erase(it);
         } else {
             ++it;

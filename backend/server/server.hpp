@@ -41,6 +41,8 @@ class Server {
     Status run(int stop_fd) { return run(std::span(&stop_fd, 1)); }
 
     std::size_t sessions() const { return sessions_.size(); }
+    // Bytes of their memory budgets the sessions hold now.
+    std::size_t memory() const;
     // Most requests one session held in flight at once, over all sessions so far.
     std::size_t max_in_flight() const { return max_in_flight_; }
     // What every session so far did, with the fids open now.

@@ -9,18 +9,39 @@
 
 namespace xen9p::server {
 
+namespace {
+
+// Rlerror: header and ecode[4]; every request can be answered with it.
+constexpr std::size_t kRlerrorSize = proto::kHeaderSize + 4;
+
+// A request and its reply of this size fit in the buffer budget together
+// (whole pages, as buffers are allocated).
+std::uint32_t msize_within(std::size_t buffer_budget, std::uint32_t transport_max) {
+    const std::size_t half = buffer_budget / 2 / 4096 * 4096;
+    return static_cast<std::uint32_t>(std::min<std::size_t>(transport_max, half));
+}
+
+}  // namespace
+
 Session::Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport> transport,
                  SessionConfig config, stats::OpStats& ops)
     : loop_(loop),
       ex_(ex),
       transport_(std::move(transport)),
       config_(std::move(config)),
+      buffer_budget_(config_.max_memory / 2),
+      value_budget_(config_.max_memory - config_.max_memory / 2),
       fids_(config_.max_fids),
-      ops_(ops) {}
+      max_msize_(msize_within(buffer_budget_.limit(), transport_->max_msize())),
+      ops_(ops) {
+    if (!config_.log_limiter) config_.log_limiter = std::make_shared<log::RateLimiter>();
+}
 
 Session::~Session() = default;
 
 void Session::start() {
+    // Larger frames can never be paid for: the transport refuses them.
+    transport_->set_msize(max_msize_);
     transport_->start(*this);
 }
 
@@ -41,13 +62,21 @@ Session::Slot* Session::take_slot() {
     free_.pop_back();
     ++in_use_;
     stats_.max_in_flight = std::max(stats_.max_in_flight, in_use_);
-    std::size_t size = msize_ != 0 ? msize_ : transport_->max_msize();
-    // Grows once per slot; steady state reuses the buffers.
-    if (slot->request.size() < size) slot->request.resize(size);
-    if (slot->reply.size() < size) slot->reply.resize(size);
     slot->generation = generation_;
+    slot->request_size = 0;
     slot->reply_size = 0;
     return slot;
+}
+
+bool Session::reserve(ChargedBuffer& buffer, std::size_t size) {
+    if (buffer.reserve(buffer_budget_, size)) return true;
+    // Idle slots keep their buffers so that steady traffic allocates nothing;
+    // when the budget runs short they give them back.
+    for (Slot* idle : free_) {
+        idle->request.release();
+        idle->reply.release();
+    }
+    return buffer.reserve(buffer_budget_, size);
 }
 
 void Session::release(Slot& slot) {
@@ -57,22 +86,38 @@ void Session::release(Slot& slot) {
     slot.flushers.clear();
     free_.push_back(&slot);
     --in_use_;
-    if (input_blocked_ && !closed_) {
+    retry_waiting();
+}
+
+void Session::retry_waiting() {
+    if (closed_) return;
+    if (memory_wait_ != nullptr) {
+        Slot* waiting = std::exchange(memory_wait_, nullptr);
+        if (!process(*waiting)) {
+            memory_wait_ = waiting;
+            return;
+        }
+    }
+    if (input_blocked_ && memory_wait_ == nullptr) {
         input_blocked_ = false;
         transport_->resume_input();
     }
 }
 
-std::span<std::byte> Session::request_buffer() {
+std::span<std::byte> Session::request_buffer(std::size_t size) {
     if (closed_) return {};
-    if (reserved_ == nullptr) {
-        reserved_ = take_slot();
-        if (reserved_ == nullptr) {
-            input_blocked_ = true;
-            return {};
-        }
+    if (size > max_msize_) {
+        // The transport checks msize first; this is a broken one.
+        protocol_violation("message above msize");
+        return {};
     }
-    return reserved_->request;
+    if (memory_wait_ == nullptr) {
+        if (reserved_ == nullptr) reserved_ = take_slot();
+        if (reserved_ != nullptr && reserve(reserved_->request, size))
+            return reserved_->request.span();
+    }
+    input_blocked_ = true;
+    return {};
 }
 
 bool Session::on_message(Route route, std::span<const std::byte> message) {
@@ -83,7 +128,11 @@ bool Session::on_message(Route route, std::span<const std::byte> message) {
         slot = std::exchange(reserved_, nullptr);
         slot->generation = generation_;
     } else {
-        slot = take_slot();
+        if (memory_wait_ == nullptr) slot = take_slot();
+        if (slot != nullptr && !reserve(slot->request, message.size())) {
+            release(*slot);
+            slot = nullptr;
+        }
         if (slot == nullptr) {
             input_blocked_ = true;
             return false;
@@ -93,38 +142,53 @@ bool Session::on_message(Route route, std::span<const std::byte> message) {
     ++stats_.requests;
     slot->received = std::chrono::steady_clock::now();
     slot->route = route;
-    std::uint32_t limit = msize_ != 0 ? msize_ : transport_->max_msize();
-    slot->capacity = std::min<std::size_t>(slot->reply.size(), limit);
-    auto request = proto::decode_request(std::span(slot->request).first(message.size()), limit);
-    if (!request) {
-        if (!request.error().tag) {
-            release(*slot);
-            protocol_violation(proto::to_string(request.error().failure));
-            return true;
-        }
-        slot->tag = *request.error().tag;
-        slot->type = proto::MsgType::Tlerror;
-        if (tags_.contains(slot->tag)) {
-            release(*slot);
-            protocol_violation("tag already in use");
-            return true;
-        }
-        error(*slot, static_cast<int>(proto::errno_for(request.error().failure)));
-        finish(*slot);
+    slot->request_size = message.size();
+    if (!process(*slot)) {
+        // Taken all the same (a ring's request is out of the ring already);
+        // nothing more comes in until it has run.
+        slot->state = State::kMemoryWait;
+        memory_wait_ = slot;
+        input_blocked_ = true;
+    }
+    return true;
+}
+
+bool Session::process(Slot& slot) {
+    std::uint32_t limit = msize_ != 0 ? msize_ : max_msize_;
+    auto request = proto::decode_request(slot.request.span().first(slot.request_size), limit);
+    if (!request && !request.error().tag) {
+        release(slot);
+        protocol_violation(proto::to_string(request.error().failure));
         return true;
     }
-    slot->tag = request->tag;
-    slot->type = proto::type_of(request->body);
-    slot->capacity = std::min(slot->capacity, proto::reply_capacity(request->body, limit));
-    if (slot->type != proto::MsgType::Tversion) {
-        if (tags_.contains(slot->tag)) {
-            release(*slot);
+    const std::size_t capacity = request ? proto::reply_capacity(request->body, limit)
+                                         : std::min<std::size_t>(kRlerrorSize, limit);
+    if (!reserve(slot.reply, capacity)) return false;
+    slot.state = State::kFree;
+    slot.capacity = capacity;
+    if (!request) {
+        slot.tag = *request.error().tag;
+        slot.type = proto::MsgType::Tlerror;
+        if (tags_.contains(slot.tag)) {
+            release(slot);
             protocol_violation("tag already in use");
             return true;
         }
-        tags_[slot->tag] = slot;
+        error(slot, static_cast<int>(proto::errno_for(request.error().failure)));
+        finish(slot);
+        return true;
     }
-    if (dispatch(*slot, *request) == Outcome::kReply) finish(*slot);
+    slot.tag = request->tag;
+    slot.type = proto::type_of(request->body);
+    if (slot.type != proto::MsgType::Tversion) {
+        if (tags_.contains(slot.tag)) {
+            release(slot);
+            protocol_violation("tag already in use");
+            return true;
+        }
+        tags_[slot.tag] = &slot;
+    }
+    if (dispatch(slot, *request) == Outcome::kReply) finish(slot);
     return true;
 }
 
@@ -138,6 +202,7 @@ void Session::on_closed() {
     if (closed_) return;
     closed_ = true;
     if (reserved_ != nullptr) release(*std::exchange(reserved_, nullptr));
+    if (memory_wait_ != nullptr) release(*std::exchange(memory_wait_, nullptr));
     for (auto& slot : slots_) {
         if (slot->state == State::kIo) loop_.cancel(slot.get());
         // The transport dropped what it had queued.
@@ -147,17 +212,17 @@ void Session::on_closed() {
 }
 
 void Session::protocol_violation(std::string_view why) {
-    log::warning("server", transport_->name(), "protocol violation, closing",
-                 {{"reason", std::string(why)}});
+    log::limited(*config_.log_limiter, log::Level::kWarning, "server", transport_->name(),
+                 "protocol violation, closing", {{"reason", std::string(why)}});
     transport_->close();
 }
 
 Session::Outcome Session::reply(Slot& slot, const proto::ReplyBody& body) {
-    auto size = proto::encode(proto::Reply{slot.tag, body}, slot.reply, slot.capacity);
+    auto size = proto::encode(proto::Reply{slot.tag, body}, slot.reply.span(), slot.capacity);
     if (!size) {
         // Only an over-long value (readlink target, xattr) can get here.
-        size = proto::encode(proto::Reply{slot.tag, proto::Rlerror{ERANGE}}, slot.reply,
-                             slot.reply.size());
+        size = proto::encode(proto::Reply{slot.tag, proto::Rlerror{ERANGE}}, slot.reply.span(),
+                             slot.capacity);
     }
     slot.reply_size = size.value_or(0);
     return Outcome::kReply;
@@ -170,14 +235,14 @@ Session::Outcome Session::error(Slot& slot, Errno err) {
 void Session::finish(Slot& slot, bool send_reply) {
     if (auto it = tags_.find(slot.tag); it != tags_.end() && it->second == &slot) tags_.erase(it);
     const bool failed = slot.reply_size >= proto::kHeaderSize &&
-                        slot.reply[4] == static_cast<std::byte>(proto::MsgType::Rlerror);
+                        slot.reply.data()[4] == static_cast<std::byte>(proto::MsgType::Rlerror);
     ops_.record(slot.type, std::chrono::steady_clock::now() - slot.received, failed);
     bool current = slot.generation == generation_ && !closed_;
     if (send_reply && current && slot.reply_size != 0) {
         // Waiting Tflushes are answered from on_sent, once this reply has left
         // the transport: then no ring can deliver Rflush before it.
         slot.state = State::kSending;
-        transport_->send(slot.route, std::span(slot.reply).first(slot.reply_size), slot.index);
+        transport_->send(slot.route, slot.reply.span().first(slot.reply_size), slot.index);
     } else {
         release_and_answer_flushers(slot);
     }
@@ -205,7 +270,7 @@ void Session::io_done(Slot& slot, int result) {
         ops_.add_bytes_read(static_cast<std::uint64_t>(result));
         proto::encode_data_reply_header(proto::MsgType::Rread, slot.tag,
                                         static_cast<std::uint32_t>(result),
-                                        std::span(slot.reply).first<proto::kDataReplyHeaderSize>());
+                                        slot.reply.span().first<proto::kDataReplyHeaderSize>());
         slot.reply_size = proto::kDataReplyHeaderSize + static_cast<std::size_t>(result);
     } else if (slot.type == proto::MsgType::Twrite) {
         ops_.add_bytes_written(static_cast<std::uint64_t>(result));
@@ -226,7 +291,7 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tversion& req) {
     tags_.clear();
     fids_.clear();
     msize_ = 0;
-    std::uint32_t msize = std::min(req.msize, transport_->max_msize());
+    std::uint32_t msize = std::min(req.msize, max_msize_);
     if (msize < proto::kMinMsize) return error(slot, EINVAL);
     if (req.version.str != proto::kVersion9P2000L) {
         return reply(slot, proto::Rversion{msize, {proto::kVersionUnknown}});

@@ -2,8 +2,10 @@
 // rings of one Xen device). Decodes requests, dispatches them by fid, runs file
 // work inline or on io_uring, answers in any order by tag, and implements
 // Tversion (reset) and Tflush. Request and reply bytes live in per-request
-// slots from a pool bounded by max_in_flight; when the pool is empty the
-// transport is paused, so memory stays bounded by msize x max_in_flight.
+// slots from a pool bounded by max_in_flight, their buffers allocated as
+// messages need them and paid for from the session's memory budget; when the
+// pool or the budget is spent the transport is paused, so what a peer can make
+// the session hold stays within SessionConfig::max_memory.
 #pragma once
 
 #include <chrono>
@@ -16,7 +18,9 @@
 
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
+#include "backend/log/log.hpp"
 #include "backend/server/fid_table.hpp"
+#include "backend/server/memory_budget.hpp"
 #include "backend/stats/op_stats.hpp"
 #include "backend/transport/transport.hpp"
 #include "p9proto/codec.hpp"
@@ -29,6 +33,17 @@ struct SessionConfig {
     std::string aname;
     std::size_t max_fids = 4096;
     std::size_t max_in_flight = 256;
+    // Bytes a peer can make the session hold: half for request and reply
+    // buffers (msize is capped to a quarter, so one request and its reply
+    // always fit), half for xattr values kept by fids.
+    std::size_t max_memory = kDefaultMaxMemory;
+    // Lines the peer can cause; shared by the sessions of one device (a
+    // Server fills it in when empty).
+    std::shared_ptr<log::RateLimiter> log_limiter;
+
+    static constexpr std::size_t kDefaultMaxMemory = 64 << 20;
+    // The least max_memory that still allows a useful msize (256 KiB).
+    static constexpr std::size_t kMinMaxMemory = 1 << 20;
 };
 
 struct SessionStats {
@@ -53,9 +68,11 @@ class Session final : TransportSink {
     const SessionStats& stats() const { return stats_; }
     const std::string& name() const { return transport_->name(); }
     std::size_t open_fids() const { return fids_.size(); }
+    // Bytes of its budget held now: buffers and values kept by fids.
+    std::size_t memory() const { return buffer_budget_.used() + value_budget_.used(); }
 
   private:
-    enum class State { kFree, kIo, kFlushWait, kSending };
+    enum class State { kFree, kMemoryWait, kIo, kFlushWait, kSending };
 
     struct Slot final : io::Completion {
         Session* session = nullptr;
@@ -66,8 +83,9 @@ class Session final : TransportSink {
         std::chrono::steady_clock::time_point received;
         std::uint32_t generation = 0;  // session generation it belongs to
         bool flushed = false;
-        std::vector<std::byte> request;
-        std::vector<std::byte> reply;
+        ChargedBuffer request;
+        ChargedBuffer reply;
+        std::size_t request_size = 0;
         std::size_t reply_size = 0;
         std::size_t capacity = 0;            // largest reply the client accepts for this request
         std::shared_ptr<fs::OpenFile> file;  // kept open while I/O runs
@@ -80,12 +98,20 @@ class Session final : TransportSink {
     enum class Outcome { kReply, kAsync };
 
     bool on_message(Route route, std::span<const std::byte> message) override;
-    std::span<std::byte> request_buffer() override;
+    std::span<std::byte> request_buffer(std::size_t size) override;
     void on_sent(std::uint64_t cookie) override;
     void on_closed() override;
 
     Slot* take_slot();
+    // Grows `buffer` to `size` from the buffer budget, first freeing what idle
+    // slots keep; false when requests in flight hold the rest.
+    bool reserve(ChargedBuffer& buffer, std::size_t size);
     void release(Slot& slot);
+    // Decodes the request in `slot`, pays for its reply buffer and dispatches
+    // it; false (nothing done) when the buffer budget cannot pay now.
+    bool process(Slot& slot);
+    // Runs the request waiting for memory if it fits now, then resumes input.
+    void retry_waiting();
     // The reply is ready: hand it over (or drop it if flushed/reset); Tflushes
     // waiting for it are answered once it has left the transport.
     void finish(Slot& slot, bool send_reply = true);
@@ -128,6 +154,9 @@ class Session final : TransportSink {
     Outcome handle(Slot& slot, const proto::Trenameat& req);
     Outcome handle(Slot& slot, const proto::Tunlinkat& req);
 
+    // Pays for an xattr value a fid keeps: ENOMEM past the value budget.
+    Result<MemoryCharge> charge_value(std::size_t bytes);
+
     // The fid as a file node (EBADF if absent, EINVAL for an xattr fid).
     Result<Fid*> node_fid(std::uint32_t fid);
     // Clunk semantics: an xattr-write fid commits its value.
@@ -139,7 +168,11 @@ class Session final : TransportSink {
     fs::Export& ex_;
     std::unique_ptr<Transport> transport_;
     SessionConfig config_;
+    // Before the fids and slots whose charges they count.
+    MemoryBudget buffer_budget_;
+    MemoryBudget value_budget_;
     FidTable fids_;
+    std::uint32_t max_msize_;  // what the transport and the buffer budget allow
     std::uint32_t msize_ = 0;  // 0 until Tversion
     std::uint32_t generation_ = 0;
     bool closed_ = false;
@@ -150,6 +183,9 @@ class Session final : TransportSink {
     Slot* reserved_ = nullptr;
     std::size_t io_pending_ = 0;
     bool input_blocked_ = false;
+    // Received, waiting for its reply buffer. Input stops while one waits, so
+    // there is never a second.
+    Slot* memory_wait_ = nullptr;
     std::unordered_map<std::uint16_t, Slot*> tags_;  // requests not yet answered
     SessionStats stats_;
     stats::OpStats& ops_;

@@ -77,6 +77,14 @@ Status Session::clunk(std::uint32_t fid) {
     return result;
 }
 
+Result<MemoryCharge> Session::charge_value(std::size_t bytes) {
+    auto charge = MemoryCharge::take(value_budget_, bytes);
+    // Only the peer can give this memory back (by clunking), so waiting for
+    // it could wait forever: a precise error instead.
+    if (!charge) return fail(ENOMEM);
+    return std::move(*charge);
+}
+
 Session::Outcome Session::handle(Slot& slot, const proto::Tauth&) {
     // No authentication: diod's clients go on to attach only on ENOENT.
     return error(slot, ENOENT);
@@ -129,7 +137,7 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tread& req) {
     Fid* f = fids_.find(req.fid);
     if (f == nullptr) return error(slot, EBADF);
     std::size_t room = data_room(slot, req.count);
-    std::span<std::byte> payload = std::span(slot.reply).subspan(proto::kDataReplyHeaderSize, room);
+    std::span<std::byte> payload = slot.reply.span().subspan(proto::kDataReplyHeaderSize, room);
     if (f->kind == Fid::Kind::kXattrRead) {
         std::size_t n = req.offset >= f->xattr.size()
                             ? 0
@@ -137,7 +145,7 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tread& req) {
         if (n != 0) std::memcpy(payload.data(), f->xattr.data() + req.offset, n);
         proto::encode_data_reply_header(proto::MsgType::Rread, slot.tag,
                                         static_cast<std::uint32_t>(n),
-                                        std::span(slot.reply).first<proto::kDataReplyHeaderSize>());
+                                        slot.reply.span().first<proto::kDataReplyHeaderSize>());
         slot.reply_size = proto::kDataReplyHeaderSize + n;
         return Outcome::kReply;
     }
@@ -333,8 +341,11 @@ Session::Outcome Session::handle(Slot& slot, const proto::Txattrwalk& req) {
     auto value = req.name.str.empty() ? fs::xattr_list(ex_, (*f)->caller, (*f)->node)
                                       : fs::xattr_get(ex_, (*f)->caller, (*f)->node, req.name.str);
     if (!value) return error(slot, value.error());
+    auto charge = charge_value(value->capacity());
+    if (!charge) return error(slot, charge.error());
     Fid walked;
     walked.kind = Fid::Kind::kXattrRead;
+    walked.xattr_charge = std::move(*charge);
     walked.node = (*f)->node.clone();
     walked.caller = (*f)->caller;
     walked.xattr = std::move(*value);
@@ -353,10 +364,15 @@ Session::Outcome Session::handle(Slot& slot, const proto::Txattrcreate& req) {
         return error(slot, EINVAL);
     }
     if (ex_.read_only()) return error(slot, EROFS);
+    auto charge = charge_value(req.attr_size);
+    if (!charge) return error(slot, charge.error());
     Fid& fid = **f;
     fid.kind = Fid::Kind::kXattrWrite;
     fid.file.reset();
     fid.xattr.clear();
+    // Its whole size at once, so the writes that fill it allocate nothing more.
+    fid.xattr.reserve(req.attr_size);
+    fid.xattr_charge = std::move(*charge);
     fid.xattr_name = req.name.str;
     fid.xattr_size = req.attr_size;
     fid.xattr_flags = req.flags;
@@ -369,11 +385,11 @@ Session::Outcome Session::handle(Slot& slot, const proto::Treaddir& req) {
     if (!(*f)->file) return error(slot, EBADF);
     std::size_t room = data_room(slot, req.count);
     auto used = fs::read_dir(ex_, *(*f)->file, req.offset,
-                             std::span(slot.reply).subspan(proto::kDataReplyHeaderSize, room));
+                             slot.reply.span().subspan(proto::kDataReplyHeaderSize, room));
     if (!used) return error(slot, used.error());
     proto::encode_data_reply_header(proto::MsgType::Rreaddir, slot.tag,
                                     static_cast<std::uint32_t>(*used),
-                                    std::span(slot.reply).first<proto::kDataReplyHeaderSize>());
+                                    slot.reply.span().first<proto::kDataReplyHeaderSize>());
     slot.reply_size = proto::kDataReplyHeaderSize + *used;
     return Outcome::kReply;
 }

@@ -26,6 +26,7 @@ std::string serialize(const WorkerParams& p) {
     line("max_open_files", std::to_string(p.limits.max_open_files));
     line("max_space_mib", std::to_string(p.limits.max_space_mib));
     line("auto_delete", p.limits.auto_delete ? "1" : "0");
+    line("max_memory_mib", std::to_string(p.limits.max_memory_mib));
     line("max_ring_order", std::to_string(p.max_ring_order));
     line("num_rings", std::to_string(p.rings.size()));
     for (std::size_t i = 0; i < p.rings.size(); ++i) {
@@ -80,13 +81,15 @@ Result<WorkerParams> parse_worker_params(std::string_view text) {
     auto max_open = number("max_open_files", kU32Max);
     auto max_space = number("max_space_mib", kU32Max);
     auto auto_delete = flag("auto_delete");
+    auto max_memory = number("max_memory_mib", ExportLimits::kMaxMaxMemoryMib);
     auto order = number("max_ring_order", 9);
     auto num_rings = number("num_rings", 64);
     auto uid = number("uid", kU32Max);
     auto gid = number("gid", kU32Max);
     auto platform = take("platform");
     if (!kind || !domid || !devid || !tag || !path || !model || !read_only || !max_files ||
-        !max_open || !max_space || !auto_delete || !order || !num_rings || !uid || !gid ||
+        !max_open || !max_space || !auto_delete || !max_memory ||
+        *max_memory < ExportLimits::kMinMaxMemoryMib || !order || !num_rings || !uid || !gid ||
         !platform)
         return fail(EINVAL);
     p.device =
@@ -97,7 +100,8 @@ Result<WorkerParams> parse_worker_params(std::string_view text) {
     p.read_only = *read_only;
     p.limits =
         ExportLimits{static_cast<std::uint32_t>(*max_files), static_cast<std::uint32_t>(*max_open),
-                     static_cast<std::uint32_t>(*max_space), *auto_delete};
+                     static_cast<std::uint32_t>(*max_space), *auto_delete,
+                     static_cast<std::uint32_t>(*max_memory)};
     p.max_ring_order = static_cast<std::uint32_t>(*order);
     for (std::uint64_t i = 0; i < *num_rings; ++i) {
         auto ref = number("ring_ref" + std::to_string(i), kU32Max);

@@ -28,7 +28,14 @@ struct ExportLimits {
     std::uint32_t max_open_files = 0;  // 0: the daemon default
     std::uint32_t max_space_mib = 0;   // 0: unlimited
     bool auto_delete = false;
+    // What the worker may hold for its guest (buffers, xattr values), and
+    // with a constant for code and libraries its kernel-enforced data limit.
+    std::uint32_t max_memory_mib = kDefaultMaxMemoryMib;
     friend bool operator==(const ExportLimits&, const ExportLimits&) = default;
+
+    static constexpr std::uint32_t kDefaultMaxMemoryMib = 64;
+    static constexpr std::uint32_t kMinMaxMemoryMib = 1;
+    static constexpr std::uint32_t kMaxMaxMemoryMib = 1 << 16;  // 64 GiB
 };
 
 struct WorkerParams {

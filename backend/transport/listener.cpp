@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -46,7 +47,8 @@ std::string ListenAddress::to_string() const {
 }
 
 Result<std::unique_ptr<Listener>> Listener::open(io::EventLoop& loop, const ListenAddress& address,
-                                                 std::uint32_t max_msize, Accepted accepted) {
+                                                 std::uint32_t max_msize, Accepted accepted,
+                                                 std::shared_ptr<log::RateLimiter> log_limiter) {
     UniqueFd fd;
     std::uint16_t port = 0;
     if (address.kind == ListenAddress::Kind::kUnix) {
@@ -80,20 +82,23 @@ Result<std::unique_ptr<Listener>> Listener::open(io::EventLoop& loop, const List
         port = ntohs(sa.sin_port);
     }
     if (::listen(fd.get(), 64) != 0) return fail_errno();
-    std::unique_ptr<Listener> listener(
-        new Listener(loop, std::move(fd), address, max_msize, std::move(accepted)));
+    std::unique_ptr<Listener> listener(new Listener(loop, std::move(fd), address, max_msize,
+                                                    std::move(accepted), std::move(log_limiter)));
     listener->port_ = port;
     loop.accept(listener->fd_.get(), listener.get());
     return listener;
 }
 
 Listener::Listener(io::EventLoop& loop, UniqueFd fd, ListenAddress address, std::uint32_t max_msize,
-                   Accepted accepted)
+                   Accepted accepted, std::shared_ptr<log::RateLimiter> log_limiter)
     : loop_(loop),
       fd_(std::move(fd)),
       address_(std::move(address)),
       max_msize_(max_msize),
-      accepted_(std::move(accepted)) {}
+      accepted_(std::move(accepted)),
+      log_limiter_(std::move(log_limiter)) {
+    pause_.owner = this;
+}
 
 Listener::~Listener() {
     if (address_.kind == ListenAddress::Kind::kUnix) ::unlink(address_.path.c_str());
@@ -102,14 +107,35 @@ Listener::~Listener() {
 void Listener::on_complete(int result) {
     if (result == -ECANCELED) return;
     if (result >= 0) {
+        next_pause_ = kFirstPause;
         std::string name = address_.to_string() + "#" + std::to_string(next_id_++);
         accepted_(std::make_unique<StreamConnection>(loop_, UniqueFd(result), max_msize_,
-                                                     std::move(name)));
+                                                     std::move(name), log_limiter_));
+    } else if (result == -EMFILE || result == -ENFILE || result == -ENOBUFS || result == -ENOMEM) {
+        // Retrying now would fail again at once, as fast as the loop turns.
+        pause(-result);
+        return;
     } else if (result != -EINTR && result != -ECONNABORTED && result != -EAGAIN) {
-        log::error("transport", address_.to_string(), "accept failed",
-                   {{"errno", Errno{-result}.message()}});
+        log::limited(*log_limiter_, log::Level::kError, "transport", address_.to_string(),
+                     "accept failed", {{"errno", Errno{-result}.message()}});
     }
     loop_.accept(fd_.get(), this);
+}
+
+void Listener::pause(int err) {
+    log::limited(
+        *log_limiter_, log::Level::kWarning, "transport", address_.to_string(), "accept paused",
+        {{"errno", Errno{err}.message()}, {"pause_ms", std::to_string(next_pause_.count())}});
+    const auto ns = std::chrono::nanoseconds(next_pause_).count();
+    pause_.after.tv_sec = ns / 1'000'000'000;
+    pause_.after.tv_nsec = ns % 1'000'000'000;
+    loop_.timeout(pause_.after, &pause_);
+    next_pause_ = std::min(next_pause_ * 2, kMaxPause);
+}
+
+void Listener::Pause::on_complete(int result) {
+    if (result == -ECANCELED) return;
+    owner->loop_.accept(owner->fd_.get(), owner);
 }
 
 }  // namespace xen9p::server

@@ -118,7 +118,7 @@ bool RingConnection::deliver(Route route) {
             return false;
         }
         if (*queued == 0) return true;
-        auto buffer = sink_->request_buffer();
+        auto buffer = sink_->request_buffer(*queued);
         if (buffer.empty()) {
             paused_ = true;
             return true;
@@ -184,8 +184,8 @@ void RingConnection::flush(int) {
 }
 
 void RingConnection::fail(std::string_view why, Route route, Errno err) {
-    log::warning(
-        "transport", name_, "closing device rings",
+    log::limited(
+        log_limiter_, log::Level::kWarning, "transport", name_, "closing device rings",
         {{"reason", std::string(why)}, {"ring", std::to_string(route)}, {"errno", err.message()}});
     close();
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backend/io/event_loop.hpp"
+#include "backend/log/log.hpp"
 #include "backend/transport/mapped_ring.hpp"
 #include "backend/transport/transport.hpp"
 #include "xenring/ring/ring_reader.hpp"
@@ -86,6 +87,7 @@ class RingConnection final : public Transport {
     bool paused_ = false;
     bool closed_ = false;
     std::vector<std::uint64_t> sent_;  // cookies whose replies are in the ring
+    log::RateLimiter log_limiter_;
     Op poll_;
     Op flush_;
 };

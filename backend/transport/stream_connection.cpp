@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <utility>
 
 #include "backend/log/log.hpp"
 #include "p9proto/codec.hpp"
@@ -10,13 +11,14 @@
 namespace xen9p::server {
 
 StreamConnection::StreamConnection(io::EventLoop& loop, UniqueFd fd, std::uint32_t max_msize,
-                                   std::string name)
+                                   std::string name, std::shared_ptr<log::RateLimiter> log_limiter)
     : loop_(loop),
       fd_(std::move(fd)),
       max_msize_(max_msize),
       msize_(max_msize),
       name_(std::move(name)),
-      in_(2 * static_cast<std::size_t>(max_msize)) {
+      log_limiter_(std::move(log_limiter)),
+      in_(kReceiveBuffer) {
     recv_.owner = this;
     recv_.handler = &StreamConnection::received;
     send_.owner = this;
@@ -30,6 +32,11 @@ void StreamConnection::start(TransportSink& sink) {
 
 void StreamConnection::arm_recv() {
     if (closed_ || paused_ || recv_.pending) return;
+    recv_.pending = true;
+    if (!large_.empty()) {
+        loop_.recv(fd_.get(), large_.subspan(large_received_), &recv_);
+        return;
+    }
     if (in_begin_ == in_end_) {
         in_begin_ = in_end_ = 0;
     } else if (in_.size() - in_end_ < in_.size() / 2) {
@@ -38,7 +45,6 @@ void StreamConnection::arm_recv() {
         in_end_ -= in_begin_;
         in_begin_ = 0;
     }
-    recv_.pending = true;
     loop_.recv(fd_.get(), std::span(in_).subspan(in_end_), &recv_);
 }
 
@@ -52,12 +58,22 @@ void StreamConnection::received(int result) {
         }
         return;
     }
-    in_end_ += static_cast<std::size_t>(result);
+    if (!large_.empty()) {
+        large_received_ += static_cast<std::size_t>(result);
+    } else {
+        in_end_ += static_cast<std::size_t>(result);
+    }
     if (deliver()) arm_recv();
 }
 
 bool StreamConnection::deliver() {
     while (!closed_) {
+        if (!large_.empty()) {
+            if (large_received_ < large_.size()) return true;
+            // Bytes in its own buffer are always accepted.
+            sink_->on_message(0, std::exchange(large_, {}));
+            continue;
+        }
         std::span<const std::byte> avail(in_.data() + in_begin_, in_end_ - in_begin_);
         // size[4] alone decides the framing: a bad one is refused before the
         // rest of the header arrives.
@@ -69,6 +85,18 @@ bool StreamConnection::deliver() {
         if (size < proto::kHeaderSize || size > msize_) {
             fail("framing violation", EMSGSIZE);
             return false;
+        }
+        if (avail.size() < size && size > in_.size() / 2) {
+            auto buffer = sink_->request_buffer(size);
+            if (buffer.empty()) {
+                paused_ = true;
+                return false;
+            }
+            std::memcpy(buffer.data(), avail.data(), avail.size());
+            large_ = buffer.first(size);
+            large_received_ = avail.size();
+            in_begin_ = in_end_ = 0;
+            continue;
         }
         if (avail.size() < size) return true;
         if (!sink_->on_message(0, avail.first(size))) {
@@ -119,7 +147,7 @@ void StreamConnection::sent(int result) {
 }
 
 void StreamConnection::fail(std::string_view why, int err) {
-    log::warning("transport", name_, "closing connection",
+    log::limited(*log_limiter_, log::Level::kWarning, "transport", name_, "closing connection",
                  {{"reason", std::string(why)}, {"errno", Errno{err}.message()}});
     close();
 }

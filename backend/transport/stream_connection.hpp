@@ -1,13 +1,19 @@
 // Transport over one connected stream socket (unix or TCP): messages are framed
-// by their size[4] field; receive and send run as io_uring operations.
+// by their size[4] field; receive and send run as io_uring operations. Small
+// messages are received in batches into a fixed buffer of the connection;
+// one larger than half of it is received straight into the sink's
+// request_buffer(), so a connection holds kReceiveBuffer bytes of its own
+// whatever msize is.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "backend/io/event_loop.hpp"
+#include "backend/log/log.hpp"
 #include "backend/transport/transport.hpp"
 #include "xenring/unique_fd.hpp"
 
@@ -15,7 +21,9 @@ namespace xen9p::server {
 
 class StreamConnection final : public Transport {
   public:
-    StreamConnection(io::EventLoop& loop, UniqueFd fd, std::uint32_t max_msize, std::string name);
+    // `log_limiter` bounds the lines the peer can cause (shared by a listener's connections).
+    StreamConnection(io::EventLoop& loop, UniqueFd fd, std::uint32_t max_msize, std::string name,
+                     std::shared_ptr<log::RateLimiter> log_limiter);
     ~StreamConnection() override = default;
 
     void start(TransportSink& sink) override;
@@ -26,6 +34,8 @@ class StreamConnection final : public Transport {
     void close() override;
     bool finished() const override { return closed_ && !recv_.pending && !send_.pending; }
     const std::string& name() const override { return name_; }
+
+    static constexpr std::size_t kReceiveBuffer = 64 * 1024;
 
   private:
     struct Op final : io::Completion {
@@ -55,10 +65,14 @@ class StreamConnection final : public Transport {
     std::uint32_t max_msize_;
     std::uint32_t msize_;
     std::string name_;
+    std::shared_ptr<log::RateLimiter> log_limiter_;
     TransportSink* sink_ = nullptr;
     std::vector<std::byte> in_;
     std::size_t in_begin_ = 0;  // first unconsumed byte
     std::size_t in_end_ = 0;    // end of received bytes
+    // A large message being received into the sink's buffer.
+    std::span<std::byte> large_;
+    std::size_t large_received_ = 0;
     bool paused_ = false;
     bool closed_ = false;
     std::deque<Outgoing> out_;

@@ -22,13 +22,13 @@ class TransportSink {
     // Transport::resume_input().
     virtual bool on_message(Route route, std::span<const std::byte> message) = 0;
 
-    // For a transport that copies each message out of shared memory itself
-    // (the Xen rings): private memory of at least the current msize to copy
-    // the next message into, so it is copied once. A following on_message
-    // whose bytes start at this buffer takes them as they are and always
-    // accepts them. Empty when there is no room now: the transport waits for
-    // Transport::resume_input().
-    virtual std::span<std::byte> request_buffer() = 0;
+    // For a transport that copies each message out of shared memory or a
+    // socket itself: private memory of at least `size` bytes (the message's
+    // size[4], at most the msize set) to place the next message in, so it is
+    // copied once. A following on_message whose bytes start at this buffer
+    // takes them as they are and always accepts them. Empty when there is no
+    // room now: the transport waits for Transport::resume_input().
+    virtual std::span<std::byte> request_buffer(std::size_t size) = 0;
 
     // The reply sent with `cookie` has left the transport's hands; its buffer
     // may be reused. Not called for replies dropped because the peer is gone.

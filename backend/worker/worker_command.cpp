@@ -17,6 +17,7 @@
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
 #include "backend/sandbox/sandbox.hpp"
+#include "backend/server/process_memory_limit.hpp"
 #include "backend/server/server.hpp"
 #include "backend/supervisor/process_worker.hpp"
 #include "backend/transport/ring_connection.hpp"
@@ -156,6 +157,13 @@ int serve_device(const WorkerParams& params, int control_fd) {
         return 1;
     }
 
+    const std::size_t memory_budget = std::size_t{params.limits.max_memory_mib} << 20;
+    if (auto capped = server::limit_process_memory(memory_budget); !capped) {
+        log::error(kComponent, device, "cannot limit the worker's memory",
+                   {{"error", capped.error().message()}});
+        return 1;
+    }
+
     sandbox::SandboxPolicy policy;
     policy.uid = params.uid;
     policy.gid = params.gid;
@@ -185,6 +193,7 @@ int serve_device(const WorkerParams& params, int control_fd) {
 
     server::SessionConfig session;
     session.aname = params.export_path.string();
+    session.max_memory = memory_budget;
     server::Server server(*loop, *ex, session);
     server.add(std::make_unique<server::RingConnection>(*loop, *res.events, std::move(res.rings),
                                                         "ring:" + device));

@@ -239,6 +239,9 @@ int run(const Options& options) {
             }
             started.push_back(std::move(*target));
         }
+        for (auto& target : started) {
+            if (target->name() != "direct") info.memory.push_back(idle_memory(*target));
+        }
         for (const auto& workload : workloads(config)) {
             for (auto& target : started) {
                 auto m = workload.run(*target);
@@ -250,8 +253,12 @@ int run(const Options& options) {
                 results.push_back(std::move(*m));
             }
         }
-        for (auto& target : started)
+        for (auto& target : started) {
+            for (auto& m : info.memory) {
+                if (m.target == target->name()) finish_memory(*target, m);
+            }
             remove_scratch(export_dir, *target);
+        }
     }
     ::getloadavg(info.load_after, 3);
     ring.reset();

@@ -145,6 +145,15 @@ std::string to_json(const RunInfo& info, const std::vector<Measurement>& results
                ", \"met\": " + (*ratio >= g.at_least ? "true" : "false") + "}";
         first_goal = false;
     }
+    out += "\n  ],\n  \"server_memory\": [";
+    for (std::size_t i = 0; i < info.memory.size(); ++i) {
+        const auto& m = info.memory[i];
+        out += std::string(i ? ",\n" : "\n") + "    {\"target\": " + json_string(m.target) +
+               ", \"processes\": " + std::to_string(m.processes) +
+               ", \"idle_rss_kib\": " + std::to_string(m.idle_rss_kib) +
+               ", \"peak_hwm_kib\": " + std::to_string(m.peak_hwm_kib) +
+               ", \"rss_kib\": " + std::to_string(m.rss_kib) + "}";
+    }
     out += "\n  ],\n  \"results\": [\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
         const auto& m = results[i];
@@ -203,6 +212,17 @@ std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& res
         if (m.target != "memcpy") continue;
         out += "memcpy bandwidth, one thread, " + m.workload.substr(7) +
                " blocks: " + fixed(m.value) + " MiB/s\n";
+    }
+    if (!info.memory.empty()) {
+        out +=
+            "\n| server memory (largest serving process) | processes | idle VmRSS | peak VmHWM "
+            "| VmRSS after |\n|---|---:|---:|---:|---:|\n";
+        auto mib = [](std::size_t kib) { return fixed(static_cast<double>(kib) / 1024) + " MiB"; };
+        for (const auto& m : info.memory) {
+            out += "| " + m.target + " | " + std::to_string(m.processes) + " | " +
+                   mib(m.idle_rss_kib) + " | " + mib(m.peak_hwm_kib) + " | " + mib(m.rss_kib) +
+                   " |\n";
+        }
     }
     if (has_target(info, kRing)) {
         out += "\n| issue #9 target | ratio | goal | |\n|---|---:|---:|---|\n";

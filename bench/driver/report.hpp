@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/driver/server_memory.hpp"
 #include "bench/driver/workloads.hpp"
 
 namespace xen9p::bench {
@@ -18,6 +19,7 @@ struct RunInfo {
     std::uint32_t msize = 0;
     WorkloadConfig config;
     std::vector<std::string> targets;  // in column order
+    std::vector<ServerMemory> memory;  // per target that has serving processes
 };
 
 std::string to_json(const RunInfo& info, const std::vector<Measurement>& results);

@@ -59,6 +59,17 @@ class RingTarget final : public Target {
         return std::unique_ptr<Fs>(new BorrowedFs(*sessions_[index]));
     }
 
+    // The workers of the devices connected so far, from `xen9pd status`.
+    std::vector<int> serving_pids() override {
+        auto status = sim_.daemon_status();
+        if (!status) return {};
+        std::vector<int> pids;
+        for (unsigned i = 0; i < sessions_.size(); ++i) {
+            if (auto pid = simxen::worker_pid(*status, domid_of(i))) pids.push_back(*pid);
+        }
+        return pids;
+    }
+
   private:
     simxen::SimXen& sim_;
     std::vector<std::unique_ptr<NinepFs>> sessions_;

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bench/driver/fs.hpp"
 
@@ -22,6 +23,12 @@ class Target {
     virtual unsigned max_sessions() const = 0;
     // The serving process (for profiling), -1 if none.
     virtual int server_pid() const { return -1; }
+    // The processes that serve the sessions (for their memory): by default
+    // the server process.
+    virtual std::vector<int> serving_pids() {
+        if (server_pid() < 0) return {};
+        return {server_pid()};
+    }
 };
 
 }  // namespace xen9p::bench

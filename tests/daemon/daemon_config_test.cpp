@@ -63,6 +63,22 @@ BOOST_AUTO_TEST_CASE(bad_values_give_one_clear_line) {
     BOOST_TEST(!apply_config_text("xen = kvm\n", c).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(max_memory_defaults_to_64_mib_and_is_bounded) {
+    DaemonConfig c;
+    BOOST_TEST(c.default_limits.max_memory_mib == 64u);
+    BOOST_REQUIRE(apply_config_text("max-memory = 16\n", c).has_value());
+    BOOST_TEST(c.default_limits.max_memory_mib == 16u);
+    // A budget of 0 would refuse every request; above 64 GiB is a typo.
+    auto zero = apply_config_text("max-memory = 0\n", c);
+    BOOST_REQUIRE(!zero.has_value());
+    BOOST_TEST(zero.error().message ==
+               "line 1: max-memory: expected a number from 1 to 65536, got '0'");
+    BOOST_TEST(!apply_config_text("max-memory = 65537\n", c).has_value());
+    auto cli = parse({"--max-memory", "128"});
+    BOOST_REQUIRE(cli.has_value());
+    BOOST_TEST(cli->default_limits.max_memory_mib == 128u);
+}
+
 BOOST_AUTO_TEST_CASE(command_line_overrides_the_config_file) {
     const auto path = std::filesystem::temp_directory_path() / "xen9pd-config-test.conf";
     std::ofstream(path) << "allowed-root = /srv/file\nmax-rings = 8\nlog-level = warning\n";

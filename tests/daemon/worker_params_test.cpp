@@ -15,7 +15,7 @@ WorkerParams sample() {
     p.export_path = "/srv/export";
     p.security_model = "mapped-xattr";
     p.read_only = true;
-    p.limits = ExportLimits{100, 5, 64, true};
+    p.limits = ExportLimits{100, 5, 64, true, 48};
     p.max_ring_order = 9;
     p.rings = {{8, 12}, {521, 13}};
     p.uid = 131079;
@@ -53,6 +53,11 @@ BOOST_AUTO_TEST_CASE(params_with_out_of_range_numbers_are_refused) {
     BOOST_TEST(!parse_worker_params(replace("domid=7", "domid=65535")).has_value());
     BOOST_TEST(!parse_worker_params(replace("ring_ref0=8", "ring_ref0=-8")).has_value());
     BOOST_TEST(!parse_worker_params(replace("read_only=1", "read_only=yes")).has_value());
+    // A worker without a memory budget would refuse every request.
+    BOOST_TEST(!parse_worker_params(replace("max_memory_mib=48", "max_memory_mib=0")).has_value());
+    BOOST_TEST(
+        !parse_worker_params(replace("max_memory_mib=48", "max_memory_mib=65537")).has_value());
+    BOOST_TEST(parse_worker_params(replace("max_memory_mib=48", "max_memory_mib=1")).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(decimal_parsing_is_strict) {

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,12 +52,17 @@ DaemonProcess::DaemonProcess(DaemonLimits limits) : limits_(limits) {
     write_file(export_ + "/witness", kWitnessText);
     write_file(outside_ + "/secret", kSecretText);
 
-    const std::vector<std::string> args = {XEN9PD_PATH,       "serve",
-                                           "--export",        export_,
-                                           "--listen",        "unix:" + socket_,
-                                           "--max-fids",      std::to_string(limits.max_fids),
-                                           "--max-in-flight", std::to_string(limits.max_in_flight),
-                                           "--log-level",     "info"};
+    std::vector<std::string> args = {XEN9PD_PATH,       "serve",
+                                     "--export",        export_,
+                                     "--listen",        "unix:" + socket_,
+                                     "--max-fids",      std::to_string(limits.max_fids),
+                                     "--max-in-flight", std::to_string(limits.max_in_flight),
+                                     "--log-level",     "info"};
+    if (limits.max_memory_mib != 0)
+        args.insert(args.end(), {"--max-memory", std::to_string(limits.max_memory_mib)});
+    if (limits.max_connections != 0)
+        args.insert(args.end(), {"--max-connections", std::to_string(limits.max_connections)});
+    const rlimit nofile{limits.max_open_files, limits.max_open_files};
     std::vector<char*> argv;
     for (const auto& a : args)
         argv.push_back(const_cast<char*>(a.c_str()));
@@ -82,6 +88,7 @@ DaemonProcess::DaemonProcess(DaemonLimits limits) : limits_(limits) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::dup2(log_fd, STDOUT_FILENO);
         ::dup2(log_fd, STDERR_FILENO);
+        if (nofile.rlim_cur != 0 && ::setrlimit(RLIMIT_NOFILE, &nofile) != 0) ::_exit(126);
         ::execve(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
@@ -156,6 +163,28 @@ std::size_t DaemonProcess::max_in_flight_seen() const {
                 most, std::strtoull(line.c_str() + at + kKey.size(), nullptr, 10));
     }
     return most;
+}
+
+std::vector<std::string> DaemonProcess::log_lines() const {
+    std::ifstream in(log_);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(std::move(line));
+    return lines;
+}
+
+double DaemonProcess::cpu_seconds() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Fields after the command (which may hold spaces) end with ')'; utime and
+    // stime are the 14th and 15th fields, the 12th and 13th after it.
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    unsigned long long ticks = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i >= 14) ticks += std::stoull(field);
+    }
+    return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace xen9p::hostile

@@ -18,6 +18,9 @@ namespace xen9p::hostile {
 struct DaemonLimits {
     std::size_t max_fids = 256;
     std::size_t max_in_flight = 16;
+    std::size_t max_memory_mib = 0;   // --max-memory; 0: the daemon's default
+    std::size_t max_connections = 0;  // --max-connections; 0: the daemon's default
+    std::size_t max_open_files = 0;   // the daemon's RLIMIT_NOFILE; 0: inherited
 };
 
 struct Memory {
@@ -46,6 +49,8 @@ class DaemonProcess {
     const std::string& export_dir() const { return export_; }
     const std::string& outside_dir() const { return outside_; }
     const DaemonLimits& limits() const { return limits_; }
+    const std::string& socket_path() const { return socket_; }
+    pid_t pid() const { return pid_; }
 
     std::unique_ptr<client::StreamTransport> connect() const;
 
@@ -54,6 +59,10 @@ class DaemonProcess {
     bool running() const;
     // The largest max_in_flight its "session ended" log lines report so far.
     std::size_t max_in_flight_seen() const;
+    // Its log (stderr) so far, one string per line.
+    std::vector<std::string> log_lines() const;
+    // User plus system CPU time it has used so far.
+    double cpu_seconds() const;
 
   private:
     std::string top_;

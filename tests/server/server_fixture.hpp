@@ -144,7 +144,8 @@ class SocketServer {
         if (!address) return ready.set_value(address.error().value);
         auto listener = Listener::open(
             *loop, *address, 1024 * 1024 + 24,
-            [&server](std::unique_ptr<Transport> transport) { server.add(std::move(transport)); });
+            [&server](std::unique_ptr<Transport> transport) { server.add(std::move(transport)); },
+            std::make_shared<log::RateLimiter>());
         if (!listener) return ready.set_value(listener.error().value);
         port_ = (*listener)->port();
         ready.set_value(0);

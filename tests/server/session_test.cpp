@@ -218,9 +218,10 @@ BOOST_AUTO_TEST_CASE(request_buffer_is_a_pool_slot_that_serves_the_request_place
     auto* sink = fx.state.sink;
     // What the ring does: copy the request into the sink's buffer, then hand it over.
     auto place = [&](std::uint16_t tag) {
-        auto buffer = sink->request_buffer();
+        const Request request{tag, Tgetattr{1, getattr::kBasic}};
+        auto buffer = sink->request_buffer(encoded_size(request));
         BOOST_REQUIRE(!buffer.empty());
-        auto size = encode(Request{tag, Tgetattr{1, getattr::kBasic}}, buffer);
+        auto size = encode(request, buffer);
         BOOST_REQUIRE(size.has_value());
         BOOST_TEST(sink->on_message(0, buffer.first(*size)));
         return buffer.data();
@@ -232,12 +233,76 @@ BOOST_AUTO_TEST_CASE(request_buffer_is_a_pool_slot_that_serves_the_request_place
     BOOST_REQUIRE(fx.state.sent.size() == 2u);
     BOOST_TEST(std::holds_alternative<Rgetattr>(fx.reply(0).body));
     BOOST_TEST(std::holds_alternative<Rgetattr>(fx.reply(1).body));
-    BOOST_TEST(sink->request_buffer().empty());
+    BOOST_TEST(sink->request_buffer(64).empty());
     BOOST_TEST(fx.state.resumed == 0);
     sink->on_sent(fx.state.sent[0].cookie);
     BOOST_TEST(fx.state.resumed == 1);
-    BOOST_TEST(sink->request_buffer().data() == first);
+    BOOST_TEST(sink->request_buffer(64).data() == first);
     BOOST_TEST(fx.session->stats().requests == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(requests_wait_while_the_buffer_budget_is_spent_and_run_when_it_frees) {
+    SessionConfig config;
+    config.max_memory = 1 << 20;  // 512 KiB of it for buffers
+    SessionFx fx(config);
+    fx.attach();
+    fx.open_file(2, "f", std::string(8192, 'x'));
+    // Each read holds a one-page request and a 56 KiB reply: eight fit.
+    const std::uint32_t count = 56 * 1024 - kDataReplyHeaderSize;
+    for (std::uint16_t tag = 10; tag < 18; ++tag)
+        BOOST_TEST(fx.feed(tag, Tread{2, 0, count}));
+    fx.drain();
+    BOOST_REQUIRE(fx.state.sent.size() == 8u);
+    // The ninth request is taken, but waits for its reply buffer...
+    BOOST_TEST(fx.feed(18, Tread{2, 0, count}));
+    fx.drain();
+    BOOST_TEST(fx.state.sent.size() == 8u);
+    // ...and nothing more comes in meanwhile.
+    BOOST_TEST(!fx.feed(19, Tread{2, 0, count}));
+    BOOST_TEST(fx.session->memory() <= config.max_memory);
+    BOOST_TEST(fx.state.resumed == 0);
+    fx.state.sink->on_sent(fx.state.sent.front().cookie);
+    fx.drain();
+    BOOST_REQUIRE(fx.state.sent.size() == 9u);
+    BOOST_TEST(fx.reply(8).tag == 18);
+    BOOST_TEST(std::get<Rread>(fx.reply(8).body).data.bytes.size() == 8192u);
+    BOOST_TEST(fx.state.resumed == 1);
+    BOOST_TEST(fx.feed(19, Tread{2, 0, count}));
+    BOOST_TEST(fx.session->memory() <= config.max_memory);
+}
+
+BOOST_AUTO_TEST_CASE(xattr_values_kept_past_the_value_budget_get_enomem) {
+    SessionConfig config;
+    config.max_memory = 1 << 20;  // 512 KiB of it for values kept by fids
+    SessionFx fx(config);
+    fx.attach();
+    write_file(fx.dir / "f", "");
+    auto create = [&fx](std::uint32_t fid) {
+        fx.state.sent.clear();
+        fx.feed(2, Twalk{1, fid, {{WalkName{"f"}}, 1}});
+        fx.feed(3, Txattrcreate{fid, {"user.v"}, 64 * 1024, 0});
+        Reply r = fx.reply(1);
+        fx.ack_all();
+        auto* e = std::get_if<Rlerror>(&r.body);
+        return e == nullptr ? 0 : static_cast<int>(e->ecode);
+    };
+    for (std::uint32_t fid = 10; fid < 18; ++fid)
+        BOOST_TEST(create(fid) == 0);
+    BOOST_TEST(create(18) == ENOMEM);
+    BOOST_TEST(fx.session->memory() <= config.max_memory);
+    // Clunking a fid gives its value's share back (the clunk fails: nothing was written).
+    fx.feed(4, Tclunk{10});
+    fx.ack_all();
+    BOOST_TEST(create(19) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(msize_is_capped_so_that_a_request_and_its_reply_fit_the_budget) {
+    SessionConfig config;
+    config.max_memory = 64 * 1024;  // 32 KiB for buffers
+    SessionFx fx(config);
+    BOOST_TEST(fx.state.msize == 16u * 1024);
+    fx.feed(kNoTag, Tversion{64 * 1024, {kVersion9P2000L}});
+    BOOST_TEST(std::get<Rversion>(fx.reply(0).body).msize == 16u * 1024);
 }
 
 BOOST_AUTO_TEST_CASE(many_reads_in_flight_complete_out_of_order_by_tag) {
