@@ -11,7 +11,7 @@ cache=${1:?usage: fetch.sh CACHE}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 
-host_packages="qemu-system-x86 xen-utils-4.17 busybox-static cpio qemu-system-xen"
+host_packages="qemu-system-x86 xen-utils-4.17 busybox-static cpio qemu-system-xen attr"
 missing=""
 for p in $host_packages; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
