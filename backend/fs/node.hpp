@@ -1,7 +1,10 @@
 // One file of the export as a fid sees it: an O_PATH|O_NOFOLLOW fd, plus where it
 // was found (the parent directory's fd, shared, and the entry name) so that
 // Tremove can unlink it without any path string. Move-only; clone() for Twalk
-// with no names.
+// with no names. The fd is shared by clones and by the children found through
+// it (as their parent fd); while any of them lives it pins its inode with the
+// export's quota accounting (an InodePin), so that an inode unlinked while a fid
+// still reaches it stays counted until the last of them goes.
 #pragma once
 
 #include <memory>
@@ -13,15 +16,16 @@
 
 namespace xen9p::fs {
 
+class SpaceLimits;
+
 class Node {
   public:
     Node() = default;
-    // A node with no known parent (the export root).
-    explicit Node(UniqueFd fd) : fd_(std::make_shared<const UniqueFd>(std::move(fd))) {}
-    Node(UniqueFd fd, std::shared_ptr<const UniqueFd> parent, std::string name)
-        : fd_(std::make_shared<const UniqueFd>(std::move(fd))),
-          parent_(std::move(parent)),
-          name_(std::move(name)) {}
+    // A node with no known parent (the export root, a ".."). With `limits`,
+    // the fd pins its inode there (nothing happens unless usage is counted).
+    explicit Node(UniqueFd fd, SpaceLimits* limits = nullptr);
+    Node(UniqueFd fd, SpaceLimits* limits, std::shared_ptr<const UniqueFd> parent,
+         std::string name);
 
     Node(Node&&) noexcept = default;
     Node& operator=(Node&&) noexcept = default;

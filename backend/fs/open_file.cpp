@@ -150,7 +150,7 @@ Result<Created> create_file(Export& ex, const Caller& who, const Node& dir, std:
     auto now = measure(fd.get());
     if (!now) return undo(Errno{ESTALE});
     ex.limits().inode_added(*now);
-    Node node(std::move(*path), dir.shared_fd(), std::move(cname));
+    Node node(std::move(*path), &ex.limits(), dir.shared_fd(), std::move(cname));
     if (auto s = ex.limits().opened(*now); !s) return std::unexpected(s.error());
     OpenFile file(std::move(fd), flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), now->id, &ex.limits());
     auto qid = qid_of(ex, node);

@@ -119,7 +119,7 @@ void SpaceLimits::drop(std::uint64_t bytes) {
 
 void SpaceLimits::settle(Inodes::iterator it) {
     Inode& inode = it->second;
-    if (inode.opens != 0) return;
+    if (inode.opens != 0 || inode.pins != 0) return;
     if (inode.names == 0) {
         if (files_ > 0) --files_;
         drop(inode.bytes);
@@ -143,6 +143,8 @@ void SpaceLimits::name_added(const InodeUsage& before) {
 
 void SpaceLimits::name_removed(const InodeUsage& before) {
     if (!tracks_usage()) return;
+    // A walked fid may be all that keeps the inode alive now.
+    identify_pins(before.id);
     auto it = inodes_.find(before.id);
     if (it == inodes_.end()) {
         // Its only name: the inode leaves the export.
@@ -163,7 +165,8 @@ void SpaceLimits::remeasured(const InodeUsage& before, const InodeUsage& now) {
     if (!tracks_usage()) return;
     auto it = inodes_.find(now.id);
     if (it == inodes_.end()) {
-        charge(before.bytes, now.bytes);
+        // Nameless and not in inodes_: not counted (yet), nothing to charge.
+        if (now.nlink != 0) charge(before.bytes, now.bytes);
         return;
     }
     charge(it->second.bytes, now.bytes);
@@ -232,6 +235,7 @@ void SpaceLimits::closed(FileId id, int fd) {
 }
 
 Status SpaceLimits::evict_one(int root_fd) {
+    identify_pins();  // pinned inodes are not evicted
     UniqueFd best_dir;
     std::string best_name;
     struct statx_timestamp best_time {};
@@ -239,7 +243,7 @@ Status SpaceLimits::evict_one(int root_fd) {
     auto s = walk_tree(root_fd, [&](int dir_fd, const char* name, const struct statx& st) {
         if (!S_ISREG(st.stx_mode)) return;
         auto it = inodes_.find(inode_usage(st).id);
-        if (it != inodes_.end() && it->second.opens != 0) return;
+        if (it != inodes_.end() && (it->second.opens != 0 || it->second.pins != 0)) return;
         if (found && (st.stx_mtime.tv_sec > best_time.tv_sec ||
                       (st.stx_mtime.tv_sec == best_time.tv_sec &&
                        st.stx_mtime.tv_nsec >= best_time.tv_nsec))) {
@@ -260,6 +264,61 @@ Status SpaceLimits::evict_one(int root_fd) {
     if (::unlinkat(best_dir.get(), best_name.c_str(), 0) != 0) return fail_errno();
     name_removed(*doomed);
     return {};
+}
+
+void SpaceLimits::pinned(InodePin& pin) {
+    pin.next_ = unidentified_;
+    if (unidentified_ != nullptr) unidentified_->prev_ = &pin;
+    unidentified_ = &pin;
+}
+
+void SpaceLimits::unpinned(InodePin& pin) {
+    if (!pin.id_) {
+        if (pin.prev_ != nullptr) {
+            pin.prev_->next_ = pin.next_;
+        } else {
+            unidentified_ = pin.next_;
+        }
+        if (pin.next_ != nullptr) pin.next_->prev_ = pin.prev_;
+        return;
+    }
+    auto it = inodes_.find(*pin.id_);
+    if (it == inodes_.end()) return;
+    if (it->second.pins > 0) --it->second.pins;
+    settle(it);
+}
+
+void SpaceLimits::identify_pins(std::optional<FileId> unlinked) {
+    if (!tracks_usage()) return;
+    while (InodePin* pin = unidentified_) {
+        unidentified_ = pin->next_;
+        if (unidentified_ != nullptr) unidentified_->prev_ = nullptr;
+        pin->next_ = nullptr;
+        auto now = measure(pin->fd_);
+        if (!now) {
+            pin->limits_ = nullptr;  // cannot tell its inode: forgotten
+            continue;
+        }
+        auto [it, fresh] = inodes_.try_emplace(now->id, Inode{.names = 1, .bytes = now->bytes});
+        if (fresh && now->nlink == 0 && now->id != unlinked) {
+            // Reached after its last name went: counted again while pinned.
+            it->second.names = 0;
+            ++files_;
+            bytes_ += now->bytes;
+        }
+        ++it->second.pins;
+        pin->id_ = now->id;
+    }
+}
+
+InodePin::InodePin(SpaceLimits* limits, int fd) : fd_(fd) {
+    if (limits == nullptr || !limits->tracks_usage() || fd < 0) return;
+    limits_ = limits;
+    limits_->pinned(*this);
+}
+
+InodePin::~InodePin() {
+    if (limits_ != nullptr) limits_->unpinned(*this);
 }
 
 UsageProbe::UsageProbe(SpaceLimits& limits, int fd) : fd_(fd) {

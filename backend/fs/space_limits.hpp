@@ -9,16 +9,17 @@
 // this library: every operation that may change an inode's allocation measures
 // it afterwards (statx) instead of predicting; hard links count once (names per
 // inode are tracked for inodes with more than one); an inode that loses its last
-// name while a description of ours has it open stays counted until the last
-// close. Growth is checked before it happens against a bound (allocation_bound),
-// and a write in flight holds its bound until it completes and is measured.
+// name while any descriptor of ours still references it (an open file
+// description, or the O_PATH fd of a walked fid: an InodePin) stays counted
+// until the last of them goes, then is dropped once. Growth is checked before
+// it happens against a bound (allocation_bound), and a write in flight holds
+// its bound until it completes and is measured.
 //
 // Not exact, because only racing the host could make it so: host processes
 // changing the export (the count catches up with an inode at its next
-// operation here or at the next scan), allocation a file system makes or drops
-// later on its own (ext4's extent blocks at writeback, XFS's speculative
-// preallocation), and an unlinked inode the guest still reaches only through
-// a walked (O_PATH) fid: it is dropped at unlink, counted again if reopened.
+// operation here or at the next scan), and allocation a file system makes or
+// drops later on its own (ext4's extent blocks at writeback, XFS's speculative
+// preallocation).
 #pragma once
 
 #include <sys/stat.h>
@@ -30,6 +31,8 @@
 #include "p9proto/errno.hpp"
 
 namespace xen9p::fs {
+
+class InodePin;
 
 struct LimitConfig {
     std::uint32_t max_open_files = 0;  // 0 = unlimited
@@ -77,9 +80,13 @@ std::uint64_t allocation_bound(std::uint32_t blksize, std::uint64_t from, std::u
 // and two leaves).
 std::uint64_t entry_bound(std::uint32_t blksize, std::uint64_t content);
 
+// Must outlive every OpenFile and InodePin that points at it (the Export owns
+// it, the fids referencing the export are gone first).
 class SpaceLimits {
   public:
     explicit SpaceLimits(const LimitConfig& config) : config_(config) {}
+    SpaceLimits(const SpaceLimits&) = delete;
+    SpaceLimits& operator=(const SpaceLimits&) = delete;
 
     // Counts the inodes below `root_fd` and their allocation (only when a file or
     // space limit is set), at any depth.
@@ -120,15 +127,27 @@ class SpaceLimits {
 
     // An open file description on inode `st` starts (EMFILE past
     // max_open_files) or ends (`fd`, still open, is measured a last time).
-    // Open inodes are never auto-deleted.
+    // Inodes a descriptor of ours references (open or pinned) are never
+    // auto-deleted: removing their name would free nothing.
     Status opened(const InodeUsage& st);
     void closed(FileId id, int fd);
 
+    // Measures every InodePin not identified yet and counts it on its inode.
+    // Done only when it matters, so that a walk costs no syscall and each pin
+    // is measured at most once: when an inode may have lost its last name
+    // (name_removed: `unlinked` is that inode, still counted), before an
+    // eviction, and after pinning an inode that may have none left (".." of a
+    // removed directory: counted again while pinned).
+    void identify_pins(std::optional<FileId> unlinked = std::nullopt);
+
   private:
-    // An inode with more than one name in the export, or open.
+    friend class InodePin;
+
+    // An inode with more than one name in the export, or open, or pinned.
     struct Inode {
-        std::uint32_t names = 1;  // in the export; 0 once unlinked while open
+        std::uint32_t names = 1;  // in the export; 0 once unlinked while referenced
         std::uint32_t opens = 0;
+        std::uint32_t pins = 0;      // identified InodePins on it
         std::uint32_t writes = 0;    // in flight
         std::uint64_t bytes = 0;     // last measured, what bytes_ holds for it
         std::uint64_t reserved = 0;  // bounds of its writes in flight
@@ -140,15 +159,42 @@ class SpaceLimits {
     void drop(std::uint64_t bytes);
     // Forgets `it` when nothing needs it any more, dropping an unnamed inode.
     void settle(Inodes::iterator it);
-    // Removes the oldest-mtime regular file that is not open; ENOSPC if none.
+    // Removes the oldest-mtime regular file that is not referenced; ENOSPC if none.
     Status evict_one(int root_fd);
+
+    void pinned(InodePin& pin);
+    void unpinned(InodePin& pin);
 
     LimitConfig config_;
     std::uint64_t files_ = 0;
     std::uint64_t bytes_ = 0;
     std::uint64_t reserved_ = 0;
     std::uint32_t open_count_ = 0;
-    Inodes inodes_;  // only while tracks_usage()
+    Inodes inodes_;                     // only while tracks_usage()
+    InodePin* unidentified_ = nullptr;  // list of pins not measured yet
+};
+
+// A descriptor of ours that keeps an inode alive without being an open file
+// description: the O_PATH fd a walked fid's Node holds (shared by its clones).
+// While it lives, the inode stays counted after losing its last name. Known to
+// SpaceLimits by address: neither copied nor moved.
+class InodePin {
+  public:
+    // No cost (no syscall, no registration) unless `limits` counts usage; `fd`
+    // must stay open for the pin's life.
+    InodePin(SpaceLimits* limits, int fd);
+    ~InodePin();
+    InodePin(const InodePin&) = delete;
+    InodePin& operator=(const InodePin&) = delete;
+
+  private:
+    friend class SpaceLimits;
+
+    SpaceLimits* limits_ = nullptr;
+    int fd_ = -1;
+    std::optional<FileId> id_;  // once identified: counted in inodes_[*id_].pins
+    InodePin* prev_ = nullptr;  // in limits_->unidentified_ until identified
+    InodePin* next_ = nullptr;
 };
 
 // Measures an inode now and again when it goes out of scope, whatever happened

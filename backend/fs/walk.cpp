@@ -110,7 +110,10 @@ Result<Node> walk_one(Export& ex, const Caller& who, const Node& dir, std::strin
         if (!*inside) return fail(ENOENT);
         // The grandparent is not known here: the result cannot be Tremove'd
         // through its origin, which remove_node reports as ESTALE.
-        return Node(std::move(parent));
+        Node node(std::move(parent), &ex.limits());
+        // The ".." of a removed directory may have no name left either.
+        ex.limits().identify_pins();
+        return node;
     }
 
     if (name.empty() || name.find('/') != std::string_view::npos ||
@@ -121,7 +124,7 @@ Result<Node> walk_one(Export& ex, const Caller& who, const Node& dir, std::strin
     std::string cname(name);
     auto fd = open_beneath(dir.fd(), cname.c_str(), 0);
     if (!fd) return std::unexpected(fd.error());
-    return Node(std::move(*fd), dir.shared_fd(), std::move(cname));
+    return Node(std::move(*fd), &ex.limits(), dir.shared_fd(), std::move(cname));
 }
 
 }  // namespace xen9p::fs

@@ -3,7 +3,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "backend/fs/attr.hpp"
 #include "backend/fs/entries.hpp"
@@ -163,7 +165,7 @@ BOOST_AUTO_TEST_CASE(an_unlinked_file_held_open_keeps_its_space_until_closed) {
     BOOST_TEST(err(prepare_write(fx.ex, held.file, 700 * kKiB, 400 * kKiB)) == ENOSPC);
     auto other = must(create_file(fx.ex, fx.me, fx.root, "other", dotl::kRdwr, 0644, 0));
     BOOST_TEST(err(prepare_write(fx.ex, other.file, 0, 400 * kKiB)) == ENOSPC);
-    held.file = OpenFile();  // the last close frees it
+    held = Created{};  // the last close (and the fid's node) frees it
     BOOST_TEST(counted(fx.ex) == recount(fx.host("")));
     write_through(fx.ex, other.file, 0, 400 * kKiB);
 }
@@ -267,8 +269,7 @@ BOOST_AUTO_TEST_CASE(hard_links_count_once) {
         write_through(fx.ex, c.file, 0, 100 * kKiB);
     }
     Usage one = counted(fx.ex);
-    Node f = must(fx.walk("f"));
-    must(make_link(fx.ex, fx.me, fx.root, f, "g"));
+    must(make_link(fx.ex, fx.me, fx.root, must(fx.walk("f")), "g"));
     BOOST_TEST(counted(fx.ex) == recount(fx.host("")));
     BOOST_TEST(counted(fx.ex).files == one.files);
     must(unlink_at(fx.ex, fx.me, fx.root, "f", 0));
@@ -276,6 +277,102 @@ BOOST_AUTO_TEST_CASE(hard_links_count_once) {
     must(unlink_at(fx.ex, fx.me, fx.root, "g", 0));
     BOOST_TEST(counted(fx.ex) == recount(fx.host("")));
     BOOST_TEST(counted(fx.ex).files == one.files - 1);
+}
+
+// A file unlinked while only a walked fid (never opened: an O_PATH node, and
+// clones of it) references it keeps its space until the last such fid goes (it
+// was dropped at unlink: every walked fid could pin up to max-space).
+BOOST_AUTO_TEST_CASE(walked_fids_cannot_pin_unlinked_files_past_max_space) {
+    Fx fx(limited(0, 1, 0, false));
+    std::vector<Node> walked;
+    int pinned = 0;
+    for (int round = 0; round < 4; ++round) {
+        std::string name = "f" + std::to_string(round);
+        {
+            auto c = must(create_file(fx.ex, fx.me, fx.root, name, dotl::kRdwr, 0644, 0));
+            if (err(prepare_write(fx.ex, c.file, 0, 700 * kKiB)) == ENOSPC) break;
+            std::string data(700 * kKiB, 'w');
+            BOOST_REQUIRE(::pwrite(c.file.fd(), data.data(), data.size(), 0) ==
+                          static_cast<ssize_t>(data.size()));
+            finish_write(fx.ex, c.file);
+        }
+        walked.push_back(must(fx.walk(name)));
+        must(unlink_at(fx.ex, fx.me, fx.root, name, 0));
+        ++pinned;
+    }
+    BOOST_TEST(pinned == 1);
+    std::vector<int> fds;
+    for (const Node& node : walked)
+        fds.push_back(node.fd());
+    BOOST_TEST(counted(fx.ex) == recount(fx.host(""), fds));
+
+    // A clone (Twalk with no names) holds it as well; it goes with the last one.
+    std::optional<Node> clone(walked.front().clone());
+    walked.clear();
+    int clone_fd[] = {clone->fd()};
+    BOOST_TEST(counted(fx.ex) == recount(fx.host(""), clone_fd));
+    auto other = must(create_file(fx.ex, fx.me, fx.root, "other", dotl::kRdwr, 0644, 0));
+    BOOST_TEST(err(prepare_write(fx.ex, other.file, 0, 400 * kKiB)) == ENOSPC);
+    clone.reset();
+    BOOST_TEST(counted(fx.ex) == recount(fx.host("")));
+    write_through(fx.ex, other.file, 0, 700 * kKiB);
+    BOOST_TEST(counted(fx.ex) == recount(fx.host("")));
+}
+
+// A directory removed while a walked fid references it (or a fid walked
+// below it before its entries went) stays counted until that fid goes.
+BOOST_AUTO_TEST_CASE(a_removed_directory_held_by_a_walked_fid_counts_until_it_goes) {
+    Fx fx(limited(2, 0, 0, false));
+    must(make_dir(fx.ex, fx.me, fx.root, "d", 0755, 0));
+    std::optional<Node> dir(must(fx.walk("d")));
+    must(unlink_at(fx.ex, fx.me, fx.root, "d", proto::kAtRemoveDir));
+    int fds[] = {dir->fd()};
+    BOOST_TEST(counted(fx.ex) == recount(fx.host(""), fds));
+    must(make_dir(fx.ex, fx.me, fx.root, "e", 0755, 0));
+    BOOST_TEST(err(make_dir(fx.ex, fx.me, fx.root, "f", 0755, 0)) == ENOSPC);
+    dir.reset();
+    BOOST_TEST(counted(fx.ex) == recount(fx.host("")));
+    must(make_dir(fx.ex, fx.me, fx.root, "f", 0755, 0));
+}
+
+// ".." of a removed directory reaches an inode that may have lost its last
+// name too: pinned from then on, it counts again at once.
+BOOST_AUTO_TEST_CASE(a_removed_directory_reached_through_dotdot_counts_again) {
+    Fx fx(limited(10, 0, 0, false));
+    must(make_dir(fx.ex, fx.me, fx.root, "d", 0755, 0));
+    Node d = must(fx.walk("d"));
+    must(make_dir(fx.ex, fx.me, d, "e", 0755, 0));
+    must(make_dir(fx.ex, fx.me, must(fx.walk("d/e")), "f", 0755, 0));
+    Node f = must(fx.walk("d/e/f"));  // holds e as its parent, not d
+    d = Node();
+    must(unlink_at(fx.ex, fx.me, must(fx.walk("d/e")), "f", proto::kAtRemoveDir));
+    must(unlink_at(fx.ex, fx.me, must(fx.walk("d")), "e", proto::kAtRemoveDir));
+    must(unlink_at(fx.ex, fx.me, fx.root, "d", proto::kAtRemoveDir));
+    int held[] = {f.fd(), f.parent_fd()};
+    BOOST_TEST(counted(fx.ex) == recount(fx.host(""), held));
+    Node e = must(walk_one(fx.ex, fx.me, f, ".."));
+    Node up = must(walk_one(fx.ex, fx.me, e, ".."));
+    int all[] = {f.fd(), f.parent_fd(), e.fd(), up.fd()};
+    BOOST_TEST(counted(fx.ex) == recount(fx.host(""), all));
+    f = Node();
+    e = Node();
+    up = Node();
+    BOOST_TEST(counted(fx.ex) == recount(fx.host("")));
+}
+
+// Auto-delete spares what a walked fid holds: removing its name would free
+// nothing while the fid lives.
+BOOST_AUTO_TEST_CASE(auto_delete_spares_a_file_a_walked_fid_holds) {
+    Fx fx(limited(2, 0, 0, true));
+    must(create_file(fx.ex, fx.me, fx.root, "old", dotl::kRdwr, 0644, 0));
+    must(create_file(fx.ex, fx.me, fx.root, "mid", dotl::kRdwr, 0644, 0));
+    age(fx, "old", 1000);
+    age(fx, "mid", 2000);
+    Node held = must(fx.walk("old"));
+    must(create_file(fx.ex, fx.me, fx.root, "new", dotl::kRdwr, 0644, 0));
+    BOOST_TEST(::access(fx.host("old").c_str(), F_OK) == 0);
+    BOOST_TEST(::access(fx.host("mid").c_str(), F_OK) != 0);
+    BOOST_TEST(counted(fx.ex) == recount(fx.host("")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

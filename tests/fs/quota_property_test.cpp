@@ -46,14 +46,25 @@ class Run {
 
     void step(int n) {
         // create, mkdir, symlink, mkfifo, unlink, rmdir, rename, link, open,
-        // write, truncate, close, setxattr, restart
-        static const std::vector<double> weights = {4, 3, 2, 1, 3, 2, 3, 5, 3, 8, 2, 2, 1, 0.4};
+        // write, truncate, close, setxattr, remove while walked, forget a
+        // walked fid, restart
+        static const std::vector<double> weights = {4, 3, 2, 1, 3, 2, 3,   5,
+                                                    3, 8, 2, 2, 1, 3, 1.5, 0.4};
         int op = std::discrete_distribution<int>(weights.begin(), weights.end())(rng_);
         std::string what = apply(op);
         log_ << n << ": " << what << "\n";
+        // Every descriptor of ours that may keep an unlinked inode alive: open
+        // files, the O_PATH fds of nodes and the parent fds nodes keep.
         std::vector<int> fds;
-        for (const auto& h : held_)
+        for (const auto& h : held_) {
             fds.push_back(h.file.fd());
+            fds.push_back(h.node.fd());
+            if (h.node.parent_fd() >= 0) fds.push_back(h.node.parent_fd());
+        }
+        for (const auto& node : walked_) {
+            fds.push_back(node.fd());
+            if (node.parent_fd() >= 0) fds.push_back(node.parent_fd());
+        }
         Usage expected = recount(fx_.host(""), fds);
         Usage got{ex().limits().files(), ex().limits().bytes()};
         BOOST_REQUIRE_MESSAGE(ex().limits().reserved() == 0, "a write's bound outlived it");
@@ -159,6 +170,7 @@ class Run {
             }
             case 9:
             case 10: {
+                if (!walked_.empty() && pick(3) == 0) return truncate_walked();
                 if (held_.empty()) return "skip (nothing open)";
                 Held& h = held_[static_cast<std::size_t>(pick(static_cast<int>(held_.size())))];
                 if ((h.file.flags() & O_ACCMODE) == O_RDONLY) return "skip (read-only)";
@@ -194,8 +206,35 @@ class Run {
                 return "setxattr " + where + " (" + std::to_string(value.size()) + ")" +
                        outcome(xattr_set(ex(), fx_.me, *node, "user.q" + n, value, 0));
             }
+            case 13: {
+                // A fid walked to an entry (never opened), and maybe a clone of
+                // it (Twalk with no names), hold the inode while it is removed:
+                // by name or through the fid itself (Tremove).
+                auto node = walk(where);
+                if (!node) return "skip (no " + where + ")";
+                struct stat st {};
+                BOOST_REQUIRE(::fstatat(node->fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ==
+                              0);
+                if (pick(3) == 0) walked_.push_back(node->clone());
+                std::string r;
+                if (pick(2) == 0) {
+                    r = "remove walked " + where + outcome(remove_node(ex(), fx_.me, *node));
+                } else {
+                    std::uint32_t flags = S_ISDIR(st.st_mode) ? proto::kAtRemoveDir : 0;
+                    r = "unlink walked " + where +
+                        outcome(unlink_at(ex(), fx_.me, *parent, n, flags));
+                }
+                walked_.push_back(std::move(*node));
+                return r;
+            }
+            case 14: {
+                if (walked_.empty()) return "skip (nothing walked)";
+                walked_.erase(walked_.begin() + pick(static_cast<int>(walked_.size())));
+                return "forget walked";
+            }
             default: {
                 // A new worker: everything closes, the export is scanned afresh.
+                walked_.clear();
                 held_.clear();
                 restarted_.reset();
                 restarted_.emplace(must(Export::open(fx_.host(""), tracked(model_))));
@@ -204,11 +243,26 @@ class Run {
         }
     }
 
+    // Truncates (Tsetattr on a fid never opened) a walked regular file.
+    std::string truncate_walked() {
+        const Node& node =
+            walked_[static_cast<std::size_t>(pick(static_cast<int>(walked_.size())))];
+        struct stat st {};
+        BOOST_REQUIRE(::fstatat(node.fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0);
+        if (!S_ISREG(st.st_mode)) return "skip (walked is no file)";
+        proto::Tsetattr req;
+        req.valid = proto::setattr::kSize;
+        req.size = static_cast<std::uint64_t>(pick(static_cast<int>(st.st_size) + 1));
+        return "truncate walked " + std::to_string(req.size) +
+               outcome(setattr(ex(), fx_.me, node, nullptr, req));
+    }
+
     std::mt19937 rng_;
     SecurityModel model_;
     Fx fx_;
     std::optional<Export> restarted_;
     std::vector<Held> held_;
+    std::vector<Node> walked_;  // fids walked and never opened
     std::ostringstream log_;
 };
 
