@@ -35,9 +35,12 @@ class Export {
   public:
     // Opens `path` (a directory, symlinks refused) and /proc/self/fd. Call in the
     // process that will serve the export (the /proc fd is that process's fd
-    // table; a forked child must open its own Export) and before it chroots:
-    // both fds keep working afterwards.
+    // table; a forked child must open its own Export).
     static Result<Export> open(const std::string& path, const ExportConfig& config);
+    // Same with the proc fd given: a sandboxed worker opens "/" after
+    // confinement, with the sandbox's private proc (sandbox::SandboxReport).
+    static Result<Export> open(const std::string& path, const ExportConfig& config,
+                               UniqueFd proc_self_fd);
 
     Export(Export&&) noexcept = default;
     Export& operator=(Export&&) noexcept = default;
