@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -53,6 +55,10 @@ Result<Export> Export::open(const std::string& path, const ExportConfig& config,
     if (!st) return std::unexpected(st.error());
     Export ex(std::move(root_fd), std::move(proc_self_fd), config,
               makedev(st->stx_dev_major, st->stx_dev_minor), st->stx_ino);
+    if (config.model == SecurityModel::kPassthrough) {
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        if (::syscall(SYS_capget, &header, ex.caps_.data.data()) != 0) return fail_errno();
+    }
     if (ex.limits_->tracks_usage()) {
         if (auto s = ex.limits_->scan(ex.root_fd()); !s) return std::unexpected(s.error());
     }

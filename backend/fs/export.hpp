@@ -3,6 +3,9 @@
 // Opened once from a path string; from then on everything is fd-relative.
 #pragma once
 
+#include <linux/capability.h>
+
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,6 +33,13 @@ struct ExportConfig {
 };
 
 class Node;
+
+// The process's capability sets when its export was opened under
+// passthrough: what fs::CredGuard lowers to nothing for a non-root caller and
+// restores afterwards.
+struct CapabilitySets {
+    std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
+};
 
 class Export {
   public:
@@ -64,6 +74,9 @@ class Export {
     // Heap-held so that open files may point at it while the Export moves.
     SpaceLimits& limits() { return *limits_; }
 
+    // Under passthrough, the capability sets of the process that opened it.
+    const CapabilitySets& capabilities() const { return caps_; }
+
   private:
     Export(UniqueFd root, UniqueFd proc, const ExportConfig& config, std::uint64_t root_dev,
            std::uint64_t root_ino);
@@ -75,6 +88,7 @@ class Export {
     std::uint64_t root_ino_ = 0;
     QidMap qids_;
     std::unique_ptr<SpaceLimits> limits_;
+    CapabilitySets caps_;
 };
 
 }  // namespace xen9p::fs

@@ -101,8 +101,8 @@ Status set_rlimit(int resource, rlim_t value) {
 // What a worker calls after set-up: file ops relative to fds it holds (xattrs
 // only through fds), io_uring_enter (its ring's opcodes are limited by the
 // ring's own restrictions, and no io_uring_register is needed once the ring
-// is enabled), the control socket, memory management, the fsuid switch
-// of passthrough requests, and exiting. ioctl is allowed
+// is enabled), the control socket, memory management, the fsuid and
+// capability switch of passthrough requests, and exiting. ioctl is allowed
 // only with the requests below.
 constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(read),
@@ -177,6 +177,10 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(getegid),
     SCMP_SYS(setfsuid),
     SCMP_SYS(setfsgid),
+    // fs::CredGuard: a passthrough request of a non-root caller runs with no
+    // effective capability (the permitted set stays as it is).
+    SCMP_SYS(capget),
+    SCMP_SYS(capset),
     SCMP_SYS(clock_gettime),
     SCMP_SYS(clock_nanosleep),
     SCMP_SYS(nanosleep),
