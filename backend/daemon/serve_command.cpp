@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <charconv>
@@ -11,8 +12,10 @@
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
+#include "backend/sandbox/sandbox.hpp"
 #include "backend/server/server.hpp"
 #include "backend/transport/listener.hpp"
+#include "backend/worker/confinement.hpp"
 #include "xenring/unique_fd.hpp"
 
 namespace xen9p::daemon {
@@ -28,13 +31,22 @@ struct ServeOptions {
     fs::ExportConfig export_config;
     server::SessionConfig session;
     log::Level log_level = log::Level::kInfo;
+    // Confined as a worker is, as this uid and gid (default: the export
+    // directory's owner and group), unless --no-sandbox.
+    bool sandbox = true;
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
 };
 
 constexpr std::string_view kUsage =
     "usage: xen9pd serve --export DIR --listen unix:PATH|tcp:ADDR:PORT\n"
     "       [--security-model none|passthrough|mapped-xattr] [--read-only]\n"
     "       [--max-fids N] [--max-open-files N] [--max-files N] [--max-space MIB]\n"
-    "       [--auto-delete] [--max-in-flight N] [--log-level error|warning|info|debug]\n";
+    "       [--auto-delete] [--max-in-flight N] [--log-level error|warning|info|debug]\n"
+    "       [--uid UID] [--gid GID] [--no-sandbox]\n"
+    "  Run as root, serve confines itself as a worker does: the export as its\n"
+    "  root, UID/GID (default: the export's owner; never 0), seccomp.\n"
+    "  --no-sandbox keeps the calling process's identity and view of the host.\n";
 
 template <class T>
 bool parse_number(std::string_view text, T& out) {
@@ -52,6 +64,10 @@ std::optional<ServeOptions> parse(std::span<const std::string> args) {
         }
         if (arg == "--auto-delete") {
             options.export_config.limits.auto_delete = true;
+            continue;
+        }
+        if (arg == "--no-sandbox") {
+            options.sandbox = false;
             continue;
         }
         if (i + 1 >= args.size()) return std::nullopt;
@@ -76,6 +92,14 @@ std::optional<ServeOptions> parse(std::span<const std::string> args) {
             ok = parse_number(value, options.export_config.limits.max_files);
         } else if (arg == "--max-space") {
             ok = parse_number(value, options.export_config.limits.max_space_mib);
+        } else if (arg == "--uid") {
+            uid_t uid = 0;
+            ok = parse_number(value, uid);
+            options.uid = uid;
+        } else if (arg == "--gid") {
+            gid_t gid = 0;
+            ok = parse_number(value, gid);
+            options.gid = gid;
         } else if (arg == "--log-level") {
             ok = log::parse_level(value, options.log_level);
         } else {
@@ -100,6 +124,38 @@ Result<UniqueFd> stop_signals() {
     return fd;
 }
 
+// The worker's sandbox for the export: its owner's ids unless given.
+Result<sandbox::SandboxPolicy> sandbox_policy(const ServeOptions& options) {
+    struct stat st {};
+    if (::stat(options.export_path.c_str(), &st) != 0) return fail_errno();
+    sandbox::SandboxPolicy policy;
+    policy.uid = options.uid.value_or(st.st_uid);
+    policy.gid = options.gid.value_or(st.st_gid);
+    policy.root = options.export_path;
+    if (options.export_config.limits.max_open_files != 0)
+        policy.max_open_files = options.export_config.limits.max_open_files + 64;
+    policy.keep_capabilities = sandbox::capabilities_for_security_model(
+        std::string(fs::security_model_name(options.export_config.model)));
+    return policy;
+}
+
+Result<fs::Export> open_export(const ServeOptions& options) {
+    if (!options.sandbox) return fs::Export::open(options.export_path, options.export_config);
+    auto policy = sandbox_policy(options);
+    if (!policy) return std::unexpected(policy.error());
+    // enter_sandbox refuses uid or gid 0 with EPERM.
+    auto ex = confine_to_export(*policy, options.export_config);
+    if (!ex) {
+        log::error(kComponent, "", "cannot confine serve (--no-sandbox to run unconfined)",
+                   {{"step", std::string(confinement_step_name(ex.error().step))},
+                    {"uid", std::to_string(policy->uid)},
+                    {"gid", std::to_string(policy->gid)},
+                    {"errno", ex.error().error.message()}});
+        return std::unexpected(ex.error().error);
+    }
+    return std::move(*ex);
+}
+
 }  // namespace
 
 int serve_command(std::span<const std::string> args) {
@@ -118,12 +174,6 @@ int serve_command(std::span<const std::string> args) {
         std::fputs(kUsage.data(), stderr);
         return 2;
     }
-    auto ex = fs::Export::open(options->export_path, options->export_config);
-    if (!ex) {
-        log::error(kComponent, "", "cannot open export",
-                   {{"path", options->export_path}, {"errno", ex.error().message()}});
-        return 1;
-    }
     auto loop = io::EventLoop::create();
     if (!loop) {
         log::error(kComponent, "", "io_uring unavailable", {{"errno", loop.error().message()}});
@@ -134,28 +184,42 @@ int serve_command(std::span<const std::string> args) {
         log::error(kComponent, "", "cannot watch signals", {{"errno", signals.error().message()}});
         return 1;
     }
-    server::Server server(*loop, *ex, options->session);
+    // The socket is bound before confinement (the sandbox forbids socket and
+    // bind); the server exists once the export is open, before the loop runs,
+    // and goes before the export it serves.
+    std::optional<fs::Export> ex;
+    std::optional<server::Server> server;
     auto listener = server::Listener::open(*loop, *address, kStreamMaxMsize,
                                            [&server](std::unique_ptr<server::Transport> transport) {
-                                               server.add(std::move(transport));
+                                               server->add(std::move(transport));
                                            });
     if (!listener) {
         log::error(kComponent, "", "cannot listen",
                    {{"address", options->listen}, {"errno", listener.error().message()}});
         return 1;
     }
+    if (options->sandbox) (*listener)->keep_socket_file();
+    auto opened = open_export(*options);
+    if (!opened) {
+        log::error(kComponent, "", "cannot open export",
+                   {{"path", options->export_path}, {"errno", opened.error().message()}});
+        return 1;
+    }
+    ex.emplace(std::move(*opened));
+    server.emplace(*loop, *ex, options->session);
     log::info(kComponent, "", "serving",
               {{"export", options->export_path},
                {"listen", options->listen},
                {"port", std::to_string((*listener)->port())},
                {"security_model", std::string(fs::security_model_name(ex->model()))},
-               {"read_only", ex->read_only() ? "yes" : "no"}});
-    if (auto ok = server.run(signals->get()); !ok) {
+               {"read_only", ex->read_only() ? "yes" : "no"},
+               {"sandbox", options->sandbox ? "yes" : "no"}});
+    if (auto ok = server->run(signals->get()); !ok) {
         log::error(kComponent, "", "event loop failed", {{"errno", ok.error().message()}});
         return 1;
     }
     log::info(kComponent, "", "stopped",
-              {{"max_in_flight", std::to_string(server.max_in_flight())}});
+              {{"max_in_flight", std::to_string(server->max_in_flight())}});
     return 0;
 }
 

@@ -194,6 +194,8 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(sendmsg),
     SCMP_SYS(recvfrom),
     SCMP_SYS(sendto),
+    // `xen9pd serve` closing a client's stream socket.
+    SCMP_SYS(shutdown),
     SCMP_SYS(getrandom),
     SCMP_SYS(sched_yield),
     SCMP_SYS(prlimit64),

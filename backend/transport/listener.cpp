@@ -96,7 +96,8 @@ Listener::Listener(io::EventLoop& loop, UniqueFd fd, ListenAddress address, std:
       accepted_(std::move(accepted)) {}
 
 Listener::~Listener() {
-    if (address_.kind == ListenAddress::Kind::kUnix) ::unlink(address_.path.c_str());
+    if (address_.kind == ListenAddress::Kind::kUnix && unlink_on_close_)
+        ::unlink(address_.path.c_str());
 }
 
 void Listener::on_complete(int result) {

@@ -40,6 +40,11 @@ class Listener final : io::Completion {
     // The port actually bound (TCP port 0 picks a free one).
     std::uint16_t port() const { return port_; }
 
+    // Leaves the unix socket file on close: once the process is confined its
+    // path names nothing, or something inside the export. The next bind
+    // replaces the stale file.
+    void keep_socket_file() { unlink_on_close_ = false; }
+
   private:
     Listener(io::EventLoop& loop, UniqueFd fd, ListenAddress address, std::uint32_t max_msize,
              Accepted accepted);
@@ -52,6 +57,7 @@ class Listener final : io::Completion {
     Accepted accepted_;
     std::uint16_t port_ = 0;
     std::uint64_t next_id_ = 0;
+    bool unlink_on_close_ = true;
 };
 
 }  // namespace xen9p::server

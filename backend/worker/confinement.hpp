@@ -26,6 +26,12 @@ struct ConfinementError {
 
 std::string_view confinement_step_name(ConfinementError::Step step);
 
+// Enters the sandbox of `policy` (whose root is the export) and opens the
+// export as "/" with the sandbox's proc: what `xen9pd serve` does once its
+// ring and listening socket exist.
+std::expected<fs::Export, ConfinementError> confine_to_export(const sandbox::SandboxPolicy& policy,
+                                                              const fs::ExportConfig& config);
+
 // Creates the (restricted) event loop, enters the sandbox of `policy` (whose
 // root is the export) and opens the export as "/" with the sandbox's proc.
 // The caller must be single-threaded and root; on error it must exit.
