@@ -153,7 +153,11 @@ Result<fs::Export> open_export(const ServeOptions& options) {
                     {"errno", ex.error().error.message()}});
         return std::unexpected(ex.error().error);
     }
-    return std::move(*ex);
+    log::info(kComponent, "", "confined",
+              {{"uid", std::to_string(policy->uid)},
+               {"gid", std::to_string(policy->gid)},
+               {"confinement", std::string(confinement_name(ex->confinement))}});
+    return std::move(ex->ex);
 }
 
 }  // namespace

@@ -36,11 +36,16 @@ int pivot_root(const char* new_root, const char* put_old) {
 // fresh PID namespace the launcher gives a worker, that is the worker alone;
 // without one, processes of its uid that are not dumpable (any that changed
 // uid from root, as workers and restricted device models do) stay hidden too.
-Status mount_private_proc() {
+// The instance is detached at once: the fd keeps it alive, and ".." at the
+// root of a detached mount stays there, whatever becomes of the host's tree.
+Result<UniqueFd> open_private_proc() {
     if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 "hidepid=ptraceable,subset=pid") != 0)
         return fail_errno();
-    return {};
+    UniqueFd proc_fd(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!proc_fd) return fail_errno();
+    if (::umount2("/proc", MNT_DETACH) != 0) return fail_errno();
+    return proc_fd;
 }
 
 // nodev, nosuid, noexec on the export and every mount below it: what a
@@ -54,26 +59,31 @@ Status restrict_mounts_below(const std::filesystem::path& root) {
     return {};
 }
 
-// Private mount namespace whose "/" is the export; the old root is detached so
-// nothing outside the export is reachable by path. Returns the fd of the
-// private proc's self/fd, the only way back into proc: it lives in the
-// detached tree, whose ".." at its root stays at its root.
-Result<UniqueFd> pivot_into(const std::filesystem::path& root) {
-    if (::unshare(CLONE_NEWNS) != 0) return fail_errno();
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail_errno();
-    if (auto s = mount_private_proc(); !s) return std::unexpected(s.error());
-    UniqueFd proc_fd(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!proc_fd) return fail_errno();
+// Makes the export (bound onto itself, restricted) the root of the private
+// mount namespace. The old root is detached, so nothing outside the export
+// is reachable by path.
+Result<Confinement> root_into(const std::filesystem::path& root) {
     // pivot_root needs the new root to be a mount point.
     if (::mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
         return fail_errno();
     if (auto s = restrict_mounts_below(root); !s) return std::unexpected(s.error());
     if (::chdir(root.c_str()) != 0) return fail_errno();
     // Stacking the old root on "." and detaching it avoids needing a put_old dir.
-    if (pivot_root(".", ".") != 0) return fail_errno();
-    if (::umount2(".", MNT_DETACH) != 0) return fail_errno();
+    if (pivot_root(".", ".") == 0) {
+        if (::umount2(".", MNT_DETACH) != 0) return fail_errno();
+        if (::chdir("/") != 0) return fail_errno();
+        return Confinement::kPivotRoot;
+    }
+    // A dom0 running from its initramfs cannot pivot away from rootfs
+    // (EINVAL): move the export over "/" and chroot into it, as switch_root
+    // does. The root, the cwd and every fd are then inside the export (the
+    // proc is detached), and leaving a chroot needs CAP_SYS_CHROOT, which no
+    // worker keeps.
+    if (errno != EINVAL) return fail_errno();
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return fail_errno();
+    if (::chroot(".") != 0) return fail_errno();
     if (::chdir("/") != 0) return fail_errno();
-    return proc_fd;
+    return Confinement::kChroot;
 }
 
 Status set_capabilities(const std::vector<int>& keep) {
@@ -251,12 +261,16 @@ std::vector<int> capabilities_for_security_model(const std::string& model) {
 
 Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy) {
     if (policy.uid == 0 || policy.gid == 0) return fail(EPERM);
-    // No chroot fallback: the worker needs a proc directory, and without a
-    // mount namespace of its own the only one is the host's, whose
-    // /proc/1/root leads out of any chroot.
-    auto proc_fd = pivot_into(policy.root);
+    // No confinement without a mount namespace of its own: the worker needs a
+    // proc directory, and the host's /proc/1/root leads out of any chroot.
+    if (::unshare(CLONE_NEWNS) != 0) return fail_errno();
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail_errno();
+    auto proc_fd = open_private_proc();
     if (!proc_fd) return std::unexpected(proc_fd.error());
+    auto confinement = root_into(policy.root);
+    if (!confinement) return std::unexpected(confinement.error());
     SandboxReport report;
+    report.confinement = *confinement;
     report.proc_fd = std::move(*proc_fd);
     // The guest's device model shares this uid: it must not ptrace or read us.
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail_errno();

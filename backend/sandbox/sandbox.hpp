@@ -19,8 +19,9 @@ struct SandboxPolicy {
     uid_t uid = 0;  // range_base + domid; 0 is refused
     gid_t gid = 0;
     // Becomes "/" of the worker: a private mount namespace with the export
-    // (nodev, nosuid, noexec) pivoted to the root. Fails where mount
-    // namespaces are unavailable: there is no confinement without one.
+    // (nodev, nosuid, noexec) pivoted to the root, or moved over "/" and
+    // chrooted into where "/" is rootfs. Fails where mount namespaces are
+    // unavailable: there is no confinement without one.
     std::filesystem::path root;
     rlim_t max_open_files = 1024;
     // Capabilities (CAP_* numbers) kept in the permitted and effective sets,
@@ -29,7 +30,11 @@ struct SandboxPolicy {
     bool install_seccomp = true;
 };
 
+// How the root was confined, for logs.
+enum class Confinement { kPivotRoot, kChroot };
+
 struct SandboxReport {
+    Confinement confinement = Confinement::kPivotRoot;
     // Directory fd of self/fd in a proc instance private to the sandbox
     // (pid directories only, processes it may not ptrace hidden): what fs::Export
     // re-opens O_PATH fds through. Nothing else of proc, and nothing of the
@@ -38,8 +43,9 @@ struct SandboxReport {
 };
 
 // Applies the policy to the calling process, which must be single-threaded
-// and root. Order: mount namespace, private proc, export bound nodev/nosuid/
-// noexec, pivot_root and the old root detached, then not dumpable,
+// and root. Order: mount namespace, private proc (detached), export bound
+// nodev/nosuid/noexec, pivot_root and the old root detached (or, on rootfs,
+// the export moved over "/" and chroot), then not dumpable,
 // supplementary groups dropped, setresgid/setresuid, capabilities,
 // no_new_privs, rlimits, seccomp. Each step's failure is returned; the caller
 // must then exit. A directory the caller opened before still reaches the host's

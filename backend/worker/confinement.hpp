@@ -13,9 +13,15 @@
 
 namespace xen9p::daemon {
 
+struct ConfinedExport {
+    fs::Export ex;
+    sandbox::Confinement confinement;
+};
+
 struct ConfinedWorker {
     io::EventLoop loop;
     fs::Export ex;
+    sandbox::Confinement confinement;
 };
 
 struct ConfinementError {
@@ -25,12 +31,14 @@ struct ConfinementError {
 };
 
 std::string_view confinement_step_name(ConfinementError::Step step);
+// "pivot_root" or "chroot", for logs.
+std::string_view confinement_name(sandbox::Confinement confinement);
 
 // Enters the sandbox of `policy` (whose root is the export) and opens the
 // export as "/" with the sandbox's proc: what `xen9pd serve` does once its
 // ring and listening socket exist.
-std::expected<fs::Export, ConfinementError> confine_to_export(const sandbox::SandboxPolicy& policy,
-                                                              const fs::ExportConfig& config);
+std::expected<ConfinedExport, ConfinementError> confine_to_export(
+    const sandbox::SandboxPolicy& policy, const fs::ExportConfig& config);
 
 // Creates the (restricted) event loop, enters the sandbox of `policy` (whose
 // root is the export) and opens the export as "/" with the sandbox's proc.

@@ -179,7 +179,8 @@ int serve_device(const WorkerParams& params, int control_fd) {
     log::info(kComponent, device, "serving",
               {{"export", params.export_path.string()},
                {"rings", std::to_string(params.rings.size())},
-               {"uid", std::to_string(params.uid)}});
+               {"uid", std::to_string(params.uid)},
+               {"confinement", std::string(confinement_name(confined->confinement))}});
 
     // The supervisor closing its end of the control socket stops us as SIGTERM does.
     const std::array stop_fds{signals->get(), control_fd};
