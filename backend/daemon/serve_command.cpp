@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <charconv>
@@ -12,8 +13,10 @@
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
 #include "backend/server/process_memory_limit.hpp"
+#include "backend/sandbox/sandbox.hpp"
 #include "backend/server/server.hpp"
 #include "backend/transport/listener.hpp"
+#include "backend/worker/confinement.hpp"
 #include "xenring/unique_fd.hpp"
 
 namespace xen9p::daemon {
@@ -34,6 +37,11 @@ struct ServeOptions {
     // another's share.
     std::size_t max_memory_mib = server::SessionConfig::kDefaultMaxMemory >> 20;
     std::size_t max_connections = 16;
+    // Confined as a worker is, as this uid and gid (default: the export
+    // directory's owner and group), unless --no-sandbox.
+    bool sandbox = true;
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
 };
 
 constexpr std::string_view kUsage =
@@ -41,11 +49,14 @@ constexpr std::string_view kUsage =
     "       [--security-model none|passthrough|mapped-xattr] [--read-only]\n"
     "       [--max-fids N] [--max-open-files N] [--max-files N] [--max-space MIB]\n"
     "       [--auto-delete] [--max-in-flight N] [--log-level error|warning|info|debug]\n"
-    "       [--max-memory MIB] [--max-connections N]\n"
+    "       [--max-memory MIB] [--max-connections N] [--uid UID] [--gid GID] [--no-sandbox]\n"
     "--max-memory (default 64) bounds what clients can make the process hold,\n"
     "shared equally by --max-connections (default 16) connections, each at least\n"
     "1 MiB; connections past the limit are closed at once. The kernel caps the\n"
-    "process's data size at --max-memory plus 64 MiB.\n";
+    "process's data size at --max-memory plus 64 MiB.\n"
+    "Run as root, serve confines itself as a worker does: the export as its\n"
+    "root, UID/GID (default: the export's owner; never 0), seccomp.\n"
+    "--no-sandbox keeps the calling process's identity and view of the host.\n";
 
 template <class T>
 bool parse_number(std::string_view text, T& out) {
@@ -63,6 +74,10 @@ std::optional<ServeOptions> parse(std::span<const std::string> args) {
         }
         if (arg == "--auto-delete") {
             options.export_config.limits.auto_delete = true;
+            continue;
+        }
+        if (arg == "--no-sandbox") {
+            options.sandbox = false;
             continue;
         }
         if (i + 1 >= args.size()) return std::nullopt;
@@ -87,6 +102,14 @@ std::optional<ServeOptions> parse(std::span<const std::string> args) {
             ok = parse_number(value, options.export_config.limits.max_files);
         } else if (arg == "--max-space") {
             ok = parse_number(value, options.export_config.limits.max_space_mib);
+        } else if (arg == "--uid") {
+            uid_t uid = 0;
+            ok = parse_number(value, uid);
+            options.uid = uid;
+        } else if (arg == "--gid") {
+            gid_t gid = 0;
+            ok = parse_number(value, gid);
+            options.gid = gid;
         } else if (arg == "--log-level") {
             ok = log::parse_level(value, options.log_level);
         } else if (arg == "--max-memory") {
@@ -118,6 +141,42 @@ Result<UniqueFd> stop_signals() {
     return fd;
 }
 
+// The worker's sandbox for the export: its owner's ids unless given.
+Result<sandbox::SandboxPolicy> sandbox_policy(const ServeOptions& options) {
+    struct stat st {};
+    if (::stat(options.export_path.c_str(), &st) != 0) return fail_errno();
+    sandbox::SandboxPolicy policy;
+    policy.uid = options.uid.value_or(st.st_uid);
+    policy.gid = options.gid.value_or(st.st_gid);
+    policy.root = options.export_path;
+    if (options.export_config.limits.max_open_files != 0)
+        policy.max_open_files = options.export_config.limits.max_open_files + 64;
+    policy.keep_capabilities = sandbox::capabilities_for_security_model(
+        std::string(fs::security_model_name(options.export_config.model)));
+    return policy;
+}
+
+Result<fs::Export> open_export(const ServeOptions& options) {
+    if (!options.sandbox) return fs::Export::open(options.export_path, options.export_config);
+    auto policy = sandbox_policy(options);
+    if (!policy) return std::unexpected(policy.error());
+    // enter_sandbox refuses uid or gid 0 with EPERM.
+    auto ex = confine_to_export(*policy, options.export_config);
+    if (!ex) {
+        log::error(kComponent, "", "cannot confine serve (--no-sandbox to run unconfined)",
+                   {{"step", std::string(confinement_step_name(ex.error().step))},
+                    {"uid", std::to_string(policy->uid)},
+                    {"gid", std::to_string(policy->gid)},
+                    {"errno", ex.error().error.message()}});
+        return std::unexpected(ex.error().error);
+    }
+    log::info(kComponent, "", "confined",
+              {{"uid", std::to_string(policy->uid)},
+               {"gid", std::to_string(policy->gid)},
+               {"confinement", std::string(confinement_name(ex->confinement))}});
+    return std::move(ex->ex);
+}
+
 }  // namespace
 
 int serve_command(std::span<const std::string> args) {
@@ -140,12 +199,6 @@ int serve_command(std::span<const std::string> args) {
         std::fputs(kUsage.data(), stderr);
         return 2;
     }
-    auto ex = fs::Export::open(options->export_path, options->export_config);
-    if (!ex) {
-        log::error(kComponent, "", "cannot open export",
-                   {{"path", options->export_path}, {"errno", ex.error().message()}});
-        return 1;
-    }
     auto loop = io::EventLoop::create();
     if (!loop) {
         log::error(kComponent, "", "io_uring unavailable", {{"errno", loop.error().message()}});
@@ -159,18 +212,22 @@ int serve_command(std::span<const std::string> args) {
     // One limiter for every line a client can cause: sessions, connections, accepts.
     auto log_limiter = std::make_shared<log::RateLimiter>();
     options->session.log_limiter = log_limiter;
-    server::Server server(*loop, *ex, options->session);
+    // The socket is bound before confinement (the sandbox forbids socket and
+    // bind); the server exists once the export is open, before the loop runs,
+    // and goes before the export it serves.
+    std::optional<fs::Export> ex;
+    std::optional<server::Server> server;
     const std::size_t max_connections = options->max_connections;
     auto accepted = [&server, &log_limiter,
                      max_connections](std::unique_ptr<server::Transport> transport) {
-        if (server.sessions() >= max_connections) {
+        if (server->sessions() >= max_connections) {
             // Dropping the transport closes the connection.
             log::limited(*log_limiter, log::Level::kWarning, kComponent, transport->name(),
                          "connection refused: too many connections",
                          {{"max_connections", std::to_string(max_connections)}});
             return;
         }
-        server.add(std::move(transport));
+        server->add(std::move(transport));
     };
     auto listener = server::Listener::open(*loop, *address, kStreamMaxMsize, accepted, log_limiter);
     if (!listener) {
@@ -178,6 +235,15 @@ int serve_command(std::span<const std::string> args) {
                    {{"address", options->listen}, {"errno", listener.error().message()}});
         return 1;
     }
+    if (options->sandbox) (*listener)->keep_socket_file();
+    auto opened = open_export(*options);
+    if (!opened) {
+        log::error(kComponent, "", "cannot open export",
+                   {{"path", options->export_path}, {"errno", opened.error().message()}});
+        return 1;
+    }
+    ex.emplace(std::move(*opened));
+    server.emplace(*loop, *ex, options->session);
     log::info(kComponent, "", "serving",
               {{"export", options->export_path},
                {"listen", options->listen},
@@ -185,13 +251,14 @@ int serve_command(std::span<const std::string> args) {
                {"security_model", std::string(fs::security_model_name(ex->model()))},
                {"read_only", ex->read_only() ? "yes" : "no"},
                {"max_memory_mib", std::to_string(options->max_memory_mib)},
-               {"max_connections", std::to_string(options->max_connections)}});
-    if (auto ok = server.run(signals->get()); !ok) {
+               {"max_connections", std::to_string(options->max_connections)},
+               {"sandbox", options->sandbox ? "yes" : "no"}});
+    if (auto ok = server->run(signals->get()); !ok) {
         log::error(kComponent, "", "event loop failed", {{"errno", ok.error().message()}});
         return 1;
     }
     log::info(kComponent, "", "stopped",
-              {{"max_in_flight", std::to_string(server.max_in_flight())}});
+              {{"max_in_flight", std::to_string(server->max_in_flight())}});
     return 0;
 }
 

@@ -69,16 +69,24 @@ Export::Export(UniqueFd root, UniqueFd proc, const ExportConfig& config, std::ui
       limits_(std::make_unique<SpaceLimits>(config.limits)) {}
 
 Result<Export> Export::open(const std::string& path, const ExportConfig& config) {
-    int root = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (root < 0) return fail_errno();
-    UniqueFd root_fd = as_mount_root(UniqueFd(root));
-    int proc = ::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (proc < 0) return fail_errno();
-    UniqueFd proc_fd(proc);
+    UniqueFd proc_fd(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!proc_fd) return fail_errno();
+    return open(path, config, std::move(proc_fd));
+}
+
+Result<Export> Export::open(const std::string& path, const ExportConfig& config,
+                            UniqueFd proc_self_fd) {
+    UniqueFd opened(::open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!opened) return fail_errno();
+    UniqueFd root_fd = as_mount_root(std::move(opened));
     auto st = stat_fd(root_fd.get());
     if (!st) return std::unexpected(st.error());
-    Export ex(std::move(root_fd), std::move(proc_fd), config,
+    Export ex(std::move(root_fd), std::move(proc_self_fd), config,
               makedev(st->stx_dev_major, st->stx_dev_minor), st->stx_ino);
+    if (config.model == SecurityModel::kPassthrough) {
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        if (::syscall(SYS_capget, &header, ex.caps_.data.data()) != 0) return fail_errno();
+    }
     if (ex.limits_->tracks_usage()) {
         if (auto s = ex.limits_->scan(ex.root_fd()); !s) return std::unexpected(s.error());
     }

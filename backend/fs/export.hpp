@@ -3,6 +3,9 @@
 // Opened once from a path string; from then on everything is fd-relative.
 #pragma once
 
+#include <linux/capability.h>
+
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -31,14 +34,24 @@ struct ExportConfig {
 
 class Node;
 
+// The process's capability sets when its export was opened under
+// passthrough: what fs::CredGuard lowers to nothing for a non-root caller and
+// restores afterwards.
+struct CapabilitySets {
+    std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
+};
+
 class Export {
   public:
     // Opens `path` (a directory, symlinks refused), as a mount of its own where
     // the process may make one (see walk.hpp), and /proc/self/fd. Call in the
     // process that will serve the export (the /proc fd is that process's fd
-    // table; a forked child must open its own Export) and before it chroots:
-    // both fds keep working afterwards.
+    // table; a forked child must open its own Export).
     static Result<Export> open(const std::string& path, const ExportConfig& config);
+    // Same with the proc fd given: a sandboxed worker opens "/" after
+    // confinement, with the sandbox's private proc (sandbox::SandboxReport).
+    static Result<Export> open(const std::string& path, const ExportConfig& config,
+                               UniqueFd proc_self_fd);
 
     Export(Export&&) noexcept = default;
     Export& operator=(Export&&) noexcept = default;
@@ -62,6 +75,9 @@ class Export {
     // Heap-held so that open files may point at it while the Export moves.
     SpaceLimits& limits() { return *limits_; }
 
+    // Under passthrough, the capability sets of the process that opened it.
+    const CapabilitySets& capabilities() const { return caps_; }
+
   private:
     Export(UniqueFd root, UniqueFd proc, const ExportConfig& config, std::uint64_t root_dev,
            std::uint64_t root_ino);
@@ -73,6 +89,7 @@ class Export {
     std::uint64_t root_ino_ = 0;
     QidMap qids_;
     std::unique_ptr<SpaceLimits> limits_;
+    CapabilitySets caps_;
 };
 
 }  // namespace xen9p::fs

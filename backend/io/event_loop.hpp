@@ -25,6 +25,8 @@ class Completion {
 
 class EventLoop {
   public:
+    // The ring accepts only the opcodes the methods below issue (registered
+    // restrictions); any other completes with -EACCES.
     static Result<EventLoop> create(unsigned entries = 256);
 
     EventLoop(EventLoop&& other) noexcept;
@@ -53,6 +55,9 @@ class EventLoop {
     // Asks the kernel to cancel every operation of `target`; the target still
     // gets its completion (-ECANCELED or its real result). No completion of its own.
     void cancel(Completion* target);
+    // Submits an SQE prepared elsewhere, as it is (its user_data becomes
+    // `done`): how tests check that the ring refuses what the loop never issues.
+    void submit_raw(const io_uring_sqe& prepared, Completion* done);
 
     // Submits what was prepared, waits for at least one completion and
     // dispatches every completion that is ready.

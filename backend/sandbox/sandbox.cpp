@@ -5,12 +5,18 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdint.h>  // for xen/xen.h
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+// Before the ioctl headers: evtchn.h uses domid_t without including it.
+#include <xen/xen.h>
+
+#include <xen/sys/evtchn.h>
+#include <xen/sys/gntdev.h>
 
 #include <array>
 #include <memory>
@@ -23,27 +29,61 @@ int pivot_root(const char* new_root, const char* put_old) {
     return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
 }
 
-// Private mount namespace whose "/" is the export; the old root is detached so
-// nothing outside the export is reachable by path.
-Status pivot_into(const std::filesystem::path& root) {
-    if (::unshare(CLONE_NEWNS) != 0) return fail_errno();
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail_errno();
-    // pivot_root needs the new root to be a mount point.
-    if (::mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+// A proc instance of the worker's own, for re-opening its O_PATH fds through
+// <proc>/self/fd: only pid directories (subset=pid), and of those only the
+// processes the worker may ptrace (hidepid=ptraceable: even a lookup by
+// number fails for the others, which hidepid=invisible still allows). In the
+// fresh PID namespace the launcher gives a worker, that is the worker alone;
+// without one, processes of its uid that are not dumpable (any that changed
+// uid from root, as workers and restricted device models do) stay hidden too.
+// The instance is detached at once: the fd keeps it alive, and ".." at the
+// root of a detached mount stays there, whatever becomes of the host's tree.
+Result<UniqueFd> open_private_proc() {
+    if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "hidepid=ptraceable,subset=pid") != 0)
         return fail_errno();
-    if (::chdir(root.c_str()) != 0) return fail_errno();
-    // Stacking the old root on "." and detaching it avoids needing a put_old dir.
-    if (pivot_root(".", ".") != 0) return fail_errno();
-    if (::umount2(".", MNT_DETACH) != 0) return fail_errno();
-    if (::chdir("/") != 0) return fail_errno();
+    UniqueFd proc_fd(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!proc_fd) return fail_errno();
+    if (::umount2("/proc", MNT_DETACH) != 0) return fail_errno();
+    return proc_fd;
+}
+
+// nodev, nosuid, noexec on the export and every mount below it: what a
+// passthrough worker (CAP_MKNOD) creates there cannot open a host device, and
+// nothing there runs with privilege.
+Status restrict_mounts_below(const std::filesystem::path& root) {
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+    if (::syscall(SYS_mount_setattr, AT_FDCWD, root.c_str(), AT_RECURSIVE, &attr, sizeof attr) != 0)
+        return fail_errno();
     return {};
 }
 
-Status chroot_into(const std::filesystem::path& root) {
+// Makes the export (bound onto itself, restricted) the root of the private
+// mount namespace. The old root is detached, so nothing outside the export
+// is reachable by path.
+Result<Confinement> root_into(const std::filesystem::path& root) {
+    // pivot_root needs the new root to be a mount point.
+    if (::mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+        return fail_errno();
+    if (auto s = restrict_mounts_below(root); !s) return std::unexpected(s.error());
     if (::chdir(root.c_str()) != 0) return fail_errno();
+    // Stacking the old root on "." and detaching it avoids needing a put_old dir.
+    if (pivot_root(".", ".") == 0) {
+        if (::umount2(".", MNT_DETACH) != 0) return fail_errno();
+        if (::chdir("/") != 0) return fail_errno();
+        return Confinement::kPivotRoot;
+    }
+    // A dom0 running from its initramfs cannot pivot away from rootfs
+    // (EINVAL): move the export over "/" and chroot into it, as switch_root
+    // does. The root, the cwd and every fd are then inside the export (the
+    // proc is detached), and leaving a chroot needs CAP_SYS_CHROOT, which no
+    // worker keeps.
+    if (errno != EINVAL) return fail_errno();
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return fail_errno();
     if (::chroot(".") != 0) return fail_errno();
     if (::chdir("/") != 0) return fail_errno();
-    return {};
+    return Confinement::kChroot;
 }
 
 Status set_capabilities(const std::vector<int>& keep) {
@@ -68,9 +108,12 @@ Status set_rlimit(int resource, rlim_t value) {
     return {};
 }
 
-// What a worker calls after set-up: file ops on fds it holds, io_uring, its
-// event-channel and grant device fds, memory management, and exiting. Ops
-// submitted through io_uring are limited separately (ring restrictions).
+// What a worker calls after set-up: file ops relative to fds it holds (xattrs
+// only through fds), io_uring_enter (its ring's opcodes are limited by the
+// ring's own restrictions, and no io_uring_register is needed once the ring
+// is enabled), the control socket, memory management, the fsuid and
+// capability switch of passthrough requests, and exiting. ioctl is allowed
+// only with the requests below.
 constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(read),
     SCMP_SYS(write),
@@ -91,7 +134,6 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(fstat),
     SCMP_SYS(statx),
     SCMP_SYS(fstatfs),
-    SCMP_SYS(statfs),
     SCMP_SYS(getdents64),
     SCMP_SYS(mkdirat),
     SCMP_SYS(mknodat),
@@ -114,22 +156,11 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(fdatasync),
     SCMP_SYS(fcntl),
     SCMP_SYS(flock),
-    SCMP_SYS(dup),
-    SCMP_SYS(dup3),
     SCMP_SYS(fgetxattr),
     SCMP_SYS(fsetxattr),
     SCMP_SYS(flistxattr),
     SCMP_SYS(fremovexattr),
-    SCMP_SYS(getxattr),
-    SCMP_SYS(setxattr),
-    SCMP_SYS(listxattr),
-    SCMP_SYS(removexattr),
-    SCMP_SYS(lgetxattr),
-    SCMP_SYS(lsetxattr),
-    SCMP_SYS(llistxattr),
-    SCMP_SYS(lremovexattr),
     SCMP_SYS(io_uring_enter),
-    SCMP_SYS(io_uring_register),
     SCMP_SYS(mmap),
     SCMP_SYS(munmap),
     SCMP_SYS(mremap),
@@ -156,21 +187,25 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(getegid),
     SCMP_SYS(setfsuid),
     SCMP_SYS(setfsgid),
+    // fs::CredGuard: a passthrough request of a non-root caller runs with no
+    // effective capability (the permitted set stays as it is).
+    SCMP_SYS(capget),
+    SCMP_SYS(capset),
     SCMP_SYS(clock_gettime),
     SCMP_SYS(clock_nanosleep),
     SCMP_SYS(nanosleep),
     SCMP_SYS(gettimeofday),
-    SCMP_SYS(epoll_create1),
-    SCMP_SYS(epoll_ctl),
-    SCMP_SYS(epoll_wait),
-    SCMP_SYS(epoll_pwait),
     SCMP_SYS(poll),
+    // The simulated platform's event channel (pending, and unbind at teardown).
+    SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_ctl),
     SCMP_SYS(ppoll),
     SCMP_SYS(recvmsg),
     SCMP_SYS(sendmsg),
     SCMP_SYS(recvfrom),
     SCMP_SYS(sendto),
-    SCMP_SYS(ioctl),
+    // `xen9pd serve` closing a client's stream socket.
+    SCMP_SYS(shutdown),
     SCMP_SYS(getrandom),
     SCMP_SYS(sched_yield),
     SCMP_SYS(prlimit64),
@@ -182,6 +217,17 @@ constexpr std::array kAllowedSyscalls = {
 #endif
 };
 
+// The ioctls a worker issues once serving (libxenevtchn, libxengnttab): notify
+// its peer, and release at teardown what was bound and mapped before
+// confinement. Binding ports, mapping grants and restricting the handle are
+// set-up only: a worker asking for them is compromised.
+constexpr std::array<unsigned long, 4> kAllowedIoctls = {
+    IOCTL_EVTCHN_NOTIFY,
+    IOCTL_EVTCHN_UNBIND,
+    IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR,
+    IOCTL_GNTDEV_UNMAP_GRANT_REF,
+};
+
 }  // namespace
 
 Status install_seccomp_allow_list() {
@@ -190,6 +236,13 @@ Status install_seccomp_allow_list() {
     if (!ctx) return fail(ENOMEM);
     for (const int nr : kAllowedSyscalls) {
         if (const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0); rc < 0)
+            return fail(-rc);
+    }
+    // The kernel reads the request as an unsigned int: compare the low 32 bits.
+    for (const unsigned long request : kAllowedIoctls) {
+        if (const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                                            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, request));
+            rc < 0)
             return fail(-rc);
     }
     if (const int rc = seccomp_load(ctx.get()); rc < 0) return fail(-rc);
@@ -208,13 +261,17 @@ std::vector<int> capabilities_for_security_model(const std::string& model) {
 
 Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy) {
     if (policy.uid == 0 || policy.gid == 0) return fail(EPERM);
+    // No confinement without a mount namespace of its own: the worker needs a
+    // proc directory, and the host's /proc/1/root leads out of any chroot.
+    if (::unshare(CLONE_NEWNS) != 0) return fail_errno();
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail_errno();
+    auto proc_fd = open_private_proc();
+    if (!proc_fd) return std::unexpected(proc_fd.error());
+    auto confinement = root_into(policy.root);
+    if (!confinement) return std::unexpected(confinement.error());
     SandboxReport report;
-    if (auto pivoted = pivot_into(policy.root); !pivoted) {
-        // Without mount namespaces (e.g. inside some containers) chroot still
-        // confines paths; pivot_root failing half-way leaves the old root intact.
-        if (auto rooted = chroot_into(policy.root); !rooted) return std::unexpected(rooted.error());
-        report.confinement = Confinement::kChroot;
-    }
+    report.confinement = *confinement;
+    report.proc_fd = std::move(*proc_fd);
     // The guest's device model shares this uid: it must not ptrace or read us.
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail_errno();
     if (::setgroups(0, nullptr) != 0) return fail_errno();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "p9proto/errno.hpp"
+#include "xenring/unique_fd.hpp"
 
 namespace xen9p::sandbox {
 
@@ -18,7 +19,9 @@ struct SandboxPolicy {
     uid_t uid = 0;  // range_base + domid; 0 is refused
     gid_t gid = 0;
     // Becomes "/" of the worker: a private mount namespace with the export
-    // pivoted to the root, or chroot where namespaces are unavailable.
+    // (nodev, nosuid, noexec) pivoted to the root, or moved over "/" and
+    // chrooted into where "/" is rootfs. Fails where mount namespaces are
+    // unavailable: there is no confinement without one.
     std::filesystem::path root;
     rlim_t max_open_files = 1024;
     // Capabilities (CAP_* numbers) kept in the permitted and effective sets,
@@ -27,17 +30,26 @@ struct SandboxPolicy {
     bool install_seccomp = true;
 };
 
-// How the root was confined, for logs and `xen9pd status`.
+// How the root was confined, for logs.
 enum class Confinement { kPivotRoot, kChroot };
 
 struct SandboxReport {
     Confinement confinement = Confinement::kPivotRoot;
+    // Directory fd of self/fd in a proc instance private to the sandbox
+    // (pid directories only, processes it may not ptrace hidden): what fs::Export
+    // re-opens O_PATH fds through. Nothing else of proc, and nothing of the
+    // host's, is reachable from it.
+    UniqueFd proc_fd;
 };
 
 // Applies the policy to the calling process, which must be single-threaded
-// and root. Order: mount namespace + pivot_root (or chroot), then not dumpable,
-// supplementary groups dropped, setresgid/setresuid, capabilities, no_new_privs,
-// rlimits, seccomp. Each step's failure is returned; the caller must then exit.
+// and root. Order: mount namespace, private proc (detached), export bound
+// nodev/nosuid/noexec, pivot_root and the old root detached (or, on rootfs,
+// the export moved over "/" and chroot), then not dumpable,
+// supplementary groups dropped, setresgid/setresuid, capabilities,
+// no_new_privs, rlimits, seccomp. Each step's failure is returned; the caller
+// must then exit. A directory the caller opened before still reaches the host's
+// tree: open everything that names a path afterwards.
 Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy);
 
 // Capability numbers for a security model name: passthrough needs to act as

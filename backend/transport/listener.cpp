@@ -101,7 +101,8 @@ Listener::Listener(io::EventLoop& loop, UniqueFd fd, ListenAddress address, std:
 }
 
 Listener::~Listener() {
-    if (address_.kind == ListenAddress::Kind::kUnix) ::unlink(address_.path.c_str());
+    if (address_.kind == ListenAddress::Kind::kUnix && unlink_on_close_)
+        ::unlink(address_.path.c_str());
 }
 
 void Listener::on_complete(int result) {

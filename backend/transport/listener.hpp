@@ -49,6 +49,10 @@ class Listener final : io::Completion {
 
     static constexpr std::chrono::milliseconds kFirstPause{50};
     static constexpr std::chrono::milliseconds kMaxPause{1000};
+    // Leaves the unix socket file on close: once the process is confined its
+    // path names nothing, or something inside the export. The next bind
+    // replaces the stale file.
+    void keep_socket_file() { unlink_on_close_ = false; }
 
   private:
     // The timer after which accepting resumes.
@@ -73,6 +77,7 @@ class Listener final : io::Completion {
     std::uint64_t next_id_ = 0;
     Pause pause_;
     std::chrono::milliseconds next_pause_ = kFirstPause;
+    bool unlink_on_close_ = true;
 };
 
 }  // namespace xen9p::server

@@ -21,6 +21,7 @@
 #include "backend/server/server.hpp"
 #include "backend/supervisor/process_worker.hpp"
 #include "backend/transport/ring_connection.hpp"
+#include "backend/worker/confinement.hpp"
 #include "backend/worker/stats_reporter.hpp"
 #include "xenring/platform/platform.hpp"
 #include "xenring/unique_fd.hpp"
@@ -139,17 +140,6 @@ int serve_device(const WorkerParams& params, int control_fd) {
     log::info(kComponent, device, "event channels restricted to the guest; grant mapping closed",
               {{"domid", std::to_string(params.device.domid)}});
 
-    auto ex = fs::Export::open(params.export_path.string(), export_config(params));
-    if (!ex) {
-        log::error(kComponent, device, "cannot open export",
-                   {{"path", params.export_path.string()}, {"error", ex.error().message()}});
-        return 1;
-    }
-    auto loop = io::EventLoop::create();
-    if (!loop) {
-        log::error(kComponent, device, "io_uring unavailable", {{"error", loop.error().message()}});
-        return 1;
-    }
     auto signals = stop_signals();
     if (!signals) {
         log::error(kComponent, device, "cannot watch signals",
@@ -173,18 +163,23 @@ int serve_device(const WorkerParams& params, int control_fd) {
         policy.max_open_files = params.limits.max_open_files + 64;
     }
     policy.keep_capabilities = sandbox::capabilities_for_security_model(params.security_model);
-    auto confined = sandbox::enter_sandbox(policy);
+    auto confined = confine_worker(policy, export_config(params));
     if (!confined) {
-        log::error(kComponent, device, "cannot enter the sandbox",
-                   {{"uid", std::to_string(params.uid)}, {"error", confined.error().message()}});
+        log::error(kComponent, device, "cannot confine the worker",
+                   {{"step", std::string(confinement_step_name(confined.error().step))},
+                    {"export", params.export_path.string()},
+                    {"uid", std::to_string(params.uid)},
+                    {"error", confined.error().error.message()}});
         return 1;
     }
+    io::EventLoop& loop = confined->loop;
+    fs::Export& ex = confined->ex;
 
     // Only the worker's own uid (and, under passthrough, its capabilities)
     // decides what it may write: an export root it cannot write fails every
     // create at the root with EACCES in the guest, with nothing on the host
     // saying why.
-    if (!params.read_only && ::faccessat(ex->root_fd(), ".", W_OK | X_OK, AT_EACCESS) != 0) {
+    if (!params.read_only && ::faccessat(ex.root_fd(), ".", W_OK | X_OK, AT_EACCESS) != 0) {
         log::warning(kComponent, device, "export root not writable by the worker",
                      {{"export", params.export_path.string()},
                       {"uid", std::to_string(params.uid)},
@@ -194,22 +189,20 @@ int serve_device(const WorkerParams& params, int control_fd) {
     server::SessionConfig session;
     session.aname = params.export_path.string();
     session.max_memory = memory_budget;
-    server::Server server(*loop, *ex, session);
-    server.add(std::make_unique<server::RingConnection>(*loop, *res.events, std::move(res.rings),
+    server::Server server(loop, ex, session);
+    server.add(std::make_unique<server::RingConnection>(loop, *res.events, std::move(res.rings),
                                                         "ring:" + device));
     if (auto ready = report_worker_ready(control_fd); !ready) {
         log::error(kComponent, device, "supervisor gone", {{"error", ready.error().message()}});
         return 1;
     }
-    StatsReporter reporter(*loop, server, control_fd);
+    StatsReporter reporter(loop, server, control_fd);
     reporter.start();
-    log::info(
-        kComponent, device, "serving",
-        {{"export", params.export_path.string()},
-         {"rings", std::to_string(params.rings.size())},
-         {"uid", std::to_string(params.uid)},
-         {"confinement",
-          confined->confinement == sandbox::Confinement::kPivotRoot ? "pivot_root" : "chroot"}});
+    log::info(kComponent, device, "serving",
+              {{"export", params.export_path.string()},
+               {"rings", std::to_string(params.rings.size())},
+               {"uid", std::to_string(params.uid)},
+               {"confinement", std::string(confinement_name(confined->confinement))}});
 
     // The supervisor closing its end of the control socket stops us as SIGTERM does.
     const std::array stop_fds{signals->get(), control_fd};

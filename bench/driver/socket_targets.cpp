@@ -89,8 +89,9 @@ class DirectTarget final : public Target {
 Result<std::unique_ptr<Target>> start_xen9pd_unix(const SocketServerConfig& config) {
     std::string socket = config.work_dir + "/xen9pd.sock";
     return start_server("xen9pd-unix",
-                        {config.binary, "serve", "--export", config.export_dir, "--listen",
-                         "unix:" + socket, "--log-level", "warning"},
+                        // Unconfined, as the diod it is compared with.
+                        {config.binary, "serve", "--no-sandbox", "--export", config.export_dir,
+                         "--listen", "unix:" + socket, "--log-level", "warning"},
                         socket, config);
 }
 

@@ -1,5 +1,8 @@
+#include <linux/capability.h>
 #include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -200,6 +203,59 @@ BOOST_AUTO_TEST_CASE(none_model_unprivileged_server_keeps_what_it_creates) {
     BOOST_TEST((st.st_mode & 07777) == 0640u);
     BOOST_REQUIRE(::stat(fx.host("d").c_str(), &st) == 0);
     BOOST_TEST(st.st_uid == 65534u);
+}
+
+namespace {
+
+// Makes the calling process what a passthrough worker is: a non-zero uid whose
+// permitted and effective sets hold the passthrough capabilities.
+bool become_passthrough_worker(uid_t uid, gid_t gid) {
+    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return false;
+    if (::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) return false;
+    std::uint32_t kept = 0;
+    for (const int cap :
+         {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SETUID, CAP_SETGID, CAP_MKNOD})
+        kept |= 1u << cap;
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    data[0].permitted = kept;
+    data[0].effective = kept;
+    return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+}  // namespace
+
+// The kernel lowers a thread's fs capabilities only when its fsuid leaves 0,
+// and a worker's fsuid is its own non-zero uid: without more, a non-root
+// caller's requests ran with DAC_OVERRIDE until the first root request.
+BOOST_AUTO_TEST_CASE(passthrough_gives_a_non_root_caller_no_capability_from_the_first_request) {
+    if (::geteuid() != 0) return;
+    Fx fx(model(SecurityModel::kPassthrough));
+    fx.write_file("secret", "s", 0600);
+    const std::string export_dir = fx.host("");
+    pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0) {
+        if (!become_passthrough_worker(131072 + 9, 131072)) ::_exit(100);
+        auto ex = Export::open(export_dir, model(SecurityModel::kPassthrough));
+        if (!ex) ::_exit(101);
+        auto root = ex->root();
+        if (!root) ::_exit(102);
+        const Caller guest{1000, 1000};
+        const Caller root_user{0, 0};
+        auto secret = walk_one(*ex, guest, *root, "secret");
+        if (!secret) ::_exit(103);
+        // The first request of all: a non-root caller may not read root's 0600 file.
+        if (err(open_node(*ex, guest, *secret, dotl::kRdonly)) != EACCES) ::_exit(1);
+        if (err(open_node(*ex, root_user, *secret, dotl::kRdonly)) != 0) ::_exit(2);
+        if (err(open_node(*ex, guest, *secret, dotl::kRdonly)) != EACCES) ::_exit(3);
+        if (err(open_node(*ex, root_user, *secret, dotl::kRdonly)) != 0) ::_exit(4);
+        ::_exit(0);
+    }
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+    BOOST_REQUIRE(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

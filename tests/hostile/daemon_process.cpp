@@ -57,7 +57,9 @@ DaemonProcess::DaemonProcess(DaemonLimits limits) : limits_(limits) {
                                      "--listen",        "unix:" + socket_,
                                      "--max-fids",      std::to_string(limits.max_fids),
                                      "--max-in-flight", std::to_string(limits.max_in_flight),
-                                     "--log-level",     "info"};
+                                     "--log-level",     "info",
+                                     // The file layer must hold without the sandbox.
+                                     "--no-sandbox"};
     if (limits.max_memory_mib != 0)
         args.insert(args.end(), {"--max-memory", std::to_string(limits.max_memory_mib)});
     if (limits.max_connections != 0)

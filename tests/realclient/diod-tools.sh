@@ -34,7 +34,7 @@ head -c 3000000 /dev/urandom >"$exp/big"
 printf 'nested\n' >"$exp/sub/inner"
 ln -s small "$exp/link"
 
-"$xen9pd" serve --export "$exp" --listen tcp:127.0.0.1:0 >"$work/server.log" 2>&1 &
+"$xen9pd" serve --no-sandbox --export "$exp" --listen tcp:127.0.0.1:0 >"$work/server.log" 2>&1 &
 pid=$!
 port=""
 i=0

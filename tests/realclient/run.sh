@@ -132,7 +132,7 @@ xen9pd)
         log "xen9pd not built at $xen9pd (build the xen9pd target or pass --xen9pd)"
         exit 1
     fi
-    "$xen9pd" serve --export "$run/export" --listen "unix:$sock" >"$run/server.log" 2>&1 &
+    "$xen9pd" serve --no-sandbox --export "$run/export" --listen "unix:$sock" >"$run/server.log" 2>&1 &
     server_pid=$!
     ;;
 esac
