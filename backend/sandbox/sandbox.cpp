@@ -217,15 +217,14 @@ constexpr std::array kAllowedSyscalls = {
 #endif
 };
 
-// The ioctls a worker issues once serving (libxenevtchn, libxengnttab): notify
-// its peer, and release at teardown what was bound and mapped before
-// confinement. Binding ports, mapping grants and restricting the handle are
-// set-up only: a worker asking for them is compromised.
-constexpr std::array<unsigned long, 4> kAllowedIoctls = {
+// The ioctls a worker issues once serving (libxenevtchn): notify its peer, and
+// unbind at teardown what was bound before confinement. Its grant-mapping
+// handle is closed before confinement (the rings are unmapped with munmap), so
+// no gntdev request is needed. Binding ports, mapping grants and restricting
+// the handle are set-up only: a worker asking for them is compromised.
+constexpr std::array<unsigned long, 2> kAllowedIoctls = {
     IOCTL_EVTCHN_NOTIFY,
     IOCTL_EVTCHN_UNBIND,
-    IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR,
-    IOCTL_GNTDEV_UNMAP_GRANT_REF,
 };
 
 }  // namespace
