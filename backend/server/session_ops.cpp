@@ -364,6 +364,11 @@ Session::Outcome Session::handle(Slot& slot, const proto::Txattrcreate& req) {
         return error(slot, EINVAL);
     }
     if (ex_.read_only()) return error(slot, EROFS);
+    // A name clunk would refuse is refused before the value is charged, so no
+    // guest pins up to kMaxXattrSize per fid for a value that cannot be set.
+    if (auto named = fs::check_xattr_name(ex_, req.name.str); !named) {
+        return error(slot, named.error());
+    }
     auto charge = charge_value(req.attr_size);
     if (!charge) return error(slot, charge.error());
     Fid& fid = **f;

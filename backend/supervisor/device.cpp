@@ -57,29 +57,34 @@ std::string Device::frontend_key(std::string_view key) const {
     return frontend_path_ + "/" + std::string(key);
 }
 
+void Device::log_guest_caused(log::Level level, std::string_view message,
+                              std::initializer_list<log::Field> fields) {
+    log::limited(log_limiter_, level, kComponent, id_.to_string(), message, fields);
+}
+
 bool Device::publish_state(XenbusState state) {
     const auto value = std::to_string(static_cast<int>(state));
     if (auto written = xs_.write(backend_key("state"), value); !written) {
-        log::error(kComponent, id_.to_string(), "cannot write backend state",
-                   {{"state", value}, {"error", written.error().message()}});
+        log_guest_caused(log::Level::kError, "cannot write backend state",
+                         {{"state", value}, {"error", written.error().message()}});
         return false;
     }
     state_ = state;
-    log::info(kComponent, id_.to_string(), "backend state", {{"state", value}});
+    log_guest_caused(log::Level::kInfo, "backend state", {{"state", value}});
     return true;
 }
 
 void Device::stop_worker() {
     if (!worker_ || worker_->stopping()) return;
-    log::info(kComponent, id_.to_string(), "stopping worker",
-              {{"pid", std::to_string(worker_->pid())}});
+    log_guest_caused(log::Level::kInfo, "stopping worker",
+                     {{"pid", std::to_string(worker_->pid())}});
     worker_->stop(kStopGrace);
 }
 
 void Device::close(XenbusState final_state, const std::string& why) {
     if (!why.empty()) {
         last_error_ = why;
-        log::warning(kComponent, id_.to_string(), "closing device", {{"reason", why}});
+        log_guest_caused(log::Level::kWarning, "closing device", {{"reason", why}});
     }
     if (worker_) {
         // The frontend may free its ring pages once it sees the state: the
@@ -101,10 +106,10 @@ bool Device::launch_held_back() {
     if (backoff_.first_hold()) {
         const auto delay =
             std::chrono::ceil<std::chrono::milliseconds>(next - WorkerClock::now()).count();
-        log::warning(kComponent, id_.to_string(),
-                     "frontend restarts quickly: holding back its workers",
-                     {{"delay_ms", std::to_string(delay)},
-                      {"max_delay_ms", std::to_string(RestartBackoff::kMaxDelay.count())}});
+        log_guest_caused(log::Level::kWarning,
+                         "frontend restarts quickly: holding back its workers",
+                         {{"delay_ms", std::to_string(delay)},
+                          {"max_delay_ms", std::to_string(RestartBackoff::kMaxDelay.count())}});
     }
     return true;
 }
@@ -221,10 +226,10 @@ void Device::connect_frontend() {
     }
     worker_ = std::move(*worker);
     params_ = std::move(params);
-    log::info(kComponent, id_.to_string(), "worker started",
-              {{"pid", std::to_string(worker_->pid())},
-               {"uid", std::to_string(params_->uid)},
-               {"rings", std::to_string(params_->rings.size())}});
+    log_guest_caused(log::Level::kInfo, "worker started",
+                     {{"pid", std::to_string(worker_->pid())},
+                      {"uid", std::to_string(params_->uid)},
+                      {"rings", std::to_string(params_->rings.size())}});
 }
 
 bool Device::refresh() {
@@ -307,8 +312,8 @@ void Device::on_worker_event() {
             // worker that exits closes its files first: it may be gone now.
             worker_lost_ = true;
             if (on_worker_exit()) break;
-            log::warning(kComponent, id_.to_string(), "worker closed its control socket: killed",
-                         {{"pid", std::to_string(worker_->pid())}});
+            log_guest_caused(log::Level::kWarning, "worker closed its control socket: killed",
+                             {{"pid", std::to_string(worker_->pid())}});
             break;
     }
 }
@@ -325,11 +330,11 @@ bool Device::on_worker_exit() {
     worker_.reset();
     const bool lost = std::exchange(worker_lost_, false);
     if (const auto next = std::exchange(state_after_worker_, std::nullopt)) {
-        log::info(kComponent, id_.to_string(), "worker stopped", {{"pid", pid}, {"how", how}});
+        log_guest_caused(log::Level::kInfo, "worker stopped", {{"pid", pid}, {"how", how}});
         if (state_ != *next) publish_state(*next);
         return true;
     }
-    log::error(kComponent, id_.to_string(), "worker ended", {{"pid", pid}, {"how", how}});
+    log_guest_caused(log::Level::kError, "worker ended", {{"pid", pid}, {"how", how}});
     // Our kill is dropped for a worker already exiting: its own status says so.
     const bool killed = lost && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     // The guest sees the device close and fails its I/O instead of hanging.
@@ -354,8 +359,8 @@ std::optional<WorkerClock::time_point> Device::deadline() const {
 
 bool Device::on_deadline(WorkerClock::time_point now) {
     if (worker_ && worker_->expire(now))
-        log::warning(kComponent, id_.to_string(), "worker did not stop in time: killed",
-                     {{"pid", std::to_string(worker_->pid())}});
+        log_guest_caused(log::Level::kWarning, "worker did not stop in time: killed",
+                         {{"pid", std::to_string(worker_->pid())}});
     if (!launch_at_ || now < *launch_at_) return false;
     launch_at_.reset();
     return true;

@@ -9,10 +9,12 @@
 
 #include <sys/types.h>
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "backend/log/log.hpp"
 #include "backend/supervisor/device_id.hpp"
 #include "backend/supervisor/restart_backoff.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
@@ -72,6 +74,10 @@ class Device {
     void stop_worker();
     bool launch_held_back();
     bool publish_state(XenbusState state);
+    // A line the guest can make recur (its frontend's states and keys, the
+    // exits of the workers it drives), written through the device's limiter.
+    void log_guest_caused(log::Level level, std::string_view message,
+                          std::initializer_list<log::Field> fields = {});
     std::string backend_key(std::string_view key) const;
     std::string frontend_key(std::string_view key) const;
 
@@ -92,6 +98,9 @@ class Device {
     RestartBackoff backoff_;
     std::optional<WorkerClock::time_point> launch_at_;  // a launch held back
     std::string last_error_;
+    // One bucket for the device's life: only the toolstack adds and removes
+    // devices, so the guest cannot get a fresh one by cycling its frontend.
+    log::RateLimiter log_limiter_;
 };
 
 }  // namespace xen9p::daemon

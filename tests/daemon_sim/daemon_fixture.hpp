@@ -39,7 +39,13 @@ inline void must(const Status& s) {
 struct DaemonFixture {
     explicit DaemonFixture(const std::string& daemon_binary = XEN9PD_BINARY) {
         sim = must(simxen::SimXen::start({XEN9P_SIM_BINARY, daemon_binary}));
-        must(sim->start_daemon({"--log-level", "debug"}));
+        start_daemon();
+    }
+    // For tests that put devices in place before the daemon starts (and
+    // then call start_daemon): the daemon reads them all at start-up.
+    struct StartLater {};
+    explicit DaemonFixture(StartLater) {
+        sim = must(simxen::SimXen::start({XEN9P_SIM_BINARY, XEN9PD_BINARY}));
     }
     ~DaemonFixture() {
         // Keep the daemon's log when a test failed: it says why.
@@ -47,6 +53,8 @@ struct DaemonFixture {
         if (!results_collector.results(framework::current_test_case().p_id).passed())
             std::cerr << "xen9pd log:\n" << daemon_log();
     }
+
+    void start_daemon() { must(sim->start_daemon({"--log-level", "debug"})); }
 
     // A domain with a 9pfs device (devid 0) exporting a fresh directory.
     std::filesystem::path add_guest(platform::DomId domid, const std::string& tag = "share") {

@@ -19,6 +19,10 @@ inline constexpr std::string_view kIgnoresSigtermTag = "ignores-sigterm";
 inline constexpr std::string_view kMisbehaveNow = "misbehave-now";
 // Created in the export by a worker that ignores SIGTERM when one arrives.
 inline constexpr std::string_view kGotSigterm = "got-sigterm";
+// Every worker, rogue or not, appends a line to <export>.launches (beside the
+// export, out of the guest's sight) as it starts: a count of launches that
+// does not depend on the supervisor's rate-limited log.
+inline constexpr std::string_view kLaunchesSuffix = ".launches";
 
 inline std::optional<RogueWorker> rogue_worker_of_tag(std::string_view tag) {
     if (tag == kClosesControlTag) return RogueWorker::kClosesControl;

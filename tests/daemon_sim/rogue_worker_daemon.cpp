@@ -3,7 +3,8 @@
 // are the real worker except for devices whose tag names a misbehaviour.
 // Such a worker speaks the protocol (reads its parameters, reports ready),
 // waits until the test creates the file kMisbehaveNow in the export, then
-// misbehaves. Whatever happens, it is gone within a minute.
+// misbehaves. Whatever happens, it is gone within a minute. Every worker
+// notes its start beside its export (kLaunchesSuffix).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -46,6 +47,14 @@ Result<daemon::WorkerParams> peek_params(int control_fd) {
     if (n <= 0) return fail(EPROTO);
     buf.resize(static_cast<std::size_t>(n));
     return daemon::parse_worker_params(buf);
+}
+
+void note_launch(const std::filesystem::path& export_path) {
+    const auto path = export_path.string() + std::string(test::kLaunchesSuffix);
+    const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    (void)!::write(fd, "1\n", 2);
+    ::close(fd);
 }
 
 int export_fd = -1;
@@ -95,6 +104,7 @@ int main(int argc, char** argv) {
     if (!args.empty() && args[0] == "worker") {
         const int control_fd = control_fd_of(rest.subspan(1));
         if (auto params = peek_params(control_fd)) {
+            note_launch(params->export_path);
             if (auto kind = test::rogue_worker_of_tag(params->tag))
                 return misbehave(*kind, control_fd);
         }

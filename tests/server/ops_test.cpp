@@ -311,6 +311,23 @@ BOOST_AUTO_TEST_CASE(xattr_round_trip_size_check_and_cap) {
     BOOST_TEST(::getxattr((s / "f").c_str(), "user.colour", buf, sizeof buf) < 0);
 }
 
+BOOST_AUTO_TEST_CASE(xattrcreate_of_a_name_not_served_fails_before_any_value_is_held) {
+    SocketServer s;  // security model none: user.* only
+    write_file(s / "f", "");
+    auto c = s.attached();
+    for (const std::string_view name :
+         {"trusted.x", "security.capability", "system.posix_acl_access", "user", ""}) {
+        BOOST_TEST_CONTEXT("name '" << name << "'") {
+            must(walk(*c, 2, {"f"}));
+            const int refused = err(call<Rxattrcreate>(*c, Txattrcreate{2, {name}, 64 * 1024, 0}));
+            BOOST_TEST((refused == EOPNOTSUPP || (name.empty() && refused == EINVAL)));
+            // The fid was left as it was: no value pending, nothing to refuse at clunk.
+            must(call<Rgetattr>(*c, Tgetattr{2, getattr::kBasic}));
+            BOOST_TEST(err(client::clunk(*c, 2)) == 0);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(lock_contention_between_two_clients) {
     SocketServer s;
     write_file(s / "f", "data");
