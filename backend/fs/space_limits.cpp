@@ -105,6 +105,13 @@ Status SpaceLimits::make_room(int root_fd, std::uint32_t new_inodes, std::uint64
     return {};
 }
 
+void SpaceLimits::remeasure(Inode& inode, int fd) {
+    if (auto now = measure(fd)) {
+        charge(inode.bytes, now->bytes);
+        inode.bytes = now->bytes;
+    }
+}
+
 void SpaceLimits::charge(std::uint64_t old_bytes, std::uint64_t new_bytes) {
     if (new_bytes >= old_bytes) {
         bytes_ += new_bytes - old_bytes;
@@ -189,10 +196,7 @@ void SpaceLimits::write_done(FileId id, int fd) {
     auto it = inodes_.find(id);
     if (it == inodes_.end()) return;
     Inode& inode = it->second;
-    if (auto now = measure(fd)) {
-        charge(inode.bytes, now->bytes);
-        inode.bytes = now->bytes;
-    }
+    remeasure(inode, fd);
     if (inode.writes > 0 && --inode.writes == 0) {
         reserved_ -= inode.reserved;
         inode.reserved = 0;
@@ -220,10 +224,7 @@ void SpaceLimits::closed(FileId id, int fd) {
     auto it = inodes_.find(id);
     if (it == inodes_.end()) return;
     Inode& inode = it->second;
-    if (auto now = measure(fd)) {
-        charge(inode.bytes, now->bytes);
-        inode.bytes = now->bytes;
-    }
+    remeasure(inode, fd);
     if (inode.opens > 0) --inode.opens;
     if (inode.opens == 0) {
         // No write of ours can be in flight without an open description.

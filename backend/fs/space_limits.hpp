@@ -156,6 +156,8 @@ class SpaceLimits {
 
     bool over(std::uint64_t files, std::uint64_t bytes) const;
     void charge(std::uint64_t old_bytes, std::uint64_t new_bytes);
+    // Charges what `inode` (open as `fd`) allocates now instead of what it did.
+    void remeasure(Inode& inode, int fd);
     void drop(std::uint64_t bytes);
     // Forgets `it` when nothing needs it any more, dropping an unnamed inode.
     void settle(Inodes::iterator it);
