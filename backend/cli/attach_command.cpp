@@ -10,6 +10,7 @@
 #include "backend/cli/commands.hpp"
 #include "backend/cli/device_command_line.hpp"
 #include "backend/supervisor/export_path.hpp"
+#include "backend/supervisor/worker_params.hpp"
 #include "backend/supervisor/worker_uid.hpp"
 #include "xenring/toolstack/device_nodes.hpp"
 #include "xenring/toolstack/domain_lookup.hpp"
@@ -25,9 +26,11 @@ constexpr std::string_view kUsage =
     "mapped-xattr]\n"
     "                     [--devid N] [--kind 9pfs|xen_9pfs] [--max-files N] "
     "[--max-open-files N]\n"
-    "                     [--max-space MIB] [--auto-delete] [--worker-uid UID] [--xen "
-    "auto|sim:DIR]\n"
-    "                     [--config FILE]\n";
+    "                     [--max-space MIB] [--auto-delete] [--worker-uid UID] "
+    "[--max-memory MIB]\n"
+    "                     [--xen auto|sim:DIR] [--config FILE]\n"
+    "--max-memory is the device's memory budget in MiB, for either kind (0: the\n"
+    "daemon's --max-memory).\n";
 
 int usage_error(const std::string& message) {
     std::cerr << "xen9pd attach: " << message << "\n";
@@ -76,10 +79,11 @@ int attach_command(std::span<const std::string> args) {
         std::cout << kUsage;
         return 0;
     }
-    auto line = parse_command_line(args,
-                                   {"tag", "path", "security-model", "devid", "kind", "max-files",
-                                    "max-open-files", "max-space", "worker-uid", "xen", "config"},
-                                   {"auto-delete"});
+    auto line = parse_command_line(
+        args,
+        {"tag", "path", "security-model", "devid", "kind", "max-files", "max-open-files",
+         "max-space", "worker-uid", "max-memory", "xen", "config"},
+        {"auto-delete"});
     if (!line) return usage_error(line.error());
     if (line->words.size() != 1) return usage_error("expected one DOMAIN (a domid or a name)");
     const std::string& domain = line->words[0];
@@ -123,6 +127,16 @@ int attach_command(std::span<const std::string> args) {
         *out = *value;
     }
     device.auto_delete = line->flags.contains("auto-delete");
+    // xen9pd's own key, for either kind; the bound is the supervisor's, so
+    // attach never writes a device the daemon would refuse.
+    if (const auto text = line->value("max-memory")) {
+        const auto mib = parse_unsigned(*text, ExportLimits::kMaxMaxMemoryMib);
+        if (!mib)
+            return usage_error("--max-memory: expected a number of MiB from 0 to " +
+                               std::to_string(ExportLimits::kMaxMaxMemoryMib) + ", got '" + *text +
+                               "'");
+        device.max_memory_mib = *mib;
+    }
 
     auto config = device_command_config(*line);
     if (!config) return usage_error(config.error().message);

@@ -156,7 +156,7 @@ bool Device::setup_from_backend_keys() {
     if (!limit("max-files", params.limits.max_files) ||
         !limit("max-open-files", params.limits.max_open_files) ||
         !limit("max-space", params.limits.max_space_mib) ||
-        !limit("max-memory", params.limits.max_memory_mib) ||
+        !limit(toolstack::kMaxMemoryKey, params.limits.max_memory_mib) ||
         params.limits.max_memory_mib > ExportLimits::kMaxMaxMemoryMib)
         return refuse("malformed limit");
     if (auto auto_delete = xs_.try_read(backend_key("auto-delete")); auto_delete && *auto_delete)

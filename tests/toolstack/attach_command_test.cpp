@@ -233,6 +233,48 @@ BOOST_AUTO_TEST_CASE(a_worker_uid_is_written_only_from_the_range_no_device_model
     BOOST_TEST(devices(5).size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(max_memory_is_written_for_either_kind_within_the_daemons_bounds) {
+    const std::string share = exports.root + "/share";
+    BOOST_TEST(attach({"alpha", "--tag", "a", "--path", share, "--max-memory", "128"}).status == 0);
+    BOOST_TEST(
+        attach({"alpha", "--tag", "b", "--path", share, "--kind", "xen_9pfs", "--max-memory=65536"})
+            .status == 0);
+    BOOST_TEST(attach({"alpha", "--tag", "c", "--path", share, "--max-memory", "0"}).status == 0);
+    BOOST_TEST(attach({"alpha", "--tag", "d", "--path", share}).status == 0);
+    const std::vector<XsPermission> perms{{0, 'n'}, {5, 'r'}};
+    for (const auto& [key, mib] :
+         {std::pair<std::string, std::string>{"/local/domain/0/backend/9pfs/5/0", "128"},
+          {"/local/domain/0/backend/xen_9pfs/5/1", "65536"},
+          {"/local/domain/0/backend/9pfs/5/2", "0"}}) {
+        BOOST_TEST_CONTEXT(key) {
+            BOOST_TEST(xs.read(key + "/max-memory").value() == mib);
+            BOOST_TEST((xs.permissions(key + "/max-memory").value() == perms));
+        }
+    }
+    BOOST_TEST(error_of(xs.read("/local/domain/0/backend/9pfs/5/3/max-memory")) == ENOENT);
+
+    // What the supervisor would refuse (above ExportLimits::kMaxMaxMemoryMib,
+    // or not a canonical decimal), for either kind.
+    for (const std::string mib : {"65537", "4294967296", "-1", "x", "", "08", "1M", "+1"}) {
+        for (const std::string kind : {"9pfs", "xen_9pfs"}) {
+            BOOST_TEST_CONTEXT("max-memory '" << mib << "' kind " << kind) {
+                const auto result = attach(
+                    {"beta", "--tag", "e", "--path", share, "--kind", kind, "--max-memory", mib});
+                BOOST_TEST(result.status == 2);
+                BOOST_TEST(result.out == "");
+                BOOST_TEST(result.err ==
+                               "xen9pd attach: --max-memory: expected a number of MiB "
+                               "from 0 to 65536, got '" +
+                                   mib + "'\n",
+                           result.err);
+            }
+        }
+    }
+    BOOST_TEST(devices(6).empty());
+    BOOST_TEST(error_of(xs.read("/local/domain/0/backend/9pfs/6")) == ENOENT);
+    BOOST_TEST(error_of(xs.read("/local/domain/0/backend/xen_9pfs/6")) == ENOENT);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace xen9p::test

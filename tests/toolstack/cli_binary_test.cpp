@@ -177,13 +177,22 @@ BOOST_AUTO_TEST_CASE(xen9pd_run_serves_an_attached_device_and_lets_detach_remove
     BOOST_REQUIRE(xs.has_value());
     const std::string be = "/local/domain/0/backend/9pfs/4/0";
     BOOST_REQUIRE(xs->watch(be + "/state", "be").has_value());
+    // attach refuses the memory budget the daemon would refuse, and writes
+    // the largest one the daemon accepts.
+    const auto too_big =
+        run({XEN9PD_BINARY, "attach", "web", "--tag", "share", "--path", exports.root + "/share",
+             "--max-memory", "65537", "--xen", "sim:" + dir, "--config", exports.config});
+    BOOST_TEST(too_big.status == 2);
+    BOOST_TEST(too_big.output.starts_with("xen9pd attach: --max-memory: "), too_big.output);
+    BOOST_TEST(error_of(xs->read(be)) == ENOENT);
     const auto attached =
         run({XEN9PD_BINARY, "attach", "web", "--tag", "share", "--path", exports.root + "/share",
-             "--xen", "sim:" + dir, "--config", exports.config});
+             "--max-memory", "65536", "--xen", "sim:" + dir, "--config", exports.config});
     BOOST_REQUIRE(attached.status == 0);
     while (xs->read(be + "/state").value_or("") != "2")
         BOOST_REQUIRE_MESSAGE(wait_event(*xs), "the daemon never reached InitWait");
     BOOST_TEST(xs->read(be + "/versions").value() == "1");
+    BOOST_TEST(xs->read(be + "/max-memory").value() == "65536");
 
     const auto detached =
         run({XEN9PD_BINARY, "detach", "web", "--xen", "sim:" + dir, "--config", exports.config});

@@ -86,6 +86,40 @@ BOOST_AUTO_TEST_CASE(add_of_kind_xen_9pfs_writes_the_limits_libxl_writes) {
                "/local/domain/0/backend/xen_9pfs/5/0");
 }
 
+BOOST_AUTO_TEST_CASE(add_writes_max_memory_for_either_kind_only_when_given) {
+    DeviceNodes nodes(xs, dom0());
+    auto plain = device(0, "plain");
+    plain.max_memory_mib = 128;
+    auto xen = device(1, "xen", BackendKind::kXen9pfs);
+    xen.max_memory_mib = 0;
+    BOOST_REQUIRE(nodes.add(plain, DevidChoice::kAsGiven).has_value());
+    BOOST_REQUIRE(nodes.add(xen, DevidChoice::kAsGiven).has_value());
+    BOOST_REQUIRE(nodes.add(device(2, "none"), DevidChoice::kAsGiven).has_value());
+    expect_dir(xs, "/local/domain/0/backend/9pfs/5/0",
+               {{"frontend", "/local/domain/5/device/9pfs/0"},
+                {"frontend-id", "5"},
+                {"online", "1"},
+                {"state", "1"},
+                {"path", "/srv/share"},
+                {"security_model", "none"},
+                {"max-memory", "128"}},
+               {{0, 'n'}, {5, 'r'}});
+    expect_dir(xs, "/local/domain/0/backend/xen_9pfs/5/1",
+               {{"frontend", "/local/domain/5/device/9pfs/1"},
+                {"frontend-id", "5"},
+                {"online", "1"},
+                {"state", "1"},
+                {"path", "/srv/share"},
+                {"security_model", "none"},
+                {"max-space", "0"},
+                {"max-files", "0"},
+                {"max-open-files", "0"},
+                {"auto-delete", "0"},
+                {"max-memory", "0"}},
+               {{0, 'n'}, {5, 'r'}});
+    BOOST_TEST(error_of(xs.read("/local/domain/0/backend/9pfs/5/2/max-memory")) == ENOENT);
+}
+
 BOOST_AUTO_TEST_CASE(lowest_free_devid_fills_the_first_gap) {
     DeviceNodes nodes(xs, dom0());
     BOOST_REQUIRE(nodes.add(device(0, "a"), DevidChoice::kAsGiven).has_value());

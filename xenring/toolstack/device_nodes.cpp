@@ -139,6 +139,8 @@ Status DeviceNodes::write_nodes(const NinePfsDevice& device, Tx t) {
     }
     if (device.worker_uid)
         back.emplace_back(std::string(kWorkerUidKey), std::to_string(*device.worker_uid));
+    if (device.max_memory_mib)
+        back.emplace_back(std::string(kMaxMemoryKey), std::to_string(*device.max_memory_mib));
     const std::vector<std::pair<std::string, std::string>> front{
         {"backend-id", std::to_string(device.backend_domid)},
         {"state", initialising},

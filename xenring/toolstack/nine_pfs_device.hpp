@@ -34,6 +34,9 @@ bool is_security_model(std::string_view model);
 // the default (backend/supervisor/worker_uid.hpp). Only dom0 writes backend
 // directories.
 inline constexpr std::string_view kWorkerUidKey = "xen9pd-worker-uid";
+// xen9pd's own backend key: the device's memory budget in MiB, 0 meaning the
+// daemon's --max-memory (backend/supervisor/worker_params.hpp bounds it).
+inline constexpr std::string_view kMaxMemoryKey = "max-memory";
 
 struct NinePfsDevice {
     DomId domid = 0;
@@ -49,8 +52,9 @@ struct NinePfsDevice {
     unsigned max_files = 0;
     unsigned max_open_files = 0;
     bool auto_delete = false;
-    // Written as kWorkerUidKey when set, for either kind.
+    // Written as kWorkerUidKey and kMaxMemoryKey when set, for either kind.
     std::optional<unsigned> worker_uid{};
+    std::optional<unsigned> max_memory_mib{};
 };
 
 std::string domain_home(DomId domid);
