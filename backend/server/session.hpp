@@ -39,7 +39,7 @@ struct SessionConfig {
     std::size_t max_memory = kDefaultMaxMemory;
     // Lines the peer can cause; shared by the sessions of one device (a
     // Server fills it in when empty).
-    std::shared_ptr<log::RateLimiter> log_limiter;
+    std::shared_ptr<log::RateLimiter> log_limiter = nullptr;
 
     static constexpr std::size_t kDefaultMaxMemory = 64 << 20;
     // The least max_memory that still allows a useful msize (256 KiB).
