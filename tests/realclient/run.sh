@@ -132,7 +132,11 @@ xen9pd)
         log "xen9pd not built at $xen9pd (build the xen9pd target or pass --xen9pd)"
         exit 1
     fi
-    "$xen9pd" serve --no-sandbox --export "$run/export" --listen "unix:$sock" >"$run/server.log" 2>&1 &
+    # As an admin would run it: confined (uid 65534, the export as its root,
+    # seccomp) and acting as the guest's users, so the root-run guest list can
+    # chown and mknod; under `none` the guest may not make device nodes.
+    "$xen9pd" serve --export "$run/export" --listen "unix:$sock" \
+        --security-model passthrough --uid 65534 --gid 65534 >"$run/server.log" 2>&1 &
     server_pid=$!
     ;;
 esac
