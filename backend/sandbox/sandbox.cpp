@@ -21,6 +21,10 @@
 #include <array>
 #include <memory>
 
+#ifdef XEN9P_SANITIZE
+#include <sanitizer/lsan_interface.h>
+#endif
+
 namespace xen9p::sandbox {
 namespace {
 
@@ -259,6 +263,12 @@ std::vector<int> capabilities_for_security_model(const std::string& model) {
 }
 
 Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy) {
+#ifdef XEN9P_SANITIZE
+    // LeakSanitizer's check at exit stops the world with prctl, clone and
+    // ptrace, which a confined process may not do: check now, while still
+    // privileged and dumpable, once, and not at exit.
+    if (policy.install_seccomp) __lsan_do_leak_check();
+#endif
     if (policy.uid == 0 || policy.gid == 0) return fail(EPERM);
     // No confinement without a mount namespace of its own: the worker needs a
     // proc directory, and the host's /proc/1/root leads out of any chroot.

@@ -233,7 +233,9 @@ class Run {
                 return "forget walked";
             }
             default: {
-                // A new worker: everything closes, the export is scanned afresh.
+                // A new worker: everything closes, the export is scanned afresh
+                // (every Node, `parent` too, goes before the export it came from).
+                parent.reset();
                 walked_.clear();
                 held_.clear();
                 restarted_.reset();
