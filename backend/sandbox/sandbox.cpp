@@ -178,7 +178,6 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(rt_sigaction),
     SCMP_SYS(rt_sigprocmask),
     SCMP_SYS(sigaltstack),
-    SCMP_SYS(tgkill),
     SCMP_SYS(getpid),
     SCMP_SYS(gettid),
     SCMP_SYS(getuid),
@@ -208,7 +207,6 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(shutdown),
     SCMP_SYS(getrandom),
     SCMP_SYS(sched_yield),
-    SCMP_SYS(prlimit64),
     SCMP_SYS(getrlimit),
 #ifdef XEN9P_SANITIZE
     // The ASan/UBSan runtimes test whether memory is readable by writing it
@@ -244,6 +242,19 @@ Status install_seccomp_allow_list() {
             rc < 0)
             return fail(-rc);
     }
+    // Signals and resource limits of the process itself only: tgkill as
+    // raise() and abort() issue it (its own pid, fixed here: nothing may fork
+    // once the filter is in), prlimit64 as getrlimit() and setrlimit() do
+    // (pid 0). Compared on all 64 bits: anything else is killed.
+    const auto self = static_cast<scmp_datum_t>(::getpid());
+    if (const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                                        SCMP_A0(SCMP_CMP_EQ, self));
+        rc < 0)
+        return fail(-rc);
+    if (const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+                                        SCMP_A0(SCMP_CMP_EQ, 0));
+        rc < 0)
+        return fail(-rc);
     if (const int rc = seccomp_load(ctx.get()); rc < 0) return fail(-rc);
     return {};
 }
