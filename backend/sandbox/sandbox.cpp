@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdint.h>  // for xen/xen.h
 #include <sys/capability.h>
 #include <sys/mount.h>
@@ -292,6 +294,15 @@ Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy) {
     // setresuid away from root clears the effective set; rebuild exactly what is kept.
     if (auto caps = set_capabilities(policy.keep_capabilities); !caps)
         return std::unexpected(caps.error());
+    if (policy.parent_pidfd >= 0) {
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return fail_errno();
+        // A pidfd turns readable once its process has exited: a parent gone
+        // before the prctl would never send the signal.
+        pollfd parent{policy.parent_pidfd, POLLIN, 0};
+        const int exited = ::poll(&parent, 1, 0);
+        if (exited < 0) return fail_errno();
+        if (exited > 0) return fail(ESRCH);
+    }
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail_errno();
     if (auto r = set_rlimit(RLIMIT_NOFILE, policy.max_open_files); !r)
         return std::unexpected(r.error());
