@@ -250,11 +250,11 @@ Status install_seccomp_allow_list() {
     // (pid 0). Compared on all 64 bits: anything else is killed.
     const auto self = static_cast<scmp_datum_t>(::getpid());
     if (const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                                        SCMP_A0(SCMP_CMP_EQ, self));
+                                        SCMP_A0(SCMP_CMP_EQ, self, 0));
         rc < 0)
         return fail(-rc);
     if (const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
-                                        SCMP_A0(SCMP_CMP_EQ, 0));
+                                        SCMP_A0(SCMP_CMP_EQ, 0, 0));
         rc < 0)
         return fail(-rc);
     if (const int rc = seccomp_load(ctx.get()); rc < 0) return fail(-rc);
