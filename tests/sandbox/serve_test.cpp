@@ -1,4 +1,5 @@
-// `xen9pd serve` run as root confines itself as a worker does: the export as
+// `xen9pd serve` run as root confines itself as a worker does: PID 1 of a PID
+// namespace of its own (in a child of the process started), the export as
 // its root, a non-root uid (the export's owner unless --uid), no capability
 // under `none`, seccomp. --no-sandbox keeps the old behaviour for callers
 // that need it.
