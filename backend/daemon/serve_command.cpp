@@ -9,11 +9,12 @@
 #include <cstdio>
 #include <optional>
 
+#include "backend/daemon/pid_namespace_init.hpp"
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
-#include "backend/server/process_memory_limit.hpp"
 #include "backend/sandbox/sandbox.hpp"
+#include "backend/server/process_memory_limit.hpp"
 #include "backend/server/server.hpp"
 #include "backend/transport/listener.hpp"
 #include "backend/worker/confinement.hpp"
@@ -54,8 +55,11 @@ constexpr std::string_view kUsage =
     "shared equally by --max-connections (default 16) connections, each at least\n"
     "1 MiB; connections past the limit are closed at once. The kernel caps the\n"
     "process's data size at --max-memory plus 64 MiB.\n"
-    "Run as root, serve confines itself as a worker does: the export as its\n"
-    "root, UID/GID (default: the export's owner; never 0), seccomp.\n"
+    "Run as root, serve confines itself as a worker does: PID 1 of a PID\n"
+    "namespace of its own, the export as its root, UID/GID (default: the\n"
+    "export's owner; never 0), seccomp. The process started stays outside,\n"
+    "unconfined, only to pass SIGINT/SIGTERM on and exit with the served\n"
+    "process's status (128+N if signal N killed it); if it dies, so does that.\n"
     "--no-sandbox keeps the calling process's identity and view of the host.\n";
 
 template <class T>
@@ -156,10 +160,12 @@ Result<sandbox::SandboxPolicy> sandbox_policy(const ServeOptions& options) {
     return policy;
 }
 
-Result<fs::Export> open_export(const ServeOptions& options) {
+// `parent_pidfd` is the unconfined parent's (sandboxed) or empty (--no-sandbox).
+Result<fs::Export> open_export(const ServeOptions& options, UniqueFd parent_pidfd) {
     if (!options.sandbox) return fs::Export::open(options.export_path, options.export_config);
     auto policy = sandbox_policy(options);
     if (!policy) return std::unexpected(policy.error());
+    policy->parent_pidfd = parent_pidfd.get();
     // enter_sandbox refuses uid or gid 0 with EPERM.
     auto ex = confine_to_export(*policy, options.export_config);
     if (!ex) {
@@ -170,6 +176,7 @@ Result<fs::Export> open_export(const ServeOptions& options) {
                     {"errno", ex.error().error.message()}});
         return std::unexpected(ex.error().error);
     }
+    parent_pidfd.reset();
     log::info(kComponent, "", "confined",
               {{"uid", std::to_string(policy->uid)},
                {"gid", std::to_string(policy->gid)},
@@ -177,19 +184,8 @@ Result<fs::Export> open_export(const ServeOptions& options) {
     return std::move(ex->ex);
 }
 
-}  // namespace
-
-int serve_command(std::span<const std::string> args) {
-    if (std::ranges::find(args, "--help") != args.end()) {
-        std::fputs(kUsage.data(), stdout);
-        return 0;
-    }
-    auto options = parse(args);
-    if (!options) {
-        std::fputs(kUsage.data(), stderr);
-        return 2;
-    }
-    log::set_level(options->log_level);
+// Serves until SIGINT or SIGTERM; the exit status.
+int serve(ServeOptions* options, UniqueFd parent_pidfd) {
     if (auto capped = server::limit_process_memory(options->max_memory_mib << 20); !capped) {
         log::error(kComponent, "", "cannot limit memory", {{"errno", capped.error().message()}});
         return 1;
@@ -236,7 +232,7 @@ int serve_command(std::span<const std::string> args) {
         return 1;
     }
     if (options->sandbox) (*listener)->keep_socket_file();
-    auto opened = open_export(*options);
+    auto opened = open_export(*options, std::move(parent_pidfd));
     if (!opened) {
         log::error(kComponent, "", "cannot open export",
                    {{"path", options->export_path}, {"errno", opened.error().message()}});
@@ -260,6 +256,36 @@ int serve_command(std::span<const std::string> args) {
     log::info(kComponent, "", "stopped",
               {{"max_in_flight", std::to_string(server->max_in_flight())}});
     return 0;
+}
+
+}  // namespace
+
+int serve_command(std::span<const std::string> args) {
+    if (std::ranges::find(args, "--help") != args.end()) {
+        std::fputs(kUsage.data(), stdout);
+        return 0;
+    }
+    auto options = parse(args);
+    if (!options) {
+        std::fputs(kUsage.data(), stderr);
+        return 2;
+    }
+    log::set_level(options->log_level);
+    if (!options->sandbox) return serve(&*options, UniqueFd());
+    // Confined, serve must be alone in its PID namespace: a private proc
+    // shows every process of its uid that it may ptrace, and through their
+    // /proc/<pid>/root and /proc/<pid>/mem it would leave the sandbox. The
+    // child binds the socket and creates the ring itself: the parent holds
+    // nothing the child serves with.
+    auto served = run_as_pid_namespace_init(
+        [&options](UniqueFd parent_pidfd) { return serve(&*options, std::move(parent_pidfd)); });
+    if (!served) {
+        log::error(kComponent, "",
+                   "cannot start in a PID namespace (--no-sandbox to run unconfined)",
+                   {{"errno", served.error().message()}});
+        return 1;
+    }
+    return *served;
 }
 
 }  // namespace xen9p::daemon

@@ -11,6 +11,8 @@ namespace xen9p::daemon {
 // Options: --export DIR --listen unix:PATH|tcp:ADDR:PORT [--security-model M]
 // [--read-only] [--max-fids N] [--max-open-files N] [--max-files N]
 // [--max-space MIB] [--auto-delete] [--max-in-flight N] [--log-level L].
+// Confined (run as root without --no-sandbox), the serving runs in a child,
+// PID 1 of a PID namespace of its own; this process only waits for it.
 // Returns the exit status (2 for bad options).
 int serve_command(std::span<const std::string> args);
 

@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdint.h>  // for xen/xen.h
 #include <sys/capability.h>
 #include <sys/mount.h>
@@ -182,7 +184,6 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(rt_sigaction),
     SCMP_SYS(rt_sigprocmask),
     SCMP_SYS(sigaltstack),
-    SCMP_SYS(tgkill),
     SCMP_SYS(getpid),
     SCMP_SYS(gettid),
     SCMP_SYS(getuid),
@@ -212,7 +213,6 @@ constexpr std::array kAllowedSyscalls = {
     SCMP_SYS(shutdown),
     SCMP_SYS(getrandom),
     SCMP_SYS(sched_yield),
-    SCMP_SYS(prlimit64),
     SCMP_SYS(getrlimit),
 #ifdef XEN9P_SANITIZE
     // The ASan/UBSan runtimes test whether memory is readable by writing it
@@ -248,6 +248,19 @@ Status install_seccomp_allow_list() {
             rc < 0)
             return fail(-rc);
     }
+    // Signals and resource limits of the process itself only: tgkill as
+    // raise() and abort() issue it (its own pid, fixed here: nothing may fork
+    // once the filter is in), prlimit64 as getrlimit() and setrlimit() do
+    // (pid 0). Compared on all 64 bits: anything else is killed.
+    const auto self = static_cast<scmp_datum_t>(::getpid());
+    if (const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                                        SCMP_A0(SCMP_CMP_EQ, self, 0));
+        rc < 0)
+        return fail(-rc);
+    if (const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+                                        SCMP_A0(SCMP_CMP_EQ, 0, 0));
+        rc < 0)
+        return fail(-rc);
     if (const int rc = seccomp_load(ctx.get()); rc < 0) return fail(-rc);
     return {};
 }
@@ -291,6 +304,15 @@ Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy) {
     // setresuid away from root clears the effective set; rebuild exactly what is kept.
     if (auto caps = set_capabilities(policy.keep_capabilities); !caps)
         return std::unexpected(caps.error());
+    if (policy.parent_pidfd >= 0) {
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return fail_errno();
+        // A pidfd turns readable once its process has exited: a parent gone
+        // before the prctl would never send the signal.
+        pollfd parent{policy.parent_pidfd, POLLIN, 0};
+        const int exited = ::poll(&parent, 1, 0);
+        if (exited < 0) return fail_errno();
+        if (exited > 0) return fail(ESRCH);
+    }
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail_errno();
     if (auto r = set_rlimit(RLIMIT_NOFILE, policy.max_open_files); !r)
         return std::unexpected(r.error());

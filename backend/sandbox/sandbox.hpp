@@ -28,6 +28,12 @@ struct SandboxPolicy {
     // e.g. what the passthrough security model needs. Empty: none at all.
     std::vector<int> keep_capabilities;
     bool install_seccomp = true;
+    // A pidfd of the caller's parent, or -1. Given, the sandboxed process is
+    // killed (SIGKILL) when that parent exits, however it exits: set after the
+    // uid change, which clears it; entering fails with ESRCH if the parent is
+    // already gone. What `xen9pd serve` uses so its serving child never
+    // outlives the process that started it.
+    int parent_pidfd = -1;
 };
 
 // How the root was confined, for logs.
@@ -46,8 +52,8 @@ struct SandboxReport {
 // and root. Order: mount namespace, private proc (detached), export bound
 // nodev/nosuid/noexec, pivot_root and the old root detached (or, on rootfs,
 // the export moved over "/" and chroot), then not dumpable,
-// supplementary groups dropped, setresgid/setresuid, capabilities,
-// no_new_privs, rlimits, seccomp. Each step's failure is returned; the caller
+// supplementary groups dropped, setresgid/setresuid, capabilities, parent
+// death signal, no_new_privs, rlimits, seccomp. Each step's failure is returned; the caller
 // must then exit. A directory the caller opened before still reaches the host's
 // tree: open everything that names a path afterwards.
 Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy);

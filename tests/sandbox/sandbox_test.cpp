@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdint.h>  // for xen/xen.h
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -275,4 +276,67 @@ BOOST_AUTO_TEST_CASE(an_interrupted_poll_is_restarted_not_killed) {
     BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
     BOOST_TEST(WIFEXITED(status));
     BOOST_TEST((WIFSIGNALED(status) ? WTERMSIG(status) : 0) == 0);
+}
+
+namespace {
+
+// Runs `call` in a child under the worker's filter, with a target process
+// (a second child, sleeping) it may name; the waitpid status of the first.
+int under_the_allow_list_with_a_target(int (*call)(pid_t target)) {
+    const pid_t target = ::fork();
+    BOOST_REQUIRE(target >= 0);
+    if (target == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    const pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (!xen9p::sandbox::install_seccomp_allow_list()) ::_exit(3);
+        (void)call(target);
+        ::_exit(0);
+    }
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+    ::kill(target, SIGKILL);
+    ::waitpid(target, nullptr, 0);
+    return status;
+}
+
+bool killed_by_seccomp(int status) {
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS;
+}
+
+}  // namespace
+
+// A compromised worker or serve may signal, and read or change the limits of,
+// itself only: tgkill with another process's pid and prlimit64 of another pid
+// are killed, the forms raise(), abort() and getrlimit() use pass.
+BOOST_AUTO_TEST_CASE(tgkill_and_prlimit_reach_only_the_process_itself) {
+    BOOST_TEST(killed_by_seccomp(under_the_allow_list_with_a_target(
+        [](pid_t target) { return static_cast<int>(::syscall(SYS_tgkill, target, target, 0)); })));
+    BOOST_TEST(killed_by_seccomp(under_the_allow_list_with_a_target([](pid_t target) {
+        rlimit limit{};
+        return static_cast<int>(::syscall(SYS_prlimit64, target, RLIMIT_NOFILE, nullptr, &limit));
+    })));
+    // High bits that the kernel would drop do not turn another pid into ours.
+    BOOST_TEST(killed_by_seccomp(under_the_allow_list_with_a_target([](pid_t) {
+        return static_cast<int>(
+            ::syscall(SYS_tgkill, (1L << 32) | ::getpid(), static_cast<long>(::gettid()), 0L));
+    })));
+    const int self_signal = under_the_allow_list_with_a_target(
+        [](pid_t) { return static_cast<int>(::syscall(SYS_tgkill, ::getpid(), ::gettid(), 0)); });
+    BOOST_TEST(WIFEXITED(self_signal));
+    const int self_limit = under_the_allow_list_with_a_target([](pid_t) {
+        rlimit limit{};
+        return ::getrlimit(RLIMIT_NOFILE, &limit);
+    });
+    BOOST_TEST(WIFEXITED(self_limit));
+    // abort() signals the process itself: it dies of SIGABRT, not SIGSYS.
+    const int aborted = under_the_allow_list_with_a_target([](pid_t) -> int {
+        ::signal(SIGABRT, SIG_DFL);  // not Boost.Test's handler, inherited by the fork
+        ::abort();
+    });
+    BOOST_TEST(WIFSIGNALED(aborted));
+    BOOST_TEST((WIFSIGNALED(aborted) ? WTERMSIG(aborted) : 0) == SIGABRT);
 }
