@@ -23,7 +23,6 @@ class WorkerOutput {
     static constexpr std::size_t kBytesPerRound = 16 * 1024;
     static constexpr std::size_t kBytesPerSecond = 64 * 1024;
 
-    WorkerOutput() = default;
     // `pipe` is the non-blocking read end; `device` names the worker's device.
     WorkerOutput(UniqueFd pipe, std::string device);
 
