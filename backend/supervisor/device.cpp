@@ -307,6 +307,12 @@ void Device::on_worker_event() {
                 publish_state(XenbusState::kConnected);
             }
             break;
+        case WorkerEvent::kTooFast:
+            log_guest_caused(log::Level::kWarning,
+                             "worker sends faster than it reports: its control socket is read "
+                             "at a bounded rate",
+                             {{"pid", std::to_string(worker_->pid())}});
+            break;
         case WorkerEvent::kLost:
             // Killed already; the device closes once the process is gone. A
             // worker that exits closes its files first: it may be gone now.
@@ -318,8 +324,13 @@ void Device::on_worker_event() {
     }
 }
 
+void Device::on_worker_output() {
+    if (worker_) worker_->forward_output(worker_output_limiter_);
+}
+
 bool Device::on_worker_exit() {
     if (!worker_ || !worker_->reap()) return false;
+    worker_->drain_output(worker_output_limiter_);
     const auto now = WorkerClock::now();
     const int status = worker_->exit_status();
     const auto how = describe_exit(status);
@@ -352,7 +363,7 @@ void Device::domain_gone() {
 }
 
 std::optional<WorkerClock::time_point> Device::deadline() const {
-    auto next = worker_ ? worker_->kill_deadline() : std::nullopt;
+    auto next = worker_ ? worker_->deadline() : std::nullopt;
     if (launch_at_ && (!next || *launch_at_ < *next)) next = launch_at_;
     return next;
 }

@@ -39,6 +39,8 @@ class Device {
     bool refresh();
     // The worker's control fd became readable.
     void on_worker_event();
+    // The worker's output fd became readable.
+    void on_worker_output();
     // The worker's exit fd became readable; true if the exit was collected.
     bool on_worker_exit();
     // The guest domain no longer exists.
@@ -56,6 +58,7 @@ class Device {
     const std::string& frontend_path() const { return frontend_path_; }
     // -1 when no worker runs.
     int worker_control_fd() const { return worker_ ? worker_->control_fd() : -1; }
+    int worker_output_fd() const { return worker_ ? worker_->output_fd() : -1; }
     int worker_exit_fd() const { return worker_ ? worker_->exit_fd() : -1; }
     pid_t worker_pid() const { return worker_ ? worker_->pid() : -1; }
     // What the running worker last reported; nullopt without one.
@@ -101,6 +104,9 @@ class Device {
     // One bucket for the device's life: only the toolstack adds and removes
     // devices, so the guest cannot get a fresh one by cycling its frontend.
     log::RateLimiter log_limiter_;
+    // The workers' own lines: a bucket of their own, so that a worker cannot
+    // crowd out what the supervisor says about it.
+    log::RateLimiter worker_output_limiter_;
 };
 
 }  // namespace xen9p::daemon

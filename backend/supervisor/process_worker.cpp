@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <utility>
+
+#include "backend/supervisor/worker_output.hpp"
 
 namespace xen9p::daemon {
 namespace {
@@ -17,6 +20,12 @@ namespace {
 constexpr std::size_t kMaxParamsSize = 64 * 1024;
 // A statistics line with every request type is about 600 bytes.
 constexpr std::size_t kMaxWorkerMessage = 4096;
+// The worker reports once a second (StatsReporter) and says ready once:
+// a few messages a second with a burst for reports queued while the
+// supervisor was busy. A worker past that is not read for kControlMute.
+constexpr double kControlMessagesPerSecond = 4;
+constexpr double kControlBurst = 16;
+constexpr std::chrono::milliseconds kControlMute{250};
 // waitid's P_PIDFD (Linux 5.4); glibc 2.36's headers do not name it yet.
 constexpr auto kIdTypePidfd = static_cast<idtype_t>(3);
 
@@ -34,8 +43,11 @@ int wait_status(const siginfo_t& info) {
 
 class ProcessWorker : public Worker {
   public:
-    ProcessWorker(pid_t pid, UniqueFd pidfd, UniqueFd control)
-        : pid_(pid), pidfd_(std::move(pidfd)), control_(std::move(control)) {}
+    ProcessWorker(pid_t pid, UniqueFd pidfd, UniqueFd control, WorkerOutput output)
+        : pid_(pid),
+          pidfd_(std::move(pidfd)),
+          control_(std::move(control)),
+          output_(std::move(output)) {}
     ~ProcessWorker() override {
         // The supervisor collects its workers before dropping them; one left
         // over (a shutdown that gave up) is killed, never waited for.
@@ -43,21 +55,34 @@ class ProcessWorker : public Worker {
     }
 
     pid_t pid() const override { return pid_; }
-    int control_fd() const override { return control_.get(); }
+    int control_fd() const override { return control_muted_until_ ? -1 : control_.get(); }
+    int output_fd() const override { return output_.fd(); }
+    void forward_output(log::RateLimiter& limiter) override { output_.forward(limiter); }
+    void drain_output(log::RateLimiter& limiter) override { output_.drain(limiter); }
     int exit_fd() const override { return pidfd_.get(); }
     int exit_status() const override { return status_; }
     const std::optional<stats::StatsReport>& stats() const override { return stats_; }
     bool stopping() const override { return stopping_; }
 
     WorkerEvent next_event() override {
-        if (!control_) return WorkerEvent::kNone;
+        if (!control_ || control_muted_until_) return WorkerEvent::kNone;
+        // A flood of messages must not take the supervisor's time from the
+        // other guests: past the budget the socket is left unread (the
+        // worker's sends then fail or block, which stalls it alone). Not a
+        // kill: reports queued while the supervisor was busy are no fault.
+        const auto now = WorkerClock::now();
+        if (!control_budget_.allow(now)) {
+            control_muted_until_ = now + kControlMute;
+            return std::exchange(told_too_fast_, true) ? WorkerEvent::kNone : WorkerEvent::kTooFast;
+        }
         char buf[kMaxWorkerMessage];
         // MSG_TRUNC: a longer message reports its whole length and is ignored.
         const ssize_t n = ::recv(control_.get(), buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
         if (n > static_cast<ssize_t>(sizeof buf)) return WorkerEvent::kNone;
         if (n > 0) {
             const std::string_view message(buf, static_cast<std::size_t>(n));
-            if (message == kWorkerReadyMessage) return WorkerEvent::kReady;
+            if (message == kWorkerReadyMessage)
+                return std::exchange(ready_seen_, true) ? WorkerEvent::kNone : WorkerEvent::kReady;
             if (message.starts_with(kWorkerStatsPrefix)) {
                 // The worker serves a guest: only what parses strictly is kept.
                 if (auto parsed = stats::parse_stats(message.substr(kWorkerStatsPrefix.size())))
@@ -111,9 +136,16 @@ class ProcessWorker : public Worker {
         stopping_ = true;
     }
 
-    std::optional<WorkerClock::time_point> kill_deadline() const override { return kill_at_; }
+    std::optional<WorkerClock::time_point> deadline() const override {
+        std::optional<WorkerClock::time_point> next = kill_at_;
+        for (const auto& t : {control_muted_until_, output_.resume_at()})
+            if (t && (!next || *t < *next)) next = t;
+        return next;
+    }
 
     bool expire(WorkerClock::time_point now) override {
+        if (control_muted_until_ && *control_muted_until_ <= now) control_muted_until_.reset();
+        output_.expire(now);
         if (!kill_at_ || now < *kill_at_) return false;
         stop(WorkerClock::duration::zero());
         return true;
@@ -129,6 +161,11 @@ class ProcessWorker : public Worker {
     pid_t pid_;
     UniqueFd pidfd_;
     UniqueFd control_;
+    WorkerOutput output_;
+    log::RateLimiter control_budget_{kControlMessagesPerSecond, kControlBurst};
+    std::optional<WorkerClock::time_point> control_muted_until_;
+    bool told_too_fast_ = false;
+    bool ready_seen_ = false;
     int status_ = 0;
     bool reaped_ = false;
     bool stopping_ = false;
@@ -136,6 +173,16 @@ class ProcessWorker : public Worker {
     std::optional<WorkerClock::time_point> kill_at_;
     std::optional<stats::StatsReport> stats_;
 };
+
+// `fd`, moved above the numbers the worker's descriptors get, so that
+// putting those in place overwrites none of the sources (a supervisor
+// started with stdio closed gets low numbers from the kernel).
+Result<UniqueFd> above_stdio(UniqueFd fd) {
+    if (fd.get() > kWorkerControlFd) return fd;
+    UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, kWorkerControlFd + 1));
+    if (!moved) return fail_errno();
+    return moved;
+}
 
 }  // namespace
 
@@ -147,7 +194,21 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return fail_errno();
     UniqueFd ours(pair[0]);
-    UniqueFd theirs(pair[1]);
+    auto theirs = above_stdio(UniqueFd(pair[1]));
+    if (!theirs) return std::unexpected(theirs.error());
+    // stdin: an empty pipe nobody writes to (reads see end of file), not
+    // /dev/null, a device on a host mount.
+    if (::pipe2(pair, O_CLOEXEC) != 0) return fail_errno();
+    auto stdin_read = above_stdio(UniqueFd(pair[0]));
+    ::close(pair[1]);
+    if (!stdin_read) return std::unexpected(stdin_read.error());
+    // stdout and stderr: a pipe the supervisor reads and logs from. The
+    // worker's end blocks when full: a flood stalls that worker alone.
+    if (::pipe2(pair, O_CLOEXEC) != 0) return fail_errno();
+    UniqueFd output_read(pair[0]);
+    auto output_write = above_stdio(UniqueFd(pair[1]));
+    if (!output_write) return std::unexpected(output_write.error());
+    if (::fcntl(output_read.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno();
 
     const auto text = serialize(params);
     if (text.size() > kMaxParamsSize) return fail(E2BIG);
@@ -162,7 +223,7 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     args.push_back(name_);
     args.insert(args.end(), arguments_.begin(), arguments_.end());
     args.push_back("--control-fd");
-    args.push_back(std::to_string(theirs.get()));
+    args.push_back(std::to_string(kWorkerControlFd));
     std::vector<char*> argv;
     for (auto& a : args)
         argv.push_back(a.data());
@@ -186,16 +247,24 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     const long pid = ::syscall(SYS_clone3, &clone, sizeof clone);
     if (pid < 0) return fail_errno();
     if (pid == 0) {
-        // Only the control socket crosses exec.
-        ::fcntl(theirs.get(), F_SETFD, 0);
+        // Only these cross exec: every descriptor a worker holds is one of
+        // them, on its export's mount, in its private proc, or anonymous.
+        // The sources are all above kWorkerControlFd, and dup2 clears
+        // close-on-exec on the copies.
+        if (::dup2(stdin_read->get(), STDIN_FILENO) < 0 ||
+            ::dup2(output_write->get(), STDOUT_FILENO) < 0 ||
+            ::dup2(output_write->get(), STDERR_FILENO) < 0 ||
+            ::dup2(theirs->get(), kWorkerControlFd) < 0 ||
+            ::syscall(SYS_close_range, kWorkerControlFd + 1, ~0U, 0) != 0)
+            ::_exit(127);
         ::sigprocmask(SIG_BLOCK, &term, nullptr);
         ::execv(program_.c_str(), argv.data());
         ::_exit(127);
     }
     UniqueFd exit_fd(pidfd);
-    theirs.reset();
     return std::unique_ptr<Worker>(std::make_unique<ProcessWorker>(
-        static_cast<pid_t>(pid), std::move(exit_fd), std::move(ours)));
+        static_cast<pid_t>(pid), std::move(exit_fd), std::move(ours),
+        WorkerOutput(std::move(output_read), params.device.to_string())));
 }
 
 Result<WorkerParams> receive_worker_params(int control_fd) {

@@ -21,11 +21,15 @@ namespace xen9p::daemon {
 inline constexpr std::string_view kWorkerReadyMessage = "ready";
 // What starts the worker's statistics messages, followed by format_stats().
 inline constexpr std::string_view kWorkerStatsPrefix = "stats ";
+// The worker's control socket; 0, 1 and 2 are its stdin (an empty pipe) and
+// its stdout and stderr (a pipe the supervisor logs from), and it has no
+// other descriptor at exec.
+inline constexpr int kWorkerControlFd = 3;
 
 class ProcessWorkerLauncher : public WorkerLauncher {
   public:
     // Runs `program` as `name` (its argv[0]: what ps shows, since `program`
-    // may be /proc/self/exe) with `arguments` followed by "--control-fd N".
+    // may be /proc/self/exe) with `arguments` followed by "--control-fd 3".
     ProcessWorkerLauncher(std::filesystem::path program, std::string name,
                           std::vector<std::string> arguments);
 

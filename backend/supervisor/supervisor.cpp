@@ -94,6 +94,7 @@ std::vector<pollfd> Supervisor::poll_fds() const {
     for (const auto& [id, device] : devices_) {
         if (device->worker_control_fd() >= 0)
             fds.push_back({device->worker_control_fd(), POLLIN, 0});
+        if (device->worker_output_fd() >= 0) fds.push_back({device->worker_output_fd(), POLLIN, 0});
         if (device->worker_exit_fd() >= 0) fds.push_back({device->worker_exit_fd(), POLLIN, 0});
     }
     for (const auto& worker : retiring_)
@@ -135,14 +136,19 @@ void Supervisor::on_worker_fd(int fd) {
             device->on_worker_event();
             return;
         }
+        if (device->worker_output_fd() == fd) {
+            device->on_worker_output();
+            return;
+        }
         if (device->worker_exit_fd() == fd) {
             // Frontend changes seen while the worker stopped are taken up now.
             if (device->on_worker_exit()) refresh_device(DeviceId(id));
             return;
         }
     }
-    std::erase_if(retiring_,
-                  [fd](const auto& worker) { return worker->exit_fd() == fd && worker->reap(); });
+    std::erase_if(retiring_, [this, fd](const auto& worker) {
+        return worker->exit_fd() == fd && collect(*worker);
+    });
 }
 
 void Supervisor::on_timer() {
@@ -171,7 +177,7 @@ void Supervisor::arm_timer() {
     for (const auto& [id, device] : devices_)
         consider(device->deadline());
     for (const auto& worker : retiring_)
-        consider(worker->kill_deadline());
+        consider(worker->deadline());
     itimerspec spec{};
     if (next) {
         // steady_clock is CLOCK_MONOTONIC; a time already passed fires at once.
@@ -261,7 +267,14 @@ void Supervisor::forget(std::map<DeviceId, std::unique_ptr<Device>>::iterator de
 }
 
 void Supervisor::retire(std::unique_ptr<Worker> worker) {
-    if (worker && !worker->reap()) retiring_.push_back(std::move(worker));
+    if (worker && !collect(*worker)) retiring_.push_back(std::move(worker));
+}
+
+bool Supervisor::collect(Worker& worker) {
+    if (!worker.reap()) return false;
+    // Its last lines (a stopping worker says so) are not polled for: taken now.
+    worker.drain_output(retired_log_limiter_);
+    return true;
 }
 
 void Supervisor::domains_released() {
@@ -292,14 +305,14 @@ void Supervisor::wait_for_retiring() {
     for (auto& worker : retiring_)
         worker->stop(kShutdownGrace);
     for (;;) {
-        std::erase_if(retiring_, [](const auto& worker) { return worker->reap(); });
+        std::erase_if(retiring_, [this](const auto& worker) { return collect(*worker); });
         const auto now = WorkerClock::now();
         if (retiring_.empty() || now >= give_up) break;
         auto until = give_up;
         std::vector<pollfd> fds;
         for (auto& worker : retiring_) {
             worker->expire(now);
-            if (auto kill = worker->kill_deadline(); kill && *kill < until) until = *kill;
+            if (auto next = worker->deadline(); next && *next < until) until = *next;
             fds.push_back({worker->exit_fd(), POLLIN, 0});
         }
         const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until - now);

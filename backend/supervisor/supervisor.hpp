@@ -65,6 +65,8 @@ class Supervisor {
     void arm_timer();
     void forget(std::map<DeviceId, std::unique_ptr<Device>>::iterator device);
     void retire(std::unique_ptr<Worker> worker);
+    // Reaps a retiring worker; true once it is gone.
+    bool collect(Worker& worker);
     void wait_for_retiring();
 
     SupervisorConfig config_;
@@ -73,6 +75,8 @@ class Supervisor {
     std::map<DeviceId, std::unique_ptr<Device>> devices_;
     // Workers of forgotten devices, stopping, until their exit is collected.
     std::vector<std::unique_ptr<Worker>> retiring_;
+    // The output of workers of removed devices (only the toolstack removes).
+    log::RateLimiter retired_log_limiter_;
     UniqueFd timer_;  // armed at the nearest deadline of a device or worker
     bool claimed_singleton_ = false;
 };

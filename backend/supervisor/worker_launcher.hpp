@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "backend/log/log.hpp"
 #include "backend/stats/stats_report.hpp"
 #include "backend/supervisor/worker_params.hpp"
 #include "p9proto/errno.hpp"
@@ -22,15 +23,27 @@ enum class WorkerEvent {
     kNone,
     kReady,  // rings mapped, ports bound, export open, sandbox entered
     kLost,   // it closed its control socket: it is killed, exit_fd() says when it is gone
+    // It sends faster than its reports come (once a second): its control
+    // socket is not read for a while. Said once per worker.
+    kTooFast,
 };
 
 class Worker {
   public:
     virtual ~Worker() = default;
     virtual pid_t pid() const = 0;
-    // Readable when the worker reports something; -1 once lost or stopping.
+    // Readable when the worker reports something; -1 once lost or stopping,
+    // and while it is not read for sending too fast.
     virtual int control_fd() const = 0;
     virtual WorkerEvent next_event() = 0;
+    // Readable when the worker wrote to its stdout or stderr; -1 once closed
+    // and while it is not read for writing too fast.
+    virtual int output_fd() const = 0;
+    // Logs, a bounded amount per call, the lines the worker wrote, as lines
+    // of its device through `limiter`.
+    virtual void forward_output(log::RateLimiter& limiter) = 0;
+    // Once reaped: logs what the worker left in its output and closes it.
+    virtual void drain_output(log::RateLimiter& limiter) = 0;
     // Readable once the process has exited (a pidfd).
     virtual int exit_fd() const = 0;
     // Collects the exited process without waiting; true once it is collected,
@@ -45,9 +58,11 @@ class Worker {
     // gone. Idempotent, and a shorter grace overrides a longer one.
     virtual void stop(WorkerClock::duration grace) = 0;
     virtual bool stopping() const = 0;
-    // When expire() is due, while a stop with a grace is pending.
-    virtual std::optional<WorkerClock::time_point> kill_deadline() const = 0;
-    // Kills a stopping worker whose grace has passed; true if it did so now.
+    // When expire() is due: a stop with a grace is pending, or an fd is not
+    // read for a while.
+    virtual std::optional<WorkerClock::time_point> deadline() const = 0;
+    // Kills a stopping worker whose grace has passed (true if it did so now),
+    // and reads again what was not read for a while.
     virtual bool expire(WorkerClock::time_point now) = 0;
 };
 

@@ -91,6 +91,18 @@ int misbehave(test::RogueWorker kind, int control_fd) {
     std::error_code ignored;
     std::filesystem::remove(trigger, ignored);
     if (kind == test::RogueWorker::kClosesControl) ::close(control_fd);
+    // Each flood ends when the supervisor closes its end, or never reads
+    // again: the writes block once the socket or the pipe is full.
+    if (kind == test::RogueWorker::kFloodsControl) {
+        while (std::chrono::steady_clock::now() < end &&
+               ::send(control_fd, "x", 1, MSG_NOSIGNAL) == 1) {
+        }
+    }
+    if (kind == test::RogueWorker::kFloodsOutput) {
+        (void)!::write(STDERR_FILENO, test::kForgedLine.data(), test::kForgedLine.size());
+        for (int i = 0; i < test::kFloodLines; ++i)
+            if (::write(STDERR_FILENO, test::kFloodLine.data(), test::kFloodLine.size()) < 0) break;
+    }
     while (std::chrono::steady_clock::now() < end)
         std::this_thread::sleep_for(100ms);
     return 0;
