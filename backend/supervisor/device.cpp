@@ -104,12 +104,14 @@ bool Device::launch_held_back() {
     }
     launch_at_ = next;
     if (backoff_.first_hold()) {
+        // Once per episode, and an episode ends only after 10 s connected: not
+        // through the limiter, whose bucket the same cycling may have emptied.
         const auto delay =
             std::chrono::ceil<std::chrono::milliseconds>(next - WorkerClock::now()).count();
-        log_guest_caused(log::Level::kWarning,
-                         "frontend restarts quickly: holding back its workers",
-                         {{"delay_ms", std::to_string(delay)},
-                          {"max_delay_ms", std::to_string(RestartBackoff::kMaxDelay.count())}});
+        log::warning(kComponent, id_.to_string(),
+                     "frontend restarts quickly: holding back its workers",
+                     {{"delay_ms", std::to_string(delay)},
+                      {"max_delay_ms", std::to_string(RestartBackoff::kMaxDelay.count())}});
     }
     return true;
 }
