@@ -52,12 +52,10 @@ DaemonProcess::DaemonProcess(DaemonLimits limits) : limits_(limits) {
     write_file(export_ + "/witness", kWitnessText);
     write_file(outside_ + "/secret", kSecretText);
 
-    std::vector<std::string> args = {XEN9PD_PATH,       "serve",
-                                     "--export",        export_,
-                                     "--listen",        "unix:" + socket_,
-                                     "--max-fids",      std::to_string(limits.max_fids),
-                                     "--max-in-flight", std::to_string(limits.max_in_flight),
-                                     "--log-level",     "info",
+    std::vector<std::string> args = {XEN9PD_PATH, "serve", "--export", export_, "--listen",
+                                     "unix:" + socket_, "--max-fids",
+                                     std::to_string(limits.max_fids), "--max-in-flight",
+                                     std::to_string(limits.max_in_flight), "--log-level", "info",
                                      // The file layer must hold without the sandbox.
                                      "--no-sandbox"};
     if (limits.max_memory_mib != 0)
