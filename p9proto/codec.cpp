@@ -6,7 +6,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 namespace {
 
 // ---- decoding ----
@@ -469,4 +469,4 @@ void encode_data_reply_header(MsgType type, std::uint16_t tag, std::uint32_t cou
     put(sink, count);
 }
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

@@ -12,7 +12,7 @@
 
 #include "p9proto/messages.hpp"
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 
 // Why a message could not be decoded.
 enum class DecodeFailure : std::uint8_t {
@@ -99,4 +99,4 @@ inline constexpr std::size_t kDataReplyHeaderSize = 11;
 void encode_data_reply_header(MsgType type, std::uint16_t tag, std::uint32_t count,
                               std::span<std::byte, kDataReplyHeaderSize> out);
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

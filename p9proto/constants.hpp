@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 
 enum class MsgType : std::uint8_t {
     Tlerror = 6,
@@ -69,7 +69,7 @@ enum class MsgType : std::uint8_t {
     Rremove = 123,
 };
 
-inline constexpr std::size_t kHeaderSize = 7;  // size[4] type[1] tag[2]
+inline constexpr std::size_t kHeaderSize = 7;          // size[4] type[1] tag[2]
 inline constexpr std::size_t kIoHeaderSize = 24;       // P9_IOHDRSZ
 inline constexpr std::size_t kReaddirHeaderSize = 24;  // P9_READDIRHDRSZ
 inline constexpr std::uint16_t kNoTag = 0xffff;
@@ -151,4 +151,4 @@ inline constexpr std::uint32_t kAtRemoveDir = 0x200;
 inline constexpr std::uint32_t kXattrCreate = 1;
 inline constexpr std::uint32_t kXattrReplace = 2;
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <limits>
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 namespace {
 
 void store(std::span<std::byte> out, std::size_t& pos, std::uint64_t v, std::size_t width) {
@@ -61,4 +61,4 @@ std::optional<Dirent> DirentReader::next() {
     return entry;
 }
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

@@ -10,7 +10,7 @@
 
 #include "p9proto/messages.hpp"
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 
 struct Dirent {
     Qid qid;
@@ -21,11 +21,13 @@ struct Dirent {
 };
 
 // Size of one packed entry.
-constexpr std::size_t dirent_size(std::string_view name) { return 24 + name.size(); }
+constexpr std::size_t dirent_size(std::string_view name) {
+    return 24 + name.size();
+}
 
 // Packs entries into a fixed buffer; an entry that does not fit whole is refused.
 class DirentWriter {
-public:
+  public:
     explicit DirentWriter(std::span<std::byte> out) : out_(out) {}
 
     // False (and nothing written) when the entry does not fit or the name is
@@ -35,22 +37,22 @@ public:
     std::size_t size() const { return used_; }
     std::span<const std::byte> bytes() const { return out_.first(used_); }
 
-private:
+  private:
     std::span<std::byte> out_;
     std::size_t used_ = 0;
 };
 
 // Iterates packed entries (client side); stops with failed() on a malformed entry.
 class DirentReader {
-public:
+  public:
     explicit DirentReader(std::span<const std::byte> in) : in_(in) {}
 
     std::optional<Dirent> next();
     bool failed() const { return failed_; }
 
-private:
+  private:
     std::span<const std::byte> in_;
     bool failed_ = false;
 };
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

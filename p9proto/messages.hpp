@@ -14,7 +14,7 @@
 
 #include "p9proto/constants.hpp"
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 
 struct Qid {
     std::uint8_t type = 0;
@@ -90,9 +90,13 @@ struct WalkQids {
     }
 };
 
-#define XEN9P_FIELDS(...)                                          \
-    auto tie() { return std::tie(__VA_ARGS__); }                   \
-    auto tie() const { return std::tie(__VA_ARGS__); }
+#define XEN9P_FIELDS(...)             \
+    auto tie() {                      \
+        return std::tie(__VA_ARGS__); \
+    }                                 \
+    auto tie() const {                \
+        return std::tie(__VA_ARGS__); \
+    }
 
 // ---- requests ----
 
@@ -513,11 +517,10 @@ struct Rmkdir {
 
 #undef XEN9P_FIELDS
 
-using RequestBody =
-    std::variant<Tversion, Tauth, Tattach, Tflush, Twalk, Tread, Twrite, Tclunk, Tremove, Tstatfs,
-                 Tlopen, Tlcreate, Tsymlink, Tmknod, Trename, Treadlink, Tgetattr, Tsetattr,
-                 Txattrwalk, Txattrcreate, Treaddir, Tfsync, Tlock, Tgetlock, Tlink, Tmkdir,
-                 Trenameat, Tunlinkat>;
+using RequestBody = std::variant<Tversion, Tauth, Tattach, Tflush, Twalk, Tread, Twrite, Tclunk,
+                                 Tremove, Tstatfs, Tlopen, Tlcreate, Tsymlink, Tmknod, Trename,
+                                 Treadlink, Tgetattr, Tsetattr, Txattrwalk, Txattrcreate, Treaddir,
+                                 Tfsync, Tlock, Tgetlock, Tlink, Tmkdir, Trenameat, Tunlinkat>;
 
 using ReplyBody =
     std::variant<Rlerror, Rversion, Rauth, Rattach, Rflush, Rwalk, Rread, Rwrite, Rclunk, Rremove,
@@ -546,4 +549,4 @@ constexpr MsgType reply_type_for(MsgType request) {
     return static_cast<MsgType>(static_cast<std::uint8_t>(request) + 1);
 }
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

@@ -3,7 +3,7 @@
 #include <array>
 #include <utility>
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 namespace {
 
 constexpr std::array<std::pair<MsgType, std::string_view>, 28> kRequests{{
@@ -54,4 +54,4 @@ std::optional<MsgType> request_of_name(std::string_view name) {
     return std::nullopt;
 }
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

@@ -6,11 +6,11 @@
 
 #include "p9proto/constants.hpp"
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 
 // "walk" for Twalk, "lopen" for Tlopen; "" for replies and unknown numbers.
 std::string_view request_name(MsgType type);
 // The request named so; nullopt for anything request_name never returns.
 std::optional<MsgType> request_of_name(std::string_view name);
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

@@ -4,7 +4,7 @@
 
 #include <array>
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 namespace {
 
 struct FlagPair {
@@ -86,4 +86,4 @@ std::uint32_t dotl_open_flags(int host_flags) {
     return dotl;
 }
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

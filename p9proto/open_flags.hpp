@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 
 namespace dotl {
 inline constexpr std::uint32_t kRdonly = 00000000;
@@ -36,4 +36,4 @@ int host_open_flags(std::uint32_t dotl_flags);
 // 9P2000.L flag word for host open(2) flags (what a client sends).
 std::uint32_t dotl_open_flags(int host_flags);
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

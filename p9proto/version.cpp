@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 
 VersionOutcome negotiate_version(const Tversion& request, std::uint32_t transport_max_msize) {
     const std::uint32_t msize = std::min(request.msize, transport_max_msize);
@@ -14,4 +14,4 @@ VersionOutcome negotiate_version(const Tversion& request, std::uint32_t transpor
     return {Rversion{msize, Text{kVersion9P2000L}}, msize};
 }
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

@@ -6,7 +6,7 @@
 
 #include "p9proto/messages.hpp"
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 
 struct VersionOutcome {
     // Rversion, or Rlerror(EINVAL) when the client offers an msize below kMinMsize.
@@ -23,4 +23,4 @@ struct VersionOutcome {
 // would break the client, so it is refused with Rlerror(EINVAL) rather than capped.
 VersionOutcome negotiate_version(const Tversion& request, std::uint32_t transport_max_msize);
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

@@ -3,7 +3,7 @@
 #include <array>
 #include <cerrno>
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 namespace {
 
 struct ErrnoPair {
@@ -160,4 +160,4 @@ std::uint32_t wire_errno(Errno host) {
     return 5;  // EIO
 }
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

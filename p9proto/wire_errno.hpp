@@ -5,12 +5,12 @@
 
 #include <cstdint>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 
 // The Linux errno to put in Rlerror for a host error. Unknown or out-of-range
 // values become EIO.
 std::uint32_t wire_errno(Errno host);
 
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto

@@ -15,7 +15,7 @@
 #include "xenring/toolstack/device_nodes.hpp"
 #include "xenring/toolstack/domain_lookup.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::cli {
 namespace {
 
 using toolstack::AddFailure;
@@ -55,13 +55,13 @@ std::expected<unsigned, std::string> limit(const CommandLine& line, std::string_
 
 // Under none and mapped-xattr the worker creates files as itself: a share it
 // cannot write gives the guest EACCES on every create, which is easy to miss.
-void warn_if_not_writable(DaemonConfig config, const toolstack::NinePfsDevice& device) {
-    if (device.security_model == "passthrough" || !resolve_worker_identity(config)) return;
+void warn_if_not_writable(config::DaemonConfig config, const toolstack::NinePfsDevice& device) {
+    if (device.security_model == "passthrough" || !config::resolve_worker_identity(config)) return;
     struct stat st {};
     if (::stat(device.path.c_str(), &st) != 0) return;
     const uid_t worker = device.worker_uid
                              ? *device.worker_uid
-                             : default_worker_uid(*config.uid_range_base, device.domid);
+                             : supervisor::default_worker_uid(*config.uid_range_base, device.domid);
     const bool writable = (st.st_uid == worker && (st.st_mode & S_IWUSR)) ||
                           (st.st_gid == *config.worker_gid && (st.st_mode & S_IWGRP)) ||
                           (st.st_mode & S_IWOTH);
@@ -130,11 +130,11 @@ int attach_command(std::span<const std::string> args) {
     // xen9pd's own key, for either kind; the bound is the supervisor's, so
     // attach never writes a device the daemon would refuse.
     if (const auto text = line->value("max-memory")) {
-        const auto mib = parse_unsigned(*text, ExportLimits::kMaxMaxMemoryMib);
+        const auto mib = parse_unsigned(*text, supervisor::ExportLimits::kMaxMaxMemoryMib);
         if (!mib)
             return usage_error("--max-memory: expected a number of MiB from 0 to " +
-                               std::to_string(ExportLimits::kMaxMaxMemoryMib) + ", got '" + *text +
-                               "'");
+                               std::to_string(supervisor::ExportLimits::kMaxMaxMemoryMib) +
+                               ", got '" + *text + "'");
         device.max_memory_mib = *mib;
     }
 
@@ -144,14 +144,14 @@ int attach_command(std::span<const std::string> args) {
         const auto uid = parse_unsigned(*text, 0xffffffff);
         if (!uid) return usage_error("--worker-uid: expected a number, got '" + *text + "'");
         auto identity = *config;
-        if (auto resolved = resolve_worker_identity(identity); !resolved)
+        if (auto resolved = config::resolve_worker_identity(identity); !resolved)
             return usage_error("--worker-uid: " + resolved.error().message);
-        if (auto error = fixed_worker_uid_error(*uid, *identity.uid_range_base))
+        if (auto error = supervisor::fixed_worker_uid_error(*uid, *identity.uid_range_base))
             return usage_error("--worker-uid: " + *error);
         device.worker_uid = *uid;
     }
-    const std::string config_name =
-        config->config_file ? config->config_file->string() : std::string(kDefaultConfigFile);
+    const std::string config_name = config->config_file ? config->config_file->string()
+                                                        : std::string(config::kDefaultConfigFile);
     if (config->allowed_roots.empty())
         return usage_error("no allowed-root in " + config_name +
                            ": xen9pd would refuse the device");
@@ -159,7 +159,7 @@ int attach_command(std::span<const std::string> args) {
         return usage_error("xen9pd does not serve kind " +
                            std::string(toolstack::kind_name(device.kind)) + " (kinds in " +
                            config_name + ")");
-    auto export_dir = resolve_export(path, config->allowed_roots);
+    auto export_dir = supervisor::resolve_export(path, config->allowed_roots);
     if (!export_dir) {
         std::string allowed;
         for (const auto& root : config->allowed_roots)
@@ -212,4 +212,4 @@ int attach_command(std::span<const std::string> args) {
     return 0;
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::cli

@@ -9,7 +9,7 @@
 #include "xenring/toolstack/device_nodes.hpp"
 #include "xenring/toolstack/domain_lookup.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::cli {
 namespace {
 
 constexpr std::string_view kUsage =
@@ -147,4 +147,4 @@ int detach_command(std::span<const std::string> args) {
     return 0;
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::cli

@@ -3,8 +3,9 @@
 #include <algorithm>
 
 #include "backend/supervisor/device_id.hpp"
+#include "base/parse_number.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::cli {
 
 std::optional<std::string> CommandLine::value(std::string_view key) const {
     if (const auto it = values.find(key); it != values.end()) return it->second;
@@ -47,7 +48,8 @@ std::expected<CommandLine, std::string> parse_command_line(
     return line;
 }
 
-std::expected<DaemonConfig, ConfigError> device_command_config(const CommandLine& line) {
+std::expected<config::DaemonConfig, config::ConfigError> device_command_config(
+    const CommandLine& line) {
     std::vector<std::string> options;
     for (const char* key : {"config", "xen"}) {
         if (auto value = line.value(key)) {
@@ -55,14 +57,14 @@ std::expected<DaemonConfig, ConfigError> device_command_config(const CommandLine
             options.push_back(*value);
         }
     }
-    return parse_daemon_options(options);
+    return config::parse_daemon_options(options);
 }
 
 Result<XenstoreConnections> connect_xenstore(const std::string& xen) {
     const auto open = [&xen] {
         if (xen.starts_with("sim:"))
-            return platform::Xenstore::open_socket(xen.substr(4) + "/xenstored.sock");
-        return platform::Xenstore::open();
+            return xenstore::Xenstore::open_socket(xen.substr(4) + "/xenstored.sock");
+        return xenstore::Xenstore::open();
     };
     auto xs = open();
     if (!xs) return std::unexpected(xs.error());
@@ -77,4 +79,4 @@ std::optional<unsigned> parse_unsigned(std::string_view text, unsigned max) {
     return static_cast<unsigned>(*value);
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::cli

@@ -16,7 +16,7 @@
 #include "backend/config/daemon_config.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::cli {
 
 // Exit statuses: a wrong command line or configuration, and a refusal or
 // failure because of the state of the system.
@@ -40,17 +40,18 @@ std::expected<CommandLine, std::string> parse_command_line(
 
 // The daemon's configuration as `xen9pd run` would read it: --config FILE
 // (default /etc/xen9pd.conf when it exists), then --xen from the command line.
-std::expected<DaemonConfig, ConfigError> device_command_config(const CommandLine& line);
+std::expected<config::DaemonConfig, config::ConfigError> device_command_config(
+    const CommandLine& line);
 
 // Two connections to the xenstore that `xen` names ("auto" or "sim:DIR"):
 // one for the work, one for waiting on backend states.
 struct XenstoreConnections {
-    platform::Xenstore xs;
-    platform::Xenstore waiter;
+    xenstore::Xenstore xs;
+    xenstore::Xenstore waiter;
 };
 Result<XenstoreConnections> connect_xenstore(const std::string& xen);
 
 // A decimal number with no sign and no leading zeros, at most `max`.
 std::optional<unsigned> parse_unsigned(std::string_view text, unsigned max);
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::cli

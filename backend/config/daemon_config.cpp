@@ -7,8 +7,9 @@
 #include <sstream>
 
 #include "backend/supervisor/device_id.hpp"
+#include "base/parse_number.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::config {
 namespace {
 
 std::unexpected<ConfigError> error(std::string message) {
@@ -67,7 +68,7 @@ std::expected<void, ConfigError> apply(std::string_view key, std::string_view va
         c.kinds = split_commas(value);
         if (c.kinds.empty()) return error("kinds: at least one of 9pfs, xen_9pfs");
         for (const auto& k : c.kinds)
-            if (k != kKindQemu && k != kKindXen9pfsd)
+            if (k != supervisor::kKindQemu && k != supervisor::kKindXen9pfsd)
                 return error("kinds: unknown kind '" + k + "' (9pfs or xen_9pfs)");
     } else if (key == "allowed-root") {
         if (value.empty() || value.front() != '/')
@@ -92,8 +93,9 @@ std::expected<void, ConfigError> apply(std::string_view key, std::string_view va
     } else if (key == "max-space") {
         return set_number(c.default_limits.max_space_mib, 0, 0xffffffff);
     } else if (key == "max-memory") {
-        return set_number(c.default_limits.max_memory_mib, ExportLimits::kMinMaxMemoryMib,
-                          ExportLimits::kMaxMaxMemoryMib);
+        return set_number(c.default_limits.max_memory_mib,
+                          supervisor::ExportLimits::kMinMaxMemoryMib,
+                          supervisor::ExportLimits::kMaxMaxMemoryMib);
     } else if (key == "auto-delete") {
         auto b = boolean(key, value);
         if (!b) return std::unexpected(b.error());
@@ -264,4 +266,4 @@ Exit status: 0 stopped by a signal, 1 runtime failure, 2 configuration error.
 )";
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::config

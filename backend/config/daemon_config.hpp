@@ -16,7 +16,7 @@
 #include "backend/log/log.hpp"
 #include "backend/supervisor/worker_params.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::config {
 
 struct DaemonConfig {
     std::optional<std::filesystem::path> config_file;
@@ -28,7 +28,8 @@ struct DaemonConfig {
     std::optional<gid_t> worker_gid;
     std::uint32_t max_rings = 4;
     std::uint32_t max_ring_order = 9;
-    ExportLimits default_limits{0, 1024, 0, false, ExportLimits::kDefaultMaxMemoryMib};
+    supervisor::ExportLimits default_limits{0, 1024, 0, false,
+                                            supervisor::ExportLimits::kDefaultMaxMemoryMib};
     // "auto" (real Xen) or "sim:<dir>" (the simulated platform).
     std::string xen = "auto";
     std::filesystem::path control_socket = "/run/xen9pd/control.sock";
@@ -60,4 +61,4 @@ std::expected<void, ConfigError> resolve_worker_identity(DaemonConfig& config);
 // The help text listing every option.
 std::string_view daemon_usage();
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::config

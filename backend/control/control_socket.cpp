@@ -6,7 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-namespace xen9p::daemon {
+namespace xen9p::control {
 namespace {
 
 constexpr std::size_t kMaxCommand = 256;
@@ -89,4 +89,4 @@ Result<std::string> control_query(const std::filesystem::path& path, std::string
     return out;
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::control

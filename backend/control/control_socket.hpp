@@ -7,10 +7,10 @@
 #include <string>
 #include <string_view>
 
-#include "p9proto/errno.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/errno.hpp"
+#include "base/unique_fd.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::control {
 
 class ControlServer {
   public:
@@ -34,4 +34,4 @@ class ControlServer {
 // Client side: sends `command` and returns the whole answer.
 Result<std::string> control_query(const std::filesystem::path& path, std::string_view command);
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::control

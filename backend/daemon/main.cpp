@@ -6,17 +6,18 @@
 #include <vector>
 
 #include "backend/cli/commands.hpp"
-#include "backend/daemon/serve_command.hpp"
+#include "backend/daemon/run_command.hpp"
+#include "backend/serve/serve_command.hpp"
 #include "backend/worker/worker_command.hpp"
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::span<const std::string> rest(args);
-    if (!args.empty() && args[0] == "serve") return xen9p::daemon::serve_command(rest.subspan(1));
+    if (!args.empty() && args[0] == "serve") return xen9p::serve::serve_command(rest.subspan(1));
     if (!args.empty() && args[0] == "status") return xen9p::daemon::status_command(rest.subspan(1));
-    if (!args.empty() && args[0] == "attach") return xen9p::daemon::attach_command(rest.subspan(1));
-    if (!args.empty() && args[0] == "detach") return xen9p::daemon::detach_command(rest.subspan(1));
-    if (!args.empty() && args[0] == "worker") return xen9p::daemon::worker_command(rest.subspan(1));
+    if (!args.empty() && args[0] == "attach") return xen9p::cli::attach_command(rest.subspan(1));
+    if (!args.empty() && args[0] == "detach") return xen9p::cli::detach_command(rest.subspan(1));
+    if (!args.empty() && args[0] == "worker") return xen9p::worker::worker_command(rest.subspan(1));
     if (!args.empty() && args[0] == "run") return xen9p::daemon::run_command(rest.subspan(1));
     return xen9p::daemon::run_command(rest);
 }

@@ -17,8 +17,8 @@
 namespace xen9p::fs {
 namespace {
 
-namespace ga = proto::getattr;
-namespace sa = proto::setattr;
+namespace ga = p9proto::getattr;
+namespace sa = p9proto::setattr;
 
 // Applies mapped-xattr metadata over the host's view.
 Status overlay_meta(Export& ex, int fd, struct statx& st) {
@@ -69,7 +69,7 @@ Status set_size(Export& ex, const Node& node, const OpenFile* open, std::uint64_
     return {};
 }
 
-Status set_owner(Export& ex, const Node& node, const proto::Tsetattr& req) {
+Status set_owner(Export& ex, const Node& node, const p9proto::Tsetattr& req) {
     uid_t uid = (req.valid & sa::kUid) ? req.uid : static_cast<uid_t>(-1);
     gid_t gid = (req.valid & sa::kGid) ? req.gid : static_cast<gid_t>(-1);
     if (ex.model() == SecurityModel::kMappedXattr) {
@@ -105,7 +105,7 @@ Status set_mode(Export& ex, const Node& node, std::uint32_t mode) {
     return {};
 }
 
-Status set_times(Export& ex, const Node& node, const proto::Tsetattr& req) {
+Status set_times(Export& ex, const Node& node, const p9proto::Tsetattr& req) {
     struct timespec times[2] = {
         to_timespec(req.atime_sec, req.atime_nsec, req.valid & sa::kAtimeSet,
                     req.valid & sa::kAtime),
@@ -131,14 +131,14 @@ Status set_times(Export& ex, const Node& node, const proto::Tsetattr& req) {
 
 }  // namespace
 
-Result<proto::Qid> qid_of(Export& ex, const Node& node) {
+Result<p9proto::Qid> qid_of(Export& ex, const Node& node) {
     auto st = stat_fd(node.fd());
     if (!st) return std::unexpected(st.error());
     if (auto s = overlay_meta(ex, node.fd(), *st); !s) return std::unexpected(s.error());
     return ex.qids().qid(*st);
 }
 
-Result<proto::Rgetattr> getattr(Export& ex, const Node& node, std::uint64_t request_mask) {
+Result<p9proto::Rgetattr> getattr(Export& ex, const Node& node, std::uint64_t request_mask) {
     (void)request_mask;  // statx fills everything in one call; report it all
     auto st = stat_fd(node.fd());
     if (!st) return std::unexpected(st.error());
@@ -146,7 +146,7 @@ Result<proto::Rgetattr> getattr(Export& ex, const Node& node, std::uint64_t requ
     auto qid = ex.qids().qid(*st);
     if (!qid) return std::unexpected(qid.error());
 
-    proto::Rgetattr r;
+    p9proto::Rgetattr r;
     r.qid = *qid;
     r.mode = st->stx_mode;
     r.uid = st->stx_uid;
@@ -172,7 +172,7 @@ Result<proto::Rgetattr> getattr(Export& ex, const Node& node, std::uint64_t requ
 }
 
 Status setattr(Export& ex, const Caller& who, const Node& node, const OpenFile* open,
-               const proto::Tsetattr& req) {
+               const p9proto::Tsetattr& req) {
     if (!node) return fail(EBADF);
     constexpr std::uint32_t kKnown = sa::kMode | sa::kUid | sa::kGid | sa::kSize | sa::kAtime |
                                      sa::kMtime | sa::kCtime | sa::kAtimeSet | sa::kMtimeSet;
@@ -209,10 +209,10 @@ Status setattr(Export& ex, const Caller& who, const Node& node, const OpenFile* 
     return {};
 }
 
-Result<proto::Rstatfs> statfs(const Node& node) {
+Result<p9proto::Rstatfs> statfs(const Node& node) {
     struct statfs sfs {};
     if (::fstatfs(node.fd(), &sfs) != 0) return fail_errno();
-    proto::Rstatfs r;
+    p9proto::Rstatfs r;
     r.type = static_cast<std::uint32_t>(sfs.f_type);
     r.bsize = static_cast<std::uint32_t>(sfs.f_bsize);
     r.blocks = sfs.f_blocks;

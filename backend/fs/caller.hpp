@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "backend/fs/export.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::fs {
 

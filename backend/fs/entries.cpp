@@ -44,9 +44,10 @@ Status chmod_path(const Export& ex, int fd, std::uint32_t mode) {
 // Finishes a creation: hands the node to the caller (`none`), fixes the mode
 // (after the chown, which may clear setuid/setgid), reports the qid, removes the
 // entry again when that fails.
-Result<proto::Qid> finish(Export& ex, const Caller& who, gid_t gid, int dir_fd,
-                          const std::string& name, bool is_dir, std::optional<std::uint32_t> mode) {
-    auto undo = [&](Errno err) -> Result<proto::Qid> {
+Result<p9proto::Qid> finish(Export& ex, const Caller& who, gid_t gid, int dir_fd,
+                            const std::string& name, bool is_dir,
+                            std::optional<std::uint32_t> mode) {
+    auto undo = [&](Errno err) -> Result<p9proto::Qid> {
         ::unlinkat(dir_fd, name.c_str(), is_dir ? AT_REMOVEDIR : 0);
         return std::unexpected(err);
     };
@@ -62,14 +63,14 @@ Result<proto::Qid> finish(Export& ex, const Caller& who, gid_t gid, int dir_fd,
 }
 
 // A mapped-xattr regular file standing for any file type, with its metadata.
-Result<proto::Qid> create_mapped_file(Export& ex, const Caller& who, gid_t gid, int dir_fd,
-                                      const std::string& name, const MappedMeta& meta,
-                                      std::string_view content) {
+Result<p9proto::Qid> create_mapped_file(Export& ex, const Caller& who, gid_t gid, int dir_fd,
+                                        const std::string& name, const MappedMeta& meta,
+                                        std::string_view content) {
     int raw = ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        kMappedFileMode);
     if (raw < 0) return fail_errno();
     UniqueFd fd(raw);
-    auto undo = [&](Errno err) -> Result<proto::Qid> {
+    auto undo = [&](Errno err) -> Result<p9proto::Qid> {
         ::unlinkat(dir_fd, name.c_str(), 0);
         return std::unexpected(err);
     };
@@ -146,8 +147,8 @@ struct RenameProbes {
 
 }  // namespace
 
-Result<proto::Qid> make_dir(Export& ex, const Caller& who, const Node& dir, std::string_view name,
-                            std::uint32_t mode, std::uint32_t gid) {
+Result<p9proto::Qid> make_dir(Export& ex, const Caller& who, const Node& dir, std::string_view name,
+                              std::uint32_t mode, std::uint32_t gid) {
     auto cname = prepare_create(ex, dir, name);
     if (!cname) return std::unexpected(cname.error());
     if (auto s = make_room_for_entry(ex, dir, 0, true); !s) return std::unexpected(s.error());
@@ -180,19 +181,20 @@ Result<proto::Qid> make_dir(Export& ex, const Caller& who, const Node& dir, std:
     return qid;
 }
 
-Result<proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
-                                std::string_view name, std::string_view target, std::uint32_t gid) {
+Result<p9proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
+                                  std::string_view name, std::string_view target,
+                                  std::uint32_t gid) {
     auto cname = prepare_create(ex, dir, name);
     if (!cname) return std::unexpected(cname.error());
     if (target.empty() || target.find('\0') != std::string_view::npos) return fail(EINVAL);
-    if (target.size() > proto::kMaxPathLength) return fail(ENAMETOOLONG);
+    if (target.size() > p9proto::kMaxPathLength) return fail(ENAMETOOLONG);
     if (auto s = make_room_for_entry(ex, dir, target.size() + 1); !s) {
         return std::unexpected(s.error());
     }
     UsageProbe parent(ex.limits(), dir.fd());
     CredGuard guard(ex, who, gid);
     if (!guard.ok()) return fail(EPERM);
-    Result<proto::Qid> qid;
+    Result<p9proto::Qid> qid;
     if (ex.model() == SecurityModel::kMappedXattr) {
         MappedMeta meta{who.uid, gid, S_IFLNK | 0777, std::nullopt};
         qid = create_mapped_file(ex, who, gid, dir.fd(), *cname, meta, target);
@@ -205,9 +207,9 @@ Result<proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
     return qid;
 }
 
-Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std::string_view name,
-                             std::uint32_t mode, std::uint32_t major_no, std::uint32_t minor_no,
-                             std::uint32_t gid) {
+Result<p9proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir,
+                               std::string_view name, std::uint32_t mode, std::uint32_t major_no,
+                               std::uint32_t minor_no, std::uint32_t gid) {
     auto cname = prepare_create(ex, dir, name);
     if (!cname) return std::unexpected(cname.error());
     std::uint32_t type = mode & S_IFMT;
@@ -226,7 +228,7 @@ Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std
     CredGuard guard(ex, who, gid);
     if (!guard.ok()) return fail(EPERM);
     dev_t rdev = makedev(major_no, minor_no);
-    Result<proto::Qid> qid;
+    Result<p9proto::Qid> qid;
     if (ex.model() == SecurityModel::kMappedXattr) {
         MappedMeta meta{who.uid, gid, type | (mode & 07777), std::uint64_t{rdev}};
         qid = create_mapped_file(ex, who, gid, dir.fd(), *cname, meta, {});
@@ -319,7 +321,7 @@ Status rename_at(Export& ex, const Caller& who, const Node& old_dir, std::string
 Status unlink_at(Export& ex, const Caller& who, const Node& dir, std::string_view name,
                  std::uint32_t flags) {
     if (!dir) return fail(EBADF);
-    if (flags != 0 && flags != proto::kAtRemoveDir) return fail(EINVAL);
+    if (flags != 0 && flags != p9proto::kAtRemoveDir) return fail(EINVAL);
     if (auto s = check_entry_name(name); !s) return s;
     if (auto s = check_writable(ex); !s) return s;
     CredGuard guard(ex, who);
@@ -362,11 +364,11 @@ Result<std::string> read_link(Export& ex, const Caller& who, const Node& node) {
     if (!guard.ok()) return fail(EPERM);
     auto st = stat_fd(node.fd(), STATX_TYPE | STATX_MODE);
     if (!st) return std::unexpected(st.error());
-    std::string target(proto::kMaxPathLength + 1, '\0');
+    std::string target(p9proto::kMaxPathLength + 1, '\0');
     if (S_ISLNK(st->stx_mode)) {
         ssize_t n = ::readlinkat(node.fd(), "", target.data(), target.size());
         if (n < 0) return fail_errno();
-        if (static_cast<std::size_t>(n) > proto::kMaxPathLength) return fail(ENAMETOOLONG);
+        if (static_cast<std::size_t>(n) > p9proto::kMaxPathLength) return fail(ENAMETOOLONG);
         target.resize(static_cast<std::size_t>(n));
         return target;
     }
@@ -378,7 +380,7 @@ Result<std::string> read_link(Export& ex, const Caller& who, const Node& node) {
     if (!file) return std::unexpected(file.error());
     ssize_t n = ::pread(file->get(), target.data(), target.size(), 0);
     if (n < 0) return fail_errno();
-    if (static_cast<std::size_t>(n) > proto::kMaxPathLength) return fail(ENAMETOOLONG);
+    if (static_cast<std::size_t>(n) > p9proto::kMaxPathLength) return fail(ENAMETOOLONG);
     target.resize(static_cast<std::size_t>(n));
     return target;
 }

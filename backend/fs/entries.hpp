@@ -10,26 +10,27 @@
 #include "backend/fs/caller.hpp"
 #include "backend/fs/export.hpp"
 #include "backend/fs/node.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 #include "p9proto/messages.hpp"
 
 namespace xen9p::fs {
 
-Result<proto::Qid> make_dir(Export& ex, const Caller& who, const Node& dir, std::string_view name,
-                            std::uint32_t mode, std::uint32_t gid);
+Result<p9proto::Qid> make_dir(Export& ex, const Caller& who, const Node& dir, std::string_view name,
+                              std::uint32_t mode, std::uint32_t gid);
 
 // Under mapped-xattr the link is a regular file holding the target, mode S_IFLNK
 // in user.virtfs.mode (QEMU's format).
-Result<proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
-                                std::string_view name, std::string_view target, std::uint32_t gid);
+Result<p9proto::Qid> make_symlink(Export& ex, const Caller& who, const Node& dir,
+                                  std::string_view name, std::string_view target,
+                                  std::uint32_t gid);
 
 // Under mapped-xattr any type becomes a regular file with mode/rdev in xattrs;
 // under `none` device nodes are EPERM (FIFOs and sockets are made); under
 // `passthrough` they need the host's permission (EPERM without it). `mode`
 // carries the file type bits (S_IFREG/CHR/BLK/FIFO/SOCK).
-Result<proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir, std::string_view name,
-                             std::uint32_t mode, std::uint32_t major, std::uint32_t minor,
-                             std::uint32_t gid);
+Result<p9proto::Qid> make_node(Export& ex, const Caller& who, const Node& dir,
+                               std::string_view name, std::uint32_t mode, std::uint32_t major,
+                               std::uint32_t minor, std::uint32_t gid);
 
 // Tlink: new name `name` in `dir` for `target` (not a directory: EPERM).
 Status make_link(Export& ex, const Caller& who, const Node& dir, const Node& target,
@@ -43,7 +44,7 @@ Status rename_node(Export& ex, const Caller& who, Node& node, const Node& new_di
 Status rename_at(Export& ex, const Caller& who, const Node& old_dir, std::string_view old_name,
                  const Node& new_dir, std::string_view new_name);
 
-// Tunlinkat; `flags` is 0 or proto::kAtRemoveDir.
+// Tunlinkat; `flags` is 0 or p9proto::kAtRemoveDir.
 Status unlink_at(Export& ex, const Caller& who, const Node& dir, std::string_view name,
                  std::uint32_t flags);
 

@@ -14,8 +14,8 @@
 
 #include "backend/fs/qid_map.hpp"
 #include "backend/fs/space_limits.hpp"
-#include "p9proto/errno.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/errno.hpp"
+#include "base/unique_fd.hpp"
 
 namespace xen9p::fs {
 

@@ -12,7 +12,7 @@
 namespace xen9p::fs {
 namespace {
 
-namespace lk = proto::lock;
+namespace lk = p9proto::lock;
 
 Result<short> host_type(std::uint8_t type) {
     switch (type) {
@@ -63,7 +63,7 @@ Result<int> FileLocks::owner_fd(const Export& ex, const Caller& who, const OpenF
 }
 
 Result<std::uint8_t> FileLocks::lock(const Export& ex, const Caller& who, const OpenFile& file,
-                                     const proto::Tlock& req) {
+                                     const p9proto::Tlock& req) {
     if (!file) return fail(EBADF);
     auto type = host_type(req.type);
     if (!type) return std::unexpected(type.error());
@@ -80,8 +80,8 @@ Result<std::uint8_t> FileLocks::lock(const Export& ex, const Caller& who, const 
     return lk::kStatusSuccess;
 }
 
-Result<proto::Rgetlock> FileLocks::getlock(const Export& ex, const Caller& who,
-                                           const OpenFile& file, const proto::Tgetlock& req) {
+Result<p9proto::Rgetlock> FileLocks::getlock(const Export& ex, const Caller& who,
+                                             const OpenFile& file, const p9proto::Tgetlock& req) {
     if (!file) return fail(EBADF);
     auto type = host_type(req.type);
     if (!type) return std::unexpected(type.error());
@@ -94,7 +94,7 @@ Result<proto::Rgetlock> FileLocks::getlock(const Export& ex, const Caller& who,
     auto fd = owner_fd(ex, who, file, req.client_id.str, req.proc_id, true);
     if (!fd) return std::unexpected(fd.error());
     if (::fcntl(*fd, F_OFD_GETLK, &*fl) != 0) return fail_errno();
-    proto::Rgetlock r;
+    p9proto::Rgetlock r;
     r.client_id = req.client_id;
     if (fl->l_type == F_UNLCK) {
         r.type = lk::kUnlock;

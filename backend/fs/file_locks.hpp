@@ -12,9 +12,9 @@
 #include <utility>
 
 #include "backend/fs/caller.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
+#include "base/unique_fd.hpp"
 #include "p9proto/messages.hpp"
-#include "xenring/unique_fd.hpp"
 
 namespace xen9p::fs {
 
@@ -34,20 +34,20 @@ class FileLocks {
     FileLocks(FileLocks&&) noexcept = default;
     FileLocks& operator=(FileLocks&&) noexcept = default;
 
-    // Tlock: proto::lock::kStatusSuccess or kStatusBlocked (any conflict, with or
+    // Tlock: p9proto::lock::kStatusSuccess or kStatusBlocked (any conflict, with or
     // without the BLOCK flag); errors as values (EINVAL for a bad type or range
     // or a client_id past kMaxClientIdLength, EBADF for a lock the open mode
     // forbids, ENOLCK past kMaxOwners).
     Result<std::uint8_t> lock(const Export& ex, const Caller& who, const OpenFile& file,
-                              const proto::Tlock& req);
+                              const p9proto::Tlock& req);
 
     // Tgetlock: the first conflicting lock, or type kUnlock when there is none.
     // A request of type kUnlock (what the Linux client sends whatever F_GETLK
     // asked for) is tested as a write lock: any lock of another owner on the
     // range is reported. OFD locks do not name their owner: a conflict reports
     // proc_id 0. The reply's client_id views the request's.
-    Result<proto::Rgetlock> getlock(const Export& ex, const Caller& who, const OpenFile& file,
-                                    const proto::Tgetlock& req);
+    Result<p9proto::Rgetlock> getlock(const Export& ex, const Caller& who, const OpenFile& file,
+                                      const p9proto::Tgetlock& req);
 
   private:
     Result<int> owner_fd(const Export& ex, const Caller& who, const OpenFile& file,

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 
 #include "backend/fs/export.hpp"
-#include "p9proto/errno.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/errno.hpp"
+#include "base/unique_fd.hpp"
 
 namespace xen9p::fs {
 

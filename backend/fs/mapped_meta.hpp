@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "backend/fs/export.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::fs {
 

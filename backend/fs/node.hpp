@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "p9proto/errno.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/errno.hpp"
+#include "base/unique_fd.hpp"
 
 namespace xen9p::fs {
 

@@ -21,7 +21,7 @@ namespace {
 // Host flags for a guest's open: never create, never follow, O_DIRECT only
 // where allowed.
 int guest_flags(const Export& ex, std::uint32_t dotl_flags) {
-    int flags = proto::host_open_flags(dotl_flags);
+    int flags = p9proto::host_open_flags(dotl_flags);
     flags &= ~(O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_PATH);
     if (!ex.config().allow_direct_io) flags &= ~O_DIRECT;
     return flags | O_NOCTTY;

@@ -11,9 +11,9 @@
 #include "backend/fs/file_locks.hpp"
 #include "backend/fs/node.hpp"
 #include "backend/fs/space_limits.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
+#include "base/unique_fd.hpp"
 #include "p9proto/messages.hpp"
-#include "xenring/unique_fd.hpp"
 
 namespace xen9p::fs {
 
@@ -46,13 +46,13 @@ class OpenFile {
 
 struct Opened {
     OpenFile file;
-    proto::Qid qid;
+    p9proto::Qid qid;
 };
 
 struct Created {
     Node node;  // the new file's O_PATH node (the fid now names it)
     OpenFile file;
-    proto::Qid qid;
+    p9proto::Qid qid;
 };
 
 // Tlopen: opens the file `node` names with the P9_DOTL flags `dotl_flags`.

@@ -20,9 +20,9 @@ static_assert(QidMap::kMaxWidePrefixes <= (std::uint64_t{1} << (kInoBits - kWide
 }  // namespace
 
 std::uint8_t QidMap::type_of_mode(std::uint32_t mode) {
-    if (S_ISDIR(mode)) return proto::qid_type::kDir;
-    if (S_ISLNK(mode)) return proto::qid_type::kSymlink;
-    return proto::qid_type::kFile;
+    if (S_ISDIR(mode)) return p9proto::qid_type::kDir;
+    if (S_ISLNK(mode)) return p9proto::qid_type::kSymlink;
+    return p9proto::qid_type::kFile;
 }
 
 Result<std::uint64_t> QidMap::path_of(std::uint64_t dev, std::uint64_t ino) {
@@ -46,7 +46,7 @@ Result<std::uint64_t> QidMap::path_of(std::uint64_t dev, std::uint64_t ino) {
     return (std::uint64_t{index} << kInoBits) | ino;
 }
 
-Result<proto::Qid> QidMap::qid(const struct statx& st) {
+Result<p9proto::Qid> QidMap::qid(const struct statx& st) {
     auto path = path_of(makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino);
     if (!path) return std::unexpected(path.error());
     // Any content or metadata change moves mtime or ctime (ns resolution).
@@ -54,20 +54,20 @@ Result<proto::Qid> QidMap::qid(const struct statx& st) {
                       st.stx_mtime.tv_nsec ^
                       static_cast<std::uint64_t>(st.stx_ctime.tv_sec) * 998244353u ^
                       (static_cast<std::uint64_t>(st.stx_ctime.tv_nsec) << 17) ^ (st.stx_size << 8);
-    proto::Qid q;
+    p9proto::Qid q;
     q.type = type_of_mode(st.stx_mode);
     q.version = static_cast<std::uint32_t>(v ^ (v >> 32));
     q.path = *path;
     return q;
 }
 
-Result<proto::Qid> QidMap::entry_qid(std::uint64_t dev, std::uint64_t ino, unsigned char dtype) {
+Result<p9proto::Qid> QidMap::entry_qid(std::uint64_t dev, std::uint64_t ino, unsigned char dtype) {
     auto path = path_of(dev, ino);
     if (!path) return std::unexpected(path.error());
-    proto::Qid q;
-    q.type = dtype == DT_DIR   ? proto::qid_type::kDir
-             : dtype == DT_LNK ? proto::qid_type::kSymlink
-                               : proto::qid_type::kFile;
+    p9proto::Qid q;
+    q.type = dtype == DT_DIR   ? p9proto::qid_type::kDir
+             : dtype == DT_LNK ? p9proto::qid_type::kSymlink
+                               : p9proto::qid_type::kFile;
     q.path = *path;
     return q;
 }

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 #include "p9proto/messages.hpp"
 
 namespace xen9p::fs {
@@ -29,11 +29,11 @@ class QidMap {
     // The qid of the file `st` describes (stx_mode, stx_ino, stx_dev_*,
     // stx_mtime, stx_ctime, stx_size must be filled). EOVERFLOW only when the
     // export spans more than 255 devices, or past kMaxWidePrefixes.
-    Result<proto::Qid> qid(const struct statx& st);
+    Result<p9proto::Qid> qid(const struct statx& st);
 
     // The qid of a directory entry: same path as qid() for that file, version 0
     // (readdir has no stat per entry). `dtype` is the DT_* value of the entry.
-    Result<proto::Qid> entry_qid(std::uint64_t dev, std::uint64_t ino, unsigned char dtype);
+    Result<p9proto::Qid> entry_qid(std::uint64_t dev, std::uint64_t ino, unsigned char dtype);
 
     // qid.type for a file mode.
     static std::uint8_t type_of_mode(std::uint32_t mode);

@@ -39,7 +39,7 @@ Result<std::size_t> read_dir(Export& ex, const OpenFile& dir, std::uint64_t offs
     std::uint64_t dev = makedev(st->stx_dev_major, st->stx_dev_minor);
     if (::lseek(dir.fd(), static_cast<off_t>(offset), SEEK_SET) < 0) return fail_errno();
 
-    proto::DirentWriter writer(out);
+    p9proto::DirentWriter writer(out);
     alignas(8) std::array<std::byte, kGetdentsBuffer> buf;
     // Read no more host entries than the reply could plausibly hold.
     std::size_t want = std::min(buf.size(), std::max<std::size_t>(out.size() * 2, 1024));
@@ -56,8 +56,8 @@ Result<std::size_t> read_dir(Export& ex, const OpenFile& dir, std::uint64_t offs
             pos += raw.reclen;
             auto qid = ex.qids().entry_qid(dev, raw.ino, raw.type);
             if (!qid) return std::unexpected(qid.error());
-            proto::Dirent entry{*qid, static_cast<std::uint64_t>(raw.off), raw.type,
-                                std::string_view(name, name_len)};
+            p9proto::Dirent entry{*qid, static_cast<std::uint64_t>(raw.off), raw.type,
+                                  std::string_view(name, name_len)};
             if (!writer.add(entry)) {
                 // The next call starts at this entry's cookie: it is not lost.
                 if (writer.size() == 0) return fail(EINVAL);

@@ -9,12 +9,12 @@
 
 #include "backend/fs/export.hpp"
 #include "backend/fs/open_file.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::fs {
 
 // Entries of the open directory `dir` from cookie `offset` (0 = start), packed
-// with proto::DirentWriter into `out` (at most out.size() bytes). Returns the
+// with p9proto::DirentWriter into `out` (at most out.size() bytes). Returns the
 // bytes used; 0 at the end. EINVAL when `out` cannot hold even one pending
 // entry. Each entry's qid comes from d_ino and the directory's device (no stat
 // per entry; a mount point's entry shows the covered inode), version 0.

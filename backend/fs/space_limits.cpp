@@ -8,7 +8,7 @@
 #include <string>
 
 #include "backend/fs/tree_walk.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace xen9p::fs {
 namespace {

@@ -28,7 +28,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::fs {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace xen9p::fs {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <functional>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::fs {
 

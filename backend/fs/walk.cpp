@@ -80,7 +80,7 @@ Result<bool> inside_export(const Export& ex, int parent) {
 
 Status check_entry_name(std::string_view name) {
     if (name.empty() || name == "." || name == "..") return fail(EINVAL);
-    if (name.size() > proto::kMaxNameLength) return fail(ENAMETOOLONG);
+    if (name.size() > p9proto::kMaxNameLength) return fail(ENAMETOOLONG);
     if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
         return fail(EINVAL);
     }
@@ -120,7 +120,7 @@ Result<Node> walk_one(Export& ex, const Caller& who, const Node& dir, std::strin
         name.find('\0') != std::string_view::npos) {
         return fail(EINVAL);
     }
-    if (name.size() > proto::kMaxNameLength) return fail(ENAMETOOLONG);
+    if (name.size() > p9proto::kMaxNameLength) return fail(ENAMETOOLONG);
     std::string cname(name);
     auto fd = open_beneath(dir.fd(), cname.c_str(), 0);
     if (!fd) return std::unexpected(fd.error());

@@ -15,7 +15,7 @@
 #include "backend/fs/caller.hpp"
 #include "backend/fs/export.hpp"
 #include "backend/fs/node.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::fs {
 

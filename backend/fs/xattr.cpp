@@ -73,7 +73,7 @@ std::string_view guest_name(const Export& ex, std::string_view name) {
 
 Status check_xattr_name(const Export& ex, std::string_view name) {
     if (name.empty()) return fail(EINVAL);
-    if (name.size() > proto::kMaxNameLength) return fail(ERANGE);
+    if (name.size() > p9proto::kMaxNameLength) return fail(ERANGE);
     if (name.find('\0') != std::string_view::npos) return fail(EINVAL);
     if (!served(ex, name)) return fail(EOPNOTSUPP);
     return {};
@@ -143,7 +143,7 @@ Result<std::vector<std::byte>> xattr_list(Export& ex, const Caller& who, const N
 Status xattr_set(Export& ex, const Caller& who, const Node& node, std::string_view name,
                  std::span<const std::byte> value, std::uint32_t flags) {
     if (auto s = check_xattr_name(ex, name); !s) return s;
-    if (flags != 0 && flags != proto::kXattrCreate && flags != proto::kXattrReplace) {
+    if (flags != 0 && flags != p9proto::kXattrCreate && flags != p9proto::kXattrReplace) {
         return fail(EINVAL);
     }
     if (value.size() > kMaxXattrSize) return fail(E2BIG);
@@ -162,9 +162,9 @@ Status xattr_set(Export& ex, const Caller& who, const Node& node, std::string_vi
     auto fd = xattr_fd(ex, node);
     if (!fd) return std::unexpected(fd.error());
     std::string cname = host_name(ex, name);
-    int host_flags = flags == proto::kXattrCreate    ? XATTR_CREATE
-                     : flags == proto::kXattrReplace ? XATTR_REPLACE
-                                                     : 0;
+    int host_flags = flags == p9proto::kXattrCreate    ? XATTR_CREATE
+                     : flags == p9proto::kXattrReplace ? XATTR_REPLACE
+                                                       : 0;
     if (::fsetxattr(fd->get(), cname.c_str(), value.data(), value.size(), host_flags) != 0) {
         return fail_errno();
     }

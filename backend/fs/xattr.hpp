@@ -20,7 +20,7 @@
 #include "backend/fs/caller.hpp"
 #include "backend/fs/export.hpp"
 #include "backend/fs/node.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::fs {
 
@@ -40,7 +40,7 @@ Result<std::vector<std::byte>> xattr_get(Export& ex, const Caller& who, const No
 // NUL-separated names, as listxattr(2) returns them.
 Result<std::vector<std::byte>> xattr_list(Export& ex, const Caller& who, const Node& node);
 
-// `flags` is 0, proto::kXattrCreate or proto::kXattrReplace (EINVAL otherwise).
+// `flags` is 0, p9proto::kXattrCreate or p9proto::kXattrReplace (EINVAL otherwise).
 Status xattr_set(Export& ex, const Caller& who, const Node& node, std::string_view name,
                  std::span<const std::byte> value, std::uint32_t flags);
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <span>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::io {
 

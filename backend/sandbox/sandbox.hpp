@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "p9proto/errno.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/errno.hpp"
+#include "base/unique_fd.hpp"
 
 namespace xen9p::sandbox {
 

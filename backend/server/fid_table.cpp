@@ -10,13 +10,13 @@ Fid* FidTable::find(std::uint32_t fid) {
 }
 
 Result<Fid*> FidTable::insert(std::uint32_t fid) {
-    if (fid == proto::kNoFid || fids_.contains(fid)) return fail(EBADF);
+    if (fid == p9proto::kNoFid || fids_.contains(fid)) return fail(EBADF);
     if (fids_.size() >= max_fids_) return fail(EMFILE);
     return &fids_[fid];
 }
 
 Result<Fid*> FidTable::replace(std::uint32_t fid, Fid value) {
-    if (fid == proto::kNoFid) return fail(EBADF);
+    if (fid == p9proto::kNoFid) return fail(EBADF);
     auto it = fids_.find(fid);
     if (it != fids_.end()) {
         it->second = std::move(value);

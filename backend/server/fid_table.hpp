@@ -12,7 +12,7 @@
 #include "backend/fs/node.hpp"
 #include "backend/fs/open_file.hpp"
 #include "backend/server/memory_budget.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::server {
 

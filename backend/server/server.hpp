@@ -13,9 +13,9 @@
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
 #include "backend/server/session.hpp"
+#include "backend/server/transport.hpp"
 #include "backend/stats/op_stats.hpp"
-#include "backend/transport/transport.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::server {
 

@@ -12,7 +12,7 @@ namespace xen9p::server {
 namespace {
 
 // Rlerror: header and ecode[4]; every request can be answered with it.
-constexpr std::size_t kRlerrorSize = proto::kHeaderSize + 4;
+constexpr std::size_t kRlerrorSize = p9proto::kHeaderSize + 4;
 
 // A request and its reply of this size fit in the buffer budget together
 // (whole pages, as buffers are allocated).
@@ -155,32 +155,32 @@ bool Session::on_message(Route route, std::span<const std::byte> message) {
 
 bool Session::process(Slot& slot) {
     std::uint32_t limit = msize_ != 0 ? msize_ : max_msize_;
-    auto request = proto::decode_request(slot.request.span().first(slot.request_size), limit);
+    auto request = p9proto::decode_request(slot.request.span().first(slot.request_size), limit);
     if (!request && !request.error().tag) {
         release(slot);
-        protocol_violation(proto::to_string(request.error().failure));
+        protocol_violation(p9proto::to_string(request.error().failure));
         return true;
     }
-    const std::size_t capacity = request ? proto::reply_capacity(request->body, limit)
+    const std::size_t capacity = request ? p9proto::reply_capacity(request->body, limit)
                                          : std::min<std::size_t>(kRlerrorSize, limit);
     if (!reserve(slot.reply, capacity)) return false;
     slot.state = State::kFree;
     slot.capacity = capacity;
     if (!request) {
         slot.tag = *request.error().tag;
-        slot.type = proto::MsgType::Tlerror;
+        slot.type = p9proto::MsgType::Tlerror;
         if (tags_.contains(slot.tag)) {
             release(slot);
             protocol_violation("tag already in use");
             return true;
         }
-        error(slot, static_cast<int>(proto::errno_for(request.error().failure)));
+        error(slot, static_cast<int>(p9proto::errno_for(request.error().failure)));
         finish(slot);
         return true;
     }
     slot.tag = request->tag;
-    slot.type = proto::type_of(request->body);
-    if (slot.type != proto::MsgType::Tversion) {
+    slot.type = p9proto::type_of(request->body);
+    if (slot.type != p9proto::MsgType::Tversion) {
         if (tags_.contains(slot.tag)) {
             release(slot);
             protocol_violation("tag already in use");
@@ -217,25 +217,25 @@ void Session::protocol_violation(std::string_view why) {
     transport_->close();
 }
 
-Session::Outcome Session::reply(Slot& slot, const proto::ReplyBody& body) {
-    auto size = proto::encode(proto::Reply{slot.tag, body}, slot.reply.span(), slot.capacity);
+Session::Outcome Session::reply(Slot& slot, const p9proto::ReplyBody& body) {
+    auto size = p9proto::encode(p9proto::Reply{slot.tag, body}, slot.reply.span(), slot.capacity);
     if (!size) {
         // Only an over-long value (readlink target, xattr) can get here.
-        size = proto::encode(proto::Reply{slot.tag, proto::Rlerror{ERANGE}}, slot.reply.span(),
-                             slot.capacity);
+        size = p9proto::encode(p9proto::Reply{slot.tag, p9proto::Rlerror{ERANGE}},
+                               slot.reply.span(), slot.capacity);
     }
     slot.reply_size = size.value_or(0);
     return Outcome::kReply;
 }
 
 Session::Outcome Session::error(Slot& slot, Errno err) {
-    return reply(slot, proto::Rlerror{proto::wire_errno(err)});
+    return reply(slot, p9proto::Rlerror{p9proto::wire_errno(err)});
 }
 
 void Session::finish(Slot& slot, bool send_reply) {
     if (auto it = tags_.find(slot.tag); it != tags_.end() && it->second == &slot) tags_.erase(it);
-    const bool failed = slot.reply_size >= proto::kHeaderSize &&
-                        slot.reply.data()[4] == static_cast<std::byte>(proto::MsgType::Rlerror);
+    const bool failed = slot.reply_size >= p9proto::kHeaderSize &&
+                        slot.reply.data()[4] == static_cast<std::byte>(p9proto::MsgType::Rlerror);
     ops_.record(slot.type, std::chrono::steady_clock::now() - slot.received, failed);
     bool current = slot.generation == generation_ && !closed_;
     if (send_reply && current && slot.reply_size != 0) {
@@ -259,29 +259,29 @@ void Session::release_and_answer_flushers(Slot& slot) {
 void Session::io_done(Slot& slot, int result) {
     --io_pending_;
     // Whatever became of it, the write's space is measured now.
-    if (slot.type == proto::MsgType::Twrite && slot.file) fs::finish_write(ex_, *slot.file);
+    if (slot.type == p9proto::MsgType::Twrite && slot.file) fs::finish_write(ex_, *slot.file);
     if ((slot.flushed && result == -ECANCELED) || slot.generation != generation_ || closed_) {
         finish(slot, false);
         return;
     }
     if (result < 0) {
         error(slot, -result);
-    } else if (slot.type == proto::MsgType::Tread) {
+    } else if (slot.type == p9proto::MsgType::Tread) {
         ops_.add_bytes_read(static_cast<std::uint64_t>(result));
-        proto::encode_data_reply_header(proto::MsgType::Rread, slot.tag,
-                                        static_cast<std::uint32_t>(result),
-                                        slot.reply.span().first<proto::kDataReplyHeaderSize>());
-        slot.reply_size = proto::kDataReplyHeaderSize + static_cast<std::size_t>(result);
-    } else if (slot.type == proto::MsgType::Twrite) {
+        p9proto::encode_data_reply_header(p9proto::MsgType::Rread, slot.tag,
+                                          static_cast<std::uint32_t>(result),
+                                          slot.reply.span().first<p9proto::kDataReplyHeaderSize>());
+        slot.reply_size = p9proto::kDataReplyHeaderSize + static_cast<std::size_t>(result);
+    } else if (slot.type == p9proto::MsgType::Twrite) {
         ops_.add_bytes_written(static_cast<std::uint64_t>(result));
-        reply(slot, proto::Rwrite{static_cast<std::uint32_t>(result)});
+        reply(slot, p9proto::Rwrite{static_cast<std::uint32_t>(result)});
     } else {
-        reply(slot, proto::Rfsync{});
+        reply(slot, p9proto::Rfsync{});
     }
     finish(slot);
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tversion& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tversion& req) {
     // A new session: every fid goes, every request in flight is dropped.
     ++generation_;
     slot.generation = generation_;
@@ -292,16 +292,16 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tversion& req) {
     fids_.clear();
     msize_ = 0;
     std::uint32_t msize = std::min(req.msize, max_msize_);
-    if (msize < proto::kMinMsize) return error(slot, EINVAL);
-    if (req.version.str != proto::kVersion9P2000L) {
-        return reply(slot, proto::Rversion{msize, {proto::kVersionUnknown}});
+    if (msize < p9proto::kMinMsize) return error(slot, EINVAL);
+    if (req.version.str != p9proto::kVersion9P2000L) {
+        return reply(slot, p9proto::Rversion{msize, {p9proto::kVersionUnknown}});
     }
     msize_ = msize;
     transport_->set_msize(msize_);
-    return reply(slot, proto::Rversion{msize_, {proto::kVersion9P2000L}});
+    return reply(slot, p9proto::Rversion{msize_, {p9proto::kVersion9P2000L}});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tflush& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tflush& req) {
     Slot* old = nullptr;
     if (auto it = tags_.find(req.oldtag); it != tags_.end() && it->second != &slot) {
         old = it->second;
@@ -312,7 +312,7 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tflush& req) {
             if (other->state == State::kSending && other->tag == req.oldtag) old = other.get();
         }
     }
-    reply(slot, proto::Rflush{});
+    reply(slot, p9proto::Rflush{});
     if (old == nullptr) return Outcome::kReply;
     slot.state = State::kFlushWait;
     old->flushers.push_back(&slot);
@@ -323,8 +323,8 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tflush& req) {
     return Outcome::kAsync;
 }
 
-Session::Outcome Session::dispatch(Slot& slot, const proto::Request& request) {
-    if (msize_ == 0 && slot.type != proto::MsgType::Tversion) return error(slot, EPROTO);
+Session::Outcome Session::dispatch(Slot& slot, const p9proto::Request& request) {
+    if (msize_ == 0 && slot.type != p9proto::MsgType::Tversion) return error(slot, EPROTO);
     return std::visit([&](const auto& body) { return handle(slot, body); }, request.body);
 }
 

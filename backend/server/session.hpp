@@ -21,8 +21,8 @@
 #include "backend/log/log.hpp"
 #include "backend/server/fid_table.hpp"
 #include "backend/server/memory_budget.hpp"
+#include "backend/server/transport.hpp"
 #include "backend/stats/op_stats.hpp"
-#include "backend/transport/transport.hpp"
 #include "p9proto/codec.hpp"
 #include "p9proto/messages.hpp"
 
@@ -90,7 +90,7 @@ class Session final : TransportSink {
         std::size_t capacity = 0;            // largest reply the client accepts for this request
         std::shared_ptr<fs::OpenFile> file;  // kept open while I/O runs
         std::uint32_t io_count = 0;          // bytes asked of a read/write
-        proto::MsgType type{};
+        p9proto::MsgType type{};
         std::vector<Slot*> flushers;  // Tflush slots answered after this one
         void on_complete(int result) override { session->io_done(*this, result); }
     };
@@ -120,39 +120,39 @@ class Session final : TransportSink {
     void io_done(Slot& slot, int result);
     void protocol_violation(std::string_view why);
 
-    Outcome reply(Slot& slot, const proto::ReplyBody& body);
+    Outcome reply(Slot& slot, const p9proto::ReplyBody& body);
     Outcome error(Slot& slot, Errno err);
     Outcome error(Slot& slot, int err) { return error(slot, Errno{err}); }
 
-    Outcome dispatch(Slot& slot, const proto::Request& request);
-    Outcome handle(Slot& slot, const proto::Tversion& req);
-    Outcome handle(Slot& slot, const proto::Tauth& req);
-    Outcome handle(Slot& slot, const proto::Tattach& req);
-    Outcome handle(Slot& slot, const proto::Tflush& req);
-    Outcome handle(Slot& slot, const proto::Twalk& req);
-    Outcome handle(Slot& slot, const proto::Tread& req);
-    Outcome handle(Slot& slot, const proto::Twrite& req);
-    Outcome handle(Slot& slot, const proto::Tclunk& req);
-    Outcome handle(Slot& slot, const proto::Tremove& req);
-    Outcome handle(Slot& slot, const proto::Tstatfs& req);
-    Outcome handle(Slot& slot, const proto::Tlopen& req);
-    Outcome handle(Slot& slot, const proto::Tlcreate& req);
-    Outcome handle(Slot& slot, const proto::Tsymlink& req);
-    Outcome handle(Slot& slot, const proto::Tmknod& req);
-    Outcome handle(Slot& slot, const proto::Trename& req);
-    Outcome handle(Slot& slot, const proto::Treadlink& req);
-    Outcome handle(Slot& slot, const proto::Tgetattr& req);
-    Outcome handle(Slot& slot, const proto::Tsetattr& req);
-    Outcome handle(Slot& slot, const proto::Txattrwalk& req);
-    Outcome handle(Slot& slot, const proto::Txattrcreate& req);
-    Outcome handle(Slot& slot, const proto::Treaddir& req);
-    Outcome handle(Slot& slot, const proto::Tfsync& req);
-    Outcome handle(Slot& slot, const proto::Tlock& req);
-    Outcome handle(Slot& slot, const proto::Tgetlock& req);
-    Outcome handle(Slot& slot, const proto::Tlink& req);
-    Outcome handle(Slot& slot, const proto::Tmkdir& req);
-    Outcome handle(Slot& slot, const proto::Trenameat& req);
-    Outcome handle(Slot& slot, const proto::Tunlinkat& req);
+    Outcome dispatch(Slot& slot, const p9proto::Request& request);
+    Outcome handle(Slot& slot, const p9proto::Tversion& req);
+    Outcome handle(Slot& slot, const p9proto::Tauth& req);
+    Outcome handle(Slot& slot, const p9proto::Tattach& req);
+    Outcome handle(Slot& slot, const p9proto::Tflush& req);
+    Outcome handle(Slot& slot, const p9proto::Twalk& req);
+    Outcome handle(Slot& slot, const p9proto::Tread& req);
+    Outcome handle(Slot& slot, const p9proto::Twrite& req);
+    Outcome handle(Slot& slot, const p9proto::Tclunk& req);
+    Outcome handle(Slot& slot, const p9proto::Tremove& req);
+    Outcome handle(Slot& slot, const p9proto::Tstatfs& req);
+    Outcome handle(Slot& slot, const p9proto::Tlopen& req);
+    Outcome handle(Slot& slot, const p9proto::Tlcreate& req);
+    Outcome handle(Slot& slot, const p9proto::Tsymlink& req);
+    Outcome handle(Slot& slot, const p9proto::Tmknod& req);
+    Outcome handle(Slot& slot, const p9proto::Trename& req);
+    Outcome handle(Slot& slot, const p9proto::Treadlink& req);
+    Outcome handle(Slot& slot, const p9proto::Tgetattr& req);
+    Outcome handle(Slot& slot, const p9proto::Tsetattr& req);
+    Outcome handle(Slot& slot, const p9proto::Txattrwalk& req);
+    Outcome handle(Slot& slot, const p9proto::Txattrcreate& req);
+    Outcome handle(Slot& slot, const p9proto::Treaddir& req);
+    Outcome handle(Slot& slot, const p9proto::Tfsync& req);
+    Outcome handle(Slot& slot, const p9proto::Tlock& req);
+    Outcome handle(Slot& slot, const p9proto::Tgetlock& req);
+    Outcome handle(Slot& slot, const p9proto::Tlink& req);
+    Outcome handle(Slot& slot, const p9proto::Tmkdir& req);
+    Outcome handle(Slot& slot, const p9proto::Trenameat& req);
+    Outcome handle(Slot& slot, const p9proto::Tunlinkat& req);
 
     // Pays for an xattr value a fid keeps: ENOMEM past the value budget.
     Result<MemoryCharge> charge_value(std::size_t bytes);

@@ -20,10 +20,10 @@ namespace {
 // default "nobody"). No account database is consulted: a worker runs pivoted
 // into the export, whose /etc (and NSS modules) the guest controls, and a
 // guest's user names mean nothing on the host anyway.
-Result<fs::Caller> caller_of(const proto::Tattach& req) {
+Result<fs::Caller> caller_of(const p9proto::Tattach& req) {
     constexpr uid_t kOverflowId = 65534;  // nobody / nogroup
     uid_t uid = 0;
-    if (req.n_uname != proto::kNoUname) {
+    if (req.n_uname != p9proto::kNoUname) {
         uid = req.n_uname;
     } else {
         std::string_view name = req.uname.str;
@@ -39,7 +39,7 @@ Result<fs::Caller> caller_of(const proto::Tattach& req) {
         }
     }
     // Tattach carries no group: the uid's number stands in until creating ops name one.
-    return fs::Caller{uid, uid, req.n_uname != proto::kNoUname};
+    return fs::Caller{uid, uid, req.n_uname != p9proto::kNoUname};
 }
 
 }  // namespace
@@ -52,8 +52,8 @@ Result<Fid*> Session::node_fid(std::uint32_t fid) {
 }
 
 std::size_t Session::data_room(const Slot& slot, std::uint32_t count) const {
-    std::size_t room = slot.capacity > proto::kDataReplyHeaderSize
-                           ? slot.capacity - proto::kDataReplyHeaderSize
+    std::size_t room = slot.capacity > p9proto::kDataReplyHeaderSize
+                           ? slot.capacity - p9proto::kDataReplyHeaderSize
                            : 0;
     return std::min<std::size_t>(room, count);
 }
@@ -85,13 +85,13 @@ Result<MemoryCharge> Session::charge_value(std::size_t bytes) {
     return std::move(*charge);
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tauth&) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tauth&) {
     // No authentication: diod's clients go on to attach only on ENOENT.
     return error(slot, ENOENT);
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tattach& req) {
-    if (req.afid != proto::kNoFid) return error(slot, EBADF);
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tattach& req) {
+    if (req.afid != p9proto::kNoFid) return error(slot, EBADF);
     if (!req.aname.str.empty() && req.aname.str != config_.aname) return error(slot, ENOENT);
     auto who = caller_of(req);
     if (!who) return error(slot, who.error());
@@ -103,19 +103,19 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tattach& req) {
     if (!fid) return error(slot, fid.error());
     (*fid)->node = std::move(*root);
     (*fid)->caller = *who;
-    return reply(slot, proto::Rattach{*qid});
+    return reply(slot, p9proto::Rattach{*qid});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Twalk& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Twalk& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (req.newfid != req.fid && fids_.find(req.newfid) != nullptr) return error(slot, EBADF);
     fs::Caller who = (*f)->caller;
     fs::Node node = (*f)->node.clone();
-    proto::Rwalk out;
-    for (const proto::WalkName& name : req.names.view()) {
+    p9proto::Rwalk out;
+    for (const p9proto::WalkName& name : req.names.view()) {
         auto next = fs::walk_one(ex_, who, node, name.str);
-        Result<proto::Qid> qid = next ? fs::qid_of(ex_, *next) : std::unexpected(next.error());
+        Result<p9proto::Qid> qid = next ? fs::qid_of(ex_, *next) : std::unexpected(next.error());
         if (!qid) {
             if (out.qids.count == 0) return error(slot, qid.error());
             // A partial walk answers the qids found; newfid stays unused.
@@ -133,20 +133,20 @@ Session::Outcome Session::handle(Slot& slot, const proto::Twalk& req) {
     return reply(slot, out);
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tread& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tread& req) {
     Fid* f = fids_.find(req.fid);
     if (f == nullptr) return error(slot, EBADF);
     std::size_t room = data_room(slot, req.count);
-    std::span<std::byte> payload = slot.reply.span().subspan(proto::kDataReplyHeaderSize, room);
+    std::span<std::byte> payload = slot.reply.span().subspan(p9proto::kDataReplyHeaderSize, room);
     if (f->kind == Fid::Kind::kXattrRead) {
         std::size_t n = req.offset >= f->xattr.size()
                             ? 0
                             : std::min<std::size_t>(room, f->xattr.size() - req.offset);
         if (n != 0) std::memcpy(payload.data(), f->xattr.data() + req.offset, n);
-        proto::encode_data_reply_header(proto::MsgType::Rread, slot.tag,
-                                        static_cast<std::uint32_t>(n),
-                                        slot.reply.span().first<proto::kDataReplyHeaderSize>());
-        slot.reply_size = proto::kDataReplyHeaderSize + n;
+        p9proto::encode_data_reply_header(p9proto::MsgType::Rread, slot.tag,
+                                          static_cast<std::uint32_t>(n),
+                                          slot.reply.span().first<p9proto::kDataReplyHeaderSize>());
+        slot.reply_size = p9proto::kDataReplyHeaderSize + n;
         return Outcome::kReply;
     }
     if (f->kind != Fid::Kind::kFile || !f->file) return error(slot, EBADF);
@@ -157,7 +157,7 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tread& req) {
     return Outcome::kAsync;
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Twrite& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Twrite& req) {
     Fid* f = fids_.find(req.fid);
     if (f == nullptr) return error(slot, EBADF);
     std::span<const std::byte> data = req.data.bytes;
@@ -166,7 +166,7 @@ Session::Outcome Session::handle(Slot& slot, const proto::Twrite& req) {
             return error(slot, EINVAL);
         }
         f->xattr.insert(f->xattr.end(), data.begin(), data.end());
-        return reply(slot, proto::Rwrite{static_cast<std::uint32_t>(data.size())});
+        return reply(slot, p9proto::Rwrite{static_cast<std::uint32_t>(data.size())});
     }
     if (f->kind != Fid::Kind::kFile || !f->file) return error(slot, EBADF);
     if (auto ok = fs::prepare_write(ex_, *f->file, req.offset, data.size()); !ok) {
@@ -179,7 +179,7 @@ Session::Outcome Session::handle(Slot& slot, const proto::Twrite& req) {
     return Outcome::kAsync;
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tfsync& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tfsync& req) {
     Fid* f = fids_.find(req.fid);
     if (f == nullptr || f->kind != Fid::Kind::kFile || !f->file) return error(slot, EBADF);
     slot.file = f->file;
@@ -189,12 +189,12 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tfsync& req) {
     return Outcome::kAsync;
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tclunk& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tclunk& req) {
     if (auto ok = clunk(req.fid); !ok) return error(slot, ok.error());
-    return reply(slot, proto::Rclunk{});
+    return reply(slot, p9proto::Rclunk{});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tremove& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tremove& req) {
     auto f = node_fid(req.fid);
     if (!f) {
         fids_.erase(req.fid);
@@ -204,10 +204,10 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tremove& req) {
     // Tremove clunks the fid whether or not the unlink worked.
     fids_.erase(req.fid);
     if (!removed) return error(slot, removed.error());
-    return reply(slot, proto::Rremove{});
+    return reply(slot, p9proto::Rremove{});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tstatfs& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tstatfs& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     auto st = fs::statfs((*f)->node);
@@ -215,17 +215,17 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tstatfs& req) {
     return reply(slot, *st);
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tlopen& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tlopen& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if ((*f)->file) return error(slot, EBADF);
     auto opened = fs::open_node(ex_, (*f)->caller, (*f)->node, req.flags);
     if (!opened) return error(slot, opened.error());
     (*f)->file = std::make_shared<fs::OpenFile>(std::move(opened->file));
-    return reply(slot, proto::Rlopen{opened->qid, 0});
+    return reply(slot, p9proto::Rlopen{opened->qid, 0});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tlcreate& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tlcreate& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if ((*f)->file) return error(slot, EBADF);
@@ -235,36 +235,36 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tlcreate& req) {
     // The fid now names the new file, opened.
     (*f)->node = std::move(created->node);
     (*f)->file = std::make_shared<fs::OpenFile>(std::move(created->file));
-    return reply(slot, proto::Rlcreate{created->qid, 0});
+    return reply(slot, p9proto::Rlcreate{created->qid, 0});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tsymlink& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tsymlink& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     auto qid =
         fs::make_symlink(ex_, (*f)->caller, (*f)->node, req.name.str, req.target.str, req.gid);
     if (!qid) return error(slot, qid.error());
-    return reply(slot, proto::Rsymlink{*qid});
+    return reply(slot, p9proto::Rsymlink{*qid});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tmknod& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tmknod& req) {
     auto f = node_fid(req.dfid);
     if (!f) return error(slot, f.error());
     auto qid = fs::make_node(ex_, (*f)->caller, (*f)->node, req.name.str, req.mode, req.major,
                              req.minor, req.gid);
     if (!qid) return error(slot, qid.error());
-    return reply(slot, proto::Rmknod{*qid});
+    return reply(slot, p9proto::Rmknod{*qid});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tmkdir& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tmkdir& req) {
     auto f = node_fid(req.dfid);
     if (!f) return error(slot, f.error());
     auto qid = fs::make_dir(ex_, (*f)->caller, (*f)->node, req.name.str, req.mode, req.gid);
     if (!qid) return error(slot, qid.error());
-    return reply(slot, proto::Rmkdir{*qid});
+    return reply(slot, p9proto::Rmkdir{*qid});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Trename& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Trename& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     auto dir = node_fid(req.dfid);
@@ -272,10 +272,10 @@ Session::Outcome Session::handle(Slot& slot, const proto::Trename& req) {
     if (auto ok = fs::rename_node(ex_, (*f)->caller, (*f)->node, (*dir)->node, req.name.str); !ok) {
         return error(slot, ok.error());
     }
-    return reply(slot, proto::Rrename{});
+    return reply(slot, p9proto::Rrename{});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Trenameat& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Trenameat& req) {
     auto from = node_fid(req.olddirfid);
     if (!from) return error(slot, from.error());
     auto to = node_fid(req.newdirfid);
@@ -285,19 +285,19 @@ Session::Outcome Session::handle(Slot& slot, const proto::Trenameat& req) {
         !ok) {
         return error(slot, ok.error());
     }
-    return reply(slot, proto::Rrenameat{});
+    return reply(slot, p9proto::Rrenameat{});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tunlinkat& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tunlinkat& req) {
     auto f = node_fid(req.dirfid);
     if (!f) return error(slot, f.error());
     if (auto ok = fs::unlink_at(ex_, (*f)->caller, (*f)->node, req.name.str, req.flags); !ok) {
         return error(slot, ok.error());
     }
-    return reply(slot, proto::Runlinkat{});
+    return reply(slot, p9proto::Runlinkat{});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tlink& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tlink& req) {
     auto dir = node_fid(req.dfid);
     if (!dir) return error(slot, dir.error());
     auto target = node_fid(req.fid);
@@ -306,18 +306,18 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tlink& req) {
         !ok) {
         return error(slot, ok.error());
     }
-    return reply(slot, proto::Rlink{});
+    return reply(slot, p9proto::Rlink{});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Treadlink& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Treadlink& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     auto target = fs::read_link(ex_, (*f)->caller, (*f)->node);
     if (!target) return error(slot, target.error());
-    return reply(slot, proto::Rreadlink{{*target}});
+    return reply(slot, p9proto::Rreadlink{{*target}});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tgetattr& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tgetattr& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     auto attr = fs::getattr(ex_, (*f)->node, req.request_mask);
@@ -325,16 +325,16 @@ Session::Outcome Session::handle(Slot& slot, const proto::Tgetattr& req) {
     return reply(slot, *attr);
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tsetattr& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tsetattr& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (auto ok = fs::setattr(ex_, (*f)->caller, (*f)->node, (*f)->file.get(), req); !ok) {
         return error(slot, ok.error());
     }
-    return reply(slot, proto::Rsetattr{});
+    return reply(slot, p9proto::Rsetattr{});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Txattrwalk& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Txattrwalk& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (req.newfid != req.fid && fids_.find(req.newfid) != nullptr) return error(slot, EBADF);
@@ -353,14 +353,15 @@ Session::Outcome Session::handle(Slot& slot, const proto::Txattrwalk& req) {
     if (auto inserted = fids_.replace(req.newfid, std::move(walked)); !inserted) {
         return error(slot, inserted.error());
     }
-    return reply(slot, proto::Rxattrwalk{size});
+    return reply(slot, p9proto::Rxattrwalk{size});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Txattrcreate& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Txattrcreate& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (req.attr_size > fs::kMaxXattrSize) return error(slot, E2BIG);
-    if (req.flags != 0 && req.flags != proto::kXattrCreate && req.flags != proto::kXattrReplace) {
+    if (req.flags != 0 && req.flags != p9proto::kXattrCreate &&
+        req.flags != p9proto::kXattrReplace) {
         return error(slot, EINVAL);
     }
     if (ex_.read_only()) return error(slot, EROFS);
@@ -381,34 +382,34 @@ Session::Outcome Session::handle(Slot& slot, const proto::Txattrcreate& req) {
     fid.xattr_name = req.name.str;
     fid.xattr_size = req.attr_size;
     fid.xattr_flags = req.flags;
-    return reply(slot, proto::Rxattrcreate{});
+    return reply(slot, p9proto::Rxattrcreate{});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Treaddir& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Treaddir& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (!(*f)->file) return error(slot, EBADF);
     std::size_t room = data_room(slot, req.count);
     auto used = fs::read_dir(ex_, *(*f)->file, req.offset,
-                             slot.reply.span().subspan(proto::kDataReplyHeaderSize, room));
+                             slot.reply.span().subspan(p9proto::kDataReplyHeaderSize, room));
     if (!used) return error(slot, used.error());
-    proto::encode_data_reply_header(proto::MsgType::Rreaddir, slot.tag,
-                                    static_cast<std::uint32_t>(*used),
-                                    slot.reply.span().first<proto::kDataReplyHeaderSize>());
-    slot.reply_size = proto::kDataReplyHeaderSize + *used;
+    p9proto::encode_data_reply_header(p9proto::MsgType::Rreaddir, slot.tag,
+                                      static_cast<std::uint32_t>(*used),
+                                      slot.reply.span().first<p9proto::kDataReplyHeaderSize>());
+    slot.reply_size = p9proto::kDataReplyHeaderSize + *used;
     return Outcome::kReply;
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tlock& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tlock& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (!(*f)->file) return error(slot, EBADF);
     auto status = (*f)->file->locks().lock(ex_, (*f)->caller, *(*f)->file, req);
     if (!status) return error(slot, status.error());
-    return reply(slot, proto::Rlock{*status});
+    return reply(slot, p9proto::Rlock{*status});
 }
 
-Session::Outcome Session::handle(Slot& slot, const proto::Tgetlock& req) {
+Session::Outcome Session::handle(Slot& slot, const p9proto::Tgetlock& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (!(*f)->file) return error(slot, EBADF);

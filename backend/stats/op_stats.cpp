@@ -8,7 +8,7 @@
 
 namespace xen9p::stats {
 
-void OpStats::record(proto::MsgType type, std::chrono::nanoseconds latency, bool error) {
+void OpStats::record(p9proto::MsgType type, std::chrono::nanoseconds latency, bool error) {
     ++requests_;
     if (error) ++errors_;
     ++by_type_[static_cast<std::uint8_t>(type)];
@@ -45,7 +45,7 @@ StatsReport OpStats::report(std::uint64_t open_fids, std::uint64_t max_in_flight
     r.max_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(max_latency_).count());
     for (std::size_t t = 0; t < by_type_.size(); ++t) {
-        const auto name = proto::request_name(static_cast<proto::MsgType>(t));
+        const auto name = p9proto::request_name(static_cast<p9proto::MsgType>(t));
         if (by_type_[t] != 0 && !name.empty()) r.ops.emplace(std::string(name), by_type_[t]);
     }
     return r;

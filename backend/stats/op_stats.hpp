@@ -16,7 +16,7 @@ namespace xen9p::stats {
 class OpStats {
   public:
     // One request done; `type` is Tlerror for a message that did not decode.
-    void record(proto::MsgType type, std::chrono::nanoseconds latency, bool error);
+    void record(p9proto::MsgType type, std::chrono::nanoseconds latency, bool error);
     void add_bytes_read(std::uint64_t bytes) { bytes_read_ += bytes; }
     void add_bytes_written(std::uint64_t bytes) { bytes_written_ += bytes; }
 

@@ -71,7 +71,7 @@ std::optional<StatsReport> parse_stats(std::string_view text) {
         std::string_view entry = next_token(ops, ',');
         const std::string_view name = next_token(entry, ':');
         auto count = parse_number(entry);
-        if (!proto::request_of_name(name) || !count || *count == 0) return std::nullopt;
+        if (!p9proto::request_of_name(name) || !count || *count == 0) return std::nullopt;
         if (!report.ops.emplace(std::string(name), *count).second) return std::nullopt;
     }
     return report;

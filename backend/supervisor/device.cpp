@@ -10,9 +10,10 @@
 #include "backend/log/log.hpp"
 #include "backend/supervisor/export_path.hpp"
 #include "backend/supervisor/worker_uid.hpp"
+#include "base/parse_number.hpp"
 #include "xenring/toolstack/nine_pfs_device.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 namespace {
 
 constexpr std::string_view kComponent = "supervisor";
@@ -35,7 +36,7 @@ std::string describe_exit(int status) {
 
 }  // namespace
 
-Device::Device(DeviceId id, std::string backend_path, platform::Xenstore& xs,
+Device::Device(DeviceId id, std::string backend_path, xenstore::Xenstore& xs,
                const SupervisorConfig& config, WorkerLauncher& launcher)
     : id_(std::move(id)),
       backend_path_(std::move(backend_path)),
@@ -385,4 +386,4 @@ std::unique_ptr<Worker> Device::release_worker() {
     return std::move(worker_);
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -22,13 +22,13 @@
 #include "xenring/xenstore/xenbus_state.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
-using platform::XenbusState;
+using xenstore::XenbusState;
 
 class Device {
   public:
-    Device(DeviceId id, std::string backend_path, platform::Xenstore& xs,
+    Device(DeviceId id, std::string backend_path, xenstore::Xenstore& xs,
            const SupervisorConfig& config, WorkerLauncher& launcher);
     ~Device();
     Device(const Device&) = delete;
@@ -87,7 +87,7 @@ class Device {
     DeviceId id_;
     std::string backend_path_;
     std::string frontend_path_;
-    platform::Xenstore& xs_;
+    xenstore::Xenstore& xs_;
     const SupervisorConfig& config_;
     WorkerLauncher& launcher_;
     XenbusState state_ = XenbusState::kUnknown;
@@ -109,4 +109,4 @@ class Device {
     log::RateLimiter worker_output_limiter_;
 };
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -2,23 +2,12 @@
 
 #include <limits>
 
-namespace xen9p::daemon {
+#include "base/parse_number.hpp"
+
+namespace xen9p::supervisor {
 
 std::string DeviceId::to_string() const {
     return kind + "/" + std::to_string(domid) + "/" + std::to_string(devid);
-}
-
-std::optional<std::uint64_t> parse_decimal(std::string_view text, std::uint64_t max) {
-    if (text.empty() || text.size() > 20) return std::nullopt;
-    if (text.size() > 1 && text[0] == '0') return std::nullopt;
-    std::uint64_t value = 0;
-    for (const char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
-        if (digit > max || value > (max - digit) / 10) return std::nullopt;
-        value = value * 10 + digit;
-    }
-    return value;
 }
 
 std::optional<DeviceId> device_of_path(std::string_view backend_root, std::string_view kind,
@@ -38,4 +27,4 @@ std::optional<DeviceId> device_of_path(std::string_view backend_root, std::strin
                     static_cast<std::uint32_t>(*devid)};
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 // `9pfs` is what libxl writes for type=qemu (and the only kind Xen 4.17
 // knows); `xen_9pfs` is libxl 4.19+'s type=xen_9pfsd.
@@ -24,12 +24,8 @@ struct DeviceId {
     std::string to_string() const;
 };
 
-// A decimal number with no sign, no leading zeros (except "0"), no spaces,
-// and no more than `max`.
-std::optional<std::uint64_t> parse_decimal(std::string_view text, std::uint64_t max);
-
 // "<backend_root>/<domid>/<devid>[/...]" -> the device; anything else -> nullopt.
 std::optional<DeviceId> device_of_path(std::string_view backend_root, std::string_view kind,
                                        std::string_view path);
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <system_error>
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 std::expected<std::filesystem::path, std::string> resolve_export(
     const std::string& path, const std::vector<std::filesystem::path>& roots) {
@@ -22,4 +22,4 @@ std::expected<std::filesystem::path, std::string> resolve_export(
     return std::unexpected("outside the allowed roots");
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

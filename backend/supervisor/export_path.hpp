@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 // The canonical directory `path` names (symlinks resolved) if it lies under
 // one of `roots` component-wise (/srv/share does not allow /srv/shared);
@@ -15,4 +15,4 @@ namespace xen9p::daemon {
 std::expected<std::filesystem::path, std::string> resolve_export(
     const std::string& path, const std::vector<std::filesystem::path>& roots);
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -13,7 +13,7 @@
 
 #include "backend/supervisor/worker_output.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 namespace {
 
 // Parameters are a few hundred bytes; one datagram carries them whole.
@@ -286,4 +286,4 @@ Status report_worker_ready(int control_fd) {
     return {};
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

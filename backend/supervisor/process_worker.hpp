@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "backend/supervisor/worker_launcher.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 // The message a worker sends on its control socket once it serves the device.
 inline constexpr std::string_view kWorkerReadyMessage = "ready";
@@ -46,4 +46,4 @@ Result<WorkerParams> receive_worker_params(int control_fd);
 // Worker side: tells the supervisor the device is being served.
 Status report_worker_ready(int control_fd);
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 void RestartBackoff::worker_ended(WorkerClock::time_point now,
                                   WorkerClock::duration connected_for) {
@@ -22,4 +22,4 @@ bool RestartBackoff::first_hold() {
     return true;
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

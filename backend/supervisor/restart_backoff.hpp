@@ -9,7 +9,7 @@
 
 #include "backend/supervisor/worker_launcher.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 class RestartBackoff {
   public:
@@ -33,4 +33,4 @@ class RestartBackoff {
     bool hold_reported_ = false;
 };
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -8,8 +8,9 @@
 #include <cstdint>
 
 #include "backend/log/log.hpp"
+#include "base/parse_number.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 namespace {
 
 constexpr std::string_view kComponent = "supervisor";
@@ -30,7 +31,7 @@ bool process_alive(pid_t pid) {
 
 }  // namespace
 
-Supervisor::Supervisor(SupervisorConfig config, platform::Xenstore xs,
+Supervisor::Supervisor(SupervisorConfig config, xenstore::Xenstore xs,
                        std::unique_ptr<WorkerLauncher> launcher)
     : config_(std::move(config)), xs_(std::move(xs)), launcher_(std::move(launcher)) {}
 
@@ -51,7 +52,7 @@ Status Supervisor::start() {
         const auto base = "/local/domain/" + std::to_string(config_.self_domid) + "/libxl/xen-9pfs";
         bool other_running = false;
         auto claimed =
-            platform::in_transaction(xs_, [&](platform::Xenstore::Transaction t) -> Status {
+            xenstore::in_transaction(xs_, [&](xenstore::Xenstore::Transaction t) -> Status {
                 auto state = xs_.try_read(base + "/state", t);
                 if (!state) return std::unexpected(state.error());
                 auto pid = xs_.try_read(base + "/pid", t);
@@ -193,7 +194,7 @@ void Supervisor::arm_timer() {
         log::error(kComponent, "", "cannot arm the timer", {{"error", Errno{errno}.message()}});
 }
 
-void Supervisor::handle_watch(const platform::WatchEvent& event) {
+void Supervisor::handle_watch(const xenstore::WatchEvent& event) {
     const std::string_view token = event.token;
     if (token == kReleaseToken) {
         domains_released();
@@ -344,4 +345,4 @@ std::vector<DeviceStatus> Supervisor::status() const {
     return out;
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

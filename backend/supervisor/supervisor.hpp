@@ -16,10 +16,10 @@
 #include "backend/supervisor/device.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
 #include "backend/supervisor/worker_launcher.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 struct DeviceStatus {
     DeviceId id;
@@ -35,7 +35,7 @@ struct DeviceStatus {
 
 class Supervisor {
   public:
-    Supervisor(SupervisorConfig config, platform::Xenstore xs,
+    Supervisor(SupervisorConfig config, xenstore::Xenstore xs,
                std::unique_ptr<WorkerLauncher> launcher);
     ~Supervisor();
 
@@ -56,7 +56,7 @@ class Supervisor {
 
   private:
     std::string backend_root(std::string_view kind) const;
-    void handle_watch(const platform::WatchEvent& event);
+    void handle_watch(const xenstore::WatchEvent& event);
     void rescan(const std::string& kind);
     void refresh_device(const DeviceId& id);
     void domains_released();
@@ -70,7 +70,7 @@ class Supervisor {
     void wait_for_retiring();
 
     SupervisorConfig config_;
-    platform::Xenstore xs_;
+    xenstore::Xenstore xs_;
     std::unique_ptr<WorkerLauncher> launcher_;
     std::map<DeviceId, std::unique_ptr<Device>> devices_;
     // Workers of forgotten devices, stopping, until their exit is collected.
@@ -81,4 +81,4 @@ class Supervisor {
     bool claimed_singleton_ = false;
 };
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

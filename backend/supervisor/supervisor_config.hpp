@@ -11,7 +11,7 @@
 
 #include "backend/supervisor/worker_params.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 struct SupervisorConfig {
     std::uint16_t self_domid = 0;
@@ -28,4 +28,4 @@ struct SupervisorConfig {
     std::string platform = "xen";
 };
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -12,9 +12,9 @@
 #include "backend/log/log.hpp"
 #include "backend/stats/stats_report.hpp"
 #include "backend/supervisor/worker_params.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 using WorkerClock = std::chrono::steady_clock;
 
@@ -72,4 +72,4 @@ class WorkerLauncher {
     virtual Result<std::unique_ptr<Worker>> launch(const WorkerParams& params) = 0;
 };
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <array>
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 namespace {
 
 constexpr std::string_view kComponent = "worker";
@@ -136,4 +136,4 @@ void WorkerOutput::emit(log::RateLimiter& limiter, std::string_view line, bool c
     (void)!::write(STDERR_FILENO, out.data(), out.size());
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

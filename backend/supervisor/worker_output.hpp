@@ -12,9 +12,9 @@
 
 #include "backend/log/log.hpp"
 #include "backend/supervisor/worker_launcher.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 class WorkerOutput {
   public:
@@ -51,4 +51,4 @@ class WorkerOutput {
     bool told_muted_ = false;
 };
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

@@ -3,7 +3,9 @@
 #include <limits>
 #include <map>
 
-namespace xen9p::daemon {
+#include "base/parse_number.hpp"
+
+namespace xen9p::supervisor {
 namespace {
 
 constexpr std::uint64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
@@ -116,4 +118,4 @@ Result<WorkerParams> parse_worker_params(std::string_view text) {
     return p;
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

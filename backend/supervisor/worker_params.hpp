@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "backend/supervisor/device_id.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 struct RingParams {
     std::uint32_t ring_ref = 0;       // grant ref of the ring's interface page
@@ -59,4 +59,4 @@ std::string serialize(const WorkerParams& params);
 // Strict: every key known, every number in range, nothing missing.
 Result<WorkerParams> parse_worker_params(std::string_view text);
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

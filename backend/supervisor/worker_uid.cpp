@@ -1,6 +1,6 @@
 #include "backend/supervisor/worker_uid.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 std::optional<std::string> fixed_worker_uid_error(unsigned long long uid, uid_t range_base) {
     const unsigned long long first =
@@ -12,4 +12,4 @@ std::optional<std::string> fixed_worker_uid_error(unsigned long long uid, uid_t 
            std::to_string(last) + " (range base + 32768..65535, which no device model uses)";
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

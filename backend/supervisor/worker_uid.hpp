@@ -16,18 +16,18 @@
 
 #include "xenring/platform/grant_mapper.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::supervisor {
 
 // Domids stop below DOMID_FIRST_RESERVED (0x7ff0): range base + 32768 and up
 // are never a device model's uid.
 inline constexpr uid_t kFixedWorkerUidFirst = 32768;
 inline constexpr uid_t kFixedWorkerUidLast = 65535;
 
-inline uid_t default_worker_uid(uid_t range_base, platform::DomId domid) {
+inline uid_t default_worker_uid(uid_t range_base, DomId domid) {
     return range_base + domid;
 }
 
 // Why `uid` cannot be a fixed worker uid under `range_base`, if it cannot.
 std::optional<std::string> fixed_worker_uid_error(unsigned long long uid, uid_t range_base);
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::supervisor

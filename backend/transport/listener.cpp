@@ -13,7 +13,7 @@
 #include "backend/log/log.hpp"
 #include "backend/transport/stream_connection.hpp"
 
-namespace xen9p::server {
+namespace xen9p::transport {
 
 Result<ListenAddress> ListenAddress::parse(std::string_view text) {
     ListenAddress out;
@@ -139,4 +139,4 @@ void Listener::Pause::on_complete(int result) {
     owner->loop_.accept(owner->fd_.get(), owner);
 }
 
-}  // namespace xen9p::server
+}  // namespace xen9p::transport

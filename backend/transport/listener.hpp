@@ -14,11 +14,11 @@
 
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
-#include "backend/transport/transport.hpp"
-#include "p9proto/errno.hpp"
-#include "xenring/unique_fd.hpp"
+#include "backend/server/transport.hpp"
+#include "base/errno.hpp"
+#include "base/unique_fd.hpp"
 
-namespace xen9p::server {
+namespace xen9p::transport {
 
 // "unix:PATH" or "tcp:HOST:PORT" (HOST numeric IPv4).
 struct ListenAddress {
@@ -33,7 +33,7 @@ struct ListenAddress {
 
 class Listener final : io::Completion {
   public:
-    using Accepted = std::function<void(std::unique_ptr<Transport>)>;
+    using Accepted = std::function<void(std::unique_ptr<server::Transport>)>;
 
     // Binds and listens (a stale unix socket file at PATH is replaced).
     // `log_limiter` also bounds the lines of the accepted connections.
@@ -80,4 +80,4 @@ class Listener final : io::Completion {
     bool unlink_on_close_ = true;
 };
 
-}  // namespace xen9p::server
+}  // namespace xen9p::transport

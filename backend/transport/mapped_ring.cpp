@@ -2,7 +2,7 @@
 
 #include <array>
 
-namespace xen9p::server {
+namespace xen9p::transport {
 
 std::string_view ring_setup_step_name(RingSetupStep step) {
     switch (step) {
@@ -19,8 +19,7 @@ std::string_view ring_setup_step_name(RingSetupStep step) {
 }
 
 std::expected<MappedRing, RingSetupError> map_ring(platform::GrantMapper& grants,
-                                                   platform::EventChannel& events,
-                                                   platform::DomId domid,
+                                                   platform::EventChannel& events, DomId domid,
                                                    platform::GrantRef ring_ref,
                                                    platform::Port remote_port, unsigned max_order) {
     MappedRing ring;
@@ -48,4 +47,4 @@ std::expected<MappedRing, RingSetupError> map_ring(platform::GrantMapper& grants
     return ring;
 }
 
-}  // namespace xen9p::server
+}  // namespace xen9p::transport

@@ -5,12 +5,12 @@
 
 #include <cstdint>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 #include "xenring/platform/event_channel.hpp"
 #include "xenring/platform/grant_mapper.hpp"
 #include "xenring/ring/data_intf.hpp"
 
-namespace xen9p::server {
+namespace xen9p::transport {
 
 struct MappedRing {
     platform::GrantMapping interface;  // one page: ring::DataIntf
@@ -36,9 +36,8 @@ struct RingSetupError {
 // (1..max_order), maps the data pages it lists, and binds the frontend's
 // unbound port `remote_port`.
 std::expected<MappedRing, RingSetupError> map_ring(platform::GrantMapper& grants,
-                                                   platform::EventChannel& events,
-                                                   platform::DomId domid,
+                                                   platform::EventChannel& events, DomId domid,
                                                    platform::GrantRef ring_ref,
                                                    platform::Port remote_port, unsigned max_order);
 
-}  // namespace xen9p::server
+}  // namespace xen9p::transport

@@ -7,7 +7,7 @@
 
 #include "backend/log/log.hpp"
 
-namespace xen9p::server {
+namespace xen9p::transport {
 
 RingConnection::RingConnection(io::EventLoop& loop, platform::EventChannel& events,
                                std::vector<MappedRing> rings, std::string name)
@@ -36,7 +36,7 @@ RingConnection::RingConnection(io::EventLoop& loop, platform::EventChannel& even
     flush_.handler = &RingConnection::flush;
 }
 
-void RingConnection::start(TransportSink& sink) {
+void RingConnection::start(server::TransportSink& sink) {
     sink_ = &sink;
     // The guest may have written requests and notified before we bound the
     // ports: look at every ring once instead of waiting for an event.
@@ -86,7 +86,7 @@ void RingConnection::event(int result) {
 }
 
 void RingConnection::service_all() {
-    for (Route route = 0; route < rings_.size() && !closed_; ++route) {
+    for (server::Route route = 0; route < rings_.size() && !closed_; ++route) {
         Ring& r = rings_[route];
         if (!place_waiting(r)) return;
         if (!paused_ && !deliver(route)) return;
@@ -98,7 +98,8 @@ bool RingConnection::place_waiting(Ring& r) {
         auto status = r.writer.write(r.waiting.front().bytes);
         if (!status) {
             if (status.error().value == EAGAIN) return true;
-            fail("reply ring broken", static_cast<Route>(&r - rings_.data()), status.error());
+            fail("reply ring broken", static_cast<server::Route>(&r - rings_.data()),
+                 status.error());
             return false;
         }
         sent_.push_back(r.waiting.front().cookie);
@@ -109,7 +110,7 @@ bool RingConnection::place_waiting(Ring& r) {
     return true;
 }
 
-bool RingConnection::deliver(Route route) {
+bool RingConnection::deliver(server::Route route) {
     Ring& r = rings_[route];
     while (!closed_) {
         auto queued = r.reader.peek();
@@ -145,7 +146,8 @@ void RingConnection::resume_input() {
     service_all();
 }
 
-void RingConnection::send(Route route, std::span<const std::byte> bytes, std::uint64_t cookie) {
+void RingConnection::send(server::Route route, std::span<const std::byte> bytes,
+                          std::uint64_t cookie) {
     if (closed_) return;
     if (route >= rings_.size()) {
         // Routes come from this transport; anything else is a bug upstream.
@@ -159,7 +161,7 @@ void RingConnection::send(Route route, std::span<const std::byte> bytes, std::ui
 
 void RingConnection::flush(int) {
     if (closed_) return;
-    for (Route route = 0; route < rings_.size(); ++route) {
+    for (server::Route route = 0; route < rings_.size(); ++route) {
         Ring& r = rings_[route];
         if (r.unpublished) {
             r.writer.publish();
@@ -183,7 +185,7 @@ void RingConnection::flush(int) {
     }
 }
 
-void RingConnection::fail(std::string_view why, Route route, Errno err) {
+void RingConnection::fail(std::string_view why, server::Route route, Errno err) {
     log::limited(
         log_limiter_, log::Level::kWarning, "transport", name_, "closing device rings",
         {{"reason", std::string(why)}, {"ring", std::to_string(route)}, {"errno", err.message()}});
@@ -200,4 +202,4 @@ void RingConnection::close() {
     if (sink_) sink_->on_closed();
 }
 
-}  // namespace xen9p::server
+}  // namespace xen9p::transport

@@ -1,6 +1,6 @@
-// Transport over the rings of one Xen 9pfs device: requests come out of each
+// server::Transport over the rings of one Xen 9pfs device: requests come out of each
 // ring's `out` half, replies go into the `in` half of the ring the request came
-// on (the Route is the ring's index). One event channel handle serves every
+// on (the server::Route is the ring's index). One event channel handle serves every
 // ring; the loop polls its fd. A request is copied once, straight into the
 // sink's request_buffer(); a ring whose sink has no room keeps its requests in
 // shared memory until resume_input().
@@ -21,24 +21,24 @@
 
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
+#include "backend/server/transport.hpp"
 #include "backend/transport/mapped_ring.hpp"
-#include "backend/transport/transport.hpp"
 #include "xenring/ring/ring_reader.hpp"
 #include "xenring/ring/ring_writer.hpp"
 
-namespace xen9p::server {
+namespace xen9p::transport {
 
-class RingConnection final : public Transport {
+class RingConnection final : public server::Transport {
   public:
     // `rings` must be bound on `events`, which must outlive the connection.
     RingConnection(io::EventLoop& loop, platform::EventChannel& events,
                    std::vector<MappedRing> rings, std::string name);
     ~RingConnection() override = default;
 
-    void start(TransportSink& sink) override;
+    void start(server::TransportSink& sink) override;
     std::uint32_t max_msize() const override { return max_msize_; }
     void set_msize(std::uint32_t msize) override;
-    void send(Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override;
+    void send(server::Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override;
     void resume_input() override;
     void close() override;
     bool finished() const override { return closed_ && !poll_.pending && !flush_.pending; }
@@ -74,16 +74,16 @@ class RingConnection final : public Transport {
     // Moves waiting replies into the ring; false on a broken ring.
     bool place_waiting(Ring& ring);
     // Delivers requests until the ring is empty or the sink refuses one.
-    bool deliver(Route route);
+    bool deliver(server::Route route);
     void service_all();
-    void fail(std::string_view why, Route route, Errno err);
+    void fail(std::string_view why, server::Route route, Errno err);
 
     io::EventLoop& loop_;
     platform::EventChannel& events_;
     std::vector<Ring> rings_;
     std::string name_;
     std::uint32_t max_msize_ = 0;
-    TransportSink* sink_ = nullptr;
+    server::TransportSink* sink_ = nullptr;
     bool paused_ = false;
     bool closed_ = false;
     std::vector<std::uint64_t> sent_;  // cookies whose replies are in the ring
@@ -92,4 +92,4 @@ class RingConnection final : public Transport {
     Op flush_;
 };
 
-}  // namespace xen9p::server
+}  // namespace xen9p::transport

@@ -8,7 +8,7 @@
 #include "backend/log/log.hpp"
 #include "p9proto/codec.hpp"
 
-namespace xen9p::server {
+namespace xen9p::transport {
 
 StreamConnection::StreamConnection(io::EventLoop& loop, UniqueFd fd, std::uint32_t max_msize,
                                    std::string name, std::shared_ptr<log::RateLimiter> log_limiter)
@@ -25,7 +25,7 @@ StreamConnection::StreamConnection(io::EventLoop& loop, UniqueFd fd, std::uint32
     send_.handler = &StreamConnection::sent;
 }
 
-void StreamConnection::start(TransportSink& sink) {
+void StreamConnection::start(server::TransportSink& sink) {
     sink_ = &sink;
     arm_recv();
 }
@@ -82,7 +82,7 @@ bool StreamConnection::deliver() {
         for (std::size_t i = 0; i < sizeof size; ++i) {
             size |= static_cast<std::uint32_t>(avail[i]) << (8 * i);
         }
-        if (size < proto::kHeaderSize || size > msize_) {
+        if (size < p9proto::kHeaderSize || size > msize_) {
             fail("framing violation", EMSGSIZE);
             return false;
         }
@@ -114,7 +114,7 @@ void StreamConnection::resume_input() {
     if (deliver()) arm_recv();
 }
 
-void StreamConnection::send(Route, std::span<const std::byte> bytes, std::uint64_t cookie) {
+void StreamConnection::send(server::Route, std::span<const std::byte> bytes, std::uint64_t cookie) {
     if (closed_) return;
     out_.push_back({bytes, cookie});
     arm_send();
@@ -163,4 +163,4 @@ void StreamConnection::close() {
     if (sink_) sink_->on_closed();
 }
 
-}  // namespace xen9p::server
+}  // namespace xen9p::transport

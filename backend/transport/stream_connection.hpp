@@ -1,4 +1,4 @@
-// Transport over one connected stream socket (unix or TCP): messages are framed
+// server::Transport over one connected stream socket (unix or TCP): messages are framed
 // by their size[4] field; receive and send run as io_uring operations. Small
 // messages are received in batches into a fixed buffer of the connection;
 // one larger than half of it is received straight into the sink's
@@ -14,22 +14,22 @@
 
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
-#include "backend/transport/transport.hpp"
-#include "xenring/unique_fd.hpp"
+#include "backend/server/transport.hpp"
+#include "base/unique_fd.hpp"
 
-namespace xen9p::server {
+namespace xen9p::transport {
 
-class StreamConnection final : public Transport {
+class StreamConnection final : public server::Transport {
   public:
     // `log_limiter` bounds the lines the peer can cause (shared by a listener's connections).
     StreamConnection(io::EventLoop& loop, UniqueFd fd, std::uint32_t max_msize, std::string name,
                      std::shared_ptr<log::RateLimiter> log_limiter);
     ~StreamConnection() override = default;
 
-    void start(TransportSink& sink) override;
+    void start(server::TransportSink& sink) override;
     std::uint32_t max_msize() const override { return max_msize_; }
     void set_msize(std::uint32_t msize) override { msize_ = msize; }
-    void send(Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override;
+    void send(server::Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override;
     void resume_input() override;
     void close() override;
     bool finished() const override { return closed_ && !recv_.pending && !send_.pending; }
@@ -66,7 +66,7 @@ class StreamConnection final : public Transport {
     std::uint32_t msize_;
     std::string name_;
     std::shared_ptr<log::RateLimiter> log_limiter_;
-    TransportSink* sink_ = nullptr;
+    server::TransportSink* sink_ = nullptr;
     std::vector<std::byte> in_;
     std::size_t in_begin_ = 0;  // first unconsumed byte
     std::size_t in_end_ = 0;    // end of received bytes
@@ -81,4 +81,4 @@ class StreamConnection final : public Transport {
     Op send_;
 };
 
-}  // namespace xen9p::server
+}  // namespace xen9p::transport

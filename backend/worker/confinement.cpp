@@ -2,7 +2,7 @@
 
 #include <utility>
 
-namespace xen9p::daemon {
+namespace xen9p::worker {
 
 std::string_view confinement_step_name(ConfinementError::Step step) {
     switch (step) {
@@ -42,4 +42,4 @@ std::expected<ConfinedWorker, ConfinementError> confine_worker(const sandbox::Sa
     return ConfinedWorker{std::move(*loop), std::move(confined->ex), confined->confinement};
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::worker

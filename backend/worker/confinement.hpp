@@ -9,9 +9,9 @@
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
 #include "backend/sandbox/sandbox.hpp"
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::worker {
 
 struct ConfinedExport {
     fs::Export ex;
@@ -46,4 +46,4 @@ std::expected<ConfinedExport, ConfinementError> confine_to_export(
 std::expected<ConfinedWorker, ConfinementError> confine_worker(const sandbox::SandboxPolicy& policy,
                                                                const fs::ExportConfig& config);
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::worker

@@ -4,7 +4,7 @@
 
 #include "backend/supervisor/process_worker.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::worker {
 
 StatsReporter::StatsReporter(io::EventLoop& loop, const server::Server& server, int control_fd)
     : loop_(loop), server_(server), control_fd_(control_fd) {}
@@ -22,9 +22,9 @@ void StatsReporter::on_complete(int result) {
 
 void StatsReporter::send_report() {
     const std::string message =
-        std::string(kWorkerStatsPrefix) + stats::format_stats(server_.report());
+        std::string(supervisor::kWorkerStatsPrefix) + stats::format_stats(server_.report());
     // Never blocks the loop; a full socket or a gone supervisor loses this one.
     (void)::send(control_fd_, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::worker

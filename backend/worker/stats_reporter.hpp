@@ -8,7 +8,7 @@
 #include "backend/io/event_loop.hpp"
 #include "backend/server/server.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::worker {
 
 class StatsReporter final : io::Completion {
   public:
@@ -27,4 +27,4 @@ class StatsReporter final : io::Completion {
     __kernel_timespec interval_{.tv_sec = 1, .tv_nsec = 0};
 };
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::worker

@@ -23,10 +23,10 @@
 #include "backend/transport/ring_connection.hpp"
 #include "backend/worker/confinement.hpp"
 #include "backend/worker/stats_reporter.hpp"
+#include "base/unique_fd.hpp"
 #include "xenring/platform/platform.hpp"
-#include "xenring/unique_fd.hpp"
 
-namespace xen9p::daemon {
+namespace xen9p::worker {
 namespace {
 
 constexpr std::string_view kComponent = "worker";
@@ -68,7 +68,7 @@ Result<UniqueFd> stop_signals() {
     return fd;
 }
 
-fs::ExportConfig export_config(const WorkerParams& params) {
+fs::ExportConfig export_config(const supervisor::WorkerParams& params) {
     fs::ExportConfig config;
     // The supervisor only hands over models it has validated.
     config.model =
@@ -91,10 +91,10 @@ bool readable(int fd) {
 struct DeviceResources {
     std::unique_ptr<platform::GrantMapper> grants;
     std::unique_ptr<platform::EventChannel> events;
-    std::vector<server::MappedRing> rings;
+    std::vector<transport::MappedRing> rings;
 };
 
-int serve_device(const WorkerParams& params, int control_fd) {
+int serve_device(const supervisor::WorkerParams& params, int control_fd) {
     const std::string device = params.device.to_string();
     DeviceResources res;
     auto grants = platform::open_grant_mapper(params.platform);
@@ -113,12 +113,12 @@ int serve_device(const WorkerParams& params, int control_fd) {
     res.events = std::move(*events);
     for (std::size_t i = 0; i < params.rings.size(); ++i) {
         const auto& ring = params.rings[i];
-        auto mapped = server::map_ring(*res.grants, *res.events, params.device.domid, ring.ring_ref,
-                                       ring.event_channel, params.max_ring_order);
+        auto mapped = transport::map_ring(*res.grants, *res.events, params.device.domid,
+                                          ring.ring_ref, ring.event_channel, params.max_ring_order);
         if (!mapped) {
             log::error(kComponent, device, "cannot set up ring",
                        {{"ring", std::to_string(i)},
-                        {"step", std::string(server::ring_setup_step_name(mapped.error().step))},
+                        {"step", std::string(transport::ring_setup_step_name(mapped.error().step))},
                         {"ring_ref", std::to_string(ring.ring_ref)},
                         {"event_channel", std::to_string(ring.event_channel)},
                         {"error", mapped.error().error.message()}});
@@ -190,9 +190,9 @@ int serve_device(const WorkerParams& params, int control_fd) {
     session.aname = params.export_path.string();
     session.max_memory = memory_budget;
     server::Server server(loop, ex, session);
-    server.add(std::make_unique<server::RingConnection>(loop, *res.events, std::move(res.rings),
-                                                        "ring:" + device));
-    if (auto ready = report_worker_ready(control_fd); !ready) {
+    server.add(std::make_unique<transport::RingConnection>(loop, *res.events, std::move(res.rings),
+                                                           "ring:" + device));
+    if (auto ready = supervisor::report_worker_ready(control_fd); !ready) {
         log::error(kComponent, device, "supervisor gone", {{"error", ready.error().message()}});
         return 1;
     }
@@ -232,7 +232,7 @@ int worker_command(std::span<const std::string> args) {
     if (::prctl(PR_SET_NAME, "xen9pd") != 0)
         log::warning(kComponent, "", "cannot set the process name",
                      {{"error", std::strerror(errno)}});
-    auto params = receive_worker_params(options->control_fd);
+    auto params = supervisor::receive_worker_params(options->control_fd);
     if (!params) {
         log::error(kComponent, "", "cannot read the device parameters",
                    {{"error", params.error().message()}});
@@ -241,4 +241,4 @@ int worker_command(std::span<const std::string> args) {
     return serve_device(*params, options->control_fd);
 }
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::worker

@@ -9,8 +9,8 @@
 #include <span>
 #include <string>
 
-namespace xen9p::daemon {
+namespace xen9p::worker {
 
 int worker_command(std::span<const std::string> args);
 
-}  // namespace xen9p::daemon
+}  // namespace xen9p::worker

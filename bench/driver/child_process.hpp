@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::bench {
 

@@ -8,8 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/unique_fd.hpp"
 #include "bench/driver/fs.hpp"
-#include "xenring/unique_fd.hpp"
 
 namespace xen9p::bench {
 

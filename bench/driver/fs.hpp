@@ -10,7 +10,7 @@
 #include <span>
 #include <string_view>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::bench {
 

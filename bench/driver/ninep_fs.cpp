@@ -2,8 +2,8 @@
 
 #include <deque>
 
+#include "client/operations.hpp"
 #include "p9proto/open_flags.hpp"
-#include "xenring/client/operations.hpp"
 
 namespace xen9p::bench {
 namespace {
@@ -20,7 +20,7 @@ Result<std::vector<std::string_view>> components(std::string_view path) {
         if (slash == std::string_view::npos) break;
         path.remove_prefix(slash + 1);
     }
-    if (names.size() > proto::kMaxWalkElems) return fail(ENAMETOOLONG);
+    if (names.size() > p9proto::kMaxWalkElems) return fail(ENAMETOOLONG);
     return names;
 }
 
@@ -81,7 +81,7 @@ Result<Handle> NinepFs::walk(std::string_view path) {
 Result<Handle> NinepFs::open(std::string_view path, int flags) {
     auto fid = walk(path);
     if (!fid) return fid;
-    if (auto opened = client::lopen(*client_, *fid, proto::dotl_open_flags(flags)); !opened) {
+    if (auto opened = client::lopen(*client_, *fid, p9proto::dotl_open_flags(flags)); !opened) {
         (void)close(*fid);
         return std::unexpected(opened.error());
     }
@@ -94,12 +94,12 @@ Result<Handle> NinepFs::create(Handle dir, std::string_view name, int flags, std
         release_fid(fid);
         return std::unexpected(clone.error());
     }
-    auto reply = client_->call(proto::Tlcreate{.fid = fid,
-                                               .name = {name},
-                                               .flags = proto::dotl_open_flags(flags),
-                                               .mode = mode,
-                                               .gid = 0});
-    if (auto status = expect_ok<proto::Rlcreate>(reply); !status) {
+    auto reply = client_->call(p9proto::Tlcreate{.fid = fid,
+                                                 .name = {name},
+                                                 .flags = p9proto::dotl_open_flags(flags),
+                                                 .mode = mode,
+                                                 .gid = 0});
+    if (auto status = expect_ok<p9proto::Rlcreate>(reply); !status) {
         (void)close(fid);
         return std::unexpected(status.error());
     }
@@ -115,14 +115,14 @@ Status NinepFs::close(Handle handle) {
 
 Status NinepFs::getattr(Handle handle) {
     auto reply =
-        client_->call(proto::Tgetattr{.fid = handle, .request_mask = proto::getattr::kBasic});
-    return expect_ok<proto::Rgetattr>(reply);
+        client_->call(p9proto::Tgetattr{.fid = handle, .request_mask = p9proto::getattr::kBasic});
+    return expect_ok<p9proto::Rgetattr>(reply);
 }
 
 Status NinepFs::unlink(Handle dir, std::string_view name) {
     if (!unlinkat_unsupported_) {
-        auto reply = client_->call(proto::Tunlinkat{.dirfid = dir, .name = {name}, .flags = 0});
-        auto status = expect_ok<proto::Runlinkat>(reply);
+        auto reply = client_->call(p9proto::Tunlinkat{.dirfid = dir, .name = {name}, .flags = 0});
+        auto status = expect_ok<p9proto::Runlinkat>(reply);
         if (status || status.error() != Errno{EOPNOTSUPP}) return status;
         unlinkat_unsupported_ = true;
     }
@@ -133,9 +133,9 @@ Status NinepFs::unlink(Handle dir, std::string_view name) {
         return std::unexpected(walked.error());
     }
     // Tremove clunks the fid whatever the outcome.
-    auto reply = client_->call(proto::Tremove{.fid = fid});
+    auto reply = client_->call(p9proto::Tremove{.fid = fid});
     release_fid(fid);
-    return expect_ok<proto::Rremove>(reply);
+    return expect_ok<p9proto::Rremove>(reply);
 }
 
 Result<std::uint64_t> NinepFs::readdir(Handle dir) {
@@ -161,9 +161,9 @@ Result<std::uint64_t> NinepFs::io(Handle file, IoKind kind, const NextOp& next, 
             if (!more) break;
             if (op.length > buffer.size() || op.length > max_io()) return fail(EINVAL);
             auto tag = kind == IoKind::kRead
-                           ? client_->send(
-                                 proto::Tread{.fid = file, .offset = op.offset, .count = op.length})
-                           : client_->send(proto::Twrite{
+                           ? client_->send(p9proto::Tread{
+                                 .fid = file, .offset = op.offset, .count = op.length})
+                           : client_->send(p9proto::Twrite{
                                  .fid = file,
                                  .offset = op.offset,
                                  .data = {std::span<const std::byte>(buffer.first(op.length))}});
@@ -177,11 +177,11 @@ Result<std::uint64_t> NinepFs::io(Handle file, IoKind kind, const NextOp& next, 
         if (!reply) return std::unexpected(reply.error());
         std::size_t count = 0;
         if (kind == IoKind::kRead) {
-            auto rread = client::expect<proto::Rread>(*reply);
+            auto rread = client::expect<p9proto::Rread>(*reply);
             if (!rread) return std::unexpected(rread.error());
             count = (*rread)->data.bytes.size();
         } else {
-            auto rwrite = client::expect<proto::Rwrite>(*reply);
+            auto rwrite = client::expect<p9proto::Rwrite>(*reply);
             if (!rwrite) return std::unexpected(rwrite.error());
             count = (*rwrite)->count;
         }

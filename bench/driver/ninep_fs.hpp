@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "bench/driver/fs.hpp"
-#include "xenring/client/client.hpp"
+#include "client/client.hpp"
 
 namespace xen9p::bench {
 

@@ -9,8 +9,8 @@ namespace xen9p::bench {
 namespace {
 
 // Guests are domains 1..N; the share has the same tag on each.
-platform::DomId domid_of(unsigned index) {
-    return static_cast<platform::DomId>(index + 1);
+DomId domid_of(unsigned index) {
+    return static_cast<DomId>(index + 1);
 }
 
 // A session the target keeps open: a guest connects once, as a mount does, and

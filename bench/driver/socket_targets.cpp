@@ -6,7 +6,7 @@
 #include "bench/driver/child_process.hpp"
 #include "bench/driver/direct_fs.hpp"
 #include "bench/driver/ninep_fs.hpp"
-#include "xenring/client/stream_transport.hpp"
+#include "client/stream_transport.hpp"
 
 namespace xen9p::bench {
 namespace {

@@ -12,7 +12,7 @@
 #include <functional>
 #include <thread>
 
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace xen9p::bench {
 namespace {

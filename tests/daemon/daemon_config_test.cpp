@@ -6,7 +6,7 @@
 
 #include "backend/config/daemon_config.hpp"
 
-using namespace xen9p::daemon;
+using namespace xen9p::config;
 
 namespace {
 

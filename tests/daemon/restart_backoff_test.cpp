@@ -6,7 +6,7 @@
 
 #include "backend/supervisor/restart_backoff.hpp"
 
-using namespace xen9p::daemon;
+using namespace xen9p::supervisor;
 using namespace std::chrono_literals;
 
 BOOST_AUTO_TEST_CASE(delays_double_from_100_ms_to_5_s_after_an_immediate_first_restart) {

@@ -3,8 +3,10 @@
 
 #include "backend/supervisor/device_id.hpp"
 #include "backend/supervisor/worker_params.hpp"
+#include "base/parse_number.hpp"
 
-using namespace xen9p::daemon;
+using namespace xen9p::supervisor;
+using xen9p::parse_decimal;
 
 namespace {
 

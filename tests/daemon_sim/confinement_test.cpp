@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(a_fixed_worker_uid_owns_what_the_guest_creates) {
 BOOST_AUTO_TEST_CASE(a_worker_uid_a_device_model_could_have_is_refused) {
     // Range base + 8 is the device model's uid of domain 8; base + 65536 is
     // past the range; 0 is root.
-    const std::vector<std::pair<platform::DomId, unsigned>> devices{
+    const std::vector<std::pair<DomId, unsigned>> devices{
         {8, simxen::kUidRangeBase + 8}, {9, simxen::kUidRangeBase + 65536}, {10, 0}};
     for (const auto& [domid, uid] : devices) {
         BOOST_TEST_CONTEXT("uid " << uid) {

@@ -17,12 +17,12 @@
 #include <sstream>
 #include <string>
 
+#include "base/unique_fd.hpp"
+#include "client/client.hpp"
+#include "client/operations.hpp"
 #include "p9proto/constants.hpp"
 #include "p9proto/open_flags.hpp"
 #include "tests/simxen/sim_xen.hpp"
-#include "xenring/client/client.hpp"
-#include "xenring/client/operations.hpp"
-#include "xenring/unique_fd.hpp"
 
 namespace xen9p::test {
 
@@ -57,7 +57,7 @@ struct DaemonFixture {
     void start_daemon() { must(sim->start_daemon({"--log-level", "debug"})); }
 
     // A domain with a 9pfs device (devid 0) exporting a fresh directory.
-    std::filesystem::path add_guest(platform::DomId domid, const std::string& tag = "share") {
+    std::filesystem::path add_guest(DomId domid, const std::string& tag = "share") {
         must(sim->toolstack().create_domain(domid, "guest" + std::to_string(domid)));
         auto path = must(sim->make_export(tag + std::to_string(domid), domid));
         sim::P9Device device;
@@ -70,25 +70,25 @@ struct DaemonFixture {
 
     // Connects the guest's frontend and attaches fid 0 to the share's root.
     std::unique_ptr<client::Client> mount(
-        platform::DomId domid, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+        DomId domid, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
         auto c = std::make_unique<client::Client>(must(sim->connect(domid, 0, timeout)));
         must(c->negotiate());
         must(client::attach(*c, 0, "root", "", 0));
         return c;
     }
 
-    std::string backend_path(platform::DomId domid) {
+    std::string backend_path(DomId domid) {
         return "/local/domain/0/backend/9pfs/" + std::to_string(domid) + "/0";
     }
 
-    std::optional<std::string> backend_state(platform::DomId domid) {
+    std::optional<std::string> backend_state(DomId domid) {
         auto value = sim->xs().try_read(backend_path(domid) + "/state");
         if (!value) return std::nullopt;
         return *value;
     }
 
     // Waits (bounded) for the backend state to be one of `states` ("" = gone).
-    bool wait_backend_state(platform::DomId domid, std::initializer_list<std::string_view> states) {
+    bool wait_backend_state(DomId domid, std::initializer_list<std::string_view> states) {
         return simxen::wait_until([&] {
             const auto s = backend_state(domid).value_or("");
             for (auto want : states)
@@ -97,13 +97,13 @@ struct DaemonFixture {
         });
     }
 
-    std::optional<pid_t> worker(platform::DomId domid) {
+    std::optional<pid_t> worker(DomId domid) {
         auto status = sim->daemon_status();
         if (!status) return std::nullopt;
         return simxen::worker_pid(*status, domid);
     }
 
-    std::optional<pid_t> wait_worker(platform::DomId domid) {
+    std::optional<pid_t> wait_worker(DomId domid) {
         std::optional<pid_t> pid;
         simxen::wait_until([&] { return (pid = worker(domid)).has_value(); });
         return pid;
@@ -154,7 +154,7 @@ struct DaemonFixture {
     // answered with InitWait) and a connected guest's detach (answered with
     // Closed) each within a second, a generous bound for work of
     // milliseconds. `attach` gets a new device; `detach` is mounted.
-    void check_other_guests_served(platform::DomId attach, platform::DomId detach) {
+    void check_other_guests_served(DomId attach, DomId detach) {
         constexpr std::chrono::seconds kAnswer{1};
         BOOST_TEST(status_within(kAnswer).has_value(), "xen9pd status answers within 1 s");
         add_guest(attach);
@@ -177,8 +177,8 @@ struct DaemonFixture {
 // Creates `name` under fid 0 with `content`; fids 10.. are used and clunked.
 inline void write_file(client::Client& c, const std::string& name, const std::string& content) {
     must(client::walk(c, 0, 10, {}));
-    auto created = must(c.call(proto::Tlcreate{10, {name}, proto::dotl::kRdwr, 0644, 0}));
-    must(client::expect<proto::Rlcreate>(created));
+    auto created = must(c.call(p9proto::Tlcreate{10, {name}, p9proto::dotl::kRdwr, 0644, 0}));
+    must(client::expect<p9proto::Rlcreate>(created));
     must(client::write_all(c, 10, 0, std::as_bytes(std::span(content))));
     must(client::clunk(c, 10));
 }
@@ -186,7 +186,7 @@ inline void write_file(client::Client& c, const std::string& name, const std::st
 inline Result<std::string> read_file(client::Client& c, const std::string& name) {
     std::string_view path[] = {name};
     if (auto w = client::walk(c, 0, 11, path); !w) return std::unexpected(w.error());
-    if (auto o = client::lopen(c, 11, proto::dotl::kRdonly); !o) {
+    if (auto o = client::lopen(c, 11, p9proto::dotl::kRdonly); !o) {
         (void)client::clunk(c, 11);
         return std::unexpected(o.error());
     }

@@ -17,7 +17,7 @@ constexpr std::uint32_t kQuarterOfOneMib = 256 * 1024;
 struct PresetDevicesFixture : DaemonFixture {
     PresetDevicesFixture() : DaemonFixture(StartLater{}) {}
 
-    void add_guest_with_max_memory(platform::DomId domid, const std::string& mib) {
+    void add_guest_with_max_memory(DomId domid, const std::string& mib) {
         add_guest(domid);
         must(sim->xs().write(backend_path(domid) + "/max-memory", mib));
     }
@@ -28,7 +28,7 @@ struct PresetDevicesFixture : DaemonFixture {
     };
     // What the device's worker grants a guest asking for the most its rings
     // carry; the guest then uses the share.
-    Msize negotiate(platform::DomId domid) {
+    Msize negotiate(DomId domid) {
         auto c = std::make_unique<client::Client>(must(sim->connect(domid)));
         const std::uint32_t asked = c->transport().max_msize();
         BOOST_REQUIRE(asked > kQuarterOfOneMib);
@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(max_memory_key_caps_the_msize_at_a_quarter_of_the_budget) {
     start_daemon();
     BOOST_TEST(negotiate(1).granted == kQuarterOfOneMib);
     // The default budget (64 MiB) leaves the rings' own limit.
-    for (const platform::DomId domid : {2, 3}) {
+    for (const DomId domid : {2, 3}) {
         const auto msize = negotiate(domid);
         BOOST_TEST(msize.granted == msize.asked, "domain " << domid);
     }
@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(max_memory_key_caps_the_msize_at_a_quarter_of_the_budget) {
 
 BOOST_AUTO_TEST_CASE(malformed_max_memory_refuses_the_device_with_a_hotplug_error) {
     // Above the 64 GiB maximum, not a number, negative, not whole.
-    const std::vector<std::pair<platform::DomId, std::string>> devices{
+    const std::vector<std::pair<DomId, std::string>> devices{
         {1, "65537"}, {2, "lots"}, {3, "-1"}, {4, "1.5"}};
     for (const auto& [domid, mib] : devices)
         add_guest_with_max_memory(domid, mib);

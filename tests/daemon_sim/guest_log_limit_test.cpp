@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "frontend/frontend.hpp"
 #include "tests/daemon_sim/daemon_fixture.hpp"
-#include "xenring/frontend/frontend.hpp"
 
 namespace xen9p::test {
 namespace {
@@ -33,7 +33,7 @@ std::size_t count_lines(const std::string& text, std::string_view a, std::string
 
 struct GuestLogFixture : DaemonFixture {
     // Polls every millisecond: the test waits for hundreds of answers.
-    bool wait_state(platform::DomId domid, std::string_view want) {
+    bool wait_state(DomId domid, std::string_view want) {
         const auto deadline = std::chrono::steady_clock::now() + 10s;
         while (backend_state(domid).value_or("") != want) {
             if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(a_guest_refused_500_times_grows_the_log_by_a_bounded_number
     add_guest(1);
     BOOST_REQUIRE(wait_backend_state(1, {"2"}));
     auto xs = must(
-        platform::Xenstore::open_socket(frontend::sim_xenstore_socket(sim->dir().string(), 1)));
+        xenstore::Xenstore::open_socket(frontend::sim_xenstore_socket(sim->dir().string(), 1)));
     const std::string fe = "/local/domain/1/device/9pfs/0/";
     // Each refused at Initialised before a worker starts, so no restart
     // back-off holds the guest: it may start over at once, as often as it likes.

@@ -4,8 +4,8 @@
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 
+#include "frontend/frontend.hpp"
 #include "tests/daemon_sim/daemon_fixture.hpp"
-#include "xenring/frontend/frontend.hpp"
 #include "xenring/platform/platform.hpp"
 #include "xenring/ring/data_intf.hpp"
 
@@ -16,12 +16,12 @@ namespace {
 // connection, shareable pages and event channels, and whatever keys a test
 // chooses to write.
 struct RawFrontend {
-    RawFrontend(simxen::SimXen& sim, platform::DomId domid, std::size_t pages = 8)
-        : xs(must(platform::Xenstore::open_socket(
+    RawFrontend(simxen::SimXen& sim, DomId domid, std::size_t pages = 8)
+        : xs(must(xenstore::Xenstore::open_socket(
               frontend::sim_xenstore_socket(sim.dir().string(), domid)))),
           path("/local/domain/" + std::to_string(domid) + "/device/9pfs/0") {
         const std::string spec = "sim:" + sim.dir().string();
-        auto sharer_opened = platform::open_grant_sharer(spec, domid, pages);
+        auto sharer_opened = sim::open_grant_sharer(spec, domid, pages);
         BOOST_REQUIRE(sharer_opened.has_value());
         sharer = std::move(*sharer_opened);
         auto events_opened = platform::open_event_channel(spec, domid);
@@ -64,22 +64,20 @@ struct RawFrontend {
         write("state", "3");
     }
 
-    platform::Xenstore xs;
+    xenstore::Xenstore xs;
     std::string path;
-    std::unique_ptr<platform::GrantSharer> sharer;
+    std::unique_ptr<sim::GrantSharer> sharer;
     std::unique_ptr<platform::EventChannel> events;
     std::vector<platform::BoundPort> ports;
 };
 
 struct HostileFixture : DaemonFixture {
     // The device of `domid` reached InitWait, ready for the frontend's keys.
-    void expect_init_wait(platform::DomId domid) {
-        BOOST_REQUIRE(wait_backend_state(domid, {"2"}));
-    }
+    void expect_init_wait(DomId domid) { BOOST_REQUIRE(wait_backend_state(domid, {"2"})); }
 
     // The device closed with `reason` logged; no worker is left for it; the
     // daemon runs on and serves a fresh guest `other`.
-    void expect_refused(platform::DomId domid, std::string_view reason, platform::DomId other) {
+    void expect_refused(DomId domid, std::string_view reason, DomId other) {
         BOOST_TEST(wait_backend_state(domid, {"5", "6"}));
         BOOST_TEST(simxen::wait_until([&] { return !worker(domid).has_value(); }));
         BOOST_TEST(
@@ -169,7 +167,7 @@ BOOST_AUTO_TEST_CASE(keys_rewritten_after_initialised_change_nothing) {
     const auto pid = wait_worker(1);
     BOOST_REQUIRE(pid);
     auto xs = must(
-        platform::Xenstore::open_socket(frontend::sim_xenstore_socket(sim->dir().string(), 1)));
+        xenstore::Xenstore::open_socket(frontend::sim_xenstore_socket(sim->dir().string(), 1)));
     const std::string f = "/local/domain/1/device/9pfs/0/";
     must(xs.write(f + "num-rings", "9"));
     must(xs.write(f + "ring-ref0", "4242"));

@@ -59,9 +59,9 @@ BOOST_AUTO_TEST_CASE(domain_destroyed_with_requests_in_flight_stops_only_its_wor
     BOOST_REQUIRE(pid);
     std::string_view big[] = {"big"};
     must(client::walk(*doomed, 0, 20, big));
-    must(client::lopen(*doomed, 20, proto::dotl::kRdonly));
+    must(client::lopen(*doomed, 20, p9proto::dotl::kRdonly));
     for (std::uint64_t i = 0; i < 32; ++i)
-        must(doomed->send(proto::Tread{20, i * 32768, 32768}));
+        must(doomed->send(p9proto::Tread{20, i * 32768, 32768}));
 
     must(sim->toolstack().destroy_domain(1, std::chrono::seconds(10)));
     BOOST_TEST(process_gone(*pid));
@@ -82,9 +82,9 @@ BOOST_AUTO_TEST_CASE(worker_killed_mid_request_closes_only_its_device) {
     write_file(*victim, "f", std::string(256 * 1024, 'v'));
     std::string_view f[] = {"f"};
     must(client::walk(*victim, 0, 20, f));
-    must(client::lopen(*victim, 20, proto::dotl::kRdonly));
+    must(client::lopen(*victim, 20, p9proto::dotl::kRdonly));
     for (std::uint64_t i = 0; i < 16; ++i)
-        must(victim->send(proto::Tread{20, i * 16384, 16384}));
+        must(victim->send(p9proto::Tread{20, i * 16384, 16384}));
     const auto pid = wait_worker(1);
     BOOST_REQUIRE(pid);
     BOOST_REQUIRE(::kill(*pid, SIGKILL) == 0);
@@ -135,14 +135,14 @@ BOOST_AUTO_TEST_CASE(one_ring_carries_many_requests_in_flight) {
     write_file(*c, "big", std::string(4 << 20, 'r'));
     std::string_view big[] = {"big"};
     must(client::walk(*c, 0, 20, big));
-    must(client::lopen(*c, 20, proto::dotl::kRdonly));
+    must(client::lopen(*c, 20, p9proto::dotl::kRdonly));
     constexpr std::uint32_t kReads = 64;
     std::vector<std::uint16_t> tags;
     for (std::uint64_t i = 0; i < kReads; ++i)
-        tags.push_back(must(c->send(proto::Tread{20, i * 65536, 65536})));
+        tags.push_back(must(c->send(p9proto::Tread{20, i * 65536, 65536})));
     for (auto tag : tags) {
         auto reply = must(c->await(tag));
-        BOOST_TEST(must(client::expect<proto::Rread>(reply))->data.bytes.size() == 65536u);
+        BOOST_TEST(must(client::expect<p9proto::Rread>(reply))->data.bytes.size() == 65536u);
     }
     std::string status;
     BOOST_TEST(simxen::wait_until([&] {

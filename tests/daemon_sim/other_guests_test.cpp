@@ -8,10 +8,10 @@
 #include <cstring>
 #include <string>
 
+#include "sim/handle_probe.hpp"
 #include "tests/daemon_sim/daemon_fixture.hpp"
 #include "xenring/platform/platform.hpp"
 #include "xenring/platform/sim_platform.hpp"
-#include "xenring/sim_hypervisor/handle_probe.hpp"
 
 namespace xen9p::test {
 namespace {
@@ -19,16 +19,16 @@ namespace {
 // Guest `domid`'s offer to dom0, as it would make it for a device of its own:
 // a granted page and an unbound port.
 struct Offer {
-    std::unique_ptr<platform::GrantSharer> sharer;
+    std::unique_ptr<sim::GrantSharer> sharer;
     std::unique_ptr<platform::EventChannel> events;
     platform::GrantRef ref = 0;
     platform::BoundPort port;
 };
 
-Offer offer_to_dom0(simxen::SimXen& sim, platform::DomId domid) {
+Offer offer_to_dom0(simxen::SimXen& sim, DomId domid) {
     const std::string spec = "sim:" + sim.dir().string();
     Offer offer;
-    auto sharer = platform::open_grant_sharer(spec, domid, 1);
+    auto sharer = sim::open_grant_sharer(spec, domid, 1);
     BOOST_REQUIRE(sharer.has_value());
     offer.sharer = std::move(*sharer);
     auto events = platform::open_event_channel(spec, domid);
@@ -39,32 +39,32 @@ Offer offer_to_dom0(simxen::SimXen& sim, platform::DomId domid) {
     return offer;
 }
 
-sim::Request map_request(platform::DomId domid, platform::GrantRef ref) {
-    sim::Request req;
-    req.op = sim::Op::map;
+platform::sim_protocol::Request map_request(DomId domid, platform::GrantRef ref) {
+    platform::sim_protocol::Request req;
+    req.op = platform::sim_protocol::Op::map;
     req.domid = domid;
     req.count = 1;
     req.refs[0] = ref;
     return req;
 }
 
-sim::Request offer_request(platform::DomId domid) {
-    sim::Request req;
-    req.op = sim::Op::alloc_unbound;
+platform::sim_protocol::Request offer_request(DomId domid) {
+    platform::sim_protocol::Request req;
+    req.op = platform::sim_protocol::Op::alloc_unbound;
     req.domid = domid;
     return req;
 }
 
-sim::Request bind_request(platform::DomId domid, platform::Port port) {
-    sim::Request req;
-    req.op = sim::Op::bind_interdomain;
+platform::sim_protocol::Request bind_request(DomId domid, platform::Port port) {
+    platform::sim_protocol::Request req;
+    req.op = platform::sim_protocol::Op::bind_interdomain;
     req.domid = domid;
     req.arg = port;
     return req;
 }
 
 // A fresh dom0 connection opened as `device`, as the worker opened its own.
-UniqueFd dom0_connection(simxen::SimXen& sim, sim::Device device) {
+UniqueFd dom0_connection(simxen::SimXen& sim, platform::sim_protocol::Device device) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     const std::string path = platform::sim_socket(sim.dir(), 0).string();
@@ -72,8 +72,8 @@ UniqueFd dom0_connection(simxen::SimXen& sim, sim::Device device) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
     BOOST_REQUIRE(fd);
     BOOST_REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    sim::Request open;
-    open.op = sim::Op::open;
+    platform::sim_protocol::Request open;
+    open.op = platform::sim_protocol::Op::open;
     open.arg = static_cast<std::uint32_t>(device);
     BOOST_REQUIRE_EQUAL(must(sim::call_raw(fd.get(), open)), 0);
     return fd;
@@ -94,9 +94,9 @@ BOOST_AUTO_TEST_CASE(a_serving_worker_can_map_no_grant_and_bind_no_port_of_anoth
     // The requests are good ones: an unrestricted dom0 handle does each (on a
     // second offer, so that the worker's attempts meet fresh ones).
     Offer control = offer_to_dom0(*sim, 2);
-    auto mapper = dom0_connection(*sim, sim::Device::grant_mapper);
+    auto mapper = dom0_connection(*sim, platform::sim_protocol::Device::grant_mapper);
     BOOST_TEST(must(sim::call_raw(mapper.get(), map_request(2, control.ref))) == 0);
-    auto events = dom0_connection(*sim, sim::Device::event_channel);
+    auto events = dom0_connection(*sim, platform::sim_protocol::Device::event_channel);
     BOOST_TEST(must(sim::call_raw(events.get(), bind_request(2, control.port.port()))) == 0);
     BOOST_TEST(must(sim::call_raw(events.get(), offer_request(2))) == 0);
 

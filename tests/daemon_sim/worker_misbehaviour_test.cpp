@@ -26,7 +26,7 @@ struct RogueWorkerFixture : DaemonFixture {
     RogueWorkerFixture() : DaemonFixture(XEN9PD_ROGUE_BINARY) {}
 
     // The worker pid of `domid`, asked of a supervisor that must answer.
-    std::optional<pid_t> worker_now(platform::DomId domid) {
+    std::optional<pid_t> worker_now(DomId domid) {
         auto status = status_within(1s);
         if (!status) return std::nullopt;
         return simxen::worker_pid(*status, domid);

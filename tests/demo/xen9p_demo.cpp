@@ -19,17 +19,18 @@
 #include <thread>
 #include <vector>
 
+#include "client/client.hpp"
+#include "client/operations.hpp"
+#include "client/owned_reply.hpp"
 #include "p9proto/constants.hpp"
 #include "p9proto/open_flags.hpp"
 #include "tests/simxen/sim_xen.hpp"
-#include "xenring/client/client.hpp"
-#include "xenring/client/operations.hpp"
-#include "xenring/client/owned_reply.hpp"
 
 namespace fs = std::filesystem;
 namespace simxen = xen9p::simxen;
-namespace proto = xen9p::proto;
+namespace p9proto = xen9p::p9proto;
 using namespace xen9p::client;
+using xen9p::DomId;
 
 namespace {
 
@@ -53,7 +54,7 @@ void check(const xen9p::Status& r, const std::string& what) {
 }
 
 template <class R>
-R call(Client& c, const proto::RequestBody& body, const std::string& what) {
+R call(Client& c, const p9proto::RequestBody& body, const std::string& what) {
     auto reply = check(c.call(body), what);
     return *check(expect<R>(reply), what);
 }
@@ -73,10 +74,10 @@ std::uint64_t guest_workload(Client& c) {
     std::cout << "guest: attached to the share as uid 0\n";
 
     // A small tree: src/lib with files of odd sizes, written and read back.
-    call<proto::Rmkdir>(c, proto::Tmkdir{0, {"src"}, 0755, 0}, "mkdir src");
+    call<p9proto::Rmkdir>(c, p9proto::Tmkdir{0, {"src"}, 0755, 0}, "mkdir src");
     std::string_view src[] = {"src"};
     check(walk(c, 0, 1, src), "walk src");
-    call<proto::Rmkdir>(c, proto::Tmkdir{1, {"lib"}, 0755, 0}, "mkdir src/lib");
+    call<p9proto::Rmkdir>(c, p9proto::Tmkdir{1, {"lib"}, 0755, 0}, "mkdir src/lib");
     std::uint32_t total = 0;
     for (int i = 0; i < 8; ++i) {
         const std::string name = "file" + std::to_string(i) + ".c";
@@ -84,12 +85,13 @@ std::uint64_t guest_workload(Client& c) {
         for (std::size_t j = 0; j < data.size(); ++j)
             data[j] = static_cast<std::byte>((j * 131 + i) & 0xff);
         check(walk(c, 1, 2, {}), "clone");
-        call<proto::Rlcreate>(c, proto::Tlcreate{2, {name}, proto::dotl::kRdwr, 0644, 0}, "create");
+        call<p9proto::Rlcreate>(c, p9proto::Tlcreate{2, {name}, p9proto::dotl::kRdwr, 0644, 0},
+                                "create");
         check(write_all(c, 2, 0, data), "write " + name);
         check(clunk(c, 2), "clunk");
         std::string_view path[] = {name};
         check(walk(c, 1, 3, path), "walk " + name);
-        check(lopen(c, 3, proto::dotl::kRdonly), "open " + name);
+        check(lopen(c, 3, p9proto::dotl::kRdonly), "open " + name);
         auto back = check(read_all(c, 3), "read " + name);
         check(clunk(c, 3), "clunk");
         if (fnv1a(back) != fnv1a(data) || back.size() != data.size())
@@ -98,11 +100,11 @@ std::uint64_t guest_workload(Client& c) {
         std::cout << "guest: wrote and read back src/" << name << " (" << data.size()
                   << " bytes, fnv1a " << std::hex << fnv1a(data) << std::dec << ")\n";
     }
-    call<proto::Rrenameat>(c, proto::Trenameat{1, {"file0.c"}, 1, {"main.c"}}, "rename");
+    call<p9proto::Rrenameat>(c, p9proto::Trenameat{1, {"file0.c"}, 1, {"main.c"}}, "rename");
     std::cout << "guest: renamed src/file0.c to src/main.c\n";
 
     check(walk(c, 1, 4, {}), "clone");
-    check(lopen(c, 4, proto::dotl::kRdonly | proto::dotl::kDirectory), "opendir");
+    check(lopen(c, 4, p9proto::dotl::kRdonly | p9proto::dotl::kDirectory), "opendir");
     auto entries = check(readdir_all(c, 4), "readdir");
     std::cout << "guest: ls src:";
     for (const auto& e : entries)
@@ -112,14 +114,14 @@ std::uint64_t guest_workload(Client& c) {
 
     std::string_view main_c[] = {"main.c"};
     check(walk(c, 1, 5, main_c), "walk main.c");
-    auto attr = call<proto::Rgetattr>(c, proto::Tgetattr{5, proto::getattr::kAll}, "getattr");
+    auto attr = call<p9proto::Rgetattr>(c, p9proto::Tgetattr{5, p9proto::getattr::kAll}, "getattr");
     std::cout << "guest: stat src/main.c: size " << attr.size << " mode " << std::oct
               << (attr.mode & 07777) << std::dec << " nlink " << attr.nlink << "\n";
-    check(lopen(c, 5, proto::dotl::kRdwr), "open main.c");
-    auto lock = call<proto::Rlock>(
-        c, proto::Tlock{5, proto::lock::kWriteLock, 0, 0, 0, 42, {"demo-guest"}}, "lock");
+    check(lopen(c, 5, p9proto::dotl::kRdwr), "open main.c");
+    auto lock = call<p9proto::Rlock>(
+        c, p9proto::Tlock{5, p9proto::lock::kWriteLock, 0, 0, 0, 42, {"demo-guest"}}, "lock");
     std::cout << "guest: fcntl write lock on src/main.c: "
-              << (lock.status == proto::lock::kStatusSuccess ? "granted" : "not granted") << "\n";
+              << (lock.status == p9proto::lock::kStatusSuccess ? "granted" : "not granted") << "\n";
     check(clunk(c, 5), "clunk");
     return total;
 }
@@ -127,7 +129,7 @@ std::uint64_t guest_workload(Client& c) {
 int run_demo(simxen::SimXen* sim) {
     std::cout << "== simulated Xen (xenstored, grant table, event channels) in "
               << sim->dir().string() << "\n";
-    constexpr xen9p::platform::DomId kGuest = 1;
+    constexpr DomId kGuest = 1;
     check(sim->toolstack().create_domain(kGuest, "guest1"), "create domain");
     const fs::path share = check(sim->make_export("share", kGuest), "make export");
     check(sim->start_daemon(), "start xen9pd");

@@ -11,8 +11,8 @@
 using namespace xen9p;
 using namespace xen9p::fs;
 using namespace xen9p::fs::test;
-namespace sa = xen9p::proto::setattr;
-namespace ga = xen9p::proto::getattr;
+namespace sa = xen9p::p9proto::setattr;
+namespace ga = xen9p::p9proto::getattr;
 
 BOOST_AUTO_TEST_SUITE(attr)
 
@@ -38,10 +38,10 @@ BOOST_AUTO_TEST_CASE(open_unlink_then_getattr_truncate_and_read_still_work) {
     Fx fx;
     fx.write_file("f", "0123456789");
     Node f = must(fx.walk("f"));
-    auto opened = must(open_node(fx.ex, fx.me, f, proto::dotl::kRdwr));
+    auto opened = must(open_node(fx.ex, fx.me, f, p9proto::dotl::kRdwr));
     BOOST_REQUIRE(::unlink(fx.host("f").c_str()) == 0);
     BOOST_TEST(must(getattr(fx.ex, f, ga::kBasic)).size == 10u);
-    proto::Tsetattr req;
+    p9proto::Tsetattr req;
     req.valid = sa::kSize;
     req.size = 4;
     must(setattr(fx.ex, fx.me, f, &opened.file, req));
@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(open_unlink_then_getattr_truncate_and_read_still_work) {
 BOOST_AUTO_TEST_CASE(setattr_mode_on_a_path_node) {
     Fx fx;
     fx.write_file("f", "x", 0644);
-    proto::Tsetattr req;
+    p9proto::Tsetattr req;
     req.valid = sa::kMode;
     req.mode = 04711;
     must(setattr(fx.ex, fx.me, must(fx.walk("f")), nullptr, req));
@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(setattr_times_with_set_bits_are_exact_without_them_now) {
     Fx fx;
     fx.write_file("f", "x");
     Node f = must(fx.walk("f"));
-    proto::Tsetattr req;
+    p9proto::Tsetattr req;
     req.valid = sa::kAtime | sa::kMtime | sa::kAtimeSet | sa::kMtimeSet;
     req.atime_sec = 1000;
     req.atime_nsec = 5;
@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(setattr_times_with_set_bits_are_exact_without_them_now) {
 BOOST_AUTO_TEST_CASE(setattr_owner_as_root_under_passthrough) {
     Fx fx(model(SecurityModel::kPassthrough));
     fx.write_file("f", "x");
-    proto::Tsetattr req;
+    p9proto::Tsetattr req;
     req.valid = sa::kUid | sa::kGid;
     req.uid = 4321;
     req.gid = 8765;
@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(setattr_owner_as_root_under_passthrough) {
 BOOST_AUTO_TEST_CASE(setattr_rejects_unknown_bits_and_size_on_directories) {
     Fx fx;
     fx.make_dir("d");
-    proto::Tsetattr req;
+    p9proto::Tsetattr req;
     req.valid = 1u << 20;
     BOOST_TEST(err(setattr(fx.ex, fx.me, fx.root, nullptr, req)) == EINVAL);
     req.valid = sa::kSize;

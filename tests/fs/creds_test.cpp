@@ -15,7 +15,7 @@
 using namespace xen9p;
 using namespace xen9p::fs;
 using namespace xen9p::fs::test;
-namespace dotl = xen9p::proto::dotl;
+namespace dotl = xen9p::p9proto::dotl;
 
 BOOST_AUTO_TEST_SUITE(credentials)
 
@@ -32,8 +32,8 @@ BOOST_AUTO_TEST_CASE(passthrough_checks_permissions_as_the_guest_user) {
     BOOST_TEST(err(open_node(fx.ex, fx.me, secret, dotl::kRdonly)) == 0);  // root may
     BOOST_TEST(err(walk_one(fx.ex, guest, must(fx.walk("private")), "f")) == EACCES);
     BOOST_TEST(err(unlink_at(fx.ex, guest, fx.root, "secret", 0)) == EACCES);
-    proto::Tsetattr req;
-    req.valid = proto::setattr::kUid;
+    p9proto::Tsetattr req;
+    req.valid = p9proto::setattr::kUid;
     req.uid = 1000;
     BOOST_TEST(err(setattr(fx.ex, guest, secret, nullptr, req)) == EPERM);
     // The guard restored the thread's ids: root still owns what it creates.
@@ -79,22 +79,22 @@ BOOST_AUTO_TEST_CASE(passthrough_locks_reopen_as_the_caller) {
         WorkerFsuid() { ::setfsuid(131079); }
         ~WorkerFsuid() { ::setfsuid(0); }
     } worker;
-    proto::Tlock req;
-    req.type = proto::lock::kWriteLock;
+    p9proto::Tlock req;
+    req.type = p9proto::lock::kWriteLock;
     req.length = 1;
     req.proc_id = 1;
-    req.client_id = proto::Text{"guest"};
+    req.client_id = p9proto::Text{"guest"};
     BOOST_TEST(must(mine.file.locks().lock(fx.ex, guest, mine.file, req)) ==
-               proto::lock::kStatusSuccess);
+               p9proto::lock::kStatusSuccess);
     BOOST_TEST(must(roots.file.locks().lock(fx.ex, fx.me, roots.file, req)) ==
-               proto::lock::kStatusSuccess);
-    proto::Tgetlock q;
-    q.type = proto::lock::kUnlock;
+               p9proto::lock::kStatusSuccess);
+    p9proto::Tgetlock q;
+    q.type = p9proto::lock::kUnlock;
     q.length = 1;
     q.proc_id = 2;
-    q.client_id = proto::Text{"guest"};
+    q.client_id = p9proto::Text{"guest"};
     BOOST_TEST(must(mine.file.locks().getlock(fx.ex, guest, mine.file, q)).type ==
-               proto::lock::kWriteLock);
+               p9proto::lock::kWriteLock);
 }
 
 BOOST_AUTO_TEST_CASE(none_model_ignores_chown_the_server_may_not_do) {
@@ -111,8 +111,8 @@ BOOST_AUTO_TEST_CASE(none_model_ignores_chown_the_server_may_not_do) {
         }
         auto f = fx.walk("f");
         if (!f) ::_exit(101);
-        proto::Tsetattr req;
-        req.valid = proto::setattr::kUid | proto::setattr::kGid;
+        p9proto::Tsetattr req;
+        req.valid = p9proto::setattr::kUid | p9proto::setattr::kGid;
         req.uid = 0;
         req.gid = 0;
         auto r = setattr(fx.ex, Caller{0, 0}, *f, nullptr, req);

@@ -21,14 +21,14 @@ BOOST_AUTO_TEST_SUITE(entries)
 BOOST_AUTO_TEST_CASE(mkdir_symlink_and_mknod_create_typed_entries) {
     Fx fx;
     auto d = must(make_dir(fx.ex, fx.me, fx.root, "d", 0750, 0));
-    BOOST_TEST(d.type == proto::qid_type::kDir);
+    BOOST_TEST(d.type == p9proto::qid_type::kDir);
     struct stat st {};
     BOOST_REQUIRE(::stat(fx.host("d").c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 07777) == 0750u);
     BOOST_TEST(err(make_dir(fx.ex, fx.me, fx.root, "d", 0755, 0)) == EEXIST);
 
     auto l = must(make_symlink(fx.ex, fx.me, fx.root, "l", "/etc/passwd", 0));
-    BOOST_TEST(l.type == proto::qid_type::kSymlink);
+    BOOST_TEST(l.type == p9proto::qid_type::kSymlink);
     BOOST_TEST(must(read_link(fx.ex, fx.me, must(fx.walk("l")))) == "/etc/passwd");
 
     must(make_node(fx.ex, fx.me, fx.root, "p", S_IFIFO | 0600, 0, 0, 0));
@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(device_nodes_are_made_only_where_the_model_allows_them) {
         must(make_node(fx.ex, fx.me, fx.root, "sock", S_IFSOCK | 0600, 0, 0, 0));
         BOOST_REQUIRE(::lstat(fx.host("sock").c_str(), &st) == 0);
         BOOST_TEST(S_ISSOCK(st.st_mode));
-        BOOST_TEST(err(open_node(fx.ex, fx.me, must(fx.walk("fifo")), proto::dotl::kRdonly)) ==
+        BOOST_TEST(err(open_node(fx.ex, fx.me, must(fx.walk("fifo")), p9proto::dotl::kRdonly)) ==
                    ENXIO);
     }
     if (::geteuid() != 0) return;
@@ -69,7 +69,7 @@ BOOST_AUTO_TEST_CASE(device_nodes_are_made_only_where_the_model_allows_them) {
     BOOST_REQUIRE(::lstat(fx.host("null").c_str(), &st) == 0);
     BOOST_TEST(S_ISCHR(st.st_mode));
     BOOST_TEST(st.st_rdev == makedev(1, 3));
-    BOOST_TEST(err(open_node(fx.ex, fx.me, must(fx.walk("null")), proto::dotl::kRdwr)) == ENXIO);
+    BOOST_TEST(err(open_node(fx.ex, fx.me, must(fx.walk("null")), p9proto::dotl::kRdwr)) == ENXIO);
 }
 
 BOOST_AUTO_TEST_CASE(readlink_of_a_non_link_is_einval) {
@@ -83,9 +83,9 @@ BOOST_AUTO_TEST_CASE(unlinkat_reports_enotempty_eisdir_enotdir_enoent) {
     fx.make_dir("d");
     fx.write_file("d/f", "x");
     fx.write_file("f", "x");
-    BOOST_TEST(err(unlink_at(fx.ex, fx.me, fx.root, "d", proto::kAtRemoveDir)) == ENOTEMPTY);
+    BOOST_TEST(err(unlink_at(fx.ex, fx.me, fx.root, "d", p9proto::kAtRemoveDir)) == ENOTEMPTY);
     BOOST_TEST(err(unlink_at(fx.ex, fx.me, fx.root, "d", 0)) == EISDIR);
-    BOOST_TEST(err(unlink_at(fx.ex, fx.me, fx.root, "f", proto::kAtRemoveDir)) == ENOTDIR);
+    BOOST_TEST(err(unlink_at(fx.ex, fx.me, fx.root, "f", p9proto::kAtRemoveDir)) == ENOTDIR);
     BOOST_TEST(err(unlink_at(fx.ex, fx.me, fx.root, "gone", 0)) == ENOENT);
     BOOST_TEST(err(unlink_at(fx.ex, fx.me, fx.root, "f", 7)) == EINVAL);
     BOOST_TEST(err(unlink_at(fx.ex, fx.me, fx.root, "..", 0)) == EINVAL);
@@ -193,8 +193,8 @@ BOOST_AUTO_TEST_CASE(every_mutation_on_a_read_only_export_is_erofs) {
     BOOST_TEST(err(rename_at(fx.ex, fx.me, fx.root, "f", d, "n")) == EROFS);
     BOOST_TEST(err(unlink_at(fx.ex, fx.me, fx.root, "f", 0)) == EROFS);
     BOOST_TEST(err(remove_node(fx.ex, fx.me, f)) == EROFS);
-    proto::Tsetattr req;
-    req.valid = proto::setattr::kMode;
+    p9proto::Tsetattr req;
+    req.valid = p9proto::setattr::kMode;
     req.mode = 0600;
     BOOST_TEST(err(setattr(fx.ex, fx.me, f, nullptr, req)) == EROFS);
     BOOST_TEST(::access(fx.host("f").c_str(), F_OK) == 0);

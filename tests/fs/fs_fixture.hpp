@@ -18,11 +18,11 @@
 #include "backend/fs/node.hpp"
 #include "backend/fs/walk.hpp"
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 inline std::ostream& operator<<(std::ostream& os, const Qid& q) {
     return os << "{type " << int(q.type) << " version " << q.version << " path " << q.path << "}";
 }
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto
 
 namespace xen9p::fs::test {
 

@@ -17,7 +17,7 @@
 using namespace xen9p;
 using namespace xen9p::fs;
 using namespace xen9p::fs::test;
-namespace dotl = xen9p::proto::dotl;
+namespace dotl = xen9p::p9proto::dotl;
 
 namespace {
 
@@ -119,8 +119,8 @@ BOOST_AUTO_TEST_CASE(max_space_refuses_growth_past_the_limit) {
     auto c = must(create_file(fx.ex, fx.me, fx.root, "f", dotl::kRdwr, 0644, 0));
     write_through(fx.ex, c.file, 0, 512 * 1024);
     BOOST_TEST(err(prepare_write(fx.ex, c.file, 512 * 1024, 1024 * 1024)) == ENOSPC);
-    proto::Tsetattr req;
-    req.valid = proto::setattr::kSize;
+    p9proto::Tsetattr req;
+    req.valid = p9proto::setattr::kSize;
     req.size = 2 * 1024 * 1024;
     BOOST_TEST(err(setattr(fx.ex, fx.me, c.node, &c.file, req)) == ENOSPC);
     req.size = 1024;
@@ -182,8 +182,8 @@ BOOST_AUTO_TEST_CASE(truncating_an_unlinked_open_file_uncounts_no_other_file) {
         auto gone = must(create_file(fx.ex, fx.me, fx.root, "gone", dotl::kRdwr, 0644, 0));
         write_through(fx.ex, gone.file, 0, 300 * kKiB);
         must(unlink_at(fx.ex, fx.me, fx.root, "gone", 0));
-        proto::Tsetattr req;
-        req.valid = proto::setattr::kSize;
+        p9proto::Tsetattr req;
+        req.valid = p9proto::setattr::kSize;
         req.size = 0;
         must(setattr(fx.ex, fx.me, gone.node, &gone.file, req));
         int fds[] = {gone.file.fd()};
@@ -241,7 +241,7 @@ BOOST_AUTO_TEST_CASE(directories_symlinks_and_fifos_count_toward_max_files) {
     BOOST_TEST(err(make_node(fx.ex, fx.me, fx.root, "fifo2", S_IFIFO | 0644, 0, 0, 0)) == ENOSPC);
     BOOST_TEST(err(create_file(fx.ex, fx.me, fx.root, "file", dotl::kRdwr, 0644, 0)) == ENOSPC);
     BOOST_TEST(fx.ex.limits().files() == 3u);
-    must(unlink_at(fx.ex, fx.me, fx.root, "dir", proto::kAtRemoveDir));
+    must(unlink_at(fx.ex, fx.me, fx.root, "dir", p9proto::kAtRemoveDir));
     must(make_node(fx.ex, fx.me, fx.root, "fifo2", S_IFIFO | 0644, 0, 0, 0));
 }
 
@@ -325,7 +325,7 @@ BOOST_AUTO_TEST_CASE(a_removed_directory_held_by_a_walked_fid_counts_until_it_go
     Fx fx(limited(2, 0, 0, false));
     must(make_dir(fx.ex, fx.me, fx.root, "d", 0755, 0));
     std::optional<Node> dir(must(fx.walk("d")));
-    must(unlink_at(fx.ex, fx.me, fx.root, "d", proto::kAtRemoveDir));
+    must(unlink_at(fx.ex, fx.me, fx.root, "d", p9proto::kAtRemoveDir));
     int fds[] = {dir->fd()};
     BOOST_TEST(counted(fx.ex) == recount(fx.host(""), fds));
     must(make_dir(fx.ex, fx.me, fx.root, "e", 0755, 0));
@@ -345,9 +345,9 @@ BOOST_AUTO_TEST_CASE(a_removed_directory_reached_through_dotdot_counts_again) {
     must(make_dir(fx.ex, fx.me, must(fx.walk("d/e")), "f", 0755, 0));
     Node f = must(fx.walk("d/e/f"));  // holds e as its parent, not d
     d = Node();
-    must(unlink_at(fx.ex, fx.me, must(fx.walk("d/e")), "f", proto::kAtRemoveDir));
-    must(unlink_at(fx.ex, fx.me, must(fx.walk("d")), "e", proto::kAtRemoveDir));
-    must(unlink_at(fx.ex, fx.me, fx.root, "d", proto::kAtRemoveDir));
+    must(unlink_at(fx.ex, fx.me, must(fx.walk("d/e")), "f", p9proto::kAtRemoveDir));
+    must(unlink_at(fx.ex, fx.me, must(fx.walk("d")), "e", p9proto::kAtRemoveDir));
+    must(unlink_at(fx.ex, fx.me, fx.root, "d", p9proto::kAtRemoveDir));
     int held[] = {f.fd(), f.parent_fd()};
     BOOST_TEST(counted(fx.ex) == recount(fx.host(""), held));
     Node e = must(walk_one(fx.ex, fx.me, f, ".."));

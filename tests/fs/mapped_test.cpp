@@ -13,8 +13,8 @@
 using namespace xen9p;
 using namespace xen9p::fs;
 using namespace xen9p::fs::test;
-namespace ga = xen9p::proto::getattr;
-namespace sa = xen9p::proto::setattr;
+namespace ga = xen9p::p9proto::getattr;
+namespace sa = xen9p::p9proto::setattr;
 
 namespace {
 
@@ -42,7 +42,7 @@ BOOST_AUTO_TEST_CASE(created_files_carry_qemu_format_metadata_and_getattr_report
     Fx fx(model(SecurityModel::kMappedXattr));
     if (!mapped_usable(fx)) return;
     Caller guest{1000, 1000};
-    auto c = must(create_file(fx.ex, guest, fx.root, "f", proto::dotl::kRdwr, 0644, 100));
+    auto c = must(create_file(fx.ex, guest, fx.root, "f", p9proto::dotl::kRdwr, 0644, 100));
     struct stat st {};
     BOOST_REQUIRE(::stat(fx.host("f").c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 07777) == 0600u);  // host view: the worker's private file
@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(created_files_carry_qemu_format_metadata_and_getattr_report
     BOOST_TEST(r.mode == (S_IFREG | 0644u));
 
     auto d = must(make_dir(fx.ex, guest, fx.root, "d", 0755, 100));
-    BOOST_TEST(d.type == proto::qid_type::kDir);
+    BOOST_TEST(d.type == p9proto::qid_type::kDir);
     BOOST_REQUIRE(::stat(fx.host("d").c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 07777) == 0700u);
     BOOST_TEST(must(getattr(fx.ex, must(fx.walk("d")), ga::kAll)).mode == (S_IFDIR | 0755u));
@@ -94,8 +94,8 @@ BOOST_AUTO_TEST_CASE(chown_and_chmod_change_only_the_stored_metadata) {
     Fx fx(model(SecurityModel::kMappedXattr));
     if (!mapped_usable(fx)) return;
     Caller guest{1000, 1000};
-    auto c = must(create_file(fx.ex, guest, fx.root, "f", proto::dotl::kRdwr, 0644, 1000));
-    proto::Tsetattr req;
+    auto c = must(create_file(fx.ex, guest, fx.root, "f", p9proto::dotl::kRdwr, 0644, 1000));
+    p9proto::Tsetattr req;
     req.valid = sa::kUid | sa::kGid | sa::kMode;
     req.uid = 0;
     req.gid = 0;

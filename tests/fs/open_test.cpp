@@ -15,7 +15,7 @@
 using namespace xen9p;
 using namespace xen9p::fs;
 using namespace xen9p::fs::test;
-namespace dotl = xen9p::proto::dotl;
+namespace dotl = xen9p::p9proto::dotl;
 
 BOOST_AUTO_TEST_SUITE(opening)
 

@@ -24,7 +24,7 @@
 using namespace xen9p;
 using namespace xen9p::fs;
 using namespace xen9p::fs::test;
-namespace dotl = xen9p::proto::dotl;
+namespace dotl = xen9p::p9proto::dotl;
 
 namespace {
 
@@ -141,7 +141,7 @@ class Run {
                 return "unlink " + where + outcome(unlink_at(ex(), fx_.me, *parent, n, 0));
             case 5:
                 return "rmdir " + where +
-                       outcome(unlink_at(ex(), fx_.me, *parent, n, proto::kAtRemoveDir));
+                       outcome(unlink_at(ex(), fx_.me, *parent, n, p9proto::kAtRemoveDir));
             case 6: {
                 std::string to_dir = path();
                 std::string to = name();
@@ -177,8 +177,8 @@ class Run {
                 std::uint64_t offset = static_cast<std::uint64_t>(pick(256 * 1024));
                 std::size_t length = static_cast<std::size_t>(1 + pick(48 * 1024));
                 if (op == 10) {
-                    proto::Tsetattr req;
-                    req.valid = proto::setattr::kSize;
+                    p9proto::Tsetattr req;
+                    req.valid = p9proto::setattr::kSize;
                     req.size = offset;
                     return "truncate " + std::to_string(offset) +
                            outcome(setattr(ex(), fx_.me, h.node, &h.file, req));
@@ -220,7 +220,7 @@ class Run {
                 if (pick(2) == 0) {
                     r = "remove walked " + where + outcome(remove_node(ex(), fx_.me, *node));
                 } else {
-                    std::uint32_t flags = S_ISDIR(st.st_mode) ? proto::kAtRemoveDir : 0;
+                    std::uint32_t flags = S_ISDIR(st.st_mode) ? p9proto::kAtRemoveDir : 0;
                     r = "unlink walked " + where +
                         outcome(unlink_at(ex(), fx_.me, *parent, n, flags));
                 }
@@ -252,8 +252,8 @@ class Run {
         struct stat st {};
         BOOST_REQUIRE(::fstatat(node.fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0);
         if (!S_ISREG(st.st_mode)) return "skip (walked is no file)";
-        proto::Tsetattr req;
-        req.valid = proto::setattr::kSize;
+        p9proto::Tsetattr req;
+        req.valid = p9proto::setattr::kSize;
         req.size = static_cast<std::uint64_t>(pick(static_cast<int>(st.st_size) + 1));
         return "truncate walked " + std::to_string(req.size) +
                outcome(setattr(ex(), fx_.me, node, nullptr, req));

@@ -29,7 +29,7 @@ Batch read_batch(Fx& fx, const OpenFile& dir, std::uint64_t offset, std::size_t 
     Batch b;
     b.bytes = must(read_dir(fx.ex, dir, offset, buf));
     BOOST_REQUIRE(b.bytes <= count);
-    proto::DirentReader reader(std::span<const std::byte>(buf.data(), b.bytes));
+    p9proto::DirentReader reader(std::span<const std::byte>(buf.data(), b.bytes));
     while (auto e = reader.next()) {
         b.names.emplace_back(e->name);
         b.last_offset = e->offset;
@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(readdir_of_100k_entries_resumes_from_cookies_without_loss) 
     }
     ::close(dir);
     Node big = must(fx.walk("big"));
-    auto o = must(open_node(fx.ex, fx.me, big, proto::dotl::kRdonly | proto::dotl::kDirectory));
+    auto o = must(open_node(fx.ex, fx.me, big, p9proto::dotl::kRdonly | p9proto::dotl::kDirectory));
 
     std::set<std::string> seen;
     std::uint64_t offset = 0;
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(readdir_of_100k_entries_resumes_from_cookies_without_loss) 
     BOOST_TEST(seen.size() == static_cast<std::size_t>(kEntries) + 2);  // with "." and ".."
     BOOST_TEST(calls > 100u);
     // A cookie stays valid on a fresh open of the directory.
-    auto again = must(open_node(fx.ex, fx.me, big, proto::dotl::kRdonly));
+    auto again = must(open_node(fx.ex, fx.me, big, p9proto::dotl::kRdonly));
     BOOST_TEST(read_batch(fx, again.file, mid_offset, 8192).names.front() == mid_next);
 }
 
@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(readdir_never_exceeds_count_and_einval_when_nothing_fits) {
     Fx fx;
     fx.make_dir("d");
     fx.write_file("d/" + std::string(200, 'a'), "x");
-    auto o = must(open_node(fx.ex, fx.me, must(fx.walk("d")), proto::dotl::kRdonly));
+    auto o = must(open_node(fx.ex, fx.me, must(fx.walk("d")), p9proto::dotl::kRdonly));
     std::set<std::string> seen;
     std::uint64_t offset = 0;
     for (int i = 0; i < 10; ++i) {
@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(readdir_never_exceeds_count_and_einval_when_nothing_fits) {
         BOOST_REQUIRE(n.has_value());
         if (*n == 0) break;
         BOOST_TEST(*n <= 300u);
-        proto::DirentReader reader(std::span<const std::byte>(buf.data(), *n));
+        p9proto::DirentReader reader(std::span<const std::byte>(buf.data(), *n));
         while (auto e = reader.next()) {
             seen.insert(std::string(e->name));
             offset = e->offset;
@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(readdir_never_exceeds_count_and_einval_when_nothing_fits) {
 BOOST_AUTO_TEST_CASE(readdir_on_a_file_is_enotdir) {
     Fx fx;
     fx.write_file("f", "x");
-    auto o = must(open_node(fx.ex, fx.me, must(fx.walk("f")), proto::dotl::kRdonly));
+    auto o = must(open_node(fx.ex, fx.me, must(fx.walk("f")), p9proto::dotl::kRdonly));
     std::vector<std::byte> buf(1024);
     BOOST_TEST(err(read_dir(fx.ex, o.file, 0, buf)) == ENOTDIR);
 }

@@ -57,9 +57,9 @@ BOOST_AUTO_TEST_CASE(walk_finds_nested_file_with_its_qid) {
     struct stat st {};
     BOOST_REQUIRE(::stat(fx.host("a/f").c_str(), &st) == 0);
     auto qid = must(qid_of(fx.ex, f));
-    BOOST_TEST(qid.type == proto::qid_type::kFile);
+    BOOST_TEST(qid.type == p9proto::qid_type::kFile);
     BOOST_TEST((qid.path & ((std::uint64_t{1} << 56) - 1)) == st.st_ino);
-    BOOST_TEST(must(qid_of(fx.ex, must(fx.walk("a")))).type == proto::qid_type::kDir);
+    BOOST_TEST(must(qid_of(fx.ex, must(fx.walk("a")))).type == p9proto::qid_type::kDir);
 }
 
 BOOST_AUTO_TEST_CASE(walk_of_missing_name_is_enoent) {
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(symlink_is_returned_as_itself_and_walking_through_it_is_elo
     BOOST_REQUIRE(::symlink("/", fx.host("root_link").c_str()) == 0);
     BOOST_REQUIRE(::symlink(".", fx.host("self_link").c_str()) == 0);
     Node link = must(fx.walk("root_link"));
-    BOOST_TEST(must(qid_of(fx.ex, link)).type == proto::qid_type::kSymlink);
+    BOOST_TEST(must(qid_of(fx.ex, link)).type == p9proto::qid_type::kSymlink);
     BOOST_TEST(err(walk_one(fx.ex, fx.me, link, "etc")) == ELOOP);
     BOOST_TEST(err(fx.walk("self_link/self_link")) == ELOOP);
 }
@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(a_directory_swapped_for_a_symlink_between_steps_is_never_fo
     BOOST_REQUIRE(::rename(fx.host("a/b").c_str(), fx.host("a/b_old").c_str()) == 0);
     BOOST_REQUIRE(::symlink("/etc", fx.host("a/b").c_str()) == 0);
     Node new_b = must(walk_one(fx.ex, fx.me, a, "b"));
-    BOOST_TEST(must(qid_of(fx.ex, new_b)).type == proto::qid_type::kSymlink);
+    BOOST_TEST(must(qid_of(fx.ex, new_b)).type == p9proto::qid_type::kSymlink);
     BOOST_TEST(err(walk_one(fx.ex, fx.me, new_b, "passwd")) == ELOOP);
     // A node walked before the swap still names the real directory.
     BOOST_TEST(err(walk_one(fx.ex, fx.me, old_b, "mine")) == 0);

@@ -158,13 +158,13 @@ BOOST_AUTO_TEST_CASE(xattr_set_get_list_remove_round_trip_with_flags) {
     Node f = must(fx.walk("f"));
     must(xattr_set(fx.ex, fx.me, f, "user.a", bytes("value"), 0));
     BOOST_TEST(text(must(xattr_get(fx.ex, fx.me, f, "user.a"))) == "value");
-    BOOST_TEST(err(xattr_set(fx.ex, fx.me, f, "user.a", bytes("v"), proto::kXattrCreate)) ==
+    BOOST_TEST(err(xattr_set(fx.ex, fx.me, f, "user.a", bytes("v"), p9proto::kXattrCreate)) ==
                EEXIST);
-    BOOST_TEST(err(xattr_set(fx.ex, fx.me, f, "user.b", bytes("v"), proto::kXattrReplace)) ==
+    BOOST_TEST(err(xattr_set(fx.ex, fx.me, f, "user.b", bytes("v"), p9proto::kXattrReplace)) ==
                ENODATA);
-    must(xattr_set(fx.ex, fx.me, f, "user.a", bytes("second"), proto::kXattrReplace));
+    must(xattr_set(fx.ex, fx.me, f, "user.a", bytes("second"), p9proto::kXattrReplace));
     BOOST_TEST(text(must(xattr_get(fx.ex, fx.me, f, "user.a"))) == "second");
-    must(xattr_set(fx.ex, fx.me, f, "user.b", bytes(""), proto::kXattrCreate));
+    must(xattr_set(fx.ex, fx.me, f, "user.b", bytes(""), p9proto::kXattrCreate));
     auto list = text(must(xattr_list(fx.ex, fx.me, f)));
     BOOST_TEST(list.find(std::string("user.a\0", 7)) != std::string::npos);
     BOOST_TEST(list.find(std::string("user.b\0", 7)) != std::string::npos);

@@ -14,7 +14,7 @@
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
 #include "backend/server/session.hpp"
-#include "backend/transport/transport.hpp"
+#include "backend/server/transport.hpp"
 
 namespace xen9p::fuzz {
 

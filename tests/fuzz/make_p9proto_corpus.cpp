@@ -10,7 +10,7 @@
 
 namespace {
 
-bool write(const std::filesystem::path& path, const xen9p::proto::test::Bytes& bytes) {
+bool write(const std::filesystem::path& path, const xen9p::p9proto::test::Bytes& bytes) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(bytes.data()),
               static_cast<std::streamsize>(bytes.size()));
@@ -20,21 +20,21 @@ bool write(const std::filesystem::path& path, const xen9p::proto::test::Bytes& b
 }  // namespace
 
 int main(int argc, char** argv) {
-    using xen9p::proto::test::Wire;
+    using xen9p::p9proto::test::Wire;
     if (argc != 3) {
         std::fprintf(stderr, "usage: %s <corpus directory> <regressions directory>\n", argv[0]);
         return 2;
     }
     const std::filesystem::path dir = argv[1];
     const std::filesystem::path edges = argv[2];
-    for (const auto& s : xen9p::proto::test::request_samples()) {
+    for (const auto& s : xen9p::p9proto::test::request_samples()) {
         if (!write(dir / s.name, s.bytes)) return 1;
     }
-    for (const auto& s : xen9p::proto::test::reply_samples()) {
+    for (const auto& s : xen9p::p9proto::test::reply_samples()) {
         if (!write(dir / s.name, s.bytes)) return 1;
     }
     // Counts and lengths at their limits, each in a correctly framed message.
-    const std::pair<const char*, xen9p::proto::test::Bytes> edge_cases[] = {
+    const std::pair<const char*, xen9p::p9proto::test::Bytes> edge_cases[] = {
         {"edge-twalk-nwname-ffff", Wire().u32(1).u32(2).u16(0xffff).message(110, 1)},
         {"edge-rwalk-nwqid-17", Wire().u16(17).message(111, 1)},
         {"edge-twrite-count-ffffffff", Wire().u32(1).u64(0).u32(0xffffffff).message(118, 1)},

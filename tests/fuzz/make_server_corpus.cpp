@@ -16,16 +16,16 @@
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
+#include "client/client.hpp"
+#include "client/operations.hpp"
 #include "p9proto/open_flags.hpp"
 #include "tests/fuzz/fuzz_export.hpp"
 #include "tests/fuzz/loopback_session.hpp"
-#include "xenring/client/client.hpp"
-#include "xenring/client/operations.hpp"
 
 namespace {
 
 using namespace xen9p;
-namespace p = xen9p::proto;
+namespace p = xen9p::p9proto;
 
 constexpr std::uint32_t kMsize = 8192;  // frames stay below the 64 KiB of len[2]
 

@@ -12,7 +12,7 @@
 
 namespace {
 
-using namespace xen9p::proto;
+using namespace xen9p::p9proto;
 
 constexpr std::uint32_t kMsizes[] = {kMinMsize, 8192, 65536 + 24, 0xffffffff};
 

@@ -82,7 +82,8 @@ World& world() {
 void check_replies(fuzz::LoopbackSession& session) {
     for (const auto& reply : session.replies()) {
         require(reply.bytes.size() <= reply.limit, "reply above msize");
-        require(proto::decode_reply(reply.bytes, reply.limit).has_value(), "reply does not decode");
+        require(p9proto::decode_reply(reply.bytes, reply.limit).has_value(),
+                "reply does not decode");
     }
     session.replies().clear();
 }

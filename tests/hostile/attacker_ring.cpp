@@ -16,7 +16,7 @@ constexpr std::string_view kStateToken = "attacker-backend-state";
 }
 
 Result<std::unique_ptr<AttackerRing>> AttackerRing::start(std::unique_ptr<frontend::Frontend> fe,
-                                                          platform::Xenstore watcher) {
+                                                          xenstore::Xenstore watcher) {
     if (auto watched = watcher.watch(fe->backend_path() + "/state", kStateToken); !watched)
         return std::unexpected(watched.error());
     UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -27,7 +27,7 @@ Result<std::unique_ptr<AttackerRing>> AttackerRing::start(std::unique_ptr<fronte
     return ring;
 }
 
-AttackerRing::AttackerRing(std::unique_ptr<frontend::Frontend> fe, platform::Xenstore watcher,
+AttackerRing::AttackerRing(std::unique_ptr<frontend::Frontend> fe, xenstore::Xenstore watcher,
                            UniqueFd stop)
     : fe_(std::move(fe)), watcher_(std::move(watcher)), stop_(std::move(stop)) {
     for (const frontend::RingMemory& r : fe_->ring_memory()) {
@@ -58,7 +58,7 @@ bool AttackerRing::backend_closing() {
     }
     auto state = watcher_.try_read(fe_->backend_path() + "/state");
     if (!state || !*state) return true;
-    return **state != std::to_string(static_cast<unsigned>(platform::XenbusState::kConnected));
+    return **state != std::to_string(static_cast<unsigned>(xenstore::XenbusState::kConnected));
 }
 
 void AttackerRing::listen() {

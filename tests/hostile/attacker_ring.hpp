@@ -13,11 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "xenring/client/transport.hpp"
-#include "xenring/frontend/frontend.hpp"
+#include "base/unique_fd.hpp"
+#include "client/transport.hpp"
+#include "frontend/frontend.hpp"
 #include "xenring/ring/ring_reader.hpp"
 #include "xenring/ring/ring_writer.hpp"
-#include "xenring/unique_fd.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
 namespace xen9p::hostile {
@@ -26,7 +26,7 @@ class AttackerRing final : public client::ClientTransport {
   public:
     // `watcher`: a xenstore connection of the guest, to hear the backend close.
     static Result<std::unique_ptr<AttackerRing>> start(std::unique_ptr<frontend::Frontend> fe,
-                                                       platform::Xenstore watcher);
+                                                       xenstore::Xenstore watcher);
     // Stops listening, then closes the device as the guest would.
     ~AttackerRing() override;
     AttackerRing(const AttackerRing&) = delete;
@@ -48,7 +48,7 @@ class AttackerRing final : public client::ClientTransport {
         ring::RingReader reader;
     };
 
-    AttackerRing(std::unique_ptr<frontend::Frontend> fe, platform::Xenstore watcher, UniqueFd stop);
+    AttackerRing(std::unique_ptr<frontend::Frontend> fe, xenstore::Xenstore watcher, UniqueFd stop);
     // Thread: takes events and backend state changes, wakes the waiting calls.
     void listen();
     // Whether the backend left Connected (read on the watcher).
@@ -57,7 +57,7 @@ class AttackerRing final : public client::ClientTransport {
     void wait_after(std::unique_lock<std::mutex>& lock, std::uint64_t seen);
 
     std::unique_ptr<frontend::Frontend> fe_;
-    platform::Xenstore watcher_;
+    xenstore::Xenstore watcher_;
     UniqueFd stop_;  // eventfd: listen() returns
     std::vector<Ring> rings_;
     std::mutex mutex_;

@@ -16,17 +16,17 @@
 #include <thread>
 #include <vector>
 
+#include "client/client.hpp"
+#include "client/operations.hpp"
 #include "p9proto/codec.hpp"
 #include "p9proto/dirent.hpp"
 #include "p9proto/open_flags.hpp"
-#include "xenring/client/client.hpp"
-#include "xenring/client/operations.hpp"
 
 namespace xen9p::hostile {
 
 namespace {
 
-namespace p = xen9p::proto;
+namespace p = xen9p::p9proto;
 
 constexpr std::uint32_t kRoot = 0;
 

@@ -11,8 +11,8 @@
 #include <functional>
 #include <string>
 
+#include "client/transport.hpp"
 #include "tests/hostile/daemon_process.hpp"
-#include "xenring/client/transport.hpp"
 
 namespace xen9p::hostile {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "xenring/client/stream_transport.hpp"
+#include "client/stream_transport.hpp"
 
 namespace xen9p::hostile {
 

@@ -19,12 +19,12 @@
 #include <string>
 #include <thread>
 
+#include "client/client.hpp"
+#include "client/operations.hpp"
 #include "p9proto/open_flags.hpp"
 #include "tests/hostile/attacks.hpp"
 #include "tests/hostile/daemon_process.hpp"
 #include "tests/hostile/ring_daemon.hpp"
-#include "xenring/client/client.hpp"
-#include "xenring/client/operations.hpp"
 
 namespace xen9p::hostile {
 
@@ -90,7 +90,7 @@ class Siege {
         BOOST_REQUIRE(client::attach(c, 0, "root", "", 0).has_value());
         const std::string_view name[] = {"witness"};
         BOOST_REQUIRE(client::walk(c, 0, 1, name).has_value());
-        BOOST_REQUIRE(client::lopen(c, 1, proto::dotl::kRdonly).has_value());
+        BOOST_REQUIRE(client::lopen(c, 1, p9proto::dotl::kRdonly).has_value());
         auto data = client::read_all(c, 1);
         BOOST_REQUIRE(data.has_value());
         BOOST_CHECK_EQUAL(std::string(reinterpret_cast<const char*>(data->data()), data->size()),

@@ -8,14 +8,14 @@
 #include <string_view>
 #include <vector>
 
+#include "client/operations.hpp"
 #include "p9proto/codec.hpp"
 #include "p9proto/open_flags.hpp"
-#include "xenring/client/operations.hpp"
 
 namespace xen9p::hostile {
 namespace {
 
-namespace p = xen9p::proto;
+namespace p = xen9p::p9proto;
 
 constexpr std::uint32_t kRoot = 0;
 constexpr std::uint32_t kFile = 1;

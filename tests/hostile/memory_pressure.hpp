@@ -12,9 +12,9 @@
 #include <memory>
 #include <thread>
 
+#include "client/client.hpp"
+#include "client/stream_transport.hpp"
 #include "tests/hostile/attacks.hpp"
-#include "xenring/client/client.hpp"
-#include "xenring/client/stream_transport.hpp"
 
 namespace xen9p::hostile {
 

@@ -15,11 +15,11 @@
 #include <thread>
 #include <vector>
 
+#include "client/client.hpp"
+#include "client/operations.hpp"
 #include "p9proto/open_flags.hpp"
 #include "tests/hostile/daemon_process.hpp"
 #include "tests/hostile/memory_pressure.hpp"
-#include "xenring/client/client.hpp"
-#include "xenring/client/operations.hpp"
 
 namespace xen9p::hostile {
 namespace {
@@ -37,7 +37,7 @@ bool witness_served(const DaemonProcess& daemon) {
     if (!c.negotiate(8192)) return false;
     if (!client::attach(c, 0, "root", "", 0)) return false;
     const std::string_view name[] = {"witness"};
-    if (!client::walk(c, 0, 1, name) || !client::lopen(c, 1, proto::dotl::kRdonly)) return false;
+    if (!client::walk(c, 0, 1, name) || !client::lopen(c, 1, p9proto::dotl::kRdonly)) return false;
     auto data = client::read_all(c, 1);
     return data && std::string(reinterpret_cast<const char*>(data->data()), data->size()) ==
                        DaemonProcess::kWitnessText;

@@ -13,8 +13,8 @@ namespace xen9p::hostile {
 
 namespace {
 
-constexpr platform::DomId kAttacker = 1;
-constexpr platform::DomId kWitness = 2;
+constexpr DomId kAttacker = 1;
+constexpr DomId kWitness = 2;
 
 void write_owned(const std::string& path, std::string_view content, uid_t uid) {
     std::ofstream(path, std::ios::binary) << content;
@@ -48,7 +48,7 @@ RingDaemon::RingDaemon() {
     std::ofstream(outside_ + "/secret", std::ios::binary) << DaemonProcess::kSecretText;
 }
 
-std::string RingDaemon::add_guest(platform::DomId domid, const std::string& name) {
+std::string RingDaemon::add_guest(DomId domid, const std::string& name) {
     BOOST_REQUIRE(sim_->toolstack().create_domain(domid, name).has_value());
     auto path = sim_->make_export(name, domid);
     BOOST_REQUIRE(path.has_value());
@@ -66,7 +66,7 @@ std::string RingDaemon::add_guest(platform::DomId domid, const std::string& name
 std::unique_ptr<AttackerRing> RingDaemon::attacker() {
     auto fe = sim_->connect(kAttacker);
     BOOST_REQUIRE_MESSAGE(fe.has_value(), "guest 1 cannot connect its device");
-    auto watcher = platform::Xenstore::open_socket(
+    auto watcher = xenstore::Xenstore::open_socket(
         frontend::sim_xenstore_socket(sim_->dir().string(), kAttacker));
     BOOST_REQUIRE(watcher.has_value());
     auto ring = AttackerRing::start(std::move(*fe), std::move(*watcher));

@@ -42,7 +42,7 @@ class RingDaemon {
     std::size_t max_in_flight_seen() const;
 
   private:
-    std::string add_guest(platform::DomId domid, const std::string& name);
+    std::string add_guest(DomId domid, const std::string& name);
 
     std::unique_ptr<simxen::SimXen> sim_;
     std::string export_;

@@ -7,7 +7,7 @@
 #include "tests/p9proto/print.hpp"
 #include "tests/p9proto/samples.hpp"
 
-namespace xen9p::proto::test {
+namespace xen9p::p9proto::test {
 namespace {
 
 constexpr std::uint32_t kMsize = 8192;
@@ -223,4 +223,4 @@ BOOST_AUTO_TEST_CASE(encoding_into_every_too_small_buffer_is_refused_without_wri
 
 BOOST_AUTO_TEST_SUITE_END()
 
-}  // namespace xen9p::proto::test
+}  // namespace xen9p::p9proto::test

@@ -13,7 +13,7 @@
 #include "tests/p9proto/print.hpp"
 #include "tests/p9proto/wire.hpp"
 
-namespace xen9p::proto::test {
+namespace xen9p::p9proto::test {
 
 BOOST_AUTO_TEST_SUITE(dirent)
 
@@ -211,4 +211,4 @@ BOOST_AUTO_TEST_CASE(msize_below_the_minimum_is_refused_with_einval) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-}  // namespace xen9p::proto::test
+}  // namespace xen9p::p9proto::test

@@ -7,7 +7,7 @@
 #include "tests/p9proto/print.hpp"
 #include "tests/p9proto/wire.hpp"
 
-namespace xen9p::proto::test {
+namespace xen9p::p9proto::test {
 namespace {
 
 constexpr std::uint32_t kMsize = 8192;
@@ -372,4 +372,4 @@ BOOST_AUTO_TEST_CASE(data_reply_header_matches_the_full_encoding) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-}  // namespace xen9p::proto::test
+}  // namespace xen9p::p9proto::test

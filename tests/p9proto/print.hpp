@@ -10,14 +10,14 @@
 
 #include "p9proto/codec.hpp"
 
-namespace xen9p::proto {
+namespace xen9p::p9proto {
 inline std::ostream& boost_test_print_type(std::ostream& os, DecodeFailure f) {
     return os << to_string(f);
 }
 inline std::ostream& boost_test_print_type(std::ostream& os, EncodeFailure f) {
     return os << to_string(f);
 }
-}  // namespace xen9p::proto
+}  // namespace xen9p::p9proto
 
 namespace boost::test_tools::tt_detail {
 template <class T>

@@ -2,7 +2,7 @@
 
 #include <array>
 
-namespace xen9p::proto::test {
+namespace xen9p::p9proto::test {
 namespace {
 
 std::uint8_t t(MsgType type) {
@@ -244,4 +244,4 @@ std::vector<ReplySample> reply_samples() {
     return s;
 }
 
-}  // namespace xen9p::proto::test
+}  // namespace xen9p::p9proto::test

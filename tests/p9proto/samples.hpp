@@ -8,7 +8,7 @@
 #include "p9proto/messages.hpp"
 #include "tests/p9proto/wire.hpp"
 
-namespace xen9p::proto::test {
+namespace xen9p::p9proto::test {
 
 struct RequestSample {
     std::string name;
@@ -25,4 +25,4 @@ struct ReplySample {
 std::vector<RequestSample> request_samples();
 std::vector<ReplySample> reply_samples();
 
-}  // namespace xen9p::proto::test
+}  // namespace xen9p::p9proto::test

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace xen9p::proto::test {
+namespace xen9p::p9proto::test {
 
 using Bytes = std::vector<std::byte>;
 
@@ -80,4 +80,4 @@ inline void set_size(Bytes& msg, std::uint32_t size) {
         msg[i] = static_cast<std::byte>((size >> (8 * i)) & 0xff);
 }
 
-}  // namespace xen9p::proto::test
+}  // namespace xen9p::p9proto::test

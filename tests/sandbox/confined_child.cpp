@@ -10,7 +10,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
 
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace xen9p::test {
 

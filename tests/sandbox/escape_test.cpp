@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "backend/worker/confinement.hpp"
+#include "base/unique_fd.hpp"
 #include "tests/sandbox/confined_child.hpp"
-#include "xenring/unique_fd.hpp"
 
 namespace xen9p::test {
 namespace {
@@ -109,10 +109,10 @@ class Attacker {
         fs::ExportConfig config;
         config.model = t_.model;
         config.limits.max_files = 100000;  // the usage scan runs confined too
-        auto confined = daemon::confine_worker(policy, config);
+        auto confined = worker::confine_worker(policy, config);
         if (!confined) {
             say("FAIL confine_worker: " +
-                std::string(daemon::confinement_step_name(confined.error().step)) + ": " +
+                std::string(worker::confinement_step_name(confined.error().step)) + ": " +
                 confined.error().error.message());
             return 1;
         }

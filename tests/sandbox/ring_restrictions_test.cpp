@@ -46,7 +46,7 @@ int submit_foreign_ops(int last_op, const std::filesystem::path& export_dir) {
     policy.uid = kWorkerUid;
     policy.gid = kWorkerGid;
     policy.root = export_dir;
-    auto confined = daemon::confine_worker(policy, fs::ExportConfig{});
+    auto confined = worker::confine_worker(policy, fs::ExportConfig{});
     if (!confined) return 10;
     io::EventLoop& loop = confined->loop;
     std::vector<Result> results(static_cast<std::size_t>(last_op) + 1);

@@ -24,7 +24,7 @@
 #include <string>
 
 #include "backend/sandbox/sandbox.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace fs = std::filesystem;
 using xen9p::UniqueFd;

@@ -23,11 +23,11 @@
 #include <thread>
 #include <vector>
 
+#include "base/unique_fd.hpp"
+#include "client/client.hpp"
+#include "client/operations.hpp"
+#include "client/stream_transport.hpp"
 #include "tests/sandbox/confined_child.hpp"
-#include "xenring/client/client.hpp"
-#include "xenring/client/operations.hpp"
-#include "xenring/client/stream_transport.hpp"
-#include "xenring/unique_fd.hpp"
 
 namespace xen9p::test {
 namespace {

@@ -18,8 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "base/unique_fd.hpp"
 #include "tests/server/server_fixture.hpp"
-#include "xenring/unique_fd.hpp"
 
 extern char** environ;
 

@@ -11,7 +11,7 @@
 namespace xen9p::server::test {
 namespace {
 
-using namespace proto;
+using namespace p9proto;
 
 constexpr std::uint32_t kMountMsize = 262144;
 

@@ -12,7 +12,7 @@
 namespace xen9p::server::test {
 namespace {
 
-using namespace proto;
+using namespace p9proto;
 
 std::span<const std::byte> bytes_of(std::string_view s) {
     return std::as_bytes(std::span(s.data(), s.size()));

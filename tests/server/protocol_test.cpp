@@ -10,7 +10,7 @@
 namespace xen9p::server::test {
 namespace {
 
-using namespace proto;
+using namespace p9proto;
 
 std::string pattern(std::size_t size) {
     std::string out(size, '\0');

@@ -23,10 +23,10 @@
 #include "backend/io/event_loop.hpp"
 #include "backend/server/server.hpp"
 #include "backend/transport/listener.hpp"
-#include "xenring/client/client.hpp"
-#include "xenring/client/operations.hpp"
-#include "xenring/client/stream_transport.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
+#include "client/client.hpp"
+#include "client/operations.hpp"
+#include "client/stream_transport.hpp"
 
 namespace xen9p::server::test {
 
@@ -140,9 +140,10 @@ class SocketServer {
         auto loop = io::EventLoop::create();
         if (!loop) return ready.set_value(loop.error().value);
         Server server(*loop, *ex, session);
-        auto address = ListenAddress::parse(tcp_ ? "tcp:127.0.0.1:0" : "unix:" + socket_);
+        auto address =
+            transport::ListenAddress::parse(tcp_ ? "tcp:127.0.0.1:0" : "unix:" + socket_);
         if (!address) return ready.set_value(address.error().value);
-        auto listener = Listener::open(
+        auto listener = transport::Listener::open(
             *loop, *address, 1024 * 1024 + 24,
             [&server](std::unique_ptr<Transport> transport) { server.add(std::move(transport)); },
             std::make_shared<log::RateLimiter>());
@@ -165,15 +166,15 @@ class SocketServer {
 };
 
 // Walks `names` from fid 1 to `newfid`.
-inline Result<std::vector<proto::Qid>> walk(client::Client& c, std::uint32_t newfid,
-                                            std::vector<std::string_view> names,
-                                            std::uint32_t from = 1) {
+inline Result<std::vector<p9proto::Qid>> walk(client::Client& c, std::uint32_t newfid,
+                                              std::vector<std::string_view> names,
+                                              std::uint32_t from = 1) {
     return client::walk(c, from, newfid, names);
 }
 
 // Sends `body` and returns its reply as R (Rlerror as its errno).
 template <class R>
-Result<R> call(client::Client& c, const proto::RequestBody& body) {
+Result<R> call(client::Client& c, const p9proto::RequestBody& body) {
     auto reply = c.call(body);
     if (!reply) return std::unexpected(reply.error());
     auto r = client::expect<R>(*reply);

@@ -9,7 +9,7 @@
 namespace xen9p::server::test {
 namespace {
 
-using namespace proto;
+using namespace p9proto;
 
 std::size_t encode_request(const Request& request, std::vector<std::byte>& buffer) {
     auto size = encode(request, buffer);

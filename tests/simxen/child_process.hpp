@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::simxen {
 

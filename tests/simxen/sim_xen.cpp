@@ -28,15 +28,15 @@ Result<std::unique_ptr<SimXen>> SimXen::start(const Binaries& binaries) {
     sim->sim_ = std::move(*child);
     const auto socket = (sim->dir_ / "xenstored.sock").string();
     // A socket file exists from bind(); connects are refused until listen().
-    Result<platform::Xenstore> xs = fail(ECONNREFUSED);
+    Result<xenstore::Xenstore> xs = fail(ECONNREFUSED);
     if (!wait_until([&] {
             if (!fsys::exists(sim->dir_ / "hypervisor.sock") || !fsys::exists(socket)) return false;
-            xs = platform::Xenstore::open_socket(socket);
+            xs = xenstore::Xenstore::open_socket(socket);
             return xs.has_value() || xs.error() != Errno{ECONNREFUSED};
         }))
         return fail(ETIMEDOUT);
     if (!xs) return std::unexpected(xs.error());
-    auto waiter = platform::Xenstore::open_socket(socket);
+    auto waiter = xenstore::Xenstore::open_socket(socket);
     if (!waiter) return std::unexpected(waiter.error());
     sim->xs_ = std::move(*xs);
     sim->toolstack_ = std::make_unique<sim::Toolstack>(*sim->xs_, std::move(*waiter));
@@ -53,7 +53,7 @@ SimXen::~SimXen() {
     fsys::remove_all(dir_, ignored);
 }
 
-Result<fsys::path> SimXen::make_export(const std::string& name, platform::DomId domid) {
+Result<fsys::path> SimXen::make_export(const std::string& name, DomId domid) {
     const fsys::path path = dir_ / "exports" / name;
     std::error_code ec;
     fsys::create_directories(path, ec);
@@ -87,10 +87,10 @@ Status SimXen::start_daemon(const std::vector<std::string>& extra) {
 }
 
 Result<std::string> SimXen::daemon_status() {
-    return daemon::control_query(control_socket(), "status");
+    return control::control_query(control_socket(), "status");
 }
 
-Result<std::unique_ptr<frontend::Frontend>> SimXen::connect(platform::DomId domid, unsigned devid,
+Result<std::unique_ptr<frontend::Frontend>> SimXen::connect(DomId domid, unsigned devid,
                                                             std::chrono::milliseconds timeout) {
     frontend::FrontendConfig config;
     config.platform_spec = "sim:" + dir_.string();
@@ -103,7 +103,7 @@ Result<std::unique_ptr<frontend::Frontend>> SimXen::connect(platform::DomId domi
 
 namespace {
 
-void append_tree(platform::Xenstore& xs, const std::string& path, int depth, std::string& out) {
+void append_tree(xenstore::Xenstore& xs, const std::string& path, int depth, std::string& out) {
     auto children = xs.directory(path);
     if (!children) return;
     for (const auto& child : *children) {
@@ -136,7 +136,7 @@ std::string proc_status_field(pid_t pid, const std::string& key) {
     return "";
 }
 
-std::optional<pid_t> worker_pid(const std::string& status, platform::DomId domid, unsigned devid) {
+std::optional<pid_t> worker_pid(const std::string& status, DomId domid, unsigned devid) {
     std::istringstream lines(status);
     std::string line;
     const std::string dom =

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
+#include "frontend/frontend.hpp"
+#include "sim/toolstack.hpp"
 #include "tests/simxen/child_process.hpp"
-#include "xenring/frontend/frontend.hpp"
-#include "xenring/sim_xenstore/toolstack.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
 namespace xen9p::simxen {
@@ -33,12 +33,12 @@ class SimXen {
     ~SimXen();
 
     const std::filesystem::path& dir() const { return dir_; }
-    platform::Xenstore& xs() { return *xs_; }
+    xenstore::Xenstore& xs() { return *xs_; }
     sim::Toolstack& toolstack() { return *toolstack_; }
 
     // A directory under dir()/exports owned by the worker uid of `domid`, as
     // the security model `none` needs.
-    Result<std::filesystem::path> make_export(const std::string& name, platform::DomId domid);
+    Result<std::filesystem::path> make_export(const std::string& name, DomId domid);
 
     // `xen9pd run --xen sim:DIR` with allowed root dir()/exports, the test uid
     // range and the control socket in dir(), plus `extra` arguments.
@@ -51,7 +51,7 @@ class SimXen {
 
     // The guest side of device `devid` of `domid`: the Linux trans_xen handshake.
     Result<std::unique_ptr<frontend::Frontend>> connect(
-        platform::DomId domid, unsigned devid = 0,
+        DomId domid, unsigned devid = 0,
         std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
     // The xenstore subtree under `path`, one `key = "value"` line per node.
@@ -65,7 +65,7 @@ class SimXen {
     std::filesystem::path dir_;
     std::optional<ChildProcess> sim_;
     std::optional<ChildProcess> daemon_;
-    std::optional<platform::Xenstore> xs_;
+    std::optional<xenstore::Xenstore> xs_;
     std::unique_ptr<sim::Toolstack> toolstack_;
 };
 
@@ -73,7 +73,6 @@ class SimXen {
 std::string proc_status_field(pid_t pid, const std::string& key);
 
 // The worker pid of a device from `xen9pd status` output (nullopt if none).
-std::optional<pid_t> worker_pid(const std::string& status, platform::DomId domid,
-                                unsigned devid = 0);
+std::optional<pid_t> worker_pid(const std::string& status, DomId domid, unsigned devid = 0);
 
 }  // namespace xen9p::simxen

@@ -9,7 +9,7 @@
 namespace xen9p::stats::test {
 
 using namespace std::chrono_literals;
-using proto::MsgType;
+using p9proto::MsgType;
 
 BOOST_AUTO_TEST_CASE(percentiles_are_bucket_upper_bounds_and_max_is_exact) {
     OpStats ops;

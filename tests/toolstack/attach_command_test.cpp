@@ -16,9 +16,9 @@ struct AttachFixture : GuestsFixture {
     // `xen9pd attach` with --xen and --config pointing at this fixture.
     CommandResult attach(std::vector<std::string> args) {
         args.insert(args.end(), {"--xen", "sim:" + dir, "--config", exports.config});
-        return run_command(daemon::attach_command, args);
+        return run_command(cli::attach_command, args);
     }
-    std::vector<toolstack::ExistingDevice> devices(platform::DomId domid) {
+    std::vector<toolstack::ExistingDevice> devices(DomId domid) {
         toolstack::DeviceNodes nodes(xs, dom0());
         return nodes.list(domid).value();
     }
@@ -176,7 +176,7 @@ BOOST_AUTO_TEST_CASE(every_invalid_request_is_refused_with_one_line_and_nothing_
             CommandResult result;
             if (own_config) {
                 args.insert(args.end(), {"--xen", "sim:" + dir});
-                result = run_command(daemon::attach_command, args);
+                result = run_command(cli::attach_command, args);
             } else {
                 result = attach(args);
             }

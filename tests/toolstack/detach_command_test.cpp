@@ -26,7 +26,7 @@ struct DetachFixture : GuestsFixture {
     }
     CommandResult detach(std::vector<std::string> args) {
         args.insert(args.end(), {"--xen", "sim:" + dir, "--config", exports.config});
-        return run_command(daemon::detach_command, args);
+        return run_command(cli::detach_command, args);
     }
     ExportDirs exports;
     const std::string be0 = "/local/domain/0/backend/9pfs/5/0";

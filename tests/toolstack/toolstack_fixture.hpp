@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "tests/xenring_xenstore/fixture.hpp"
-#include "xenring/sim_xenstore/toolstack.hpp"
+#include "sim/toolstack.hpp"
+#include "tests/sim_xenstored/fixture.hpp"
 
 namespace xen9p::test {
 

@@ -15,8 +15,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "xenring/sim_hypervisor/sim_hypervisor.hpp"
-#include "xenring/unique_fd.hpp"
+#include "base/unique_fd.hpp"
+#include "sim/sim_hypervisor.hpp"
 
 namespace xen9p::test {
 

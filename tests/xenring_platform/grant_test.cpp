@@ -9,13 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "sim/grant_sharer.hpp"
+#include "sim/handle_probe.hpp"
 #include "tests/xenring_platform/fixture.hpp"
 #include "xenring/platform/platform.hpp"
 #include "xenring/platform/sim_platform.hpp"
-#include "xenring/sim_hypervisor/handle_probe.hpp"
 
 using namespace xen9p;
 using namespace xen9p::platform;
+using xen9p::sim::GrantSharer;
+using xen9p::sim::open_grant_sharer;
 using xen9p::test::ChildProcess;
 using xen9p::test::kGuest;
 using xen9p::test::recv_value;
@@ -175,8 +178,8 @@ BOOST_AUTO_TEST_CASE(a_closed_mapper_maps_nothing_more_while_its_mappings_stay_u
     auto held = sim::connections_of(::getpid(), sim_socket(dir, 0));
     BOOST_REQUIRE(held.has_value());
     BOOST_REQUIRE(!held->empty());
-    sim::Request map;
-    map.op = sim::Op::map;
+    platform::sim_protocol::Request map;
+    map.op = platform::sim_protocol::Op::map;
     map.domid = kGuest;
     map.count = 1;
     map.refs[0] = g.spare_ref;

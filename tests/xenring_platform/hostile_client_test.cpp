@@ -10,14 +10,17 @@
 #include <cstring>
 #include <vector>
 
+#include "sim/grant_sharer.hpp"
 #include "tests/xenring_platform/fixture.hpp"
+#include "xenring/platform/fd_passing.hpp"
 #include "xenring/platform/platform.hpp"
 #include "xenring/platform/sim_platform.hpp"
-#include "xenring/sim_hypervisor/fd_passing.hpp"
-#include "xenring/sim_hypervisor/protocol.hpp"
+#include "xenring/platform/sim_protocol.hpp"
 
 using namespace xen9p;
 using namespace xen9p::platform;
+using xen9p::sim::GrantSharer;
+using xen9p::sim::open_grant_sharer;
 using xen9p::test::kGuest;
 using xen9p::test::SimFixture;
 
@@ -34,10 +37,10 @@ UniqueFd raw_connect(const std::filesystem::path& path) {
 
 // The reply's errno, 0 for success, -1 when the service hung up.
 int raw_call(int fd, std::span<const std::byte> bytes) {
-    if (!sim::send_message(fd, bytes)) return -1;
-    sim::Reply reply;
-    auto got = sim::receive_message(fd, std::as_writable_bytes(std::span(&reply, 1)));
-    if (!got || got->size < sim::kReplyHeader) return -1;
+    if (!platform::send_message(fd, bytes)) return -1;
+    platform::sim_protocol::Reply reply;
+    auto got = platform::receive_message(fd, std::as_writable_bytes(std::span(&reply, 1)));
+    if (!got || got->size < platform::sim_protocol::kReplyHeader) return -1;
     return reply.error;
 }
 
@@ -53,59 +56,60 @@ BOOST_AUTO_TEST_CASE(malformed_requests_are_refused_and_the_service_survives) {
 
     auto fd = raw_connect(sim_socket(dir, 0));
     BOOST_REQUIRE(fd);
-    sim::Request req{};
+    platform::sim_protocol::Request req{};
     const auto whole = std::as_bytes(std::span(&req, 1));
     // Nothing before the connection names its device, and only once.
-    req.op = sim::Op::map;
+    req.op = platform::sim_protocol::Op::map;
     req.domid = kGuest;
     req.count = 1;
     BOOST_TEST(raw_call(fd.get(), whole) == ENOTTY);
-    req.op = sim::Op::open;
+    req.op = platform::sim_protocol::Op::open;
     req.arg = 0;
     BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
-    req.arg = static_cast<std::uint32_t>(sim::Device::grant_mapper);
+    req.arg = static_cast<std::uint32_t>(platform::sim_protocol::Device::grant_mapper);
     BOOST_TEST(raw_call(fd.get(), whole) == 0);
     BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
     // Another device's request, as an ioctl on the wrong device.
-    req.op = sim::Op::bind_interdomain;
+    req.op = platform::sim_protocol::Op::bind_interdomain;
     BOOST_TEST(raw_call(fd.get(), whole) == ENOTTY);
     // A map that claims more refs than it carries.
-    req.op = sim::Op::map;
+    req.op = platform::sim_protocol::Op::map;
     req.domid = kGuest;
     req.count = 3;
-    BOOST_TEST(raw_call(fd.get(), whole.first(sim::kRequestHeader + 4)) == EINVAL);
+    BOOST_TEST(raw_call(fd.get(), whole.first(platform::sim_protocol::kRequestHeader + 4)) ==
+               EINVAL);
     // Too many refs, a domid out of range, an unknown op.
-    req.count = sim::kMaxRefsPerMap + 1;
+    req.count = platform::sim_protocol::kMaxRefsPerMap + 1;
     BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
     req.count = 1;
     req.domid = 70000;
     BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
-    req.op = static_cast<sim::Op>(999);
+    req.op = static_cast<platform::sim_protocol::Op>(999);
     BOOST_TEST(raw_call(fd.get(), whole) == ENOSYS);
     // Unmapping what is not ours; granting before sharing memory.
-    req.op = sim::Op::unmap;
+    req.op = platform::sim_protocol::Op::unmap;
     req.arg = 12345;
     BOOST_TEST(raw_call(fd.get(), whole) == ENOENT);
     fd = raw_connect(sim_socket(dir, 0));
     BOOST_REQUIRE(fd);
-    req.op = sim::Op::open;
-    req.arg = static_cast<std::uint32_t>(sim::Device::grant_sharer);
+    req.op = platform::sim_protocol::Op::open;
+    req.arg = static_cast<std::uint32_t>(platform::sim_protocol::Device::grant_sharer);
     BOOST_TEST(raw_call(fd.get(), whole) == 0);
-    req.op = sim::Op::grant;
+    req.op = platform::sim_protocol::Op::grant;
     req.domid = 0;
     req.arg = 0;
     BOOST_TEST(raw_call(fd.get(), whole) == EINVAL);
     // Sharing "memory" that is not big enough.
-    req.op = sim::Op::share_memory;
+    req.op = platform::sim_protocol::Op::share_memory;
     req.arg = 1000;
     const int not_memory = ::eventfd(0, EFD_CLOEXEC);
     BOOST_REQUIRE(not_memory >= 0);
-    BOOST_TEST(
-        sim::send_message(fd.get(), whole.first(sim::kRequestHeader), std::span(&not_memory, 1))
-            .has_value());
+    BOOST_TEST(platform::send_message(fd.get(), whole.first(platform::sim_protocol::kRequestHeader),
+                                      std::span(&not_memory, 1))
+                   .has_value());
     ::close(not_memory);
-    sim::Reply reply;
-    auto got = sim::receive_message(fd.get(), std::as_writable_bytes(std::span(&reply, 1)));
+    platform::sim_protocol::Reply reply;
+    auto got = platform::receive_message(fd.get(), std::as_writable_bytes(std::span(&reply, 1)));
     BOOST_REQUIRE(got);
     BOOST_TEST(reply.error == EINVAL);
     // A runt message drops the connection.

@@ -3,9 +3,12 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "sim/grant_sharer.hpp"
 #include "xenring/platform/platform.hpp"
 
 using namespace xen9p::platform;
+using xen9p::sim::GrantSharer;
+using xen9p::sim::open_grant_sharer;
 
 BOOST_AUTO_TEST_SUITE(platform_selection)
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <utility>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 #include "xenring/platform/grant_mapper.hpp"
 
 namespace xen9p::platform {

@@ -8,11 +8,11 @@
 #include <span>
 #include <utility>
 
-#include "p9proto/errno.hpp"
+#include "base/domid.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::platform {
 
-using DomId = std::uint16_t;
 using GrantRef = std::uint32_t;
 
 // A contiguous mapping of granted pages; unmapped on destruction.
@@ -62,19 +62,6 @@ class GrantMapper {
     // `writable`.
     virtual Result<GrantMapping> map(DomId domid, std::span<const GrantRef> refs,
                                      bool writable) = 0;
-};
-
-// Guest side: the pages a domain offers to others.
-class GrantSharer {
-  public:
-    virtual ~GrantSharer() = default;
-
-    // Our shareable memory: a whole number of 4 KiB pages.
-    virtual std::span<std::byte> memory() = 0;
-    // Grants page `page` of memory() to `domid`.
-    virtual Result<GrantRef> grant(DomId domid, std::size_t page, bool writable) = 0;
-    // Ends a grant. EBUSY while the grantee still maps it (as in Xen).
-    virtual Status revoke(GrantRef ref) = 0;
 };
 
 }  // namespace xen9p::platform

@@ -13,6 +13,15 @@ namespace {
 
 constexpr std::string_view kSimPrefix = "sim:";
 
+PlatformError xen_failure(const char* what, Errno err) {
+    std::string message = std::string("cannot open ") + what + ": " + err.message();
+    if (!std::filesystem::exists("/dev/xen"))
+        message += " (no /dev/xen: this is not a Xen dom0; use the sim platform, \"sim:<dir>\")";
+    return {err, std::move(message)};
+}
+
+}  // namespace
+
 std::optional<std::filesystem::path> sim_dir(std::string_view spec) {
     if (!spec.starts_with(kSimPrefix) || spec.size() == kSimPrefix.size()) return std::nullopt;
     return std::filesystem::path(spec.substr(kSimPrefix.size()));
@@ -23,19 +32,10 @@ PlatformError bad_spec(std::string_view spec) {
             "unknown platform \"" + std::string(spec) + "\" (expected \"xen\" or \"sim:<dir>\")"};
 }
 
-PlatformError xen_failure(const char* what, Errno err) {
-    std::string message = std::string("cannot open ") + what + ": " + err.message();
-    if (!std::filesystem::exists("/dev/xen"))
-        message += " (no /dev/xen: this is not a Xen dom0; use the sim platform, \"sim:<dir>\")";
-    return {err, std::move(message)};
-}
-
 PlatformError sim_failure(const std::filesystem::path& socket, Errno err) {
     return {err,
             "cannot reach the simulated hypervisor at " + socket.string() + ": " + err.message()};
 }
-
-}  // namespace
 
 Opened<GrantMapper> open_grant_mapper(std::string_view spec, DomId self) {
     if (spec == "xen") {
@@ -67,18 +67,6 @@ Opened<EventChannel> open_event_channel(std::string_view spec, DomId self) {
     auto channel = SimEventChannel::open(socket);
     if (!channel) return std::unexpected(sim_failure(socket, channel.error()));
     return std::move(*channel);
-}
-
-Opened<GrantSharer> open_grant_sharer(std::string_view spec, DomId self, std::size_t pages) {
-    if (spec == "xen")
-        return std::unexpected(
-            PlatformError{Errno{ENOTSUP}, "granting pages is only simulated (\"sim:<dir>\")"});
-    const auto dir = sim_dir(spec);
-    if (!dir) return std::unexpected(bad_spec(spec));
-    const auto socket = sim_socket(*dir, self);
-    auto sharer = SimGrantSharer::open(socket, pages);
-    if (!sharer) return std::unexpected(sim_failure(socket, sharer.error()));
-    return std::move(*sharer);
 }
 
 }  // namespace xen9p::platform

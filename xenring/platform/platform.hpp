@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <expected>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,7 +27,12 @@ using Opened = std::expected<std::unique_ptr<T>, PlatformError>;
 // As domain `self` (0 = dom0, the backend).
 Opened<GrantMapper> open_grant_mapper(std::string_view spec, DomId self = 0);
 Opened<EventChannel> open_event_channel(std::string_view spec, DomId self = 0);
-// Guest side, `pages` pages of shareable memory; sim only.
-Opened<GrantSharer> open_grant_sharer(std::string_view spec, DomId self, std::size_t pages);
+
+// The directory of a "sim:<dir>" spec; nullopt for any other spec.
+std::optional<std::filesystem::path> sim_dir(std::string_view spec);
+// What opening reports for a spec that names no platform, and for a simulated
+// hypervisor that does not answer at `socket`.
+PlatformError bad_spec(std::string_view spec);
+PlatformError sim_failure(const std::filesystem::path& socket, Errno err);
 
 }  // namespace xen9p::platform

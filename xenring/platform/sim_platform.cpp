@@ -10,17 +10,17 @@
 #include <cstring>
 #include <string>
 
-#include "xenring/sim_hypervisor/fd_passing.hpp"
+#include "xenring/platform/fd_passing.hpp"
 
 namespace xen9p::platform {
 
-using sim::kPageSize;
-using sim::Op;
-using sim::Reply;
-using sim::Request;
+using sim_protocol::kPageSize;
+using sim_protocol::Op;
+using sim_protocol::Reply;
+using sim_protocol::Request;
 
 Result<SimConnection> SimConnection::connect(const std::filesystem::path& socket,
-                                             sim::Device device) {
+                                             sim_protocol::Device device) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     const std::string p = socket.string();
@@ -41,18 +41,19 @@ Result<SimConnection> SimConnection::connect(const std::filesystem::path& socket
 Result<SimConnection::Answer> SimConnection::call(const Request& request,
                                                   std::span<const int> fds) {
     const std::size_t refs = request.op == Op::map ? request.count : 0;
-    if (refs > sim::kMaxRefsPerMap) return fail(EINVAL);
-    const auto bytes = std::as_bytes(std::span(&request, 1)).first(sim::kRequestHeader + refs * 4);
-    if (auto st = sim::send_message(sock_.get(), bytes, fds); !st)
-        return std::unexpected(st.error());
+    if (refs > sim_protocol::kMaxRefsPerMap) return fail(EINVAL);
+    const auto bytes =
+        std::as_bytes(std::span(&request, 1)).first(sim_protocol::kRequestHeader + refs * 4);
+    if (auto st = send_message(sock_.get(), bytes, fds); !st) return std::unexpected(st.error());
     Answer answer{std::make_unique<Reply>(), {}};
     auto got =
-        sim::receive_message(sock_.get(), std::as_writable_bytes(std::span(answer.reply.get(), 1)));
+        receive_message(sock_.get(), std::as_writable_bytes(std::span(answer.reply.get(), 1)));
     if (!got) return std::unexpected(got.error());
     if (got->size == 0) return fail(ECONNRESET);
-    if (got->size < sim::kReplyHeader) return fail(EPROTO);
+    if (got->size < sim_protocol::kReplyHeader) return fail(EPROTO);
     if (answer.reply->error != 0) return fail(answer.reply->error);
-    if (got->size < sim::kReplyHeader + std::size_t{answer.reply->count} * 8) return fail(EPROTO);
+    if (got->size < sim_protocol::kReplyHeader + std::size_t{answer.reply->count} * 8)
+        return fail(EPROTO);
     answer.fds = std::move(got->fds);
     return answer;
 }
@@ -63,7 +64,7 @@ std::filesystem::path sim_socket(const std::filesystem::path& dir, DomId self) {
 }
 
 Result<std::unique_ptr<SimGrantMapper>> SimGrantMapper::open(const std::filesystem::path& socket) {
-    auto conn = SimConnection::connect(socket, sim::Device::grant_mapper);
+    auto conn = SimConnection::connect(socket, sim_protocol::Device::grant_mapper);
     if (!conn) return std::unexpected(conn.error());
     return std::unique_ptr<SimGrantMapper>(new SimGrantMapper(std::move(*conn)));
 }
@@ -77,7 +78,7 @@ SimGrantMapper::~SimGrantMapper() {
 
 Result<GrantMapping> SimGrantMapper::map(DomId domid, std::span<const GrantRef> refs,
                                          bool writable) {
-    if (refs.empty() || refs.size() > sim::kMaxRefsPerMap) return fail(EINVAL);
+    if (refs.empty() || refs.size() > sim_protocol::kMaxRefsPerMap) return fail(EINVAL);
     auto req = std::make_unique<Request>();
     req->op = Op::map;
     req->domid = domid;
@@ -127,56 +128,9 @@ Result<GrantMapping> SimGrantMapper::map(DomId domid, std::span<const GrantRef> 
                         });
 }
 
-Result<std::unique_ptr<SimGrantSharer>> SimGrantSharer::open(const std::filesystem::path& socket,
-                                                             std::size_t pages) {
-    if (pages == 0 || pages > (std::size_t{1} << 20)) return fail(EINVAL);
-    auto conn = SimConnection::connect(socket, sim::Device::grant_sharer);
-    if (!conn) return std::unexpected(conn.error());
-    UniqueFd memfd(::memfd_create("xen9p-guest", MFD_CLOEXEC));
-    if (!memfd) return fail_errno();
-    const std::size_t length = pages * kPageSize;
-    if (::ftruncate(memfd.get(), static_cast<off_t>(length)) != 0) return fail_errno();
-    void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0);
-    if (base == MAP_FAILED) return fail_errno();
-    std::unique_ptr<SimGrantSharer> sharer(
-        new SimGrantSharer(std::move(*conn), {static_cast<std::byte*>(base), length}));
-    Request req;
-    req.op = Op::share_memory;
-    req.arg = static_cast<std::uint32_t>(pages);
-    const int fd = memfd.get();
-    auto answer = sharer->conn_.call(req, std::span(&fd, 1));
-    if (!answer) return std::unexpected(answer.error());
-    return sharer;
-}
-
-SimGrantSharer::~SimGrantSharer() {
-    ::munmap(memory_.data(), memory_.size());
-}
-
-Result<GrantRef> SimGrantSharer::grant(DomId domid, std::size_t page, bool writable) {
-    if (page >= memory_.size() / kPageSize) return fail(EINVAL);
-    Request req;
-    req.op = Op::grant;
-    req.domid = domid;
-    req.arg = static_cast<std::uint32_t>(page);
-    req.writable = writable ? 1 : 0;
-    auto answer = conn_.call(req);
-    if (!answer) return std::unexpected(answer.error());
-    return answer->reply->value;
-}
-
-Status SimGrantSharer::revoke(GrantRef ref) {
-    Request req;
-    req.op = Op::revoke;
-    req.arg = ref;
-    auto answer = conn_.call(req);
-    if (!answer) return std::unexpected(answer.error());
-    return {};
-}
-
 Result<std::unique_ptr<SimEventChannel>> SimEventChannel::open(
     const std::filesystem::path& socket) {
-    auto conn = SimConnection::connect(socket, sim::Device::event_channel);
+    auto conn = SimConnection::connect(socket, sim_protocol::Device::event_channel);
     if (!conn) return std::unexpected(conn.error());
     UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll) return fail_errno();

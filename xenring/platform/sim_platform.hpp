@@ -1,5 +1,5 @@
 // The sim platform: grant mapping, grant sharing and event channels as clients
-// of the simulated hypervisor (xenring/sim_hypervisor). The socket connected to
+// of the simulated hypervisor (sim/). The socket connected to
 // decides which domain we are. Each object is used from one thread at a time,
 // like the libxengnttab/libxenevtchn handles it stands in for.
 #pragma once
@@ -11,10 +11,10 @@
 #include <span>
 #include <vector>
 
+#include "base/unique_fd.hpp"
 #include "xenring/platform/event_channel.hpp"
 #include "xenring/platform/grant_mapper.hpp"
-#include "xenring/sim_hypervisor/protocol.hpp"
-#include "xenring/unique_fd.hpp"
+#include "xenring/platform/sim_protocol.hpp"
 
 namespace xen9p::platform {
 
@@ -22,14 +22,15 @@ namespace xen9p::platform {
 class SimConnection {
   public:
     // Connects and opens `device` on the connection.
-    static Result<SimConnection> connect(const std::filesystem::path& socket, sim::Device device);
+    static Result<SimConnection> connect(const std::filesystem::path& socket,
+                                         sim_protocol::Device device);
 
     struct Answer {
-        std::unique_ptr<sim::Reply> reply;
+        std::unique_ptr<sim_protocol::Reply> reply;
         std::vector<UniqueFd> fds;
     };
     // EPIPE/ECONNRESET once the hypervisor dropped us (e.g. domain destroyed).
-    Result<Answer> call(const sim::Request& request, std::span<const int> fds = {});
+    Result<Answer> call(const sim_protocol::Request& request, std::span<const int> fds = {});
 
   private:
     explicit SimConnection(UniqueFd sock) : sock_(std::move(sock)) {}
@@ -52,24 +53,6 @@ class SimGrantMapper final : public GrantMapper {
         : conn_(std::make_shared<SimConnection>(std::move(conn))) {}
     // Shared with the mappings' release functions.
     std::shared_ptr<SimConnection> conn_;
-};
-
-class SimGrantSharer final : public GrantSharer {
-  public:
-    // Creates `pages` pages of shareable memory and hands them to the hypervisor.
-    static Result<std::unique_ptr<SimGrantSharer>> open(const std::filesystem::path& socket,
-                                                        std::size_t pages);
-    ~SimGrantSharer() override;
-
-    std::span<std::byte> memory() override { return memory_; }
-    Result<GrantRef> grant(DomId domid, std::size_t page, bool writable) override;
-    Status revoke(GrantRef ref) override;
-
-  private:
-    SimGrantSharer(SimConnection conn, std::span<std::byte> memory)
-        : conn_(std::move(conn)), memory_(memory) {}
-    SimConnection conn_;
-    std::span<std::byte> memory_;
 };
 
 class SimEventChannel final : public EventChannel {

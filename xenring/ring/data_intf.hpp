@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 
 namespace xen9p::ring {
 

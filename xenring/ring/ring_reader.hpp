@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 #include "xenring/ring/data_intf.hpp"
 
 namespace xen9p::ring {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <span>
 
-#include "p9proto/errno.hpp"
+#include "base/errno.hpp"
 #include "xenring/ring/data_intf.hpp"
 
 namespace xen9p::ring {

@@ -12,9 +12,9 @@
 namespace xen9p::toolstack {
 namespace {
 
-using platform::XenbusState;
-using platform::Xenstore;
-using platform::XsPermission;
+using xenstore::XenbusState;
+using xenstore::Xenstore;
+using xenstore::XsPermission;
 using Tx = Xenstore::Transaction;
 
 // Far beyond what any guest has; only bounds the search for a free devid.
@@ -164,7 +164,7 @@ Status DeviceNodes::write_nodes(const NinePfsDevice& device, Tx t) {
 
 std::expected<unsigned, AddFailure> DeviceNodes::add(NinePfsDevice device, DevidChoice choice) {
     std::optional<AddFailure> refused;
-    auto done = platform::in_transaction(xs_, [&](Tx t) -> Status {
+    auto done = xenstore::in_transaction(xs_, [&](Tx t) -> Status {
         refused.reset();
         auto have = list(device.domid, t);
         if (!have) return std::unexpected(have.error());
@@ -249,7 +249,7 @@ Status DeviceNodes::remove(DomId domid, unsigned devid, std::chrono::millisecond
     const std::string libxl = libxl_path(domid, devid);
     std::optional<std::string> backend;
     bool wait = false;
-    auto closing = platform::in_transaction(xs_, [&](Tx t) -> Status {
+    auto closing = xenstore::in_transaction(xs_, [&](Tx t) -> Status {
         backend = locate_backend(domid, devid, t);
         wait = false;
         if (!backend) {
@@ -271,7 +271,7 @@ Status DeviceNodes::remove(DomId domid, unsigned devid, std::chrono::millisecond
     if (!waited && waited.error().value != ETIMEDOUT) return waited;
     if (!waited && on_timeout == OnTimeout::kKeepNodes) return waited;
 
-    auto removed = platform::in_transaction(xs_, [&](Tx t) -> Status {
+    auto removed = xenstore::in_transaction(xs_, [&](Tx t) -> Status {
         if (auto done = path_cleanup(frontend, t); !done) return done;
         if (backend)
             if (auto done = path_cleanup(*backend, t); !done) return done;

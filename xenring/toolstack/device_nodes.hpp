@@ -45,12 +45,12 @@ class DeviceNodes {
   public:
     // `waiter` is a second connection used only to wait for backend states,
     // so watch events the caller set on `xs` are left alone.
-    DeviceNodes(platform::Xenstore& xs, platform::Xenstore waiter)
+    DeviceNodes(xenstore::Xenstore& xs, xenstore::Xenstore waiter)
         : xs_(xs), waiter_(std::move(waiter)) {}
 
     // The domain's 9pfs devices, by devid.
     Result<std::vector<ExistingDevice>> list(
-        DomId domid, platform::Xenstore::Transaction t = platform::Xenstore::kNoTransaction);
+        DomId domid, xenstore::Xenstore::Transaction t = xenstore::Xenstore::kNoTransaction);
 
     // Writes both directories and libxl's copy with libxl's keys, values and
     // permissions, in one transaction (retried on conflict) that also checks
@@ -70,15 +70,15 @@ class DeviceNodes {
 
   private:
     std::optional<std::string> locate_backend(DomId domid, unsigned devid,
-                                              platform::Xenstore::Transaction t);
+                                              xenstore::Xenstore::Transaction t);
     Result<bool> devid_in_use(const NinePfsDevice& device, const std::vector<ExistingDevice>& have,
-                              platform::Xenstore::Transaction t);
-    Status write_nodes(const NinePfsDevice& device, platform::Xenstore::Transaction t);
+                              xenstore::Xenstore::Transaction t);
+    Status write_nodes(const NinePfsDevice& device, xenstore::Xenstore::Transaction t);
     Status wait_for_closed(const std::string& state_path, std::chrono::milliseconds timeout);
-    Status path_cleanup(const std::string& path, platform::Xenstore::Transaction t);
+    Status path_cleanup(const std::string& path, xenstore::Xenstore::Transaction t);
 
-    platform::Xenstore& xs_;
-    platform::Xenstore waiter_;
+    xenstore::Xenstore& xs_;
+    xenstore::Xenstore waiter_;
 };
 
 }  // namespace xen9p::toolstack

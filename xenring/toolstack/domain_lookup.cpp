@@ -10,19 +10,19 @@ namespace {
 // DOMID_FIRST_RESERVED is 0x7ff0.
 constexpr unsigned kMaxDomid = 0x7fef;
 
-std::optional<platform::DomId> domid_of(std::string_view text) {
+std::optional<DomId> domid_of(std::string_view text) {
     unsigned value = 0;
     if (text.empty() || text.size() > 5 || (text.size() > 1 && text.front() == '0'))
         return std::nullopt;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size() || value > kMaxDomid)
         return std::nullopt;
-    return static_cast<platform::DomId>(value);
+    return static_cast<DomId>(value);
 }
 
 }  // namespace
 
-Result<platform::DomId> resolve_domain(platform::Xenstore& xs, std::string_view name_or_id) {
+Result<DomId> resolve_domain(xenstore::Xenstore& xs, std::string_view name_or_id) {
     if (const auto domid = domid_of(name_or_id)) {
         auto home = xs.try_read("/local/domain/" + std::to_string(*domid));
         if (!home) return std::unexpected(home.error());
@@ -31,7 +31,7 @@ Result<platform::DomId> resolve_domain(platform::Xenstore& xs, std::string_view 
     }
     auto domains = xs.directory("/local/domain");
     if (!domains) return std::unexpected(domains.error());
-    std::optional<platform::DomId> found;
+    std::optional<DomId> found;
     for (const auto& entry : *domains) {
         const auto domid = domid_of(entry);
         if (!domid) continue;
@@ -45,7 +45,7 @@ Result<platform::DomId> resolve_domain(platform::Xenstore& xs, std::string_view 
     return *found;
 }
 
-platform::DomId own_domid(platform::Xenstore& xs) {
+DomId own_domid(xenstore::Xenstore& xs) {
     auto value = xs.try_read("domid");
     if (value && *value) {
         if (auto domid = domid_of(**value)) return *domid;

@@ -10,10 +10,10 @@ namespace xen9p::toolstack {
 // A decimal domid whose /local/domain/<domid> exists, or the one domain whose
 // /local/domain/*/name is `name_or_id`. ENOENT if there is none; EEXIST if
 // several domains carry that name.
-Result<platform::DomId> resolve_domain(platform::Xenstore& xs, std::string_view name_or_id);
+Result<DomId> resolve_domain(xenstore::Xenstore& xs, std::string_view name_or_id);
 
 // The domain this process runs in (0 in dom0, a driver domain's id
 // otherwise), from xenstore's relative `domid` key.
-platform::DomId own_domid(platform::Xenstore& xs);
+DomId own_domid(xenstore::Xenstore& xs);
 
 }  // namespace xen9p::toolstack

@@ -11,8 +11,6 @@
 
 namespace xen9p::toolstack {
 
-using platform::DomId;
-
 // libxl's p9 types: `qemu` uses backend kind "9pfs" (the only one Xen 4.17
 // knows), `xen_9pfsd` (Xen 4.19+) "xen_9pfs". The frontend is the same.
 enum class BackendKind { k9pfs, kXen9pfs };

@@ -2,7 +2,7 @@
 // every PV device's frontend and backend directory.
 #pragma once
 
-namespace xen9p::platform {
+namespace xen9p::xenstore {
 
 enum class XenbusState : int {
     kUnknown = 0,
@@ -16,4 +16,4 @@ enum class XenbusState : int {
     kReconfigured = 8,
 };
 
-}  // namespace xen9p::platform
+}  // namespace xen9p::xenstore

@@ -8,7 +8,7 @@ extern "C" {
 #include <cstdlib>
 #include <mutex>
 
-namespace xen9p::platform {
+namespace xen9p::xenstore {
 namespace {
 
 // libxenstore returns malloc'd memory.
@@ -207,4 +207,4 @@ Status Xenstore::release_domain(DomId domid) {
     return {};
 }
 
-}  // namespace xen9p::platform
+}  // namespace xen9p::xenstore

@@ -10,13 +10,12 @@
 #include <string_view>
 #include <vector>
 
-#include "p9proto/errno.hpp"
+#include "base/domid.hpp"
+#include "base/errno.hpp"
 
 struct xs_handle;
 
-namespace xen9p::platform {
-
-using DomId = std::uint16_t;
+namespace xen9p::xenstore {
 
 // One entry of a node's permission list, as xenstore-chmod writes them:
 // 'n' none, 'r' read, 'w' write, 'b' both. The first entry names the owner
@@ -101,4 +100,4 @@ Status in_transaction(Xenstore& xs, Body&& body, int attempts = 16) {
     return fail(EAGAIN);
 }
 
-}  // namespace xen9p::platform
+}  // namespace xen9p::xenstore

@@ -1,0 +1,212 @@
+#include "backend/daemon/run_command.hpp"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "backend/config/daemon_config.hpp"
+#include "backend/control/control_socket.hpp"
+#include "backend/log/log.hpp"
+#include "backend/supervisor/process_worker.hpp"
+#include "backend/supervisor/supervisor.hpp"
+#include "base/parse_number.hpp"
+#include "base/unique_fd.hpp"
+
+namespace xen9p::daemon {
+namespace {
+
+constexpr std::string_view kComponent = "xen9pd";
+
+std::string state_name(xenstore::XenbusState state) {
+    switch (state) {
+        case xenstore::XenbusState::kUnknown:
+            return "Unknown";
+        case xenstore::XenbusState::kInitialising:
+            return "Initialising";
+        case xenstore::XenbusState::kInitWait:
+            return "InitWait";
+        case xenstore::XenbusState::kInitialised:
+            return "Initialised";
+        case xenstore::XenbusState::kConnected:
+            return "Connected";
+        case xenstore::XenbusState::kClosing:
+            return "Closing";
+        case xenstore::XenbusState::kClosed:
+            return "Closed";
+        case xenstore::XenbusState::kReconfiguring:
+            return "Reconfiguring";
+        case xenstore::XenbusState::kReconfigured:
+            return "Reconfigured";
+    }
+    return "Unknown";
+}
+
+// One line per device; values quoted like log fields so names with spaces stay parseable.
+std::string format_status(const std::vector<supervisor::DeviceStatus>& devices) {
+    std::string out;
+    for (const auto& d : devices) {
+        auto quoted = [](const std::string& s) {
+            std::string q = "\"";
+            for (char c : s) {
+                if (c == '"' || c == '\\') q.push_back('\\');
+                q.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
+            }
+            return q + "\"";
+        };
+        out += "device=" + d.id.to_string() + " domid=" + std::to_string(d.id.domid) +
+               " devid=" + std::to_string(d.id.devid) + " tag=" + quoted(d.tag) +
+               " path=" + quoted(d.path) + " security_model=" + quoted(d.security_model) +
+               " state=" + state_name(d.state) + " worker_pid=" + std::to_string(d.worker_pid) +
+               " worker_uid=" + std::to_string(d.worker_uid);
+        if (d.stats) out += " " + stats::format_stats(*d.stats);
+        if (!d.last_error.empty()) out += " error=" + quoted(d.last_error);
+        out += "\n";
+    }
+    if (devices.empty()) out = "no devices\n";
+    return out;
+}
+
+Result<xenstore::Xenstore> open_xenstore(const std::string& xen) {
+    if (xen.starts_with("sim:"))
+        return xenstore::Xenstore::open_socket(xen.substr(4) + "/xenstored.sock");
+    return xenstore::Xenstore::open();
+}
+
+// dom0 or a driver domain: xenstore knows who we are.
+std::uint16_t own_domid(xenstore::Xenstore& xs) {
+    auto value = xs.try_read("domid");
+    if (value && *value) {
+        if (auto id = parse_decimal(**value, 0x7fef)) return static_cast<std::uint16_t>(*id);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int run_command(std::span<const std::string> args) {
+    for (const auto& a : args) {
+        if (a == "--help" || a == "-h") {
+            std::cout << config::daemon_usage();
+            return 0;
+        }
+    }
+    auto config = config::parse_daemon_options(args);
+    if (!config) {
+        std::cerr << "xen9pd: " << config.error().message << "\n";
+        return 2;
+    }
+    if (config->allowed_roots.empty()) {
+        std::cerr << "xen9pd: no allowed-root configured: devices could not be served\n";
+        return 2;
+    }
+    if (auto identity = config::resolve_worker_identity(*config); !identity) {
+        std::cerr << "xen9pd: " << identity.error().message << "\n";
+        return 2;
+    }
+    log::set_level(config->log_level);
+
+    // Signals arrive through an fd so the loop handles them between events.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGTERM, SIGINT, SIGHUP})
+        sigaddset(&signals, s);
+    ::sigprocmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signal_fd) {
+        log::error(kComponent, "", "signalfd failed", {{"error", Errno{errno}.message()}});
+        return 1;
+    }
+
+    auto xs = open_xenstore(config->xen);
+    if (!xs) {
+        log::error(kComponent, "", "cannot connect to xenstore",
+                   {{"error", xs.error().message()}, {"xen", config->xen}});
+        return 1;
+    }
+    supervisor::SupervisorConfig sc;
+    sc.self_domid = own_domid(*xs);
+    sc.kinds = config->kinds;
+    sc.allowed_roots = config->allowed_roots;
+    sc.max_rings = config->max_rings;
+    sc.max_ring_order = config->max_ring_order;
+    sc.uid_range_base = *config->uid_range_base;
+    sc.gid = *config->worker_gid;
+    sc.default_limits = config->default_limits;
+    sc.platform = config->xen == "auto" ? "xen" : config->xen;
+
+    // Workers are this very binary in worker mode; exec keeps them fresh.
+    supervisor::Supervisor supervisor(
+        sc, std::move(*xs),
+        std::make_unique<supervisor::ProcessWorkerLauncher>(
+            "/proc/self/exe", "xen9pd",
+            std::vector<std::string>{"worker", "--log-level",
+                                     std::string(log::level_name(config->log_level))}));
+    if (auto started = supervisor.start(); !started) {
+        log::error(kComponent, "", "cannot start", {{"error", started.error().message()}});
+        return 1;
+    }
+    auto control = control::ControlServer::listen(config->control_socket);
+    if (!control) {
+        log::error(
+            kComponent, "", "cannot create the control socket",
+            {{"path", config->control_socket.string()}, {"error", control.error().message()}});
+        return 1;
+    }
+    log::info(kComponent, "", "running",
+              {{"pid", std::to_string(::getpid())}, {"control", config->control_socket.string()}});
+
+    for (;;) {
+        auto fds = supervisor.poll_fds();
+        const auto supervisor_count = fds.size();
+        fds.push_back({control->fd(), POLLIN, 0});
+        fds.push_back({signal_fd.get(), POLLIN, 0});
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+            log::error(kComponent, "", "poll failed", {{"error", Errno{errno}.message()}});
+            break;
+        }
+        if (fds[supervisor_count + 1].revents != 0) {
+            signalfd_siginfo info{};
+            (void)!::read(signal_fd.get(), &info, sizeof info);
+            log::info(kComponent, "", "stopping", {{"signal", std::to_string(info.ssi_signo)}});
+            break;
+        }
+        supervisor.handle_ready(std::span(fds).first(supervisor_count));
+        if (fds[supervisor_count].revents != 0) {
+            control->serve_one([&](std::string_view command) -> std::string {
+                if (command == "status") return format_status(supervisor.status());
+                return "error: unknown command\n";
+            });
+        }
+    }
+    supervisor.shutdown();
+    return 0;
+}
+
+int status_command(std::span<const std::string> args) {
+    config::DaemonConfig defaults;
+    std::filesystem::path socket = defaults.control_socket;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--control-socket" && i + 1 < args.size()) {
+            socket = args[++i];
+        } else if (args[i].starts_with("--control-socket=")) {
+            socket = args[i].substr(17);
+        } else {
+            std::cerr << "xen9pd status: unexpected argument '" << args[i] << "'\n";
+            return 2;
+        }
+    }
+    auto answer = control::control_query(socket, "status");
+    if (!answer) {
+        std::cerr << "xen9pd status: cannot reach the daemon at " << socket << ": "
+                  << answer.error().message() << "\n";
+        return 1;
+    }
+    std::cout << *answer;
+    return 0;
+}
+
+}  // namespace xen9p::daemon
