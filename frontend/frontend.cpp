@@ -200,7 +200,7 @@ Status Frontend::setup_rings(DomId backend, unsigned max_order) {
     for (unsigned r = 0; r < kNumRings; ++r) {
         const std::size_t first = r * pages_per_ring;
         auto* intf = reinterpret_cast<ring::DataIntf*>(memory.data() + first * ring::kXenPageSize);
-        std::memset(static_cast<void*>(intf), 0, sizeof(ring::DataIntf));
+        std::memset(static_cast<void*>(intf), 0, ring::kXenPageSize);
         intf->ring_order = order_;
         Ring state;
         auto intf_ref = sharer_->grant(backend, first, /*writable=*/true);

@@ -35,7 +35,7 @@ struct RawFrontend {
         constexpr unsigned data_pages = 2;
         auto* intf =
             reinterpret_cast<ring::DataIntf*>(sharer->memory().data() + page * ring::kXenPageSize);
-        std::memset(static_cast<void*>(intf), 0, sizeof(ring::DataIntf));
+        std::memset(static_cast<void*>(intf), 0, ring::kXenPageSize);
         intf->ring_order = order;
         for (unsigned i = 0; i < data_pages; ++i)
             intf->ref[i] = must(sharer->grant(0, page + 1 + i, true));

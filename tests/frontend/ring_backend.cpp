@@ -59,8 +59,9 @@ LocalRings::LocalRings(std::size_t rings, unsigned order)
       frontend_doorbell_(std::make_unique<EventFdDoorbell>(to_backend_.get(), to_frontend_.get())),
       backend_bell_(std::make_unique<EventFdBell>(to_frontend_.get(), to_backend_.get())) {
     for (std::size_t i = 0; i < rings; ++i) {
-        intfs_.push_back(std::make_unique<ring::DataIntf>());
-        intfs_.back()->ring_order = order;
+        // A whole zeroed page, as granted: ring::DataIntf's ref[] runs to its end.
+        intf_pages_.emplace_back(ring::kXenPageSize);
+        intf(i)->ring_order = order;
         data_.emplace_back(ring::data_area_size(order));
     }
 }
@@ -69,8 +70,8 @@ LocalRings::~LocalRings() = default;
 
 std::vector<RingMemory> LocalRings::memory() {
     std::vector<RingMemory> out;
-    for (std::size_t i = 0; i < intfs_.size(); ++i) {
-        out.push_back(RingMemory{.intf = intfs_[i].get(), .data = data_[i], .order = order_});
+    for (std::size_t i = 0; i < intf_pages_.size(); ++i) {
+        out.push_back(RingMemory{.intf = intf(i), .data = data_[i], .order = order_});
     }
     return out;
 }

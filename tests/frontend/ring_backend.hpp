@@ -46,8 +46,12 @@ class LocalRings {
     BackendBell& backend_bell() { return *backend_bell_; }
 
   private:
+    ring::DataIntf* intf(std::size_t i) {
+        return reinterpret_cast<ring::DataIntf*>(intf_pages_[i].data());
+    }
+
     unsigned order_;
-    std::vector<std::unique_ptr<ring::DataIntf>> intfs_;
+    std::vector<std::vector<std::byte>> intf_pages_;  // one ring::DataIntf each
     std::vector<std::vector<std::byte>> data_;
     UniqueFd to_backend_;
     UniqueFd to_frontend_;

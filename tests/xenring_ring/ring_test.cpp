@@ -5,10 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
-
-// The real Xen header, to pin our layout to theirs.
-#include <xen/io/9pfs.h>
 
 #include "tests/xenring_ring/ring_fixture.hpp"
 #include "xenring/ring/ring_reader.hpp"
@@ -20,14 +18,15 @@ using xen9p::ring::test::check_message;
 using xen9p::ring::test::fill_message;
 using xen9p::ring::test::SharedRing;
 
-static_assert(offsetof(DataIntf, in_cons) == offsetof(xen_9pfs_data_intf, in_cons));
-static_assert(offsetof(DataIntf, in_prod) == offsetof(xen_9pfs_data_intf, in_prod));
-static_assert(offsetof(DataIntf, out_cons) == offsetof(xen_9pfs_data_intf, out_cons));
-static_assert(offsetof(DataIntf, out_prod) == offsetof(xen_9pfs_data_intf, out_prod));
-static_assert(offsetof(DataIntf, ring_order) == offsetof(xen_9pfs_data_intf, ring_order));
-static_assert(offsetof(DataIntf, ref) == offsetof(xen_9pfs_data_intf, ref));
+// The ring's view of the interface page is Xen's own declaration from
+// xen/io/9pfs.h (via data_intf.hpp), not a copy that could drift; the offsets
+// the code relies on are pinned next to it in data_intf.hpp.
+static_assert(std::is_same_v<DataIntf, ::xen_9pfs_data_intf>);
+static_assert(std::is_same_v<decltype(DataIntf::out_prod), ::RING_IDX>);
+static_assert(std::is_same_v<std::remove_extent_t<decltype(DataIntf::ref)>, ::grant_ref_t>);
 static_assert(flex_ring_size(9) == XEN_FLEX_RING_SIZE(9));
 static_assert(flex_ring_size(1) == XEN_FLEX_RING_SIZE(1));
+static_assert(kXenPageSize == 4096);
 
 namespace {
 

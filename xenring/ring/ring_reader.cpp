@@ -26,15 +26,14 @@ RingReader RingReader::frontend(DataIntf& intf, std::span<std::byte> data, unsig
     return RingReader(intf.in_cons, intf.in_prod, data.first(flex_ring_size(order)), msize);
 }
 
-RingReader::RingReader(std::uint32_t& cons, std::uint32_t& prod, std::span<std::byte> ring,
-                       std::size_t msize)
+RingReader::RingReader(RING_IDX& cons, RING_IDX& prod, std::span<std::byte> ring, std::size_t msize)
     : cons_field_(&cons),
       prod_field_(&prod),
       ring_(ring),
       msize_(msize),
-      cons_(std::atomic_ref<std::uint32_t>(cons).load(std::memory_order_relaxed)) {}
+      cons_(std::atomic_ref<RING_IDX>(cons).load(std::memory_order_relaxed)) {}
 
-void RingReader::copy_out(std::uint32_t from, std::span<std::byte> dst) const {
+void RingReader::copy_out(RING_IDX from, std::span<std::byte> dst) const {
     const std::size_t start = mask_index(from, ring_.size());
     const std::size_t first = std::min(dst.size(), ring_.size() - start);
     std::memcpy(dst.data(), ring_.data() + start, first);
@@ -43,10 +42,10 @@ void RingReader::copy_out(std::uint32_t from, std::span<std::byte> dst) const {
 
 Result<std::size_t> RingReader::peek() {
     if (broken_.value != 0) return fail(broken_.value);
-    const std::uint32_t prod = load_index(*prod_field_);
+    const RING_IDX prod = load_index(*prod_field_);
     // Free-running indices: the distance, not the masked positions, tells
     // whether the peer claims more than the ring holds.
-    const std::size_t avail = static_cast<std::uint32_t>(prod - cons_);
+    const std::size_t avail = static_cast<RING_IDX>(prod - cons_);
     if (avail > ring_.size()) {
         broken_ = Errno{EPROTO};
         return fail(EPROTO);
@@ -97,7 +96,7 @@ Result<std::size_t> RingReader::read_into(std::vector<std::byte>& out) {
 }
 
 void RingReader::consume(std::size_t size) {
-    cons_ += static_cast<std::uint32_t>(size);
+    cons_ += static_cast<RING_IDX>(size);
     // Our reads of the message must complete before the guest may reuse it.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     store_index(*cons_field_, cons_);

@@ -48,18 +48,17 @@ class RingReader {
     std::size_t last_queued() const { return last_queued_; }
 
   private:
-    RingReader(std::uint32_t& cons, std::uint32_t& prod, std::span<std::byte> ring,
-               std::size_t msize);
+    RingReader(RING_IDX& cons, RING_IDX& prod, std::span<std::byte> ring, std::size_t msize);
 
-    void copy_out(std::uint32_t from, std::span<std::byte> dst) const;
+    void copy_out(RING_IDX from, std::span<std::byte> dst) const;
     // Gives the `size` bytes at the consumer index back to the producer.
     void consume(std::size_t size);
 
-    std::uint32_t* cons_field_;
-    std::uint32_t* prod_field_;
+    RING_IDX* cons_field_;
+    RING_IDX* prod_field_;
     std::span<std::byte> ring_;
     std::size_t msize_;
-    std::uint32_t cons_;  // private copy: the guest cannot move our consumer
+    RING_IDX cons_;  // private copy: the guest cannot move our consumer
     std::size_t last_queued_ = 0;
     std::byte header_[kHeaderSize]{};  // private copy of the last header peek() validated
     Errno broken_{};

@@ -15,19 +15,19 @@ RingWriter RingWriter::frontend(DataIntf& intf, std::span<std::byte> data, unsig
     return RingWriter(intf.out_cons, intf.out_prod, data.subspan(size, size));
 }
 
-RingWriter::RingWriter(std::uint32_t& cons, std::uint32_t& prod, std::span<std::byte> ring)
+RingWriter::RingWriter(RING_IDX& cons, RING_IDX& prod, std::span<std::byte> ring)
     : cons_field_(&cons),
       prod_field_(&prod),
       ring_(ring),
-      prod_(std::atomic_ref<std::uint32_t>(prod).load(std::memory_order_relaxed)) {}
+      prod_(std::atomic_ref<RING_IDX>(prod).load(std::memory_order_relaxed)) {}
 
 Status RingWriter::write(std::span<const std::byte> message) {
     if (broken_.value != 0) return fail(broken_.value);
     if (message.size() > ring_.size()) return fail(EMSGSIZE);
-    const std::uint32_t cons = load_index(*cons_field_);
+    const RING_IDX cons = load_index(*cons_field_);
     // The guest's consumer may not be ahead of what we produced, nor so far
     // behind that more than a ring's worth is outstanding.
-    const std::size_t used = static_cast<std::uint32_t>(prod_ - cons);
+    const std::size_t used = static_cast<RING_IDX>(prod_ - cons);
     if (used > ring_.size()) {
         broken_ = Errno{EPROTO};
         return fail(EPROTO);
@@ -43,7 +43,7 @@ Status RingWriter::write(std::span<const std::byte> message) {
     const std::size_t first = std::min(message.size(), ring_.size() - start);
     std::memcpy(ring_.data() + start, message.data(), first);
     std::memcpy(ring_.data(), message.data() + first, message.size() - first);
-    prod_ += static_cast<std::uint32_t>(message.size());
+    prod_ += static_cast<RING_IDX>(message.size());
     return {};
 }
 

@@ -37,12 +37,12 @@ class RingWriter {
     std::size_t capacity() const { return ring_.size(); }
 
   private:
-    RingWriter(std::uint32_t& cons, std::uint32_t& prod, std::span<std::byte> ring);
+    RingWriter(RING_IDX& cons, RING_IDX& prod, std::span<std::byte> ring);
 
-    std::uint32_t* cons_field_;
-    std::uint32_t* prod_field_;
+    RING_IDX* cons_field_;
+    RING_IDX* prod_field_;
     std::span<std::byte> ring_;
-    std::uint32_t prod_;  // private copy, includes written-but-unpublished bytes
+    RING_IDX prod_;  // private copy, includes written-but-unpublished bytes
     std::size_t last_free_ = 0;
     Errno broken_{};
 };
