@@ -18,11 +18,6 @@
 
 namespace xen9p::cli {
 
-// Exit statuses: a wrong command line or configuration, and a refusal or
-// failure because of the state of the system.
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitState = 1;
-
 // "--key value", "--key=value" and bare "--flag" options, and the other words.
 struct CommandLine {
     std::vector<std::string> words;

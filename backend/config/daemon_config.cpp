@@ -216,6 +216,21 @@ std::expected<void, ConfigError> resolve_worker_identity(DaemonConfig& config) {
     return {};
 }
 
+supervisor::SupervisorConfig supervisor_config(const DaemonConfig& config,
+                                               std::uint16_t self_domid) {
+    supervisor::SupervisorConfig sc;
+    sc.self_domid = self_domid;
+    sc.kinds = config.kinds;
+    sc.allowed_roots = config.allowed_roots;
+    sc.max_rings = config.max_rings;
+    sc.max_ring_order = config.max_ring_order;
+    sc.uid_range_base = *config.uid_range_base;
+    sc.gid = *config.worker_gid;
+    sc.default_limits = config.default_limits;
+    sc.platform = config.xen == "auto" ? "xen" : config.xen;
+    return sc;
+}
+
 std::string_view daemon_usage() {
     return R"(usage: xen9pd [run] [options]       serve 9pfs devices from xenstore (foreground)
        xen9pd status [--control-socket PATH]

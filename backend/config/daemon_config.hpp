@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/log/log.hpp"
+#include "backend/supervisor/supervisor_config.hpp"
 #include "backend/supervisor/worker_params.hpp"
 
 namespace xen9p::config {
@@ -57,6 +58,11 @@ std::expected<DaemonConfig, ConfigError> parse_daemon_options(std::span<const st
 // Fills uid_range_base / worker_gid from the xen-qemuuser-range-base account
 // when unset. Refuses a base of 0.
 std::expected<void, ConfigError> resolve_worker_identity(DaemonConfig& config);
+
+// What the supervisor of this configuration runs with, in the domain
+// `self_domid`. The worker identity must be resolved (resolve_worker_identity).
+supervisor::SupervisorConfig supervisor_config(const DaemonConfig& config,
+                                               std::uint16_t self_domid);
 
 // The help text listing every option.
 std::string_view daemon_usage();

@@ -1,5 +1,3 @@
-#include "backend/daemon/run_command.hpp"
-
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 
 #include "backend/config/daemon_config.hpp"
 #include "backend/control/control_socket.hpp"
+#include "backend/daemon/run_command.hpp"
 #include "backend/log/log.hpp"
 #include "backend/supervisor/process_worker.hpp"
 #include "backend/supervisor/supervisor.hpp"
@@ -84,6 +83,101 @@ std::uint16_t own_domid(xenstore::Xenstore& xs) {
     return 0;
 }
 
+// The configuration `xen9pd run` serves with, or the line saying why it
+// cannot (xen9pd then exits with status 2).
+std::expected<config::DaemonConfig, std::string> load_config(std::span<const std::string> args) {
+    auto config = config::parse_daemon_options(args);
+    if (!config) return std::unexpected(config.error().message);
+    if (config->allowed_roots.empty())
+        return std::unexpected("no allowed-root configured: devices could not be served");
+    if (auto identity = config::resolve_worker_identity(*config); !identity)
+        return std::unexpected(identity.error().message);
+    return std::move(*config);
+}
+
+// Blocks SIGTERM, SIGINT and SIGHUP and returns them as an fd, so the loop
+// handles them between events; a closed peer's SIGPIPE is ignored.
+Result<UniqueFd> watch_stop_signals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGTERM, SIGINT, SIGHUP})
+        sigaddset(&signals, s);
+    ::sigprocmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signal_fd) return fail_errno();
+    return signal_fd;
+}
+
+// Workers are this very binary in worker mode; exec keeps them fresh.
+std::unique_ptr<supervisor::WorkerLauncher> worker_launcher(log::Level log_level) {
+    return std::make_unique<supervisor::ProcessWorkerLauncher>(
+        "/proc/self/exe", "xen9pd",
+        std::vector<std::string>{"worker", "--log-level", std::string(log::level_name(log_level))});
+}
+
+// Logs why the daemon cannot go on; returns its exit status, 1.
+int daemon_failed(const log::ErrorLine& failure) {
+    log::error(kComponent, "", failure);
+    return 1;
+}
+
+// Runs the supervisor and answers the control socket until a stop signal
+// arrives on `signal_fd` (or poll fails, which is logged).
+void serve_until_stopped(supervisor::Supervisor& supervisor, control::ControlServer& control,
+                         int signal_fd) {
+    for (;;) {
+        auto fds = supervisor.poll_fds();
+        const auto supervisor_count = fds.size();
+        fds.push_back({control.fd(), POLLIN, 0});
+        fds.push_back({signal_fd, POLLIN, 0});
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+            log::error(kComponent, "", "poll failed", {{"error", Errno{errno}.message()}});
+            return;
+        }
+        if (fds[supervisor_count + 1].revents != 0) {
+            signalfd_siginfo info{};
+            (void)!::read(signal_fd, &info, sizeof info);
+            log::info(kComponent, "", "stopping", {{"signal", std::to_string(info.ssi_signo)}});
+            return;
+        }
+        supervisor.handle_ready(std::span(fds).first(supervisor_count));
+        if (fds[supervisor_count].revents != 0) {
+            control.serve_one([&](std::string_view command) -> std::string {
+                if (command == "status") return format_status(supervisor.status());
+                return "error: unknown command\n";
+            });
+        }
+    }
+}
+
+// Starts the supervisor of `config` and its control socket, serves until
+// stopped and shuts the workers down: 0, or 1 when it could not start.
+int run_daemon(const config::DaemonConfig& config) {
+    auto signal_fd = watch_stop_signals();
+    if (!signal_fd)
+        return daemon_failed({"signalfd failed", {{"error", signal_fd.error().message()}}});
+    auto xs = open_xenstore(config.xen);
+    if (!xs)
+        return daemon_failed(
+            {"cannot connect to xenstore", {{"error", xs.error().message()}, {"xen", config.xen}}});
+    const auto self_domid = own_domid(*xs);
+    supervisor::Supervisor supervisor(config::supervisor_config(config, self_domid), std::move(*xs),
+                                      worker_launcher(config.log_level));
+    if (auto started = supervisor.start(); !started)
+        return daemon_failed({"cannot start", {{"error", started.error().message()}}});
+    auto control = control::ControlServer::listen(config.control_socket);
+    if (!control)
+        return daemon_failed(
+            {"cannot create the control socket",
+             {{"path", config.control_socket.string()}, {"error", control.error().message()}}});
+    log::info(kComponent, "", "running",
+              {{"pid", std::to_string(::getpid())}, {"control", config.control_socket.string()}});
+    serve_until_stopped(supervisor, *control, signal_fd->get());
+    supervisor.shutdown();
+    return 0;
+}
+
 }  // namespace
 
 int run_command(std::span<const std::string> args) {
@@ -93,97 +187,13 @@ int run_command(std::span<const std::string> args) {
             return 0;
         }
     }
-    auto config = config::parse_daemon_options(args);
+    auto config = load_config(args);
     if (!config) {
-        std::cerr << "xen9pd: " << config.error().message << "\n";
-        return 2;
-    }
-    if (config->allowed_roots.empty()) {
-        std::cerr << "xen9pd: no allowed-root configured: devices could not be served\n";
-        return 2;
-    }
-    if (auto identity = config::resolve_worker_identity(*config); !identity) {
-        std::cerr << "xen9pd: " << identity.error().message << "\n";
+        std::cerr << "xen9pd: " << config.error() << "\n";
         return 2;
     }
     log::set_level(config->log_level);
-
-    // Signals arrive through an fd so the loop handles them between events.
-    sigset_t signals;
-    sigemptyset(&signals);
-    for (int s : {SIGTERM, SIGINT, SIGHUP})
-        sigaddset(&signals, s);
-    ::sigprocmask(SIG_BLOCK, &signals, nullptr);
-    ::signal(SIGPIPE, SIG_IGN);
-    UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!signal_fd) {
-        log::error(kComponent, "", "signalfd failed", {{"error", Errno{errno}.message()}});
-        return 1;
-    }
-
-    auto xs = open_xenstore(config->xen);
-    if (!xs) {
-        log::error(kComponent, "", "cannot connect to xenstore",
-                   {{"error", xs.error().message()}, {"xen", config->xen}});
-        return 1;
-    }
-    supervisor::SupervisorConfig sc;
-    sc.self_domid = own_domid(*xs);
-    sc.kinds = config->kinds;
-    sc.allowed_roots = config->allowed_roots;
-    sc.max_rings = config->max_rings;
-    sc.max_ring_order = config->max_ring_order;
-    sc.uid_range_base = *config->uid_range_base;
-    sc.gid = *config->worker_gid;
-    sc.default_limits = config->default_limits;
-    sc.platform = config->xen == "auto" ? "xen" : config->xen;
-
-    // Workers are this very binary in worker mode; exec keeps them fresh.
-    supervisor::Supervisor supervisor(
-        sc, std::move(*xs),
-        std::make_unique<supervisor::ProcessWorkerLauncher>(
-            "/proc/self/exe", "xen9pd",
-            std::vector<std::string>{"worker", "--log-level",
-                                     std::string(log::level_name(config->log_level))}));
-    if (auto started = supervisor.start(); !started) {
-        log::error(kComponent, "", "cannot start", {{"error", started.error().message()}});
-        return 1;
-    }
-    auto control = control::ControlServer::listen(config->control_socket);
-    if (!control) {
-        log::error(
-            kComponent, "", "cannot create the control socket",
-            {{"path", config->control_socket.string()}, {"error", control.error().message()}});
-        return 1;
-    }
-    log::info(kComponent, "", "running",
-              {{"pid", std::to_string(::getpid())}, {"control", config->control_socket.string()}});
-
-    for (;;) {
-        auto fds = supervisor.poll_fds();
-        const auto supervisor_count = fds.size();
-        fds.push_back({control->fd(), POLLIN, 0});
-        fds.push_back({signal_fd.get(), POLLIN, 0});
-        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
-            log::error(kComponent, "", "poll failed", {{"error", Errno{errno}.message()}});
-            break;
-        }
-        if (fds[supervisor_count + 1].revents != 0) {
-            signalfd_siginfo info{};
-            (void)!::read(signal_fd.get(), &info, sizeof info);
-            log::info(kComponent, "", "stopping", {{"signal", std::to_string(info.ssi_signo)}});
-            break;
-        }
-        supervisor.handle_ready(std::span(fds).first(supervisor_count));
-        if (fds[supervisor_count].revents != 0) {
-            control->serve_one([&](std::string_view command) -> std::string {
-                if (command == "status") return format_status(supervisor.status());
-                return "error: unknown command\n";
-            });
-        }
-    }
-    supervisor.shutdown();
-    return 0;
+    return run_daemon(*config);
 }
 
 int status_command(std::span<const std::string> args) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <ctime>
+#include <span>
 #include <utility>
 
 namespace xen9p::log {
@@ -73,8 +74,10 @@ bool parse_level(std::string_view text, Level& out) {
     return false;
 }
 
-void write(Level lvl, std::string_view component, std::string_view device, std::string_view message,
-           std::initializer_list<Field> fields) {
+namespace {
+
+void write_line(Level lvl, std::string_view component, std::string_view device,
+                std::string_view message, std::span<const Field> fields) {
     if (lvl > level()) return;
     char stamp[32];
     const std::time_t now = std::time(nullptr);
@@ -100,6 +103,17 @@ void write(Level lvl, std::string_view component, std::string_view device, std::
     line.push_back('\n');
     // One write per line keeps lines whole when several processes share stderr.
     (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace
+
+void write(Level lvl, std::string_view component, std::string_view device, std::string_view message,
+           std::initializer_list<Field> fields) {
+    write_line(lvl, component, device, message, std::span(fields.begin(), fields.size()));
+}
+
+void error(std::string_view component, std::string_view device, const ErrorLine& line) {
+    write_line(Level::kError, component, device, line.message, line.fields);
 }
 
 bool RateLimiter::allow(Clock::time_point now) {

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace xen9p::log {
 
@@ -26,6 +27,13 @@ struct Field {
     std::string value;
 };
 
+// An error line carried as a value (e.g. in a std::expected) up to the
+// caller that logs it and gives up.
+struct ErrorLine {
+    std::string_view message;
+    std::vector<Field> fields;
+};
+
 void write(Level level, std::string_view component, std::string_view device,
            std::string_view message, std::initializer_list<Field> fields = {});
 
@@ -33,6 +41,8 @@ inline void error(std::string_view component, std::string_view device, std::stri
                   std::initializer_list<Field> fields = {}) {
     write(Level::kError, component, device, message, fields);
 }
+// error() for a line carried as a value.
+void error(std::string_view component, std::string_view device, const ErrorLine& line);
 inline void warning(std::string_view component, std::string_view device, std::string_view message,
                     std::initializer_list<Field> fields = {}) {
     write(Level::kWarning, component, device, message, fields);

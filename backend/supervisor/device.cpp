@@ -8,10 +8,8 @@
 #include <utility>
 
 #include "backend/log/log.hpp"
-#include "backend/supervisor/export_path.hpp"
-#include "backend/supervisor/worker_uid.hpp"
+#include "backend/supervisor/backend_keys.hpp"
 #include "base/parse_number.hpp"
-#include "xenring/toolstack/nine_pfs_device.hpp"
 
 namespace xen9p::supervisor {
 namespace {
@@ -118,79 +116,36 @@ bool Device::launch_held_back() {
 }
 
 bool Device::setup_from_backend_keys() {
-    auto refuse = [this](const std::string& why) {
-        // The device stays Closed until the toolstack removes it; the reason
-        // is also left where xl tools look for backend errors.
-        (void)xs_.write(backend_key("hotplug-error"), why);
-        close(XenbusState::kClosed, why);
-        return false;
-    };
-    auto frontend = xs_.try_read(backend_key("frontend"));
-    auto frontend_id = xs_.try_read(backend_key("frontend-id"));
-    auto path = xs_.try_read(backend_key("path"));
-    auto model = xs_.try_read(backend_key("security_model"));
-    if (!frontend || !frontend_id || !path || !model) return refuse("cannot read backend keys");
-    // libxl writes these; anything else is not a device we understand.
-    if (*frontend != frontend_path_) return refuse("frontend key does not match the device");
-    if (*frontend_id != std::to_string(id_.domid))
-        return refuse("frontend-id does not match the device");
-    if (!*path) return refuse("no path");
-
-    auto export_dir = resolve_export(**path, config_.allowed_roots);
-    if (!export_dir) return refuse("path " + **path + ": " + export_dir.error());
-
-    WorkerParams params;
-    params.device = id_;
-    params.export_path = *export_dir;
-    params.security_model = model->value_or("none");
-    if (!toolstack::is_security_model(params.security_model))
-        return refuse("unsupported security_model " + params.security_model);
-    if (auto tag = xs_.try_read(frontend_key("tag")); tag && *tag) params.tag = **tag;
-    params.limits = config_.default_limits;
-    auto limit = [this](std::string_view key, std::uint32_t& out) {
-        auto value = xs_.try_read(backend_key(key));
-        if (!value || !*value) return true;
-        auto parsed = parse_decimal(**value, 0xffffffff);
-        if (!parsed) return false;
-        // 0 means "backend default" (max-open-files) or "unlimited" (the others).
-        if (*parsed != 0) out = static_cast<std::uint32_t>(*parsed);
-        return true;
-    };
-    if (!limit("max-files", params.limits.max_files) ||
-        !limit("max-open-files", params.limits.max_open_files) ||
-        !limit("max-space", params.limits.max_space_mib) ||
-        !limit(toolstack::kMaxMemoryKey, params.limits.max_memory_mib) ||
-        params.limits.max_memory_mib > ExportLimits::kMaxMaxMemoryMib)
-        return refuse("malformed limit");
-    if (auto auto_delete = xs_.try_read(backend_key("auto-delete")); auto_delete && *auto_delete)
-        params.limits.auto_delete = **auto_delete == "1";
-    params.max_ring_order = config_.max_ring_order;
-    params.uid = default_worker_uid(config_.uid_range_base, id_.domid);
-    if (auto fixed = xs_.try_read(backend_key(toolstack::kWorkerUidKey)); fixed && *fixed) {
-        auto uid = parse_decimal(**fixed, 0xffffffff);
-        if (!uid) return refuse("malformed " + std::string(toolstack::kWorkerUidKey));
-        if (auto error = fixed_worker_uid_error(*uid, config_.uid_range_base))
-            return refuse(*error);
-        params.uid = static_cast<uid_t>(*uid);
-    }
-    params.gid = config_.gid;
-    params.platform = config_.platform;
-    params_ = std::move(params);
-
-    if (!xs_.write(backend_key("versions"), "1") ||
-        !xs_.write(backend_key("max-rings"), std::to_string(config_.max_rings)) ||
-        !xs_.write(backend_key("max-ring-page-order"), std::to_string(config_.max_ring_order)))
-        return refuse("cannot publish backend features");
-    if (!watching_frontend_) {
-        if (!xs_.watch(frontend_key("state"), "fe:" + id_.to_string()))
-            return refuse("cannot watch the frontend state");
-        watching_frontend_ = true;
-    }
+    auto params = read_backend_keys(xs_, id_, backend_path_, frontend_path_, config_);
+    if (!params) return refuse(params.error());
+    params_ = std::move(*params);
+    if (auto error = open_handshake()) return refuse(*error);
     log::info(kComponent, id_.to_string(), "device configured",
               {{"path", params_->export_path.string()},
                {"tag", params_->tag},
                {"security_model", params_->security_model}});
     return publish_state(XenbusState::kInitWait);
+}
+
+bool Device::refuse(const std::string& why) {
+    // The device stays Closed until the toolstack removes it; the reason
+    // is also left where xl tools look for backend errors.
+    (void)xs_.write(backend_key("hotplug-error"), why);
+    close(XenbusState::kClosed, why);
+    return false;
+}
+
+std::optional<std::string> Device::open_handshake() {
+    if (!xs_.write(backend_key("versions"), "1") ||
+        !xs_.write(backend_key("max-rings"), std::to_string(config_.max_rings)) ||
+        !xs_.write(backend_key("max-ring-page-order"), std::to_string(config_.max_ring_order)))
+        return "cannot publish backend features";
+    if (!watching_frontend_) {
+        if (!xs_.watch(frontend_key("state"), "fe:" + id_.to_string()))
+            return "cannot watch the frontend state";
+        watching_frontend_ = true;
+    }
+    return std::nullopt;
 }
 
 void Device::connect_frontend() {

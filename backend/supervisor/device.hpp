@@ -71,7 +71,14 @@ class Device {
     const std::string& last_error() const { return last_error_; }
 
   private:
+    // Reads and checks what the toolstack asks (read_backend_keys), then
+    // opens the handshake and publishes InitWait; false when it refused.
     bool setup_from_backend_keys();
+    // Closes the device for good with `why`, also left in hotplug-error; false.
+    bool refuse(const std::string& why);
+    // Publishes the backend's features and watches the frontend's state;
+    // the error is the reason to refuse the device.
+    std::optional<std::string> open_handshake();
     void connect_frontend();
     void close(XenbusState final_state, const std::string& why);
     void stop_worker();

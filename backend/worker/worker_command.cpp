@@ -86,6 +86,12 @@ bool readable(int fd) {
     return ::poll(&p, 1, 0) > 0;
 }
 
+// Logs why the device cannot be served; returns the worker's exit status, 1.
+int device_failed(std::string_view device, const log::ErrorLine& failure) {
+    log::error(kComponent, device, failure);
+    return 1;
+}
+
 // Everything the device holds, in the order it must be released: the rings
 // (unmapped, unbound) before the handles they were made with.
 struct DeviceResources {
@@ -94,66 +100,59 @@ struct DeviceResources {
     std::vector<transport::MappedRing> rings;
 };
 
-int serve_device(const supervisor::WorkerParams& params, int control_fd) {
-    const std::string device = params.device.to_string();
-    DeviceResources res;
+// Opens the grant mapping and event channel handles, then maps and binds the
+// frontend's rings one by one, into `res`. On failure `res` keeps what was
+// acquired, for the caller to release after logging.
+std::optional<log::ErrorLine> map_rings(const supervisor::WorkerParams& params,
+                                        DeviceResources& res) {
     auto grants = platform::open_grant_mapper(params.platform);
-    if (!grants) {
-        log::error(kComponent, device, "cannot open grant mapping",
-                   {{"error", grants.error().message}});
-        return 1;
-    }
+    if (!grants)
+        return log::ErrorLine{"cannot open grant mapping", {{"error", grants.error().message}}};
     res.grants = std::move(*grants);
     auto events = platform::open_event_channel(params.platform);
-    if (!events) {
-        log::error(kComponent, device, "cannot open event channels",
-                   {{"error", events.error().message}});
-        return 1;
-    }
+    if (!events)
+        return log::ErrorLine{"cannot open event channels", {{"error", events.error().message}}};
     res.events = std::move(*events);
     for (std::size_t i = 0; i < params.rings.size(); ++i) {
         const auto& ring = params.rings[i];
         auto mapped = transport::map_ring(*res.grants, *res.events, params.device.domid,
                                           ring.ring_ref, ring.event_channel, params.max_ring_order);
-        if (!mapped) {
-            log::error(kComponent, device, "cannot set up ring",
-                       {{"ring", std::to_string(i)},
-                        {"step", std::string(transport::ring_setup_step_name(mapped.error().step))},
-                        {"ring_ref", std::to_string(ring.ring_ref)},
-                        {"event_channel", std::to_string(ring.event_channel)},
-                        {"error", mapped.error().error.message()}});
-            return 1;
-        }
+        if (!mapped)
+            return log::ErrorLine{
+                "cannot set up ring",
+                {{"ring", std::to_string(i)},
+                 {"step", std::string(transport::ring_setup_step_name(mapped.error().step))},
+                 {"ring_ref", std::to_string(ring.ring_ref)},
+                 {"event_channel", std::to_string(ring.event_channel)},
+                 {"error", mapped.error().error.message()}}};
         res.rings.push_back(std::move(*mapped));
     }
-    // A compromised worker must reach no other guest: from here on its event
-    // channel handle binds this guest's ports only, and the grant mapping
-    // handle is closed (the rings stay mapped), so nothing it holds can map
-    // another guest's grants or bind their ports.
-    if (auto restricted = res.events->restrict_to(params.device.domid); !restricted) {
-        log::error(kComponent, device, "cannot restrict event channels to the guest",
-                   {{"domid", std::to_string(params.device.domid)},
-                    {"error", restricted.error().message()}});
-        return 1;
-    }
+    return std::nullopt;
+}
+
+// A compromised worker must reach no other guest: from here on its event
+// channel handle binds this guest's ports only, and the grant mapping
+// handle is closed (the rings stay mapped), so nothing it holds can map
+// another guest's grants or bind their ports.
+std::optional<log::ErrorLine> restrict_to_guest(const supervisor::WorkerParams& params,
+                                                DeviceResources& res, std::string_view device) {
+    const auto domid = std::to_string(params.device.domid);
+    if (auto restricted = res.events->restrict_to(params.device.domid); !restricted)
+        return log::ErrorLine{"cannot restrict event channels to the guest",
+                              {{"domid", domid}, {"error", restricted.error().message()}}};
     res.grants.reset();
     log::info(kComponent, device, "event channels restricted to the guest; grant mapping closed",
-              {{"domid", std::to_string(params.device.domid)}});
+              {{"domid", domid}});
+    return std::nullopt;
+}
 
-    auto signals = stop_signals();
-    if (!signals) {
-        log::error(kComponent, device, "cannot watch signals",
-                   {{"error", signals.error().message()}});
-        return 1;
-    }
+// What the guest may make the worker hold, in bytes.
+std::size_t memory_budget(const supervisor::WorkerParams& params) {
+    return std::size_t{params.limits.max_memory_mib} << 20;
+}
 
-    const std::size_t memory_budget = std::size_t{params.limits.max_memory_mib} << 20;
-    if (auto capped = server::limit_process_memory(memory_budget); !capped) {
-        log::error(kComponent, device, "cannot limit the worker's memory",
-                   {{"error", capped.error().message()}});
-        return 1;
-    }
-
+// The sandbox the worker enters: its uid and gid, the export as its root.
+sandbox::SandboxPolicy sandbox_policy(const supervisor::WorkerParams& params) {
     sandbox::SandboxPolicy policy;
     policy.uid = params.uid;
     policy.gid = params.gid;
@@ -163,59 +162,85 @@ int serve_device(const supervisor::WorkerParams& params, int control_fd) {
         policy.max_open_files = params.limits.max_open_files + 64;
     }
     policy.keep_capabilities = sandbox::capabilities_for_security_model(params.security_model);
-    auto confined = confine_worker(policy, export_config(params));
-    if (!confined) {
-        log::error(kComponent, device, "cannot confine the worker",
-                   {{"step", std::string(confinement_step_name(confined.error().step))},
-                    {"export", params.export_path.string()},
-                    {"uid", std::to_string(params.uid)},
-                    {"error", confined.error().error.message()}});
-        return 1;
-    }
-    io::EventLoop& loop = confined->loop;
-    fs::Export& ex = confined->ex;
+    return policy;
+}
 
-    // Only the worker's own uid (and, under passthrough, its capabilities)
-    // decides what it may write: an export root it cannot write fails every
-    // create at the root with EACCES in the guest, with nothing on the host
-    // saying why.
+// The error line for a confinement that failed, naming its step.
+log::ErrorLine confinement_failure(const supervisor::WorkerParams& params,
+                                   const ConfinementError& error) {
+    return {"cannot confine the worker",
+            {{"step", std::string(confinement_step_name(error.step))},
+             {"export", params.export_path.string()},
+             {"uid", std::to_string(params.uid)},
+             {"error", error.error.message()}}};
+}
+
+// Only the worker's own uid (and, under passthrough, its capabilities)
+// decides what it may write: an export root it cannot write fails every
+// create at the root with EACCES in the guest, with nothing on the host
+// saying why.
+void warn_if_root_not_writable(const supervisor::WorkerParams& params, fs::Export& ex,
+                               std::string_view device) {
     if (!params.read_only && ::faccessat(ex.root_fd(), ".", W_OK | X_OK, AT_EACCESS) != 0) {
         log::warning(kComponent, device, "export root not writable by the worker",
                      {{"export", params.export_path.string()},
                       {"uid", std::to_string(params.uid)},
                       {"error", Errno{errno}.message()}});
     }
+}
 
+// Serves the device's rings from inside the sandbox until the supervisor or
+// a signal stops it (0) or the guest's rings close or fail (1).
+int serve_rings(const supervisor::WorkerParams& params, int control_fd, ConfinedWorker& confined,
+                DeviceResources& res, int signal_fd, const std::string& device) {
     server::SessionConfig session;
     session.aname = params.export_path.string();
-    session.max_memory = memory_budget;
-    server::Server server(loop, ex, session);
-    server.add(std::make_unique<transport::RingConnection>(loop, *res.events, std::move(res.rings),
-                                                           "ring:" + device));
-    if (auto ready = supervisor::report_worker_ready(control_fd); !ready) {
-        log::error(kComponent, device, "supervisor gone", {{"error", ready.error().message()}});
-        return 1;
-    }
-    StatsReporter reporter(loop, server, control_fd);
+    session.max_memory = memory_budget(params);
+    server::Server server(confined.loop, confined.ex, session);
+    server.add(std::make_unique<transport::RingConnection>(confined.loop, *res.events,
+                                                           std::move(res.rings), "ring:" + device));
+    if (auto ready = supervisor::report_worker_ready(control_fd); !ready)
+        return device_failed(device, {"supervisor gone", {{"error", ready.error().message()}}});
+    StatsReporter reporter(confined.loop, server, control_fd);
     reporter.start();
     log::info(kComponent, device, "serving",
               {{"export", params.export_path.string()},
                {"rings", std::to_string(params.rings.size())},
                {"uid", std::to_string(params.uid)},
-               {"confinement", std::string(confinement_name(confined->confinement))}});
+               {"confinement", std::string(confinement_name(confined.confinement))}});
 
     // The supervisor closing its end of the control socket stops us as SIGTERM does.
-    const std::array stop_fds{signals->get(), control_fd};
-    if (auto ok = server.run(stop_fds, server::Server::Until::kStoppedOrIdle); !ok) {
-        log::error(kComponent, device, "event loop failed", {{"error", ok.error().message()}});
-        return 1;
-    }
-    if (readable(signals->get()) || readable(control_fd)) {
+    const std::array stop_fds{signal_fd, control_fd};
+    if (auto ok = server.run(stop_fds, server::Server::Until::kStoppedOrIdle); !ok)
+        return device_failed(device, {"event loop failed", {{"error", ok.error().message()}}});
+    if (readable(signal_fd) || readable(control_fd)) {
         log::info(kComponent, device, "stopped");
         return 0;
     }
     log::warning(kComponent, device, "device rings closed; the device is lost");
     return 1;
+}
+
+// The worker's life, in an order that matters: take the guest's rings, give
+// up every other guest, then the host (memory cap, sandbox, export), then
+// serve. Exit status 0 when stopped, 1 when the device failed.
+int serve_device(const supervisor::WorkerParams& params, int control_fd) {
+    const std::string device = params.device.to_string();
+    DeviceResources res;
+    if (auto failure = map_rings(params, res)) return device_failed(device, *failure);
+    if (auto failure = restrict_to_guest(params, res, device))
+        return device_failed(device, *failure);
+    auto signals = stop_signals();
+    if (!signals)
+        return device_failed(device,
+                             {"cannot watch signals", {{"error", signals.error().message()}}});
+    if (auto capped = server::limit_process_memory(memory_budget(params)); !capped)
+        return device_failed(
+            device, {"cannot limit the worker's memory", {{"error", capped.error().message()}}});
+    auto confined = confine_worker(sandbox_policy(params), export_config(params));
+    if (!confined) return device_failed(device, confinement_failure(params, confined.error()));
+    warn_if_root_not_writable(params, confined->ex, device);
+    return serve_rings(params, control_fd, *confined, res, signals->get(), device);
 }
 
 }  // namespace
