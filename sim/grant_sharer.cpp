@@ -5,20 +5,17 @@
 
 #include <cerrno>
 
-#include "xenring/platform/sim_protocol.hpp"
+#include "sim/wire.hpp"
 
 namespace xen9p::sim {
 
 using platform::PlatformError;
 using platform::SimConnection;
-using platform::sim_protocol::kPageSize;
-using platform::sim_protocol::Op;
-using platform::sim_protocol::Request;
 
 Result<std::unique_ptr<SimGrantSharer>> SimGrantSharer::open(const std::filesystem::path& socket,
                                                              std::size_t pages) {
     if (pages == 0 || pages > (std::size_t{1} << 20)) return fail(EINVAL);
-    auto conn = SimConnection::connect(socket, platform::sim_protocol::Device::grant_sharer);
+    auto conn = SimConnection::connect(socket, Device::grant_sharer);
     if (!conn) return std::unexpected(conn.error());
     UniqueFd memfd(::memfd_create("xen9p-guest", MFD_CLOEXEC));
     if (!memfd) return fail_errno();

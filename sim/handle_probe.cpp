@@ -10,18 +10,9 @@
 #include <memory>
 #include <string>
 
-#include "xenring/platform/fd_passing.hpp"
+#include "sim/wire.hpp"
 
 namespace xen9p::sim {
-
-using platform::receive_message;
-using platform::send_message;
-using platform::sim_protocol::kMaxRefsPerMap;
-using platform::sim_protocol::kReplyHeader;
-using platform::sim_protocol::kRequestHeader;
-using platform::sim_protocol::Op;
-using platform::sim_protocol::Reply;
-using platform::sim_protocol::Request;
 
 namespace {
 

@@ -11,7 +11,7 @@
 
 #include "base/errno.hpp"
 #include "base/unique_fd.hpp"
-#include "xenring/platform/sim_protocol.hpp"
+#include "sim/wire.hpp"
 
 namespace xen9p::sim {
 
@@ -22,6 +22,6 @@ Result<std::vector<UniqueFd>> connections_of(pid_t pid, const std::filesystem::p
 // Sends `request` (with `count` refs when it is a map) on `connection` and
 // waits for the reply: its errno, 0 when the hypervisor did it. Descriptors
 // in the reply are closed.
-Result<int> call_raw(int connection, const platform::sim_protocol::Request& request);
+Result<int> call_raw(int connection, const Request& request);
 
 }  // namespace xen9p::sim

@@ -12,12 +12,9 @@
 #include <optional>
 #include <string>
 
-#include "xenring/platform/fd_passing.hpp"
+#include "sim/wire.hpp"
 
 namespace xen9p::sim {
-
-using platform::receive_message;
-using platform::send_message;
 
 struct SimHypervisor::Connection {
     std::uint64_t id = 0;

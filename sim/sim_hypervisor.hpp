@@ -20,19 +20,9 @@
 #include "base/domid.hpp"
 #include "base/errno.hpp"
 #include "base/unique_fd.hpp"
-#include "xenring/platform/sim_protocol.hpp"
+#include "sim/wire.hpp"
 
 namespace xen9p::sim {
-
-// The wire messages the hypervisor serves (xenring/platform/sim_protocol.hpp).
-using platform::sim_protocol::Device;
-using platform::sim_protocol::kMaxRefsPerMap;
-using platform::sim_protocol::kPageSize;
-using platform::sim_protocol::kReplyHeader;
-using platform::sim_protocol::kRequestHeader;
-using platform::sim_protocol::Op;
-using platform::sim_protocol::Reply;
-using platform::sim_protocol::Request;
 
 class SimHypervisor {
   public:
