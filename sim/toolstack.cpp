@@ -17,18 +17,6 @@ std::string fake_uuid(DomId domid) {
     return buf;
 }
 
-// libxl__xs_mknod: an empty node with the given permissions.
-Status mknod(Xenstore& xs, Tx t, const std::string& path, const std::vector<XsPermission>& perms) {
-    if (auto done = xs.mkdir(path, t); !done) return done;
-    return xs.set_permissions(path, perms, t);
-}
-
-Status remove_if_present(Xenstore& xs, Tx t, const std::string& path) {
-    auto done = xs.remove(path, t);
-    if (!done && done.error().value != ENOENT) return done;
-    return {};
-}
-
 }  // namespace
 
 Status Toolstack::create_domain(DomId domid, const std::string& name) {

@@ -41,18 +41,6 @@ Result<std::vector<std::string>> entries(Xenstore& xs, const std::string& path, 
     return names;
 }
 
-// libxl__xs_mknod: an empty node with the given permissions.
-Status mknod(Xenstore& xs, Tx t, const std::string& path, const std::vector<XsPermission>& perms) {
-    if (auto done = xs.mkdir(path, t); !done) return done;
-    return xs.set_permissions(path, perms, t);
-}
-
-Status remove_if_present(Xenstore& xs, Tx t, const std::string& path) {
-    auto done = xs.remove(path, t);
-    if (!done && done.error().value != ENOENT) return done;
-    return {};
-}
-
 Result<bool> exists(Xenstore& xs, const std::string& path, Tx t) {
     auto value = xs.try_read(path, t);
     if (!value) return std::unexpected(value.error());

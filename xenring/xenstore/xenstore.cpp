@@ -207,4 +207,16 @@ Status Xenstore::release_domain(DomId domid) {
     return {};
 }
 
+Status mknod(Xenstore& xs, Xenstore::Transaction t, const std::string& path,
+             const std::vector<XsPermission>& perms) {
+    if (auto done = xs.mkdir(path, t); !done) return done;
+    return xs.set_permissions(path, perms, t);
+}
+
+Status remove_if_present(Xenstore& xs, Xenstore::Transaction t, const std::string& path) {
+    auto done = xs.remove(path, t);
+    if (!done && done.error().value != ENOENT) return done;
+    return {};
+}
+
 }  // namespace xen9p::xenstore

@@ -81,6 +81,12 @@ class Xenstore {
     std::unique_ptr<xs_handle, Closer> handle_;
 };
 
+// libxl__xs_mknod: an empty node with the given permissions.
+Status mknod(Xenstore& xs, Xenstore::Transaction t, const std::string& path,
+             const std::vector<XsPermission>& perms);
+// Removes `path` and what is below it; a missing node is no error.
+Status remove_if_present(Xenstore& xs, Xenstore::Transaction t, const std::string& path);
+
 // Runs `body(transaction)` until its transaction commits without conflict
 // (bounded: EAGAIN after `attempts` conflicts).
 template <class Body>
