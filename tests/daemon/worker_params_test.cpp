@@ -1,11 +1,11 @@
 #define BOOST_TEST_MODULE worker_params
 #include <boost/test/unit_test.hpp>
 
-#include "backend/supervisor/device_id.hpp"
-#include "backend/supervisor/worker_params.hpp"
+#include "backend/worker_channel/device_id.hpp"
+#include "backend/worker_channel/worker_params.hpp"
 #include "base/parse_number.hpp"
 
-using namespace xen9p::supervisor;
+using namespace xen9p::worker_channel;
 using xen9p::parse_decimal;
 
 namespace {
