@@ -9,9 +9,11 @@
 
 #include "backend/worker_channel/messages.hpp"
 #include "base/unique_fd.hpp"
+#include "tests/worker_channel/sample_params.hpp"
 
 using namespace xen9p;
 using namespace xen9p::worker_channel;
+using xen9p::worker_channel::test::sample_params;
 
 namespace {
 
@@ -37,27 +39,11 @@ std::string next_datagram(int fd) {
     return buf;
 }
 
-WorkerParams sample() {
-    WorkerParams p;
-    p.device = DeviceId{"xen_9pfs", 7, 3};
-    p.tag = "share0";
-    p.export_path = "/srv/export";
-    p.security_model = "mapped-xattr";
-    p.read_only = true;
-    p.limits = ExportLimits{100, 5, 64, true, 48};
-    p.max_ring_order = 9;
-    p.rings = {{8, 12}, {521, 13}};
-    p.uid = 131079;
-    p.gid = 131072;
-    p.platform = "sim:/tmp/sim";
-    return p;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(parameters_travel_as_one_datagram_of_key_value_lines) {
     Channel c;
-    BOOST_REQUIRE(send_params(c.supervisor.get(), sample()).has_value());
+    BOOST_REQUIRE(send_params(c.supervisor.get(), sample_params()).has_value());
     BOOST_TEST(next_datagram(c.worker.get()) ==
                "kind=xen_9pfs\ndomid=7\ndevid=3\ntag=share0\npath=/srv/export\n"
                "security_model=mapped-xattr\nread_only=1\nmax_files=100\nmax_open_files=5\n"
@@ -68,15 +54,15 @@ BOOST_AUTO_TEST_CASE(parameters_travel_as_one_datagram_of_key_value_lines) {
 
 BOOST_AUTO_TEST_CASE(the_worker_receives_the_parameters_the_supervisor_sent) {
     Channel c;
-    BOOST_REQUIRE(send_params(c.supervisor.get(), sample()).has_value());
+    BOOST_REQUIRE(send_params(c.supervisor.get(), sample_params()).has_value());
     auto received = receive_params(c.worker.get());
     BOOST_REQUIRE(received.has_value());
-    BOOST_TEST((*received == sample()));
+    BOOST_TEST((*received == sample_params()));
 }
 
 BOOST_AUTO_TEST_CASE(parameters_too_long_for_one_datagram_are_not_sent) {
     Channel c;
-    auto params = sample();
+    auto params = sample_params();
     params.tag.assign(kMaxParamsSize, 'x');
     auto sent = send_params(c.supervisor.get(), params);
     BOOST_REQUIRE(!sent.has_value());
