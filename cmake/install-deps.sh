@@ -4,7 +4,8 @@
 set -eu
 
 packages="build-essential cmake ninja-build pkg-config libxen-dev liburing-dev
-libboost-test-dev libseccomp-dev libcap-dev clang-19 libclang-rt-19-dev clang-format diod"
+libboost-test-dev libseccomp-dev libcap-dev clang-19 libclang-rt-19-dev clang-format diod
+binutils"
 
 missing=""
 for p in $packages; do

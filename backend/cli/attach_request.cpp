@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "backend/cli/device_command_line.hpp"
-#include "backend/supervisor/worker_params.hpp"
 #include "backend/supervisor/worker_uid.hpp"
+#include "backend/worker_channel/worker_params.hpp"
 
 namespace xen9p::cli {
 namespace {
@@ -94,10 +94,11 @@ std::optional<std::string> read_limits(const CommandLine& line, AttachRequest& r
 std::optional<std::string> read_max_memory(const CommandLine& line, AttachRequest& request) {
     const auto text = line.value("max-memory");
     if (!text) return std::nullopt;
-    const auto mib = parse_unsigned(*text, supervisor::ExportLimits::kMaxMaxMemoryMib);
+    const auto mib = parse_unsigned(*text, worker_channel::ExportLimits::kMaxMaxMemoryMib);
     if (!mib)
         return "--max-memory: expected a number of MiB from 0 to " +
-               std::to_string(supervisor::ExportLimits::kMaxMaxMemoryMib) + ", got '" + *text + "'";
+               std::to_string(worker_channel::ExportLimits::kMaxMaxMemoryMib) + ", got '" + *text +
+               "'";
     request.device.max_memory_mib = *mib;
     return std::nullopt;
 }

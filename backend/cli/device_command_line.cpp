@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "backend/supervisor/device_id.hpp"
+#include "backend/worker_channel/device_id.hpp"
 #include "base/parse_number.hpp"
 
 namespace xen9p::cli {

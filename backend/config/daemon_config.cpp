@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "backend/supervisor/device_id.hpp"
+#include "backend/worker_channel/device_id.hpp"
 #include "base/parse_number.hpp"
 
 namespace xen9p::config {
@@ -68,7 +68,7 @@ std::expected<void, ConfigError> apply(std::string_view key, std::string_view va
         c.kinds = split_commas(value);
         if (c.kinds.empty()) return error("kinds: at least one of 9pfs, xen_9pfs");
         for (const auto& k : c.kinds)
-            if (k != supervisor::kKindQemu && k != supervisor::kKindXen9pfsd)
+            if (k != worker_channel::kKindQemu && k != worker_channel::kKindXen9pfsd)
                 return error("kinds: unknown kind '" + k + "' (9pfs or xen_9pfs)");
     } else if (key == "allowed-root") {
         if (value.empty() || value.front() != '/')
@@ -94,8 +94,8 @@ std::expected<void, ConfigError> apply(std::string_view key, std::string_view va
         return set_number(c.default_limits.max_space_mib, 0, 0xffffffff);
     } else if (key == "max-memory") {
         return set_number(c.default_limits.max_memory_mib,
-                          supervisor::ExportLimits::kMinMaxMemoryMib,
-                          supervisor::ExportLimits::kMaxMaxMemoryMib);
+                          worker_channel::ExportLimits::kMinMaxMemoryMib,
+                          worker_channel::ExportLimits::kMaxMaxMemoryMib);
     } else if (key == "auto-delete") {
         auto b = boolean(key, value);
         if (!b) return std::unexpected(b.error());

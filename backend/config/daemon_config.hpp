@@ -15,7 +15,7 @@
 
 #include "backend/log/log.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
-#include "backend/supervisor/worker_params.hpp"
+#include "backend/worker_channel/worker_params.hpp"
 
 namespace xen9p::config {
 
@@ -29,8 +29,8 @@ struct DaemonConfig {
     std::optional<gid_t> worker_gid;
     std::uint32_t max_rings = 4;
     std::uint32_t max_ring_order = 9;
-    supervisor::ExportLimits default_limits{0, 1024, 0, false,
-                                            supervisor::ExportLimits::kDefaultMaxMemoryMib};
+    worker_channel::ExportLimits default_limits{0, 1024, 0, false,
+                                                worker_channel::ExportLimits::kDefaultMaxMemoryMib};
     // "auto" (real Xen) or "sim:<dir>" (the simulated platform).
     std::string xen = "auto";
     std::filesystem::path control_socket = "/run/xen9pd/control.sock";

@@ -24,7 +24,7 @@ struct RequiredKeys {
 };
 
 std::expected<RequiredKeys, std::string> read_required_keys(xenstore::Xenstore& xs,
-                                                            const DeviceId& id,
+                                                            const worker_channel::DeviceId& id,
                                                             const std::string& backend_path,
                                                             const std::string& frontend_path) {
     auto frontend = xs.try_read(key(backend_path, "frontend"));
@@ -43,10 +43,10 @@ std::expected<RequiredKeys, std::string> read_required_keys(xenstore::Xenstore& 
 
 // The daemon's default limits overridden by the xen_9pfsd keys and
 // xen9pd's max-memory, where present; the first malformed one ends the read.
-std::expected<ExportLimits, std::string> read_limits(xenstore::Xenstore& xs,
-                                                     const std::string& backend_path,
-                                                     const ExportLimits& defaults) {
-    ExportLimits limits = defaults;
+std::expected<worker_channel::ExportLimits, std::string> read_limits(
+    xenstore::Xenstore& xs, const std::string& backend_path,
+    const worker_channel::ExportLimits& defaults) {
+    worker_channel::ExportLimits limits = defaults;
     auto limit = [&](std::string_view name, std::uint32_t& out) {
         auto value = xs.try_read(key(backend_path, name));
         if (!value || !*value) return true;
@@ -59,7 +59,7 @@ std::expected<ExportLimits, std::string> read_limits(xenstore::Xenstore& xs,
     if (!limit("max-files", limits.max_files) || !limit("max-open-files", limits.max_open_files) ||
         !limit("max-space", limits.max_space_mib) ||
         !limit(toolstack::kMaxMemoryKey, limits.max_memory_mib) ||
-        limits.max_memory_mib > ExportLimits::kMaxMaxMemoryMib)
+        limits.max_memory_mib > worker_channel::ExportLimits::kMaxMaxMemoryMib)
         return std::unexpected("malformed limit");
     if (auto auto_delete = xs.try_read(key(backend_path, "auto-delete"));
         auto_delete && *auto_delete)
@@ -83,17 +83,15 @@ std::expected<uid_t, std::string> read_worker_uid(xenstore::Xenstore& xs,
 
 }  // namespace
 
-std::expected<WorkerParams, std::string> read_backend_keys(xenstore::Xenstore& xs,
-                                                           const DeviceId& id,
-                                                           const std::string& backend_path,
-                                                           const std::string& frontend_path,
-                                                           const SupervisorConfig& config) {
+std::expected<worker_channel::WorkerParams, std::string> read_backend_keys(
+    xenstore::Xenstore& xs, const worker_channel::DeviceId& id, const std::string& backend_path,
+    const std::string& frontend_path, const SupervisorConfig& config) {
     auto required = read_required_keys(xs, id, backend_path, frontend_path);
     if (!required) return std::unexpected(std::move(required.error()));
     auto export_dir = resolve_export(required->path, config.allowed_roots);
     if (!export_dir) return std::unexpected("path " + required->path + ": " + export_dir.error());
 
-    WorkerParams params;
+    worker_channel::WorkerParams params;
     params.device = id;
     params.export_path = *export_dir;
     params.security_model = required->security_model.value_or("none");

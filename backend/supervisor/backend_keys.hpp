@@ -6,9 +6,9 @@
 #include <expected>
 #include <string>
 
-#include "backend/supervisor/device_id.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
-#include "backend/supervisor/worker_params.hpp"
+#include "backend/worker_channel/device_id.hpp"
+#include "backend/worker_channel/worker_params.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
 namespace xen9p::supervisor {
@@ -17,10 +17,8 @@ namespace xen9p::supervisor {
 // publishes those later). The error is the reason to refuse the device, in
 // words for the operator: unreadable or mismatched keys, a path outside the
 // allowed roots, an unknown security model, a malformed limit or worker uid.
-std::expected<WorkerParams, std::string> read_backend_keys(xenstore::Xenstore& xs,
-                                                           const DeviceId& id,
-                                                           const std::string& backend_path,
-                                                           const std::string& frontend_path,
-                                                           const SupervisorConfig& config);
+std::expected<worker_channel::WorkerParams, std::string> read_backend_keys(
+    xenstore::Xenstore& xs, const worker_channel::DeviceId& id, const std::string& backend_path,
+    const std::string& frontend_path, const SupervisorConfig& config);
 
 }  // namespace xen9p::supervisor

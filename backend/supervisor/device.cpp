@@ -34,7 +34,7 @@ std::string describe_exit(int status) {
 
 }  // namespace
 
-Device::Device(DeviceId id, std::string backend_path, xenstore::Xenstore& xs,
+Device::Device(worker_channel::DeviceId id, std::string backend_path, xenstore::Xenstore& xs,
                const SupervisorConfig& config, WorkerLauncher& launcher)
     : id_(std::move(id)),
       backend_path_(std::move(backend_path)),
@@ -162,7 +162,7 @@ void Device::connect_frontend() {
         close(XenbusState::kClosed, "frontend num-rings is invalid");
         return;
     }
-    WorkerParams params = *params_;
+    worker_channel::WorkerParams params = *params_;
     params.rings.clear();
     for (std::uint64_t i = 0; i < *num_rings; ++i) {
         const auto n = std::to_string(i);

@@ -15,10 +15,10 @@
 #include <string>
 
 #include "backend/log/log.hpp"
-#include "backend/supervisor/device_id.hpp"
 #include "backend/supervisor/restart_backoff.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
 #include "backend/supervisor/worker_launcher.hpp"
+#include "backend/worker_channel/device_id.hpp"
 #include "xenring/xenstore/xenbus_state.hpp"
 #include "xenring/xenstore/xenstore.hpp"
 
@@ -28,7 +28,7 @@ using xenstore::XenbusState;
 
 class Device {
   public:
-    Device(DeviceId id, std::string backend_path, xenstore::Xenstore& xs,
+    Device(worker_channel::DeviceId id, std::string backend_path, xenstore::Xenstore& xs,
            const SupervisorConfig& config, WorkerLauncher& launcher);
     ~Device();
     Device(const Device&) = delete;
@@ -54,7 +54,7 @@ class Device {
     // the supervisor collects it.
     std::unique_ptr<Worker> release_worker();
 
-    const DeviceId& id() const { return id_; }
+    const worker_channel::DeviceId& id() const { return id_; }
     const std::string& frontend_path() const { return frontend_path_; }
     // -1 when no worker runs.
     int worker_control_fd() const { return worker_ ? worker_->control_fd() : -1; }
@@ -66,7 +66,7 @@ class Device {
         return worker_ ? worker_->stats() : std::nullopt;
     }
     XenbusState backend_state() const { return state_; }
-    const std::optional<WorkerParams>& params() const { return params_; }
+    const std::optional<worker_channel::WorkerParams>& params() const { return params_; }
     // Why the device was refused or closed, for logs and status.
     const std::string& last_error() const { return last_error_; }
 
@@ -91,7 +91,7 @@ class Device {
     std::string backend_key(std::string_view key) const;
     std::string frontend_key(std::string_view key) const;
 
-    DeviceId id_;
+    worker_channel::DeviceId id_;
     std::string backend_path_;
     std::string frontend_path_;
     xenstore::Xenstore& xs_;
@@ -99,7 +99,7 @@ class Device {
     WorkerLauncher& launcher_;
     XenbusState state_ = XenbusState::kUnknown;
     bool watching_frontend_ = false;
-    std::optional<WorkerParams> params_;
+    std::optional<worker_channel::WorkerParams> params_;
     std::unique_ptr<Worker> worker_;
     bool worker_lost_ = false;  // it closed its control socket
     std::optional<WorkerClock::time_point> worker_ready_at_;

@@ -12,14 +12,11 @@
 #include <utility>
 
 #include "backend/supervisor/worker_output.hpp"
+#include "backend/worker_channel/messages.hpp"
 
 namespace xen9p::supervisor {
 namespace {
 
-// Parameters are a few hundred bytes; one datagram carries them whole.
-constexpr std::size_t kMaxParamsSize = 64 * 1024;
-// A statistics line with every request type is about 600 bytes.
-constexpr std::size_t kMaxWorkerMessage = 4096;
 // The worker reports once a second (StatsReporter) and says ready once:
 // a few messages a second with a burst for reports queued while the
 // supervisor was busy. A worker past that is not read for kControlMute.
@@ -75,19 +72,17 @@ class ProcessWorker : public Worker {
             control_muted_until_ = now + kControlMute;
             return std::exchange(told_too_fast_, true) ? WorkerEvent::kNone : WorkerEvent::kTooFast;
         }
-        char buf[kMaxWorkerMessage];
+        char buf[worker_channel::kMaxWorkerMessageSize];
         // MSG_TRUNC: a longer message reports its whole length and is ignored.
         const ssize_t n = ::recv(control_.get(), buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
         if (n > static_cast<ssize_t>(sizeof buf)) return WorkerEvent::kNone;
         if (n > 0) {
             const std::string_view message(buf, static_cast<std::size_t>(n));
-            if (message == kWorkerReadyMessage)
+            if (worker_channel::is_ready_message(message))
                 return std::exchange(ready_seen_, true) ? WorkerEvent::kNone : WorkerEvent::kReady;
-            if (message.starts_with(kWorkerStatsPrefix)) {
-                // The worker serves a guest: only what parses strictly is kept.
-                if (auto parsed = stats::parse_stats(message.substr(kWorkerStatsPrefix.size())))
-                    stats_ = std::move(*parsed);
-            }
+            // The worker serves a guest: only what parses strictly is kept.
+            if (auto parsed = worker_channel::parse_stats_message(message))
+                stats_ = std::move(*parsed);
             return WorkerEvent::kNone;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) return WorkerEvent::kNone;
@@ -178,8 +173,8 @@ class ProcessWorker : public Worker {
 // putting those in place overwrites none of the sources (a supervisor
 // started with stdio closed gets low numbers from the kernel).
 Result<UniqueFd> above_stdio(UniqueFd fd) {
-    if (fd.get() > kWorkerControlFd) return fd;
-    UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, kWorkerControlFd + 1));
+    if (fd.get() > worker_channel::kControlFd) return fd;
+    UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, worker_channel::kControlFd + 1));
     if (!moved) return fail_errno();
     return moved;
 }
@@ -190,7 +185,8 @@ ProcessWorkerLauncher::ProcessWorkerLauncher(std::filesystem::path program, std:
                                              std::vector<std::string> arguments)
     : program_(std::move(program)), name_(std::move(name)), arguments_(std::move(arguments)) {}
 
-Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams& params) {
+Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(
+    const worker_channel::WorkerParams& params) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return fail_errno();
     UniqueFd ours(pair[0]);
@@ -210,12 +206,9 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     if (!output_write) return std::unexpected(output_write.error());
     if (::fcntl(output_read.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno();
 
-    const auto text = serialize(params);
-    if (text.size() > kMaxParamsSize) return fail(E2BIG);
     // Queue the parameters before the child exists: it reads them first thing.
-    if (::send(ours.get(), text.data(), text.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(text.size()))
-        return fail_errno();
+    if (auto sent = worker_channel::send_params(ours.get(), params); !sent)
+        return std::unexpected(sent.error());
 
     // Everything exec needs is prepared before the clone: the child only
     // makes async-signal-safe calls.
@@ -223,7 +216,7 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     args.push_back(name_);
     args.insert(args.end(), arguments_.begin(), arguments_.end());
     args.push_back("--control-fd");
-    args.push_back(std::to_string(kWorkerControlFd));
+    args.push_back(std::to_string(worker_channel::kControlFd));
     std::vector<char*> argv;
     for (auto& a : args)
         argv.push_back(a.data());
@@ -249,13 +242,13 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     if (pid == 0) {
         // Only these cross exec: every descriptor a worker holds is one of
         // them, on its export's mount, in its private proc, or anonymous.
-        // The sources are all above kWorkerControlFd, and dup2 clears
+        // The sources are all above worker_channel::kControlFd, and dup2 clears
         // close-on-exec on the copies.
         if (::dup2(stdin_read->get(), STDIN_FILENO) < 0 ||
             ::dup2(output_write->get(), STDOUT_FILENO) < 0 ||
             ::dup2(output_write->get(), STDERR_FILENO) < 0 ||
-            ::dup2(theirs->get(), kWorkerControlFd) < 0 ||
-            ::syscall(SYS_close_range, kWorkerControlFd + 1, ~0U, 0) != 0)
+            ::dup2(theirs->get(), worker_channel::kControlFd) < 0 ||
+            ::syscall(SYS_close_range, worker_channel::kControlFd + 1, ~0U, 0) != 0)
             ::_exit(127);
         ::sigprocmask(SIG_BLOCK, &term, nullptr);
         ::execv(program_.c_str(), argv.data());
@@ -265,25 +258,6 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(const WorkerParams
     return std::unique_ptr<Worker>(std::make_unique<ProcessWorker>(
         static_cast<pid_t>(pid), std::move(exit_fd), std::move(ours),
         WorkerOutput(std::move(output_read), params.device.to_string())));
-}
-
-Result<WorkerParams> receive_worker_params(int control_fd) {
-    std::string buf(kMaxParamsSize, '\0');
-    ssize_t n;
-    do {
-        n = ::recv(control_fd, buf.data(), buf.size(), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return fail_errno();
-    if (n == 0) return fail(ECONNRESET);
-    buf.resize(static_cast<std::size_t>(n));
-    return parse_worker_params(buf);
-}
-
-Status report_worker_ready(int control_fd) {
-    if (::send(control_fd, kWorkerReadyMessage.data(), kWorkerReadyMessage.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(kWorkerReadyMessage.size()))
-        return fail_errno();
-    return {};
 }
 
 }  // namespace xen9p::supervisor

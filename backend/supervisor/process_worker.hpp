@@ -1,5 +1,6 @@
 // Workers as separate processes: clone3 + exec of the xen9pd binary in worker
-// mode, parameters and readiness over a SOCK_SEQPACKET control socket.
+// mode, parameters and readiness over a SOCK_SEQPACKET control socket
+// (backend/worker_channel speaks its protocol).
 // A fresh exec gives each worker its own address space layout and nothing of
 // the supervisor's memory or libxenstore state. Each worker is PID 1 of its
 // own PID namespace (it sees no other process, and the sandbox gives it a
@@ -17,15 +18,6 @@
 
 namespace xen9p::supervisor {
 
-// The message a worker sends on its control socket once it serves the device.
-inline constexpr std::string_view kWorkerReadyMessage = "ready";
-// What starts the worker's statistics messages, followed by format_stats().
-inline constexpr std::string_view kWorkerStatsPrefix = "stats ";
-// The worker's control socket; 0, 1 and 2 are its stdin (an empty pipe) and
-// its stdout and stderr (a pipe the supervisor logs from), and it has no
-// other descriptor at exec.
-inline constexpr int kWorkerControlFd = 3;
-
 class ProcessWorkerLauncher : public WorkerLauncher {
   public:
     // Runs `program` as `name` (its argv[0]: what ps shows, since `program`
@@ -33,17 +25,12 @@ class ProcessWorkerLauncher : public WorkerLauncher {
     ProcessWorkerLauncher(std::filesystem::path program, std::string name,
                           std::vector<std::string> arguments);
 
-    Result<std::unique_ptr<Worker>> launch(const WorkerParams& params) override;
+    Result<std::unique_ptr<Worker>> launch(const worker_channel::WorkerParams& params) override;
 
   private:
     std::filesystem::path program_;
     std::string name_;
     std::vector<std::string> arguments_;
 };
-
-// Worker side: reads the parameters the supervisor sent on `control_fd`.
-Result<WorkerParams> receive_worker_params(int control_fd);
-// Worker side: tells the supervisor the device is being served.
-Status report_worker_ready(int control_fd);
 
 }  // namespace xen9p::supervisor

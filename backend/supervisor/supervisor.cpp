@@ -44,8 +44,9 @@ std::string Supervisor::backend_root(std::string_view kind) const {
 }
 
 Status Supervisor::start() {
-    const bool claims_xen_9pfs = std::find(config_.kinds.begin(), config_.kinds.end(),
-                                           std::string(kKindXen9pfsd)) != config_.kinds.end();
+    const bool claims_xen_9pfs =
+        std::find(config_.kinds.begin(), config_.kinds.end(),
+                  std::string(worker_channel::kKindXen9pfsd)) != config_.kinds.end();
     if (claims_xen_9pfs) {
         // libxl (4.19+) spawns xen-9pfsd only while this key is absent, and
         // waits for "running": owning it makes type=xen_9pfsd devices ours.
@@ -143,7 +144,7 @@ void Supervisor::on_worker_fd(int fd) {
         }
         if (device->worker_exit_fd() == fd) {
             // Frontend changes seen while the worker stopped are taken up now.
-            if (device->on_worker_exit()) refresh_device(DeviceId(id));
+            if (device->on_worker_exit()) refresh_device(worker_channel::DeviceId(id));
             return;
         }
     }
@@ -156,7 +157,7 @@ void Supervisor::on_timer() {
     std::uint64_t expirations = 0;
     (void)!::read(timer_.get(), &expirations, sizeof expirations);
     const auto now = WorkerClock::now();
-    std::vector<DeviceId> due;
+    std::vector<worker_channel::DeviceId> due;
     for (auto& [id, device] : devices_) {
         if (device->on_deadline(now)) due.push_back(id);
     }
@@ -212,7 +213,7 @@ void Supervisor::handle_watch(const xenstore::WatchEvent& event) {
     if (!token.starts_with(kBackendToken)) return;
     const std::string kind(token.substr(kBackendToken.size()));
     const auto root = backend_root(kind);
-    if (auto id = device_of_path(root, kind, event.path)) {
+    if (auto id = worker_channel::device_of_path(root, kind, event.path)) {
         if (!devices_.contains(*id)) {
             // A node of a device we do not know yet: rescan to pick it up.
             rescan(kind);
@@ -226,13 +227,14 @@ void Supervisor::handle_watch(const xenstore::WatchEvent& event) {
 
 void Supervisor::rescan(const std::string& kind) {
     const auto root = backend_root(kind);
-    std::vector<DeviceId> present;
+    std::vector<worker_channel::DeviceId> present;
     if (auto domains = xs_.directory(root)) {
         for (const auto& domain : *domains) {
             auto devices = xs_.directory(root + "/" + domain);
             if (!devices) continue;
             for (const auto& dev : *devices) {
-                if (auto id = device_of_path(root, kind, root + "/" + domain + "/" + dev))
+                if (auto id =
+                        worker_channel::device_of_path(root, kind, root + "/" + domain + "/" + dev))
                     present.push_back(*id);
             }
         }
@@ -253,7 +255,7 @@ void Supervisor::rescan(const std::string& kind) {
     }
 }
 
-void Supervisor::refresh_device(const DeviceId& id) {
+void Supervisor::refresh_device(const worker_channel::DeviceId& id) {
     auto it = devices_.find(id);
     if (it == devices_.end()) return;
     if (!it->second->refresh()) {
@@ -262,7 +264,8 @@ void Supervisor::refresh_device(const DeviceId& id) {
     }
 }
 
-void Supervisor::forget(std::map<DeviceId, std::unique_ptr<Device>>::iterator device) {
+void Supervisor::forget(
+    std::map<worker_channel::DeviceId, std::unique_ptr<Device>>::iterator device) {
     retire(device->second->release_worker());
     devices_.erase(device);
 }

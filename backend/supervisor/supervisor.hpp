@@ -22,7 +22,7 @@
 namespace xen9p::supervisor {
 
 struct DeviceStatus {
-    DeviceId id;
+    worker_channel::DeviceId id;
     std::string tag;
     std::string path;
     std::string security_model;
@@ -58,12 +58,12 @@ class Supervisor {
     std::string backend_root(std::string_view kind) const;
     void handle_watch(const xenstore::WatchEvent& event);
     void rescan(const std::string& kind);
-    void refresh_device(const DeviceId& id);
+    void refresh_device(const worker_channel::DeviceId& id);
     void domains_released();
     void on_worker_fd(int fd);
     void on_timer();
     void arm_timer();
-    void forget(std::map<DeviceId, std::unique_ptr<Device>>::iterator device);
+    void forget(std::map<worker_channel::DeviceId, std::unique_ptr<Device>>::iterator device);
     void retire(std::unique_ptr<Worker> worker);
     // Reaps a retiring worker; true once it is gone.
     bool collect(Worker& worker);
@@ -72,7 +72,7 @@ class Supervisor {
     SupervisorConfig config_;
     xenstore::Xenstore xs_;
     std::unique_ptr<WorkerLauncher> launcher_;
-    std::map<DeviceId, std::unique_ptr<Device>> devices_;
+    std::map<worker_channel::DeviceId, std::unique_ptr<Device>> devices_;
     // Workers of forgotten devices, stopping, until their exit is collected.
     std::vector<std::unique_ptr<Worker>> retiring_;
     // The output of workers of removed devices (only the toolstack removes).

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "backend/supervisor/worker_params.hpp"
+#include "backend/worker_channel/worker_params.hpp"
 
 namespace xen9p::supervisor {
 
@@ -24,7 +24,7 @@ struct SupervisorConfig {
     // Workers run as uid_range_base + domid with gid `gid`, as dm_restrict's QEMU does.
     uid_t uid_range_base = 0;
     gid_t gid = 0;
-    ExportLimits default_limits;
+    worker_channel::ExportLimits default_limits;
     std::string platform = "xen";
 };
 

@@ -11,7 +11,7 @@
 
 #include "backend/log/log.hpp"
 #include "backend/stats/stats_report.hpp"
-#include "backend/supervisor/worker_params.hpp"
+#include "backend/worker_channel/worker_params.hpp"
 #include "base/errno.hpp"
 
 namespace xen9p::supervisor {
@@ -69,7 +69,7 @@ class Worker {
 class WorkerLauncher {
   public:
     virtual ~WorkerLauncher() = default;
-    virtual Result<std::unique_ptr<Worker>> launch(const WorkerParams& params) = 0;
+    virtual Result<std::unique_ptr<Worker>> launch(const worker_channel::WorkerParams& params) = 0;
 };
 
 }  // namespace xen9p::supervisor

@@ -1,8 +1,6 @@
 #include "backend/worker/stats_reporter.hpp"
 
-#include <sys/socket.h>
-
-#include "backend/supervisor/process_worker.hpp"
+#include "backend/worker_channel/messages.hpp"
 
 namespace xen9p::worker {
 
@@ -21,10 +19,8 @@ void StatsReporter::on_complete(int result) {
 }
 
 void StatsReporter::send_report() {
-    const std::string message =
-        std::string(supervisor::kWorkerStatsPrefix) + stats::format_stats(server_.report());
     // Never blocks the loop; a full socket or a gone supervisor loses this one.
-    (void)::send(control_fd_, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    worker_channel::report_stats(control_fd_, server_.report());
 }
 
 }  // namespace xen9p::worker

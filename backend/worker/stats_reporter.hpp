@@ -1,5 +1,5 @@
 // Tells the supervisor what the worker's server has done, once a second: one
-// kWorkerStatsPrefix + format_stats() datagram on the control socket.
+// statistics message (worker_channel::report_stats) on the control socket.
 // A report that does not fit in the socket is dropped; the next one says more.
 #pragma once
 

@@ -19,10 +19,10 @@
 #include "backend/sandbox/sandbox.hpp"
 #include "backend/server/process_memory_limit.hpp"
 #include "backend/server/server.hpp"
-#include "backend/supervisor/process_worker.hpp"
 #include "backend/transport/ring_connection.hpp"
 #include "backend/worker/confinement.hpp"
 #include "backend/worker/stats_reporter.hpp"
+#include "backend/worker_channel/messages.hpp"
 #include "base/unique_fd.hpp"
 #include "xenring/platform/platform.hpp"
 
@@ -68,7 +68,7 @@ Result<UniqueFd> stop_signals() {
     return fd;
 }
 
-fs::ExportConfig export_config(const supervisor::WorkerParams& params) {
+fs::ExportConfig export_config(const worker_channel::WorkerParams& params) {
     fs::ExportConfig config;
     // The supervisor only hands over models it has validated.
     config.model =
@@ -103,7 +103,7 @@ struct DeviceResources {
 // Opens the grant mapping and event channel handles, then maps and binds the
 // frontend's rings one by one, into `res`. On failure `res` keeps what was
 // acquired, for the caller to release after logging.
-std::optional<log::ErrorLine> map_rings(const supervisor::WorkerParams& params,
+std::optional<log::ErrorLine> map_rings(const worker_channel::WorkerParams& params,
                                         DeviceResources& res) {
     auto grants = platform::open_grant_mapper(params.platform);
     if (!grants)
@@ -134,7 +134,7 @@ std::optional<log::ErrorLine> map_rings(const supervisor::WorkerParams& params,
 // channel handle binds this guest's ports only, and the grant mapping
 // handle is closed (the rings stay mapped), so nothing it holds can map
 // another guest's grants or bind their ports.
-std::optional<log::ErrorLine> restrict_to_guest(const supervisor::WorkerParams& params,
+std::optional<log::ErrorLine> restrict_to_guest(const worker_channel::WorkerParams& params,
                                                 DeviceResources& res, std::string_view device) {
     const auto domid = std::to_string(params.device.domid);
     if (auto restricted = res.events->restrict_to(params.device.domid); !restricted)
@@ -147,12 +147,12 @@ std::optional<log::ErrorLine> restrict_to_guest(const supervisor::WorkerParams& 
 }
 
 // What the guest may make the worker hold, in bytes.
-std::size_t memory_budget(const supervisor::WorkerParams& params) {
+std::size_t memory_budget(const worker_channel::WorkerParams& params) {
     return std::size_t{params.limits.max_memory_mib} << 20;
 }
 
 // The sandbox the worker enters: its uid and gid, the export as its root.
-sandbox::SandboxPolicy sandbox_policy(const supervisor::WorkerParams& params) {
+sandbox::SandboxPolicy sandbox_policy(const worker_channel::WorkerParams& params) {
     sandbox::SandboxPolicy policy;
     policy.uid = params.uid;
     policy.gid = params.gid;
@@ -166,7 +166,7 @@ sandbox::SandboxPolicy sandbox_policy(const supervisor::WorkerParams& params) {
 }
 
 // The error line for a confinement that failed, naming its step.
-log::ErrorLine confinement_failure(const supervisor::WorkerParams& params,
+log::ErrorLine confinement_failure(const worker_channel::WorkerParams& params,
                                    const ConfinementError& error) {
     return {"cannot confine the worker",
             {{"step", std::string(confinement_step_name(error.step))},
@@ -179,7 +179,7 @@ log::ErrorLine confinement_failure(const supervisor::WorkerParams& params,
 // decides what it may write: an export root it cannot write fails every
 // create at the root with EACCES in the guest, with nothing on the host
 // saying why.
-void warn_if_root_not_writable(const supervisor::WorkerParams& params, fs::Export& ex,
+void warn_if_root_not_writable(const worker_channel::WorkerParams& params, fs::Export& ex,
                                std::string_view device) {
     if (!params.read_only && ::faccessat(ex.root_fd(), ".", W_OK | X_OK, AT_EACCESS) != 0) {
         log::warning(kComponent, device, "export root not writable by the worker",
@@ -191,15 +191,16 @@ void warn_if_root_not_writable(const supervisor::WorkerParams& params, fs::Expor
 
 // Serves the device's rings from inside the sandbox until the supervisor or
 // a signal stops it (0) or the guest's rings close or fail (1).
-int serve_rings(const supervisor::WorkerParams& params, int control_fd, ConfinedWorker& confined,
-                DeviceResources& res, int signal_fd, const std::string& device) {
+int serve_rings(const worker_channel::WorkerParams& params, int control_fd,
+                ConfinedWorker& confined, DeviceResources& res, int signal_fd,
+                const std::string& device) {
     server::SessionConfig session;
     session.aname = params.export_path.string();
     session.max_memory = memory_budget(params);
     server::Server server(confined.loop, confined.ex, session);
     server.add(std::make_unique<transport::RingConnection>(confined.loop, *res.events,
                                                            std::move(res.rings), "ring:" + device));
-    if (auto ready = supervisor::report_worker_ready(control_fd); !ready)
+    if (auto ready = worker_channel::report_ready(control_fd); !ready)
         return device_failed(device, {"supervisor gone", {{"error", ready.error().message()}}});
     StatsReporter reporter(confined.loop, server, control_fd);
     reporter.start();
@@ -224,7 +225,7 @@ int serve_rings(const supervisor::WorkerParams& params, int control_fd, Confined
 // The worker's life, in an order that matters: take the guest's rings, give
 // up every other guest, then the host (memory cap, sandbox, export), then
 // serve. Exit status 0 when stopped, 1 when the device failed.
-int serve_device(const supervisor::WorkerParams& params, int control_fd) {
+int serve_device(const worker_channel::WorkerParams& params, int control_fd) {
     const std::string device = params.device.to_string();
     DeviceResources res;
     if (auto failure = map_rings(params, res)) return device_failed(device, *failure);
@@ -257,7 +258,7 @@ int worker_command(std::span<const std::string> args) {
     if (::prctl(PR_SET_NAME, "xen9pd") != 0)
         log::warning(kComponent, "", "cannot set the process name",
                      {{"error", std::strerror(errno)}});
-    auto params = supervisor::receive_worker_params(options->control_fd);
+    auto params = worker_channel::receive_params(options->control_fd);
     if (!params) {
         log::error(kComponent, "", "cannot read the device parameters",
                    {{"error", params.error().message()}});

@@ -18,7 +18,7 @@
 namespace xen9p::test {
 namespace {
 
-using supervisor::WorkerParams;
+using worker_channel::WorkerParams;
 
 constexpr uid_t kRangeBase = 200000;
 
@@ -82,7 +82,7 @@ struct DeviceSetupFixture : XenstoreFixture {
     Xenstore xs = dom0();
     std::filesystem::path roots;
     supervisor::SupervisorConfig config;
-    const supervisor::DeviceId id{"9pfs", 5, 0};
+    const worker_channel::DeviceId id{"9pfs", 5, 0};
     const std::string backend = "/local/domain/0/backend/9pfs/5/0";
     const std::string frontend = "/local/domain/5/device/9pfs/0";
     std::map<std::string, std::string> keys;

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "backend/daemon/run_command.hpp"
-#include "backend/supervisor/process_worker.hpp"
 #include "backend/worker/worker_command.hpp"
+#include "backend/worker_channel/messages.hpp"
 #include "tests/daemon_sim/rogue_worker.hpp"
 
 namespace {
@@ -41,12 +41,12 @@ int control_fd_of(std::span<const std::string> args) {
 }
 
 // The parameters the supervisor queued, left in place for the real worker.
-Result<supervisor::WorkerParams> peek_params(int control_fd) {
-    std::string buf(64 * 1024, '\0');
+Result<worker_channel::WorkerParams> peek_params(int control_fd) {
+    std::string buf(worker_channel::kMaxParamsSize, '\0');
     const ssize_t n = ::recv(control_fd, buf.data(), buf.size(), MSG_PEEK);
     if (n <= 0) return fail(EPROTO);
     buf.resize(static_cast<std::size_t>(n));
-    return supervisor::parse_worker_params(buf);
+    return worker_channel::parse_worker_params(buf);
 }
 
 void note_launch(const std::filesystem::path& export_path) {
@@ -71,7 +71,7 @@ int misbehave(test::RogueWorker kind, int control_fd) {
     // after a minute.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     const auto end = std::chrono::steady_clock::now() + 60s;
-    auto params = supervisor::receive_worker_params(control_fd);
+    auto params = worker_channel::receive_params(control_fd);
     if (!params) return 1;
     export_fd = ::open(params->export_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     // A handler, not SIG_IGN: the test must see the signal arrive. The
@@ -83,7 +83,7 @@ int misbehave(test::RogueWorker kind, int control_fd) {
         sigaddset(&term, SIGTERM);
         ::sigprocmask(SIG_UNBLOCK, &term, nullptr);
     }
-    if (!supervisor::report_worker_ready(control_fd)) return 1;
+    if (!worker_channel::report_ready(control_fd)) return 1;
     const auto trigger = params->export_path / test::kMisbehaveNow;
     while (!std::filesystem::exists(trigger) && std::chrono::steady_clock::now() < end)
         std::this_thread::sleep_for(10ms);

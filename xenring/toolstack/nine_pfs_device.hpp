@@ -33,7 +33,7 @@ bool is_security_model(std::string_view model);
 // directories.
 inline constexpr std::string_view kWorkerUidKey = "xen9pd-worker-uid";
 // xen9pd's own backend key: the device's memory budget in MiB, 0 meaning the
-// daemon's --max-memory (backend/supervisor/worker_params.hpp bounds it).
+// daemon's --max-memory (backend/worker_channel/worker_params.hpp bounds it).
 inline constexpr std::string_view kMaxMemoryKey = "max-memory";
 
 struct NinePfsDevice {

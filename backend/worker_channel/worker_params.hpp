@@ -11,10 +11,10 @@
 #include <string_view>
 #include <vector>
 
-#include "backend/supervisor/device_id.hpp"
+#include "backend/worker_channel/device_id.hpp"
 #include "base/errno.hpp"
 
-namespace xen9p::supervisor {
+namespace xen9p::worker_channel {
 
 struct RingParams {
     std::uint32_t ring_ref = 0;       // grant ref of the ring's interface page
@@ -59,4 +59,4 @@ std::string serialize(const WorkerParams& params);
 // Strict: every key known, every number in range, nothing missing.
 Result<WorkerParams> parse_worker_params(std::string_view text);
 
-}  // namespace xen9p::supervisor
+}  // namespace xen9p::worker_channel

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace xen9p::supervisor {
+namespace xen9p::worker_channel {
 
 // `9pfs` is what libxl writes for type=qemu (and the only kind Xen 4.17
 // knows); `xen_9pfs` is libxl 4.19+'s type=xen_9pfsd.
@@ -28,4 +28,4 @@ struct DeviceId {
 std::optional<DeviceId> device_of_path(std::string_view backend_root, std::string_view kind,
                                        std::string_view path);
 
-}  // namespace xen9p::supervisor
+}  // namespace xen9p::worker_channel

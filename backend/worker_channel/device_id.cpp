@@ -1,10 +1,10 @@
-#include "backend/supervisor/device_id.hpp"
+#include "backend/worker_channel/device_id.hpp"
 
 #include <limits>
 
 #include "base/parse_number.hpp"
 
-namespace xen9p::supervisor {
+namespace xen9p::worker_channel {
 
 std::string DeviceId::to_string() const {
     return kind + "/" + std::to_string(domid) + "/" + std::to_string(devid);
@@ -27,4 +27,4 @@ std::optional<DeviceId> device_of_path(std::string_view backend_root, std::strin
                     static_cast<std::uint32_t>(*devid)};
 }
 
-}  // namespace xen9p::supervisor
+}  // namespace xen9p::worker_channel

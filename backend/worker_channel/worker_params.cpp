@@ -1,11 +1,11 @@
-#include "backend/supervisor/worker_params.hpp"
+#include "backend/worker_channel/worker_params.hpp"
 
 #include <limits>
 #include <map>
 
 #include "base/parse_number.hpp"
 
-namespace xen9p::supervisor {
+namespace xen9p::worker_channel {
 namespace {
 
 constexpr std::uint64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
@@ -118,4 +118,4 @@ Result<WorkerParams> parse_worker_params(std::string_view text) {
     return p;
 }
 
-}  // namespace xen9p::supervisor
+}  // namespace xen9p::worker_channel

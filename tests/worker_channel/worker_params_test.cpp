@@ -1,42 +1,24 @@
 #define BOOST_TEST_MODULE worker_params
 #include <boost/test/unit_test.hpp>
 
-#include "backend/supervisor/device_id.hpp"
-#include "backend/supervisor/worker_params.hpp"
+#include "backend/worker_channel/device_id.hpp"
+#include "backend/worker_channel/worker_params.hpp"
 #include "base/parse_number.hpp"
+#include "tests/worker_channel/sample_params.hpp"
 
-using namespace xen9p::supervisor;
+using namespace xen9p::worker_channel;
 using xen9p::parse_decimal;
-
-namespace {
-
-WorkerParams sample() {
-    WorkerParams p;
-    p.device = DeviceId{"xen_9pfs", 7, 3};
-    p.tag = "share0";
-    p.export_path = "/srv/export";
-    p.security_model = "mapped-xattr";
-    p.read_only = true;
-    p.limits = ExportLimits{100, 5, 64, true, 48};
-    p.max_ring_order = 9;
-    p.rings = {{8, 12}, {521, 13}};
-    p.uid = 131079;
-    p.gid = 131072;
-    p.platform = "sim:/tmp/sim";
-    return p;
-}
-
-}  // namespace
+using xen9p::worker_channel::test::sample_params;
 
 BOOST_AUTO_TEST_CASE(params_survive_serialization) {
-    const auto p = sample();
+    const auto p = sample_params();
     auto parsed = parse_worker_params(serialize(p));
     BOOST_REQUIRE(parsed.has_value());
     BOOST_TEST((*parsed == p));
 }
 
 BOOST_AUTO_TEST_CASE(params_with_unknown_missing_or_duplicate_keys_are_refused) {
-    const auto text = serialize(sample());
+    const auto text = serialize(sample_params());
     BOOST_TEST(!parse_worker_params(text + "extra=1\n").has_value());
     BOOST_TEST(!parse_worker_params(text + "uid=0\n").has_value());
     const auto without_uid = text.substr(0, text.find("uid=")) + text.substr(text.find("gid="));
@@ -45,7 +27,7 @@ BOOST_AUTO_TEST_CASE(params_with_unknown_missing_or_duplicate_keys_are_refused) 
 }
 
 BOOST_AUTO_TEST_CASE(params_with_out_of_range_numbers_are_refused) {
-    auto text = serialize(sample());
+    auto text = serialize(sample_params());
     auto replace = [&](std::string from, std::string to) {
         auto copy = text;
         copy.replace(copy.find(from), from.size(), to);
