@@ -3,10 +3,8 @@
 
 #include "backend/supervisor/device_id.hpp"
 #include "backend/supervisor/worker_params.hpp"
-#include "base/parse_number.hpp"
 
 using namespace xen9p::supervisor;
-using xen9p::parse_decimal;
 
 namespace {
 
@@ -60,23 +58,6 @@ BOOST_AUTO_TEST_CASE(params_with_out_of_range_numbers_are_refused) {
     BOOST_TEST(
         !parse_worker_params(replace("max_memory_mib=48", "max_memory_mib=65537")).has_value());
     BOOST_TEST(parse_worker_params(replace("max_memory_mib=48", "max_memory_mib=1")).has_value());
-}
-
-BOOST_AUTO_TEST_CASE(decimal_parsing_is_strict) {
-    BOOST_TEST(parse_decimal("0", 10).value() == 0u);
-    BOOST_TEST(parse_decimal("4294967295", 0xffffffff).value() == 0xffffffffu);
-    BOOST_TEST(!parse_decimal("4294967296", 0xffffffff).has_value());
-    BOOST_TEST(!parse_decimal("", 10).has_value());
-    BOOST_TEST(!parse_decimal("01", 10).has_value());
-    BOOST_TEST(!parse_decimal("+1", 10).has_value());
-    BOOST_TEST(!parse_decimal(" 1", 10).has_value());
-    BOOST_TEST(!parse_decimal("99999999999999999999999", ~0ull).has_value());
-    // A last digit above a small maximum (num-rings 5 against max-rings 4).
-    BOOST_TEST(parse_decimal("4", 4).value() == 4u);
-    BOOST_TEST(!parse_decimal("5", 4).has_value());
-    BOOST_TEST(!parse_decimal("9", 8).has_value());
-    BOOST_TEST(!parse_decimal("19", 10).has_value());
-    BOOST_TEST(parse_decimal("10", 10).value() == 10u);
 }
 
 BOOST_AUTO_TEST_CASE(device_paths_are_parsed_strictly) {
