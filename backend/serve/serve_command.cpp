@@ -18,6 +18,7 @@
 #include "backend/server/server.hpp"
 #include "backend/transport/listener.hpp"
 #include "backend/worker/confinement.hpp"
+#include "base/signal_fd.hpp"
 #include "base/unique_fd.hpp"
 
 namespace xen9p::serve {
@@ -135,14 +136,7 @@ std::optional<ServeOptions> parse(std::span<const std::string> args) {
 
 // SIGINT and SIGTERM as a readable fd for the event loop.
 Result<UniqueFd> stop_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno();
-    UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!fd) return fail_errno();
-    return fd;
+    return block_and_watch({SIGINT, SIGTERM}, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 // The worker's sandbox for the export: its owner's ids unless given.

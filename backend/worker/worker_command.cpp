@@ -23,6 +23,7 @@
 #include "backend/transport/ring_connection.hpp"
 #include "backend/worker/confinement.hpp"
 #include "backend/worker/stats_reporter.hpp"
+#include "base/signal_fd.hpp"
 #include "base/unique_fd.hpp"
 #include "xenring/platform/platform.hpp"
 
@@ -58,14 +59,7 @@ std::optional<WorkerOptions> parse(std::span<const std::string> args) {
 // SIGTERM and SIGINT as a readable fd; blocked before the sandbox, which
 // forbids changing signal dispositions only by policy, not by seccomp.
 Result<UniqueFd> stop_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno();
-    UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!fd) return fail_errno();
-    return fd;
+    return block_and_watch({SIGTERM, SIGINT}, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 fs::ExportConfig export_config(const supervisor::WorkerParams& params) {
