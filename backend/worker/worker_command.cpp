@@ -9,7 +9,6 @@
 
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 
@@ -23,6 +22,7 @@
 #include "backend/transport/ring_connection.hpp"
 #include "backend/worker/confinement.hpp"
 #include "backend/worker/stats_reporter.hpp"
+#include "base/parse_number.hpp"
 #include "base/signal_fd.hpp"
 #include "base/unique_fd.hpp"
 #include "xenring/platform/platform.hpp"
@@ -42,10 +42,9 @@ std::optional<WorkerOptions> parse(std::span<const std::string> args) {
     for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
         const std::string& value = args[i + 1];
         if (args[i] == "--control-fd") {
-            auto [end, ec] =
-                std::from_chars(value.data(), value.data() + value.size(), options.control_fd);
-            if (ec != std::errc() || end != value.data() + value.size() || options.control_fd < 0)
-                return std::nullopt;
+            const auto fd = parse_number<int>(value);
+            if (!fd || *fd < 0) return std::nullopt;
+            options.control_fd = *fd;
         } else if (args[i] == "--log-level") {
             if (!log::parse_level(value, options.log_level)) return std::nullopt;
         } else {
