@@ -2,9 +2,9 @@
 
 #include <poll.h>
 
-#include <charconv>
 #include <cstring>
 
+#include "base/parse_number.hpp"
 #include "xenring/platform/platform.hpp"
 #include "xenring/ring/data_intf.hpp"
 
@@ -17,11 +17,7 @@ constexpr std::string_view kStateToken = "xen9p-frontend-backend-state";
 // xenbus_read_unsigned: a missing or malformed value reads as `fallback`.
 unsigned parse_unsigned(const std::optional<std::string>& value, unsigned fallback) {
     if (!value) return fallback;
-    unsigned out = 0;
-    const char* end = value->data() + value->size();
-    auto [ptr, ec] = std::from_chars(value->data(), end, out);
-    if (ec != std::errc() || ptr != end) return fallback;
-    return out;
+    return parse_number<unsigned>(*value).value_or(fallback);
 }
 
 bool is_closing(XenbusState s) {
@@ -146,11 +142,9 @@ Status Frontend::read_device_paths() {
     backend_path_ = *backend;
     auto backend_id = xs_.read(frontend_path_ + "/backend-id");
     if (!backend_id) return std::unexpected(backend_id.error());
-    unsigned id = 0;
-    const char* end = backend_id->data() + backend_id->size();
-    auto [ptr, ec] = std::from_chars(backend_id->data(), end, id);
-    if (ec != std::errc() || ptr != end || id > 0xffff) return fail(EINVAL);
-    backend_domid_ = static_cast<DomId>(id);
+    const auto id = parse_number<DomId>(*backend_id);
+    if (!id) return fail(EINVAL);
+    backend_domid_ = *id;
     return {};
 }
 

@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <memory>
 #include <string>
 
+#include "base/parse_number.hpp"
 #include "sim/wire.hpp"
 
 namespace xen9p::sim {
@@ -35,10 +35,9 @@ Result<std::vector<UniqueFd>> connections_of(pid_t pid, const std::filesystem::p
     std::vector<UniqueFd> found;
     for (const auto& entry : fds) {
         const std::string name = entry.path().filename().string();
-        int number = -1;
-        auto [end, parse] = std::from_chars(name.data(), name.data() + name.size(), number);
-        if (parse != std::errc() || end != name.data() + name.size()) continue;
-        UniqueFd copy(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), number, 0)));
+        const auto number = parse_number<int>(name);
+        if (!number) continue;
+        UniqueFd copy(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), *number, 0)));
         // Closed since the listing: nothing to probe.
         if (!copy) {
             if (errno == EBADF) continue;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/parse_number.hpp"
 #include "sim/sim_hypervisor.hpp"
 #include "sim/toolstack.hpp"
 #include "sim/xenstored.hpp"
@@ -56,11 +57,10 @@ std::optional<Args> parse(int argc, char** argv, int first) {
     return args;
 }
 
+// Up to nine digits, leading zeros allowed: any such number fits.
 std::optional<unsigned> number(const std::string& text) {
-    if (text.empty() || text.size() > 9 ||
-        text.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
-    return static_cast<unsigned>(std::stoul(text));
+    if (text.size() > 9) return std::nullopt;
+    return parse_number<unsigned>(text);
 }
 
 int report(const Status& status, const char* what) {

@@ -6,7 +6,8 @@
 #include <xen/io/xs_wire.h>
 
 #include <algorithm>
-#include <charconv>
+
+#include "base/parse_number.hpp"
 
 namespace xen9p::sim {
 namespace {
@@ -70,10 +71,9 @@ std::optional<NodePerm> parse_perm(std::string_view text) {
         default:
             return std::nullopt;
     }
-    const char* first = text.data() + 1;
-    const char* last = text.data() + text.size();
-    const auto [end, ec] = std::from_chars(first, last, perm.domid);
-    if (ec != std::errc() || end != last) return std::nullopt;
+    const auto domid = parse_number<DomId>(text.substr(1));
+    if (!domid) return std::nullopt;
+    perm.domid = *domid;
     return perm;
 }
 

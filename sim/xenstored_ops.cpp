@@ -1,9 +1,9 @@
 // Request handlers of the simulated xenstored: argument parsing and replies
 // as the C xenstored does them.
-#include <charconv>
 #include <cstring>
 #include <optional>
 
+#include "base/parse_number.hpp"
 #include "sim/xenstored_impl.hpp"
 
 namespace xen9p::sim {
@@ -29,14 +29,6 @@ std::vector<std::string_view> strings_of(std::string_view payload) {
 std::optional<std::string_view> one_arg(std::string_view payload) {
     if (payload.empty() || payload.find('\0') != payload.size() - 1) return std::nullopt;
     return payload.substr(0, payload.size() - 1);
-}
-
-template <class T>
-std::optional<T> parse_number(std::string_view text) {
-    T value{};
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return value;
 }
 
 std::string canonical(const Connection& conn, std::string_view path) {

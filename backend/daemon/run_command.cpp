@@ -12,6 +12,7 @@
 #include "backend/supervisor/process_worker.hpp"
 #include "backend/supervisor/supervisor.hpp"
 #include "base/parse_number.hpp"
+#include "base/signal_fd.hpp"
 #include "base/unique_fd.hpp"
 
 namespace xen9p::daemon {
@@ -98,15 +99,8 @@ std::expected<config::DaemonConfig, std::string> load_config(std::span<const std
 // Blocks SIGTERM, SIGINT and SIGHUP and returns them as an fd, so the loop
 // handles them between events; a closed peer's SIGPIPE is ignored.
 Result<UniqueFd> watch_stop_signals() {
-    sigset_t signals;
-    sigemptyset(&signals);
-    for (int s : {SIGTERM, SIGINT, SIGHUP})
-        sigaddset(&signals, s);
-    ::sigprocmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
-    UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!signal_fd) return fail_errno();
-    return signal_fd;
+    return block_and_watch({SIGTERM, SIGINT, SIGHUP}, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 // Workers are this very binary in worker mode; exec keeps them fresh.

@@ -11,6 +11,7 @@
 #include <array>
 #include <utility>
 
+#include "base/signal_fd.hpp"
 #include "base/unique_fd.hpp"
 
 #ifdef XEN9P_SANITIZE
@@ -57,11 +58,8 @@ int supervise(int child, int signals) {
 }  // namespace
 
 Result<int> run_as_pid_namespace_init(const std::function<int(UniqueFd parent_pidfd)>& body) {
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    if (::sigprocmask(SIG_BLOCK, &stop, nullptr) != 0) return fail_errno();
+    const auto stop = block_signals({SIGINT, SIGTERM});
+    if (!stop) return std::unexpected(stop.error());
     UniqueFd parent = pidfd_open(::getpid());
     if (!parent) return fail_errno();
 #ifdef XEN9P_SANITIZE
@@ -79,7 +77,7 @@ Result<int> run_as_pid_namespace_init(const std::function<int(UniqueFd parent_pi
     parent.reset();
     // Unreaped, the child's pid cannot be reused: this pidfd is the child's.
     UniqueFd child = pidfd_open(pid);
-    UniqueFd signals(::signalfd(-1, &stop, SFD_CLOEXEC));
+    UniqueFd signals(::signalfd(-1, &*stop, SFD_CLOEXEC));
     if (!child || !signals) {
         const int error = errno;
         ::kill(pid, SIGKILL);

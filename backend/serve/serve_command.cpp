@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <optional>
 
@@ -18,6 +17,8 @@
 #include "backend/server/server.hpp"
 #include "backend/transport/listener.hpp"
 #include "backend/worker/confinement.hpp"
+#include "base/parse_number.hpp"
+#include "base/signal_fd.hpp"
 #include "base/unique_fd.hpp"
 
 namespace xen9p::serve {
@@ -62,10 +63,13 @@ constexpr std::string_view kUsage =
     "process's status (128+N if signal N killed it); if it dies, so does that.\n"
     "--no-sandbox keeps the calling process's identity and view of the host.\n";
 
+// Sets `out` to `text` read as parse_number<T> does; false (and `out` left
+// alone) if it is no T.
 template <class T>
-bool parse_number(std::string_view text, T& out) {
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc() && end == text.data() + text.size();
+bool read_number(std::string_view text, T& out) {
+    const auto value = parse_number<T>(text);
+    if (value) out = *value;
+    return value.has_value();
 }
 
 std::optional<ServeOptions> parse(std::span<const std::string> args) {
@@ -96,31 +100,31 @@ std::optional<ServeOptions> parse(std::span<const std::string> args) {
             ok = model.has_value();
             if (ok) options.export_config.model = *model;
         } else if (arg == "--max-fids") {
-            ok = parse_number(value, options.session.max_fids) && options.session.max_fids > 0;
+            ok = read_number(value, options.session.max_fids) && options.session.max_fids > 0;
         } else if (arg == "--max-in-flight") {
-            ok = parse_number(value, options.session.max_in_flight) &&
+            ok = read_number(value, options.session.max_in_flight) &&
                  options.session.max_in_flight > 0;
         } else if (arg == "--max-open-files") {
-            ok = parse_number(value, options.export_config.limits.max_open_files);
+            ok = read_number(value, options.export_config.limits.max_open_files);
         } else if (arg == "--max-files") {
-            ok = parse_number(value, options.export_config.limits.max_files);
+            ok = read_number(value, options.export_config.limits.max_files);
         } else if (arg == "--max-space") {
-            ok = parse_number(value, options.export_config.limits.max_space_mib);
+            ok = read_number(value, options.export_config.limits.max_space_mib);
         } else if (arg == "--uid") {
             uid_t uid = 0;
-            ok = parse_number(value, uid);
+            ok = read_number(value, uid);
             options.uid = uid;
         } else if (arg == "--gid") {
             gid_t gid = 0;
-            ok = parse_number(value, gid);
+            ok = read_number(value, gid);
             options.gid = gid;
         } else if (arg == "--log-level") {
             ok = log::parse_level(value, options.log_level);
         } else if (arg == "--max-memory") {
-            ok = parse_number(value, options.max_memory_mib) && options.max_memory_mib > 0 &&
+            ok = read_number(value, options.max_memory_mib) && options.max_memory_mib > 0 &&
                  options.max_memory_mib <= (std::size_t{1} << 16);
         } else if (arg == "--max-connections") {
-            ok = parse_number(value, options.max_connections) && options.max_connections > 0;
+            ok = read_number(value, options.max_connections) && options.max_connections > 0;
         } else {
             ok = false;
         }
@@ -135,14 +139,7 @@ std::optional<ServeOptions> parse(std::span<const std::string> args) {
 
 // SIGINT and SIGTERM as a readable fd for the event loop.
 Result<UniqueFd> stop_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno();
-    UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!fd) return fail_errno();
-    return fd;
+    return block_and_watch({SIGINT, SIGTERM}, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 // The worker's sandbox for the export: its owner's ids unless given.

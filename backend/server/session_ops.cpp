@@ -2,7 +2,6 @@
 // reads, writes and fsync on io_uring.
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 
 #include "backend/fs/attr.hpp"
@@ -11,6 +10,7 @@
 #include "backend/fs/walk.hpp"
 #include "backend/fs/xattr.hpp"
 #include "backend/server/session.hpp"
+#include "base/parse_number.hpp"
 
 namespace xen9p::server {
 namespace {
@@ -26,16 +26,15 @@ Result<fs::Caller> caller_of(const p9proto::Tattach& req) {
     if (req.n_uname != p9proto::kNoUname) {
         uid = req.n_uname;
     } else {
-        std::string_view name = req.uname.str;
-        auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), uid);
-        if (ec != std::errc() || end != name.data() + name.size()) {
-            if (name == "root") {
-                uid = 0;
-            } else if (name == "nobody") {
-                uid = kOverflowId;
-            } else {
-                return fail(EPERM);
-            }
+        const std::string_view name = req.uname.str;
+        if (const auto number = parse_number<uid_t>(name)) {
+            uid = *number;
+        } else if (name == "root") {
+            uid = 0;
+        } else if (name == "nobody") {
+            uid = kOverflowId;
+        } else {
+            return fail(EPERM);
         }
     }
     // Tattach carries no group: the uid's number stands in until creating ops name one.

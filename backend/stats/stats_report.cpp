@@ -1,8 +1,9 @@
 #include "backend/stats/stats_report.hpp"
 
 #include <array>
-#include <charconv>
+#include <limits>
 
+#include "base/parse_number.hpp"
 #include "p9proto/msg_type_name.hpp"
 
 namespace xen9p::stats {
@@ -17,12 +18,9 @@ std::array<std::uint64_t*, 9> number_fields(StatsReport& r) {
             &r.bytes_written, &r.p50_us,   &r.p99_us, &r.max_us};
 }
 
-std::optional<std::uint64_t> parse_number(std::string_view text) {
-    std::uint64_t value = 0;
-    if (text.empty() || (text.size() > 1 && text[0] == '0')) return std::nullopt;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return value;
+// A worker's counter: canonical decimal, any 64-bit value.
+std::optional<std::uint64_t> parse_counter(std::string_view text) {
+    return parse_decimal(text, std::numeric_limits<std::uint64_t>::max());
 }
 
 // Splits off the text up to `sep` (or the end) from `rest`.
@@ -60,7 +58,7 @@ std::optional<StatsReport> parse_stats(std::string_view text) {
         std::string_view field = next_token(rest, ' ');
         std::string_view key = next_token(field, '=');
         if (key != kNumberFields[i]) return std::nullopt;
-        auto value = parse_number(field);
+        auto value = parse_counter(field);
         if (!value) return std::nullopt;
         *values[i] = *value;
     }
@@ -70,7 +68,7 @@ std::optional<StatsReport> parse_stats(std::string_view text) {
     while (!ops.empty()) {
         std::string_view entry = next_token(ops, ',');
         const std::string_view name = next_token(entry, ':');
-        auto count = parse_number(entry);
+        auto count = parse_counter(entry);
         if (!p9proto::request_of_name(name) || !count || *count == 0) return std::nullopt;
         if (!report.ops.emplace(std::string(name), *count).second) return std::nullopt;
     }

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 
 #include "backend/log/log.hpp"
 #include "backend/transport/stream_connection.hpp"
+#include "base/parse_number.hpp"
 
 namespace xen9p::transport {
 
@@ -31,11 +31,9 @@ Result<ListenAddress> ListenAddress::parse(std::string_view text) {
         if (colon == std::string_view::npos) return fail(EINVAL);
         out.kind = Kind::kTcp;
         out.host = std::string(rest.substr(0, colon));
-        std::string_view port = rest.substr(colon + 1);
-        auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
-        if (ec != std::errc() || end != port.data() + port.size() || out.host.empty()) {
-            return fail(EINVAL);
-        }
+        const auto port = parse_number<std::uint16_t>(rest.substr(colon + 1));
+        if (!port || out.host.empty()) return fail(EINVAL);
+        out.port = *port;
         return out;
     }
     return fail(EINVAL);

@@ -9,7 +9,6 @@
 
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 
@@ -23,6 +22,8 @@
 #include "backend/worker/confinement.hpp"
 #include "backend/worker/stats_reporter.hpp"
 #include "backend/worker_channel/messages.hpp"
+#include "base/parse_number.hpp"
+#include "base/signal_fd.hpp"
 #include "base/unique_fd.hpp"
 #include "xenring/platform/platform.hpp"
 
@@ -41,10 +42,9 @@ std::optional<WorkerOptions> parse(std::span<const std::string> args) {
     for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
         const std::string& value = args[i + 1];
         if (args[i] == "--control-fd") {
-            auto [end, ec] =
-                std::from_chars(value.data(), value.data() + value.size(), options.control_fd);
-            if (ec != std::errc() || end != value.data() + value.size() || options.control_fd < 0)
-                return std::nullopt;
+            const auto fd = parse_number<int>(value);
+            if (!fd || *fd < 0) return std::nullopt;
+            options.control_fd = *fd;
         } else if (args[i] == "--log-level") {
             if (!log::parse_level(value, options.log_level)) return std::nullopt;
         } else {
@@ -58,14 +58,7 @@ std::optional<WorkerOptions> parse(std::span<const std::string> args) {
 // SIGTERM and SIGINT as a readable fd; blocked before the sandbox, which
 // forbids changing signal dispositions only by policy, not by seccomp.
 Result<UniqueFd> stop_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno();
-    UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!fd) return fail_errno();
-    return fd;
+    return block_and_watch({SIGTERM, SIGINT}, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 fs::ExportConfig export_config(const worker_channel::WorkerParams& params) {

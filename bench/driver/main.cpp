@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -14,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/parse_number.hpp"
 #include "bench/driver/report.hpp"
 #include "bench/driver/ring_target.hpp"
 #include "bench/driver/socket_targets.hpp"
@@ -79,9 +79,9 @@ std::optional<Options> parse(int argc, char** argv) {
         } else if (arg == "--diod") {
             options.diod = value;
         } else if (arg == "--msize") {
-            auto [end, ec] =
-                std::from_chars(value.data(), value.data() + value.size(), options.msize);
-            if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+            const auto msize = parse_number<std::uint32_t>(value);
+            if (!msize) return std::nullopt;
+            options.msize = *msize;
         } else if (arg == "--seconds") {
             double seconds = std::strtod(std::string(value).c_str(), nullptr);
             if (!(seconds > 0)) return std::nullopt;

@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -21,6 +20,7 @@
 #include "backend/daemon/run_command.hpp"
 #include "backend/worker/worker_command.hpp"
 #include "backend/worker_channel/messages.hpp"
+#include "base/parse_number.hpp"
 #include "tests/daemon_sim/rogue_worker.hpp"
 
 namespace {
@@ -31,11 +31,8 @@ using namespace std::chrono_literals;
 // The control fd from the worker's `--control-fd N` arguments, -1 if none.
 int control_fd_of(std::span<const std::string> args) {
     for (std::size_t i = 0; i + 1 < args.size(); ++i) {
-        int fd = -1;
-        const auto& value = args[i + 1];
-        if (args[i] == "--control-fd" &&
-            std::from_chars(value.data(), value.data() + value.size(), fd).ec == std::errc())
-            return fd;
+        if (args[i] != "--control-fd") continue;
+        if (const auto fd = parse_number<int>(args[i + 1])) return *fd;
     }
     return -1;
 }

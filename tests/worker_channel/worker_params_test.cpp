@@ -3,11 +3,9 @@
 
 #include "backend/worker_channel/device_id.hpp"
 #include "backend/worker_channel/worker_params.hpp"
-#include "base/parse_number.hpp"
 #include "tests/worker_channel/sample_params.hpp"
 
 using namespace xen9p::worker_channel;
-using xen9p::parse_decimal;
 using xen9p::worker_channel::test::sample_params;
 
 BOOST_AUTO_TEST_CASE(params_survive_serialization) {
@@ -42,23 +40,6 @@ BOOST_AUTO_TEST_CASE(params_with_out_of_range_numbers_are_refused) {
     BOOST_TEST(
         !parse_worker_params(replace("max_memory_mib=48", "max_memory_mib=65537")).has_value());
     BOOST_TEST(parse_worker_params(replace("max_memory_mib=48", "max_memory_mib=1")).has_value());
-}
-
-BOOST_AUTO_TEST_CASE(decimal_parsing_is_strict) {
-    BOOST_TEST(parse_decimal("0", 10).value() == 0u);
-    BOOST_TEST(parse_decimal("4294967295", 0xffffffff).value() == 0xffffffffu);
-    BOOST_TEST(!parse_decimal("4294967296", 0xffffffff).has_value());
-    BOOST_TEST(!parse_decimal("", 10).has_value());
-    BOOST_TEST(!parse_decimal("01", 10).has_value());
-    BOOST_TEST(!parse_decimal("+1", 10).has_value());
-    BOOST_TEST(!parse_decimal(" 1", 10).has_value());
-    BOOST_TEST(!parse_decimal("99999999999999999999999", ~0ull).has_value());
-    // A last digit above a small maximum (num-rings 5 against max-rings 4).
-    BOOST_TEST(parse_decimal("4", 4).value() == 4u);
-    BOOST_TEST(!parse_decimal("5", 4).has_value());
-    BOOST_TEST(!parse_decimal("9", 8).has_value());
-    BOOST_TEST(!parse_decimal("19", 10).has_value());
-    BOOST_TEST(parse_decimal("10", 10).value() == 10u);
 }
 
 BOOST_AUTO_TEST_CASE(device_paths_are_parsed_strictly) {

@@ -3,10 +3,10 @@
 #include <poll.h>
 
 #include <algorithm>
-#include <charconv>
 #include <set>
 #include <utility>
 
+#include "base/parse_number.hpp"
 #include "xenring/xenstore/xenbus_state.hpp"
 
 namespace xen9p::toolstack {
@@ -25,13 +25,9 @@ std::string state_text(XenbusState state) {
 }
 
 std::optional<unsigned> devid_of(std::string_view name) {
-    unsigned value = 0;
-    if (name.empty() || name.size() > 5 || (name.size() > 1 && name.front() == '0'))
-        return std::nullopt;
-    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), value);
-    if (ec != std::errc{} || end != name.data() + name.size() || value > kMaxDevid)
-        return std::nullopt;
-    return value;
+    const auto value = parse_decimal(name, kMaxDevid);
+    if (!value) return std::nullopt;
+    return static_cast<unsigned>(*value);
 }
 
 // The entries of `path`, none if it does not exist.

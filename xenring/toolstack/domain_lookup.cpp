@@ -1,8 +1,9 @@
 #include "xenring/toolstack/domain_lookup.hpp"
 
-#include <charconv>
 #include <optional>
 #include <string>
+
+#include "base/parse_number.hpp"
 
 namespace xen9p::toolstack {
 namespace {
@@ -11,13 +12,9 @@ namespace {
 constexpr unsigned kMaxDomid = 0x7fef;
 
 std::optional<DomId> domid_of(std::string_view text) {
-    unsigned value = 0;
-    if (text.empty() || text.size() > 5 || (text.size() > 1 && text.front() == '0'))
-        return std::nullopt;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size() || value > kMaxDomid)
-        return std::nullopt;
-    return static_cast<DomId>(value);
+    const auto value = parse_decimal(text, kMaxDomid);
+    if (!value) return std::nullopt;
+    return static_cast<DomId>(*value);
 }
 
 }  // namespace

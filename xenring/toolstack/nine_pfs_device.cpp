@@ -1,20 +1,11 @@
 #include "xenring/toolstack/nine_pfs_device.hpp"
 
 #include <algorithm>
-#include <charconv>
+
+#include "base/parse_number.hpp"
 
 namespace xen9p::toolstack {
 namespace {
-
-// A canonical decimal (no sign, no leading zero) up to `max`.
-std::optional<unsigned> decimal(std::string_view text, unsigned max) {
-    if (text.empty() || text.size() > 9 || (text.size() > 1 && text.front() == '0'))
-        return std::nullopt;
-    unsigned value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size() || value > max) return std::nullopt;
-    return value;
-}
 
 // Removes `prefix` from the front of `text`; false if it is not there.
 bool consume(std::string_view& text, std::string_view prefix) {
@@ -70,7 +61,7 @@ std::optional<BackendLocation> parse_backend_path(std::string_view path, DomId d
     if (!consume(path, "/local/domain/")) return std::nullopt;
     const auto slash = path.find('/');
     if (slash == std::string_view::npos) return std::nullopt;
-    const auto backend = decimal(path.substr(0, slash), 0x7fef);
+    const auto backend = parse_decimal(path.substr(0, slash), 0x7fef);  // DOMID_FIRST_RESERVED - 1
     if (!backend) return std::nullopt;
     path.remove_prefix(slash);
     if (!consume(path, "/backend/")) return std::nullopt;
