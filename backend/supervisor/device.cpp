@@ -238,8 +238,13 @@ bool Device::refresh() {
                 close(*frontend, {});
             break;
         case XenbusState::kClosing:
-            if (*frontend == XenbusState::kClosed) close(XenbusState::kClosed, {});
-            break;
+            // A watch reports the value when it is read: a frontend that closed
+            // and started over at once is seen Initialising, never Closed.
+            if (*frontend == XenbusState::kClosed || *frontend == XenbusState::kInitialising ||
+                *frontend == XenbusState::kInitWait)
+                close(XenbusState::kClosed, {});
+            if (state_ != XenbusState::kClosed) break;
+            [[fallthrough]];
         case XenbusState::kClosed:
             // A frontend that starts over gets a fresh worker.
             if (params_ &&

@@ -33,6 +33,22 @@ BOOST_AUTO_TEST_CASE(guest_disconnects_and_reconnects_to_a_fresh_worker) {
     BOOST_TEST(std::filesystem::file_size(share / "kept") == 22u);
 }
 
+// xenstore watches report a node's value when it is read, so the backend can
+// see a frontend that closed and started over at once go from Closing straight
+// to Initialising; it must still close and offer the device again.
+BOOST_AUTO_TEST_CASE(frontend_seen_starting_over_while_closing_gets_the_device_again) {
+    add_guest(1);
+    auto c = mount(1, std::chrono::seconds(2));
+    const auto first = wait_worker(1);
+    BOOST_REQUIRE(first);
+    const std::string frontend_state = "/local/domain/1/device/9pfs/0/state";
+    must(sim->xs().write(frontend_state, "5"));
+    BOOST_REQUIRE(wait_backend_state(1, {"5"}));
+    must(sim->xs().write(frontend_state, "1"));
+    BOOST_TEST(wait_backend_state(1, {"2"}));
+    BOOST_TEST(process_gone(*first));
+}
+
 BOOST_AUTO_TEST_CASE(toolstack_removal_is_answered_with_closed_and_forgotten) {
     add_guest(1);
     auto c = mount(1);
