@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE singleton_key
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,15 +63,20 @@ class Child {
     pid_t pid_ = -1;
 };
 
+constexpr const char* kWait = "read line <fifo";
+
 struct Programs {
     Programs() {
         dir = fs::temp_directory_path() / ("singleton_key_test." + std::to_string(::getpid()));
         fs::create_directories(dir);
         // Copies of sh play the daemons: a copy is its own executable file.
+        // They wait in `read` on a FIFO nobody opens: a builtin, so the
+        // shell itself stays (sh -c "sleep" would become sleep).
         fs::copy_file("/bin/sh", dir / "xen9pd");
         fs::copy_file("/bin/sh", dir / "xen-9pfsd.distrib");
         fs::copy_file("/bin/sh", dir / "unrelated");
-        std::ofstream(dir / "worker") << "sleep 60\n";
+        BOOST_REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+        std::ofstream(dir / "worker") << kWait << "\n";
     }
     ~Programs() { fs::remove_all(dir); }
     fs::path dir;
@@ -81,17 +87,17 @@ struct Programs {
 BOOST_FIXTURE_TEST_SUITE(pid_in_the_key, Programs)
 
 BOOST_AUTO_TEST_CASE(another_xen9pd_daemon_is_a_daemon) {
-    Child daemon(dir, {(dir / "xen9pd").string(), "-c", "sleep 60"});
+    Child daemon(dir, {(dir / "xen9pd").string(), "-c", kWait});
     BOOST_TEST(is_nine_pfs_daemon(daemon.pid(), dir / "xen9pd"));
 }
 
 BOOST_AUTO_TEST_CASE(the_stock_xen_9pfsd_also_when_diverted_is_a_daemon) {
-    Child stock(dir, {(dir / "xen-9pfsd.distrib").string(), "-c", "sleep 60"});
+    Child stock(dir, {(dir / "xen-9pfsd.distrib").string(), "-c", kWait});
     BOOST_TEST(is_nine_pfs_daemon(stock.pid(), dir / "xen9pd"));
 }
 
 BOOST_AUTO_TEST_CASE(a_reused_pid_of_an_unrelated_process_is_not) {
-    Child other(dir, {(dir / "unrelated").string(), "-c", "sleep 60"});
+    Child other(dir, {(dir / "unrelated").string(), "-c", kWait});
     BOOST_TEST(!is_nine_pfs_daemon(other.pid(), dir / "xen9pd"));
 }
 
@@ -102,7 +108,7 @@ BOOST_AUTO_TEST_CASE(a_worker_of_xen9pd_is_not_the_daemon) {
 }
 
 BOOST_AUTO_TEST_CASE(a_dead_pid_is_not) {
-    Child gone(dir, {(dir / "xen9pd").string(), "-c", "sleep 60"});
+    Child gone(dir, {(dir / "xen9pd").string(), "-c", kWait});
     const pid_t pid = gone.pid();
     gone.reap();
     BOOST_TEST(!is_nine_pfs_daemon(pid, dir / "xen9pd"));

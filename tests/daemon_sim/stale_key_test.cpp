@@ -4,6 +4,7 @@
 // xen9pd removes the key only while it is still its own.
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <boost/test/unit_test.hpp>
@@ -18,10 +19,11 @@ namespace {
 
 const std::string kKey = "/local/domain/0/libxl/xen-9pfs";
 
-// `program -c "sleep 60"`, killed and reaped at the end of the scope.
+// `program -c "read line <FIFO"` with program a copy of sh, waiting in a
+// builtin (sh -c "sleep" would become sleep), killed at the end of the scope.
 struct Sleeper {
-    explicit Sleeper(const std::string& program) {
-        std::string argv0 = program, c = "-c", script = "sleep 60";
+    Sleeper(const std::string& program, const std::filesystem::path& fifo) {
+        std::string argv0 = program, c = "-c", script = "read line <" + fifo.string();
         char* argv[] = {argv0.data(), c.data(), script.data(), nullptr};
         BOOST_REQUIRE(::posix_spawn(&pid, program.c_str(), nullptr, nullptr, argv, environ) == 0);
         BOOST_REQUIRE(simxen::wait_until([&] {
@@ -38,7 +40,10 @@ struct Sleeper {
 };
 
 struct StaleKeyFixture : DaemonFixture {
-    StaleKeyFixture() : DaemonFixture(StartLater{}) {}
+    StaleKeyFixture() : DaemonFixture(StartLater{}) {
+        BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    }
+    const std::filesystem::path fifo = sim->dir() / "fifo";
     void leave_key(pid_t pid) {
         must(sim->xs().write(kKey + "/state", "running"));
         must(sim->xs().write(kKey + "/pid", std::to_string(pid)));
@@ -56,7 +61,9 @@ struct StaleKeyFixture : DaemonFixture {
 BOOST_FIXTURE_TEST_SUITE(stale_key, StaleKeyFixture)
 
 BOOST_AUTO_TEST_CASE(a_key_naming_an_unrelated_live_process_is_taken_over) {
-    Sleeper unrelated("/bin/sh");
+    const auto unrelated_sh = sim->dir() / "unrelated";
+    std::filesystem::copy_file("/bin/sh", unrelated_sh);
+    Sleeper unrelated(unrelated_sh, fifo);
     leave_key(unrelated.pid);
     start_daemon();
     BOOST_TEST(key_pid() == std::to_string(sim->daemon()->pid()));
@@ -87,7 +94,7 @@ BOOST_AUTO_TEST_CASE(a_key_left_by_a_killed_xen9pd_is_taken_over_by_the_next) {
 BOOST_AUTO_TEST_CASE(a_live_stock_xen_9pfsd_keeps_its_key_and_xen9pd_says_why_it_stops) {
     const auto stock = sim->dir() / "xen-9pfsd";
     std::filesystem::copy_file("/bin/sh", stock);
-    Sleeper daemon(stock.string());
+    Sleeper daemon(stock.string(), fifo);
     leave_key(daemon.pid);
     BOOST_TEST(sim->start_daemon().error().value == ECHILD);  // it exits at once
     BOOST_TEST(key_pid() == std::to_string(daemon.pid));
@@ -104,7 +111,7 @@ BOOST_AUTO_TEST_CASE(a_stopping_xen9pd_removes_its_key) {
 
 BOOST_AUTO_TEST_CASE(a_stopping_xen9pd_leaves_a_key_another_daemon_took) {
     start_daemon();
-    Sleeper other("/bin/sh");
+    Sleeper other("/bin/sh", fifo);
     must(sim->xs().write(kKey + "/pid", std::to_string(other.pid)));
     sim->daemon()->stop();
     BOOST_TEST(key_pid() == std::to_string(other.pid));
