@@ -44,6 +44,9 @@ Result<p9proto::UStat> u_stat(Export& ex, const Caller& who, const Node& node,
     } else if (type == S_IFCHR || type == S_IFBLK) {
         extension = std::string(type == S_IFCHR ? "c " : "b ") + std::to_string(major(attr->rdev)) +
                     " " + std::to_string(minor(attr->rdev));
+    } else if (type == S_IFREG || type == S_IFDIR) {
+        // The stat has no link count; Linux reads it from here, as QEMU sends it.
+        extension = "HARDLINKCOUNT " + std::to_string(attr->nlink);
     }
     p9proto::UStat st;
     st.qid = attr->qid;

@@ -21,8 +21,9 @@ namespace xen9p::fs {
 // owners show): mode with its dm:: type bits, times in seconds, numeric owners
 // in n_uid/n_gid (uid, gid and muid strings are empty: no account database
 // is consulted, as QEMU does), and the extension: a symlink's target, "c|b
-// MAJOR MINOR" of a device. `extension` holds the strings' storage; the
-// result's views point into it and into `name`.
+// MAJOR MINOR" of a device, "HARDLINKCOUNT n" of a file or directory (the
+// link count, which the Linux client reads from there as QEMU sends it). `extension` holds the
+// strings' storage; the result's views point into it and into `name`.
 Result<p9proto::UStat> u_stat(Export& ex, const Caller& who, const Node& node,
                               std::string_view name, std::string& extension);
 

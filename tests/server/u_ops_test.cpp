@@ -184,6 +184,7 @@ BOOST_AUTO_TEST_CASE(every_u_operation_under_each_security_model) {
             struct stat linked {};
             BOOST_REQUIRE(::stat((s / "d/hard").c_str(), &linked) == 0);
             BOOST_TEST(linked.st_nlink == 2u);
+            BOOST_TEST(stat_of(*c, 7).extension == "HARDLINKCOUNT 2");
             must(walk(*c, 9, {}, 5));
             must(
                 call<Rcreate>(*c, Tcreate{9, {"fifo"}, dm::kNamedPipe | 0600, omode::kRead, {""}}));
