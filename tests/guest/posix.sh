@@ -207,7 +207,12 @@ if [ -z "$DOTU" ]; then
 check statfs fsprobe statfs "$W"
 check df df "$W"
 fi
+# Not under 9P2000.u: the check also fsyncs a directory, and the Linux client
+# has no fsync for .u directories (EINVAL before anything is sent). A file's
+# fsync (a Twstat that changes nothing) is held by the server's u_ops tests.
+if [ -z "$DOTU" ]; then
 cd "$W" && check fsync fsprobe fsync "$W/fsync"
+fi
 
 # --- permissions as a non-root user (uid 1000) ---
 mkdir pub priv

@@ -25,9 +25,11 @@ QUICK_STRESSORS="dir rename hdd fcntl lockofd xattr utime getdent"
 
 # 9P2000.u (P9_VERSION=9p2000.u) has no xattr and no lock messages: the xattr
 # stressor cannot run and the lock stressors would only exercise the client's
-# own local locks, so they are left out rather than counted.
+# own local locks. stress-ng's rename moves files between two directories,
+# which .u cannot (Twstat renames within one; the Linux client says EXDEV).
+# They are left out rather than counted.
 if [ "${P9_VERSION:-}" = 9p2000.u ]; then
-    for s in xattr fcntl flock locka lockf lockofd; do
+    for s in xattr fcntl flock locka lockf lockofd rename; do
         ALL_STRESSORS=$(echo $ALL_STRESSORS | tr ' ' '\n' | grep -vx "$s" | tr '\n' ' ')
         QUICK_STRESSORS=$(echo $QUICK_STRESSORS | tr ' ' '\n' | grep -vx "$s" | tr '\n' ' ')
     done
