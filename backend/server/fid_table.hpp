@@ -54,6 +54,11 @@ class FidTable {
     Result<Fid*> replace(std::uint32_t fid, Fid value);
     void erase(std::uint32_t fid);
     void clear() { fids_.clear(); }
+    template <class F>
+    void for_each(F&& visit) {
+        for (auto& [number, fid] : fids_)
+            visit(fid);
+    }
     std::size_t size() const { return fids_.size(); }
 
   private:

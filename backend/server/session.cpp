@@ -4,6 +4,7 @@
 #include <cstring>
 #include <utility>
 
+#include "backend/fs/entries.hpp"
 #include "backend/log/log.hpp"
 #include "p9proto/version.hpp"
 #include "p9proto/wire_errno.hpp"
@@ -226,6 +227,16 @@ void Session::on_closed() {
         // The transport dropped what it had queued.
         if (slot->state == State::kSending) release_and_answer_flushers(*slot);
     }
+    clunk_all();
+}
+
+void Session::clunk_all() {
+    fids_.for_each([&](Fid& fid) {
+        if (!fid.remove_on_clunk) return;
+        fid.file.reset();
+        // Nobody is left to tell of a failure.
+        (void)fs::remove_node(ex_, fid.caller, fid.node);
+    });
     fids_.clear();
 }
 
@@ -319,7 +330,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tversion& req) {
         if (other->state == State::kIo) loop_.cancel(other.get());
     }
     tags_.clear();
-    fids_.clear();
+    clunk_all();
     msize_ = 0;
     dialect_ = p9proto::Dialect::k9P2000L;
     auto outcome = p9proto::negotiate_version(req, max_msize_);

@@ -172,6 +172,9 @@ class Session final : TransportSink {
     Result<Fid*> node_fid(std::uint32_t fid);
     // Clunk semantics: an xattr-write fid commits its value.
     Status clunk(std::uint32_t fid);
+    // Every fid goes (session end, Tversion): ORCLOSE files are removed, as
+    // their clunk would.
+    void clunk_all();
     // Tread/Treaddir payload room: what fits in the reply after its header.
     std::size_t data_room(const Slot& slot, std::uint32_t count) const;
 

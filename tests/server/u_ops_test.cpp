@@ -258,6 +258,23 @@ BOOST_AUTO_TEST_CASE(every_u_operation_under_each_security_model) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(orclose_files_go_when_the_session_ends_or_restarts) {
+    SocketServer s;
+    auto c = attached_u(s);
+    must(walk(*c, 2, {}));
+    must(call<Rcreate>(*c, Tcreate{2, {"by-version"}, 0600, omode::kRdwr | omode::kRclose, {""}}));
+    // A new Tversion clunks every fid.
+    must(c->negotiate(kMsize, kVersion9P2000u));
+    BOOST_TEST(::access((s / "by-version").c_str(), F_OK) != 0);
+    must(client::attach(*c, 1, "", s.aname(), ::getuid()));
+    write_file(s / "kept", "x");
+    must(walk(*c, 3, {"kept"}));
+    must(call<Ropen>(*c, Topen{3, omode::kRead | omode::kRclose}));
+    c.reset();
+    s.stop();  // returns once the session has ended
+    BOOST_TEST(::access((s / "kept").c_str(), F_OK) != 0);
+}
+
 BOOST_AUTO_TEST_CASE(mapped_modes_and_owners_appear_in_u_stat) {
     SocketServer s(with_model(fs::SecurityModel::kMappedXattr));
     auto c = s.attached(kMsize, kVersion9P2000u, 4321);
