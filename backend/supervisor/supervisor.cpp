@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "backend/log/log.hpp"
-#include "base/parse_number.hpp"
+#include "backend/supervisor/singleton_key.hpp"
 
 namespace xen9p::supervisor {
 namespace {
@@ -24,10 +24,6 @@ constexpr int kWatchEventsPerRound = 64;
 // long their exit is then waited for.
 constexpr std::chrono::seconds kShutdownGrace{2};
 constexpr std::chrono::seconds kShutdownKillWait{1};
-
-bool process_alive(pid_t pid) {
-    return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
-}
 
 }  // namespace
 
@@ -50,32 +46,15 @@ Status Supervisor::start() {
     if (claims_xen_9pfs) {
         // libxl (4.19+) spawns xen-9pfsd only while this key is absent, and
         // waits for "running": owning it makes type=xen_9pfsd devices ours.
-        const auto base = "/local/domain/" + std::to_string(config_.self_domid) + "/libxl/xen-9pfs";
-        bool other_running = false;
-        auto claimed =
-            xenstore::in_transaction(xs_, [&](xenstore::Xenstore::Transaction t) -> Status {
-                auto state = xs_.try_read(base + "/state", t);
-                if (!state) return std::unexpected(state.error());
-                auto pid = xs_.try_read(base + "/pid", t);
-                if (!pid) return std::unexpected(pid.error());
-                if (*state && *pid) {
-                    const auto other = parse_decimal(**pid, 0x7fffffff);
-                    if (other && static_cast<pid_t>(*other) != ::getpid() &&
-                        process_alive(static_cast<pid_t>(*other))) {
-                        other_running = true;
-                        return {};
-                    }
-                }
-                if (auto w = xs_.write(base + "/state", "running", t); !w) return w;
-                return xs_.write(base + "/pid", std::to_string(::getpid()), t);
-            });
-        if (!claimed) return claimed;
-        if (other_running) {
+        SingletonKey key(config_.self_domid);
+        auto claimed = key.claim(xs_);
+        if (!claimed) return std::unexpected(claimed.error());
+        if (*claimed == ClaimOutcome::kOtherDaemonRunning) {
             log::error(kComponent, "", "another 9pfs daemon is running for this domain",
-                       {{"key", base + "/pid"}});
+                       {{"key", key.path() + "/pid"}});
             return fail(EEXIST);
         }
-        claimed_singleton_ = true;
+        singleton_.emplace(key);
     }
     for (const auto& kind : config_.kinds) {
         if (auto w = xs_.watch(backend_root(kind), std::string(kBackendToken) + kind); !w) return w;
@@ -293,9 +272,9 @@ void Supervisor::shutdown() {
         retire(device->release_worker());
     devices_.clear();
     wait_for_retiring();
-    if (claimed_singleton_) {
-        (void)xs_.remove("/local/domain/" + std::to_string(config_.self_domid) + "/libxl/xen-9pfs");
-        claimed_singleton_ = false;
+    if (singleton_) {
+        singleton_->release(xs_);
+        singleton_.reset();
     }
 }
 

@@ -9,11 +9,13 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "backend/supervisor/device.hpp"
+#include "backend/supervisor/singleton_key.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
 #include "backend/supervisor/worker_launcher.hpp"
 #include "base/unique_fd.hpp"
@@ -78,7 +80,8 @@ class Supervisor {
     // The output of workers of removed devices (only the toolstack removes).
     log::RateLimiter retired_log_limiter_;
     UniqueFd timer_;  // armed at the nearest deadline of a device or worker
-    bool claimed_singleton_ = false;
+    // The xen-9pfsd key, while this daemon owns it.
+    std::optional<SingletonKey> singleton_;
 };
 
 }  // namespace xen9p::supervisor
