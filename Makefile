@@ -25,8 +25,9 @@ demo: build
 
 # Every unit, integration and fuzz test under ASan+UBSan (with the bounded fuzz
 # runs), then the normal build's tests together with real Xen end to end (label
-# e2e: Xen 4.17 under QEMU, Linux domUs mounting from xen9pd; about 10 minutes);
-# the last summary line is the normal build's whole suite. The Linux-client
+# e2e: Xen 4.17 under QEMU, Linux domUs mounting from xen9pd; about 10 minutes)
+# and the Debian 13 package build with its unit tests (label debian13, in a
+# trixie root kept in $(BUILD)/debian13); the last summary line is the normal build's whole suite. The Linux-client
 # harness and the QEMU reference have their own targets below.
 ASAN_SKIP := realclient|e2e|qemuref|debian13
 TEST_SKIP := realclient|qemuref
