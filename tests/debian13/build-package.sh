@@ -39,6 +39,10 @@ mount_in() {
     mount "$@" "$target"
     mounted="$target $mounted"
 }
+# The root a mount point of its own: the workers' sandbox pivot_root()s and
+# unshare(1) makes / private, both EINVAL in a chroot that is a plain directory.
+mount --bind "$root" "$root"
+mounted=$root
 mount_in /proc -t proc proc
 mount_in /dev --rbind /dev
 mount_in /sys -t sysfs sysfs
