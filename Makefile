@@ -14,7 +14,8 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The sanitizer build uses clang-19, which also builds the libFuzzer targets.
-build-asan: deps
+build-asan:
+	./cmake/install-deps.sh --sanitizer
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DXEN9P_SANITIZE=ON \
 	    -DXEN9P_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_C_COMPILER=clang-19
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
@@ -24,10 +25,11 @@ demo: build
 
 # Every unit, integration and fuzz test under ASan+UBSan (with the bounded fuzz
 # runs), then the normal build's tests together with real Xen end to end (label
-# e2e: Xen 4.17 under QEMU, Linux domUs mounting from xen9pd; about 10 minutes);
-# the last summary line is the normal build's whole suite. The Linux-client
+# e2e: Xen 4.17 under QEMU, Linux domUs mounting from xen9pd; about 10 minutes)
+# and the Debian 13 package build with its unit tests (label debian13, in a
+# trixie root kept in $(BUILD)/debian13); the last summary line is the normal build's whole suite. The Linux-client
 # harness and the QEMU reference have their own targets below.
-ASAN_SKIP := realclient|e2e|qemuref
+ASAN_SKIP := realclient|e2e|qemuref|debian13
 TEST_SKIP := realclient|qemuref
 test: build-asan build
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE '$(ASAN_SKIP)' $(CTEST_ARGS)

@@ -89,6 +89,13 @@ std::uint16_t own_domid(xenstore::Xenstore& xs) {
 std::expected<config::DaemonConfig, std::string> load_config(std::span<const std::string> args) {
     auto config = config::parse_daemon_options(args);
     if (!config) return std::unexpected(config.error().message);
+    // Started by libxl as xen-9pfsd, xen9pd has no arguments: the default
+    // file is all there is, so say which file was missing and where the
+    // example lies.
+    if (config->allowed_roots.empty() && !config->config_file)
+        return std::unexpected(std::string(config::kDefaultConfigFile) +
+                               " does not exist and no --allowed-root was given: devices could "
+                               "not be served (example configuration: " XEN9P_EXAMPLE_CONFIG ")");
     if (config->allowed_roots.empty())
         return std::unexpected("no allowed-root configured: devices could not be served");
     if (auto identity = config::resolve_worker_identity(*config); !identity)

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tests/xenring_ring/ring_fixture.hpp"
@@ -23,7 +24,10 @@ using xen9p::ring::test::SharedRing;
 // the code relies on are pinned next to it in data_intf.hpp.
 static_assert(std::is_same_v<DataIntf, ::xen_9pfs_data_intf>);
 static_assert(std::is_same_v<decltype(DataIntf::out_prod), ::RING_IDX>);
-static_assert(std::is_same_v<std::remove_extent_t<decltype(DataIntf::ref)>, ::grant_ref_t>);
+// The element type, not remove_extent_t: Xen 4.17 declares ref[] (C99),
+// Xen 4.20's xen.h gives C++ the GNU ref[0], which is no array type to it.
+static_assert(
+    std::is_same_v<std::remove_cvref_t<decltype(std::declval<DataIntf&>().ref[0])>, ::grant_ref_t>);
 static_assert(flex_ring_size(9) == XEN_FLEX_RING_SIZE(9));
 static_assert(flex_ring_size(1) == XEN_FLEX_RING_SIZE(1));
 static_assert(kXenPageSize == 4096);
