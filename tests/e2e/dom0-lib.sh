@@ -430,7 +430,14 @@ check_device_model() {
     [ "$(echo "$dm" | wc -w)" -eq 1 ] || fail "expected one device model for domain $1, found: '$dm'"
     want_uid=$((131072 + $1))
     args=" $(tr '\0' ' ' < "/proc/$dm/cmdline")"
-    for want in "-xen-domid-restrict" "-chroot /var/run/xen/qemu-root-$1" "-runas $want_uid:131072"; do
+    chroot_arg="-chroot /var/run/xen/qemu-root-$1"
+    runas_arg="-runas $want_uid:131072"
+    if [ "${XEN_VERSION:-4.17}" = 4.20 ]; then
+        # Xen 4.20's libxl gives QEMU 9+ the same as -run-with.
+        chroot_arg="-run-with chroot=/var/run/xen/qemu-root-$1"
+        runas_arg="-run-with user=$want_uid:131072"
+    fi
+    for want in "-xen-domid-restrict" "$chroot_arg" "$runas_arg"; do
         case "$args" in
             *" $want "*) ;;
             *) fail "the device model of $2 lacks '$want': $args" ;;
