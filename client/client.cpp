@@ -1,6 +1,7 @@
 #include "client/client.hpp"
 
 #include "p9proto/codec.hpp"
+#include "p9proto/version.hpp"
 
 namespace xen9p::client {
 
@@ -11,6 +12,8 @@ Result<std::uint32_t> Client::negotiate(std::uint32_t msize, std::string_view ve
     if (msize < p9proto::kMinMsize) return fail(EINVAL);
     // The reply is checked against the msize we propose.
     msize_ = msize;
+    // The error of a refused Tversion comes in the dialect asked for.
+    dialect_ = p9proto::dialect_named(version).value_or(p9proto::Dialect::k9P2000L);
     auto reply = call(p9proto::Tversion{.msize = msize, .version = p9proto::Text{version}});
     if (!reply) return std::unexpected(reply.error());
     auto rversion = expect<p9proto::Rversion>(*reply);
@@ -64,7 +67,7 @@ Result<std::uint16_t> Client::send(const p9proto::RequestBody& body) {
         return std::unexpected(st.error());
     }
     pending_.emplace(tag, Pending{.type = p9proto::type_of(body),
-                                  .capacity = p9proto::reply_capacity(body, msize_),
+                                  .capacity = p9proto::reply_capacity(body, msize_, dialect_),
                                   .reply = std::nullopt});
     return tag;
 }
@@ -77,10 +80,10 @@ Result<OwnedReply> Client::check(const Pending& pending, std::vector<std::byte> 
     // than was asked for.
     if (header->size > pending.capacity) return fail(EMSGSIZE);
     const auto type = static_cast<p9proto::MsgType>(header->type);
-    if (type != p9proto::reply_type_for(pending.type) && type != p9proto::MsgType::Rlerror) {
-        return fail(EPROTO);
-    }
-    auto reply = OwnedReply::decode(std::move(message), msize_);
+    const auto error_type = dialect_ == p9proto::Dialect::k9P2000u ? p9proto::MsgType::Rerror
+                                                                   : p9proto::MsgType::Rlerror;
+    if (type != p9proto::reply_type_for(pending.type) && type != error_type) return fail(EPROTO);
+    auto reply = OwnedReply::decode(std::move(message), msize_, dialect_);
     if (!reply) return fail(EPROTO);
     return std::move(*reply);
 }

@@ -1,4 +1,4 @@
-// A 9P2000.L client over any ClientTransport: tag allocation, many requests in
+// A 9P2000.L (or 9P2000.u) client over any ClientTransport: tag allocation, many requests in
 // flight, replies matched by tag in whatever order they arrive, and the checks
 // the Linux client makes on every reply (type, per-type capacity, data counts).
 // Not thread-safe: one thread drives a Client.
@@ -29,6 +29,7 @@ class Client {
     // (Linux's "Limiting 'msize'"); EINVAL if that is below 4096. Adopts the server's msize if it
     // is smaller (a larger one is ignored, as Linux does); EREMOTEIO if the server answers below
     // 4096 or with a version other than the one asked for. Returns the msize in use.
+    // Asking for "9P2000.u" makes later replies decode in that dialect.
     Result<std::uint32_t> negotiate(std::uint32_t msize = kDefaultMsize,
                                     std::string_view version = p9proto::kVersion9P2000L);
 
@@ -73,6 +74,7 @@ class Client {
 
     std::unique_ptr<ClientTransport> transport_;
     std::uint32_t msize_ = kDefaultMsize;
+    p9proto::Dialect dialect_ = p9proto::Dialect::k9P2000L;
     std::map<std::uint16_t, Pending> pending_;
     std::vector<std::uint16_t> free_tags_;
     std::uint32_t next_fresh_tag_ = 0;

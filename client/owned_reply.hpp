@@ -16,8 +16,9 @@ namespace xen9p::client {
 class OwnedReply {
   public:
     // Decodes `message` (one whole R-message) and keeps it.
-    static std::expected<OwnedReply, p9proto::DecodeError> decode(std::vector<std::byte> message,
-                                                                  std::uint32_t msize);
+    static std::expected<OwnedReply, p9proto::DecodeError> decode(
+        std::vector<std::byte> message, std::uint32_t msize,
+        p9proto::Dialect dialect = p9proto::Dialect::k9P2000L);
 
     OwnedReply(OwnedReply&&) noexcept = default;
     OwnedReply& operator=(OwnedReply&&) noexcept = default;
@@ -37,7 +38,7 @@ class OwnedReply {
         return std::get_if<R>(&reply_.body);
     }
 
-    // The errno of an Rlerror; nullopt for any other reply.
+    // The errno of an Rlerror or Rerror; nullopt for any other reply.
     std::optional<Errno> error() const;
 
   private:
@@ -48,7 +49,7 @@ class OwnedReply {
     p9proto::Reply reply_;
 };
 
-// The reply as R: Rlerror becomes its errno (values outside 1..4095 become
+// The reply as R: Rlerror and Rerror become their errno (values outside 1..4095 become
 // EPROTO, as the Linux client does), any other reply type EPROTO.
 template <class R>
 Result<const R*> expect(const OwnedReply& reply) {

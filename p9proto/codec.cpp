@@ -136,6 +136,29 @@ void get(Reader& r, WalkQids& w) {
 }
 
 template <class Msg>
+void get_fields(Reader& r, Msg& msg);
+
+// One stat record: its size[2] must cover exactly its fields.
+void get(Reader& r, UStat& st) {
+    auto size = r.integer<std::uint16_t>();
+    auto body = r.bytes(size);
+    if (!r.ok()) return;
+    Reader inner(body);
+    get_fields(inner, st);
+    if (!inner.ok()) return r.fail(inner.failure());
+    if (inner.remaining() != 0) return r.fail(DecodeFailure::kTrailingBytes);
+}
+void get(Reader& r, WrappedStat& w) {
+    auto size = r.integer<std::uint16_t>();
+    auto body = r.bytes(size);
+    if (!r.ok()) return;
+    Reader inner(body);
+    get(inner, w.stat);
+    if (!inner.ok()) return r.fail(inner.failure());
+    if (inner.remaining() != 0) return r.fail(DecodeFailure::kTrailingBytes);
+}
+
+template <class Msg>
 void get_fields(Reader& r, Msg& msg) {
     std::apply([&](auto&... field) { (get(r, field), ...); }, msg.tie());
 }
@@ -147,12 +170,13 @@ std::uint32_t load_u32(std::span<const std::byte> b) {
 
 // Decodes the body of the variant alternative whose kType is `type`.
 template <class Variant, std::size_t... I>
-std::optional<DecodeFailure> decode_body(Reader& r, std::uint8_t type, Variant& out,
-                                         std::index_sequence<I...>) {
+std::optional<DecodeFailure> decode_body(Reader& r, std::uint8_t type, Dialect dialect,
+                                         Variant& out, std::index_sequence<I...>) {
     bool found = false;
     auto try_one = [&]<std::size_t K>() {
         using Alt = std::variant_alternative_t<K, Variant>;
         if (found || static_cast<std::uint8_t>(Alt::kType) != type) return;
+        if (!belongs_to(Alt::kType, dialect)) return;
         found = true;
         // Decoded in place: no copy of the (up to 16-name) message.
         get_fields(r, out.template emplace<K>());
@@ -166,7 +190,7 @@ std::optional<DecodeFailure> decode_body(Reader& r, std::uint8_t type, Variant& 
 
 template <class Message, class Variant>
 std::expected<Message, DecodeError> decode_message(std::span<const std::byte> bytes,
-                                                   std::uint32_t msize) {
+                                                   std::uint32_t msize, Dialect dialect) {
     auto header = peek_header(bytes);
     // Framing failures carry no tag: the stream itself cannot be trusted.
     if (!header || header->size < kHeaderSize) {
@@ -180,7 +204,7 @@ std::expected<Message, DecodeError> decode_message(std::span<const std::byte> by
     }
     Reader r(bytes.subspan(kHeaderSize));
     Variant body;
-    auto failure = decode_body(r, header->type, body,
+    auto failure = decode_body(r, header->type, dialect, body,
                                std::make_index_sequence<std::variant_size_v<Variant>>());
     if (failure) return std::unexpected(DecodeError{*failure, header->tag});
     return Message{header->tag, std::move(body)};
@@ -285,6 +309,33 @@ void put(Sink& s, const WalkQids& w) {
         put(s, qid);
 }
 
+template <class Sink>
+void put(Sink& s, const UStat& st);
+
+// The bytes of a stat record's fields, its size[2] not included.
+std::size_t stat_fields_size(const UStat& st, bool& too_large) {
+    SizeSink sink;
+    std::apply([&](const auto&... field) { (put(sink, field), ...); }, st.tie());
+    too_large =
+        too_large || sink.too_large || sink.size > std::numeric_limits<std::uint16_t>::max() - 2u;
+    return sink.size;
+}
+
+template <class Sink>
+void put(Sink& s, const UStat& st) {
+    const std::size_t size = stat_fields_size(st, s.too_large);
+    if (s.too_large) return;
+    put(s, static_cast<std::uint16_t>(size));
+    std::apply([&](const auto&... field) { (put(s, field), ...); }, st.tie());
+}
+template <class Sink>
+void put(Sink& s, const WrappedStat& w) {
+    const std::size_t size = stat_fields_size(w.stat, s.too_large);
+    if (s.too_large) return;
+    put(s, static_cast<std::uint16_t>(size + 2));
+    put(s, w.stat);
+}
+
 template <class Sink, class Variant>
 void put_message(Sink& s, std::uint16_t tag, const Variant& body, std::size_t size) {
     std::visit(
@@ -321,6 +372,7 @@ std::expected<std::size_t, EncodeFailure> encode_message(std::uint16_t tag, cons
 
 // Per-type reply buffers of the Linux client (net/9p/client.c p9_msg_buf_size).
 constexpr std::size_t kRlerrorSize = kHeaderSize + 4;
+constexpr std::size_t kRerrorSize = kHeaderSize + kErrMax + 4;
 constexpr std::size_t kSmallReplyBuffer = 4096;
 constexpr std::size_t kLargeReplyBuffer = 8192;
 
@@ -403,13 +455,38 @@ std::optional<Header> peek_header(std::span<const std::byte> bytes) {
 }
 
 std::expected<Request, DecodeError> decode_request(std::span<const std::byte> bytes,
-                                                   std::uint32_t msize) {
-    return decode_message<Request, RequestBody>(bytes, msize);
+                                                   std::uint32_t msize, Dialect dialect) {
+    return decode_message<Request, RequestBody>(bytes, msize, dialect);
 }
 
 std::expected<Reply, DecodeError> decode_reply(std::span<const std::byte> bytes,
-                                               std::uint32_t msize) {
-    return decode_message<Reply, ReplyBody>(bytes, msize);
+                                               std::uint32_t msize, Dialect dialect) {
+    return decode_message<Reply, ReplyBody>(bytes, msize, dialect);
+}
+
+std::size_t stat_record_size(const UStat& stat) {
+    bool too_large = false;
+    const std::size_t size = stat_fields_size(stat, too_large) + 2;
+    return too_large ? 0 : size;
+}
+
+std::expected<std::size_t, EncodeFailure> encode_stat_record(const UStat& stat,
+                                                             std::span<std::byte> out) {
+    const std::size_t size = stat_record_size(stat);
+    if (size == 0) return std::unexpected(EncodeFailure::kFieldTooLarge);
+    if (size > out.size()) return std::unexpected(EncodeFailure::kNoSpace);
+    ByteSink sink{out.first(size)};
+    put(sink, stat);
+    return size;
+}
+
+std::expected<StatRecord, DecodeFailure> decode_stat_record(std::span<const std::byte> bytes) {
+    Reader r(bytes);
+    StatRecord record;
+    get(r, record.stat);
+    if (!r.ok()) return std::unexpected(r.failure());
+    record.size = bytes.size() - r.remaining();
+    return record;
 }
 
 std::expected<std::size_t, EncodeFailure> encode(const Request& request, std::span<std::byte> out) {
@@ -429,7 +506,7 @@ std::size_t encoded_size(const Reply& reply) {
     return measure(reply.body).size;
 }
 
-std::size_t reply_capacity(const RequestBody& request, std::uint32_t msize) {
+std::size_t reply_capacity(const RequestBody& request, std::uint32_t msize, Dialect dialect) {
     std::size_t capacity = kSmallReplyBuffer;
     switch (type_of(request)) {
         case MsgType::Twalk:
@@ -450,13 +527,14 @@ std::size_t reply_capacity(const RequestBody& request, std::uint32_t msize) {
         case MsgType::Trename:
         case MsgType::Tunlinkat:
         case MsgType::Tlock:
+        case MsgType::Tstat:  // Rstat's strings: name, symlink target
             capacity = kLargeReplyBuffer;
             break;
         default:
             break;
     }
-    // Every request can be answered with Rlerror.
-    capacity = std::max(capacity, kRlerrorSize);
+    // Every request can be answered with the dialect's error.
+    capacity = std::max(capacity, dialect == Dialect::k9P2000u ? kRerrorSize : kRlerrorSize);
     return std::min<std::size_t>(capacity, msize);
 }
 

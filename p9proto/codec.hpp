@@ -1,4 +1,5 @@
-// Bounds-checked decoding and encoding of whole 9P2000.L messages.
+// Bounds-checked decoding and encoding of whole 9P2000.L and 9P2000.u messages
+// (and of the 9P2000.u stat records a directory read returns).
 // Decoding works on a private copy of one message; encoding writes into a
 // caller-provided span (which may be ring memory) and never past its end.
 #pragma once
@@ -19,7 +20,7 @@ enum class DecodeFailure : std::uint8_t {
     kTooShort,          // fewer than 7 bytes, or size[4] below 7: no usable header
     kSizeMismatch,      // size[4] differs from the buffer length
     kAboveMsize,        // size[4] exceeds the negotiated msize
-    kUnknownType,       // type[1] is not a message of 9P2000.L in this direction
+    kUnknownType,       // type[1] is not a message of the dialect in this direction
     kTruncated,         // a field runs past the end of the message
     kTrailingBytes,     // bytes left over after the last field
     kBadString,         // a string holds a NUL byte
@@ -59,12 +60,15 @@ std::optional<Header> peek_header(std::span<const std::byte> bytes);
 // Decodes one complete T-message. `bytes` must be exactly the message
 // (size[4] == bytes.size()) and no larger than msize. Strings and payloads of
 // the result are views into `bytes`: keep the buffer alive while using them.
+// A message of the other dialect is kUnknownType.
 std::expected<Request, DecodeError> decode_request(std::span<const std::byte> bytes,
-                                                   std::uint32_t msize);
+                                                   std::uint32_t msize,
+                                                   Dialect dialect = Dialect::k9P2000L);
 
 // Decodes one complete R-message (the client side).
 std::expected<Reply, DecodeError> decode_reply(std::span<const std::byte> bytes,
-                                               std::uint32_t msize);
+                                               std::uint32_t msize,
+                                               Dialect dialect = Dialect::k9P2000L);
 
 enum class EncodeFailure : std::uint8_t {
     kNoSpace,        // the output span is too small
@@ -73,6 +77,20 @@ enum class EncodeFailure : std::uint8_t {
 };
 
 std::string_view to_string(EncodeFailure failure);
+
+// 9P2000.u directory reads return whole stat records back to back.
+// The encoded size of one record (its size[2] included); 0 if a string is
+// too long for it to be encoded.
+std::size_t stat_record_size(const UStat& stat);
+// Writes one record at the start of `out`; returns its size.
+std::expected<std::size_t, EncodeFailure> encode_stat_record(const UStat& stat,
+                                                             std::span<std::byte> out);
+struct StatRecord {
+    UStat stat;
+    std::size_t size = 0;  // bytes it took, size[2] included
+};
+// Decodes the record at the start of `bytes` (more records may follow).
+std::expected<StatRecord, DecodeFailure> decode_stat_record(std::span<const std::byte> bytes);
 
 // Encodes a request into `out`; returns the number of bytes written.
 std::expected<std::size_t, EncodeFailure> encode(const Request& request, std::span<std::byte> out);
@@ -88,7 +106,9 @@ std::size_t encoded_size(const Reply& reply);
 
 // The largest reply the Linux client accepts for this request at this msize
 // (its per-type reply buffers, net/9p/protocol.c p9_msg_buf_size, capped by msize).
-std::size_t reply_capacity(const RequestBody& request, std::uint32_t msize);
+// Under 9P2000.u every reply has room for an Rerror with a P9_ERRMAX ename.
+std::size_t reply_capacity(const RequestBody& request, std::uint32_t msize,
+                           Dialect dialect = Dialect::k9P2000L);
 
 // Bytes of an Rread or Rreaddir before its payload: size[4] type[1] tag[2] count[4].
 inline constexpr std::size_t kDataReplyHeaderSize = 11;

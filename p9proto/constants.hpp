@@ -1,5 +1,5 @@
-// 9P2000.L wire constants: message numbers, sizes, qid types and the bit masks
-// of getattr, setattr and lock, as the Linux client defines them.
+// 9P2000.L and 9P2000.u wire constants: message numbers, sizes, qid types and
+// the bit masks of getattr, setattr and lock, as the Linux client defines them.
 #pragma once
 
 #include <cstddef>
@@ -55,10 +55,15 @@ enum class MsgType : std::uint8_t {
     Rauth = 103,
     Tattach = 104,
     Rattach = 105,
+    Rerror = 107,  // 9P2000.u
     Tflush = 108,
     Rflush = 109,
     Twalk = 110,
     Rwalk = 111,
+    Topen = 112,  // 9P2000.u
+    Ropen = 113,
+    Tcreate = 114,  // 9P2000.u
+    Rcreate = 115,
     Tread = 116,
     Rread = 117,
     Twrite = 118,
@@ -67,7 +72,24 @@ enum class MsgType : std::uint8_t {
     Rclunk = 121,
     Tremove = 122,
     Rremove = 123,
+    Tstat = 124,  // 9P2000.u
+    Rstat = 125,
+    Twstat = 126,  // 9P2000.u
+    Rwstat = 127,
 };
+
+// The dialect a session agreed in Tversion. Messages numbered below 100 exist
+// only in 9P2000.L; Rerror, Topen, Tcreate, Tstat and Twstat (and their
+// replies) only in 9P2000.u; the rest are shared.
+enum class Dialect : std::uint8_t { k9P2000L, k9P2000u };
+
+constexpr bool belongs_to(MsgType type, Dialect dialect) {
+    const auto n = static_cast<std::uint8_t>(type);
+    const bool only_u = type == MsgType::Rerror || (n >= 112 && n <= 115) || n >= 124;
+    if (n < 100) return dialect == Dialect::k9P2000L;
+    if (only_u) return dialect == Dialect::k9P2000u;
+    return true;
+}
 
 inline constexpr std::size_t kHeaderSize = 7;          // size[4] type[1] tag[2]
 inline constexpr std::size_t kIoHeaderSize = 24;       // P9_IOHDRSZ
@@ -81,8 +103,13 @@ inline constexpr std::size_t kMaxNameLength = 255;   // NAME_MAX
 inline constexpr std::size_t kMaxPathLength = 4095;  // PATH_MAX without the NUL
 // Smallest msize that still carries every fixed-size reply (Rgetattr is 160 bytes).
 inline constexpr std::uint32_t kMinMsize = 4096;
+// P9_ERRMAX: the Linux client's room for a 9P2000.u Rerror's ename (length
+// prefix included), so the server sends at most kMaxEnameLength bytes.
+inline constexpr std::size_t kErrMax = 128;
+inline constexpr std::size_t kMaxEnameLength = kErrMax - 2;
 
 inline constexpr std::string_view kVersion9P2000L = "9P2000.L";
+inline constexpr std::string_view kVersion9P2000u = "9P2000.u";
 inline constexpr std::string_view kVersionUnknown = "unknown";
 
 // qid.type

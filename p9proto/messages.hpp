@@ -1,4 +1,4 @@
-// Every 9P2000.L T- and R-message as a plain struct. Strings and payloads are
+// Every 9P2000.L and 9P2000.u T- and R-message as a plain struct. Strings and payloads are
 // views into the buffer a message was decoded from (or will be encoded from).
 // Each struct lists its wire fields in order through tie(); the codec walks them.
 #pragma once
@@ -13,82 +13,10 @@
 #include <variant>
 
 #include "p9proto/constants.hpp"
+#include "p9proto/fields.hpp"
+#include "p9proto/u_stat.hpp"
 
 namespace xen9p::p9proto {
-
-struct Qid {
-    std::uint8_t type = 0;
-    std::uint32_t version = 0;
-    std::uint64_t path = 0;
-
-    friend bool operator==(const Qid&, const Qid&) = default;
-    auto tie() { return std::tie(type, version, path); }
-    auto tie() const { return std::tie(type, version, path); }
-};
-
-// String kinds. The decoder checks each kind; the encoder writes them as s[2].
-
-// A name that creates or names a directory entry: 1..255 bytes, no '/', no NUL,
-// not "." or "..".
-struct Name {
-    std::string_view str;
-    friend bool operator==(const Name&, const Name&) = default;
-};
-
-// One Twalk element: as Name, but "." and ".." are allowed (the server keeps
-// ".." from leaving the export).
-struct WalkName {
-    std::string_view str;
-    friend bool operator==(const WalkName&, const WalkName&) = default;
-};
-
-// A symlink target: 1..4095 bytes, no NUL. Never resolved by the server.
-struct Target {
-    std::string_view str;
-    friend bool operator==(const Target&, const Target&) = default;
-};
-
-// An xattr name: at most 255 bytes, no NUL (empty means "list" in Txattrwalk).
-struct XattrName {
-    std::string_view str;
-    friend bool operator==(const XattrName&, const XattrName&) = default;
-};
-
-// Free text (version, uname, aname, lock client id): any bytes but NUL.
-struct Text {
-    std::string_view str;
-    friend bool operator==(const Text&, const Text&) = default;
-};
-
-// count[4] followed by count bytes (Tread/Rread payloads, Rreaddir entries).
-struct Data {
-    std::span<const std::byte> bytes;
-    friend bool operator==(const Data& a, const Data& b) {
-        return std::ranges::equal(a.bytes, b.bytes);
-    }
-};
-
-// nwname[2] followed by that many walk elements (at most 16).
-struct WalkNames {
-    std::array<WalkName, kMaxWalkElems> names{};
-    std::uint16_t count = 0;
-
-    std::span<const WalkName> view() const { return {names.data(), count}; }
-    friend bool operator==(const WalkNames& a, const WalkNames& b) {
-        return std::ranges::equal(a.view(), b.view());
-    }
-};
-
-// nwqid[2] followed by that many qids (at most 16).
-struct WalkQids {
-    std::array<Qid, kMaxWalkElems> qids{};
-    std::uint16_t count = 0;
-
-    std::span<const Qid> view() const { return {qids.data(), count}; }
-    friend bool operator==(const WalkQids& a, const WalkQids& b) {
-        return std::ranges::equal(a.view(), b.view());
-    }
-};
 
 #define XEN9P_FIELDS(...)             \
     auto tie() {                      \
@@ -337,6 +265,39 @@ struct Tunlinkat {
     friend bool operator==(const Tunlinkat&, const Tunlinkat&) = default;
 };
 
+// 9P2000.u requests.
+struct Topen {
+    static constexpr MsgType kType = MsgType::Topen;
+    std::uint32_t fid = 0;
+    std::uint8_t mode = 0;  // omode::*
+    XEN9P_FIELDS(fid, mode)
+    friend bool operator==(const Topen&, const Topen&) = default;
+};
+struct Tcreate {
+    static constexpr MsgType kType = MsgType::Tcreate;
+    std::uint32_t fid = 0;
+    Name name;
+    std::uint32_t perm = 0;  // permission bits and dm::* type bits
+    std::uint8_t mode = 0;   // omode::*
+    // Symlink target, "c|b MAJOR MINOR" of a device, "FID\n" of a hard link.
+    Text extension;
+    XEN9P_FIELDS(fid, name, perm, mode, extension)
+    friend bool operator==(const Tcreate&, const Tcreate&) = default;
+};
+struct Tstat {
+    static constexpr MsgType kType = MsgType::Tstat;
+    std::uint32_t fid = 0;
+    XEN9P_FIELDS(fid)
+    friend bool operator==(const Tstat&, const Tstat&) = default;
+};
+struct Twstat {
+    static constexpr MsgType kType = MsgType::Twstat;
+    std::uint32_t fid = 0;
+    WrappedStat stat;
+    XEN9P_FIELDS(fid, stat)
+    friend bool operator==(const Twstat&, const Twstat&) = default;
+};
+
 // ---- replies ----
 
 struct Rlerror {
@@ -344,6 +305,14 @@ struct Rlerror {
     std::uint32_t ecode = 0;
     XEN9P_FIELDS(ecode)
     friend bool operator==(const Rlerror&, const Rlerror&) = default;
+};
+// 9P2000.u's error: a message and the Linux errno.
+struct Rerror {
+    static constexpr MsgType kType = MsgType::Rerror;
+    Text ename;
+    std::uint32_t ecode = 0;
+    XEN9P_FIELDS(ename, ecode)
+    friend bool operator==(const Rerror&, const Rerror&) = default;
 };
 struct Rversion {
     static constexpr MsgType kType = MsgType::Rversion;
@@ -406,6 +375,7 @@ using Rfsync = EmptyReply<MsgType::Rfsync>;
 using Rlink = EmptyReply<MsgType::Rlink>;
 using Rrenameat = EmptyReply<MsgType::Rrenameat>;
 using Runlinkat = EmptyReply<MsgType::Runlinkat>;
+using Rwstat = EmptyReply<MsgType::Rwstat>;
 
 struct Rstatfs {
     static constexpr MsgType kType = MsgType::Rstatfs;
@@ -515,18 +485,40 @@ struct Rmkdir {
     friend bool operator==(const Rmkdir&, const Rmkdir&) = default;
 };
 
+struct Ropen {
+    static constexpr MsgType kType = MsgType::Ropen;
+    Qid qid;
+    std::uint32_t iounit = 0;
+    XEN9P_FIELDS(qid, iounit)
+    friend bool operator==(const Ropen&, const Ropen&) = default;
+};
+struct Rcreate {
+    static constexpr MsgType kType = MsgType::Rcreate;
+    Qid qid;
+    std::uint32_t iounit = 0;
+    XEN9P_FIELDS(qid, iounit)
+    friend bool operator==(const Rcreate&, const Rcreate&) = default;
+};
+struct Rstat {
+    static constexpr MsgType kType = MsgType::Rstat;
+    WrappedStat stat;
+    XEN9P_FIELDS(stat)
+    friend bool operator==(const Rstat&, const Rstat&) = default;
+};
+
 #undef XEN9P_FIELDS
 
-using RequestBody = std::variant<Tversion, Tauth, Tattach, Tflush, Twalk, Tread, Twrite, Tclunk,
-                                 Tremove, Tstatfs, Tlopen, Tlcreate, Tsymlink, Tmknod, Trename,
-                                 Treadlink, Tgetattr, Tsetattr, Txattrwalk, Txattrcreate, Treaddir,
-                                 Tfsync, Tlock, Tgetlock, Tlink, Tmkdir, Trenameat, Tunlinkat>;
+using RequestBody =
+    std::variant<Tversion, Tauth, Tattach, Tflush, Twalk, Tread, Twrite, Tclunk, Tremove, Tstatfs,
+                 Tlopen, Tlcreate, Tsymlink, Tmknod, Trename, Treadlink, Tgetattr, Tsetattr,
+                 Txattrwalk, Txattrcreate, Treaddir, Tfsync, Tlock, Tgetlock, Tlink, Tmkdir,
+                 Trenameat, Tunlinkat, Topen, Tcreate, Tstat, Twstat>;
 
 using ReplyBody =
     std::variant<Rlerror, Rversion, Rauth, Rattach, Rflush, Rwalk, Rread, Rwrite, Rclunk, Rremove,
                  Rstatfs, Rlopen, Rlcreate, Rsymlink, Rmknod, Rrename, Rreadlink, Rgetattr,
                  Rsetattr, Rxattrwalk, Rxattrcreate, Rreaddir, Rfsync, Rlock, Rgetlock, Rlink,
-                 Rmkdir, Rrenameat, Runlinkat>;
+                 Rmkdir, Rrenameat, Runlinkat, Rerror, Ropen, Rcreate, Rstat, Rwstat>;
 
 struct Request {
     std::uint16_t tag = 0;

@@ -6,7 +6,7 @@
 namespace xen9p::p9proto {
 namespace {
 
-constexpr std::array<std::pair<MsgType, std::string_view>, 28> kRequests{{
+constexpr std::array<std::pair<MsgType, std::string_view>, 32> kRequests{{
     {MsgType::Tstatfs, "statfs"},
     {MsgType::Tlopen, "lopen"},
     {MsgType::Tlcreate, "lcreate"},
@@ -35,6 +35,10 @@ constexpr std::array<std::pair<MsgType, std::string_view>, 28> kRequests{{
     {MsgType::Twrite, "write"},
     {MsgType::Tclunk, "clunk"},
     {MsgType::Tremove, "remove"},
+    {MsgType::Topen, "open"},
+    {MsgType::Tcreate, "create"},
+    {MsgType::Tstat, "stat"},
+    {MsgType::Twstat, "wstat"},
 }};
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
+
+#include "p9proto/constants.hpp"
 
 namespace xen9p::p9proto {
 namespace {
@@ -158,6 +161,14 @@ std::uint32_t wire_errno(Errno host) {
         if (pair.host == host.value) return pair.wire;
     }
     return 5;  // EIO
+}
+
+std::string_view error_text(std::uint32_t wire) {
+    // strerrordesc_np: thread-safe and locale-independent, unlike strerror.
+    const char* text =
+        wire > 0 && wire < 4096 ? ::strerrordesc_np(static_cast<int>(wire)) : nullptr;
+    std::string_view out = text != nullptr ? std::string_view(text) : "Unknown error";
+    return out.substr(0, kMaxEnameLength);
 }
 
 }  // namespace xen9p::p9proto

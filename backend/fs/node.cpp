@@ -34,6 +34,12 @@ Node Node::clone() const {
     return copy;
 }
 
+Node Node::parent() const {
+    Node up;
+    up.fd_ = parent_;
+    return up;
+}
+
 void Node::moved(const Node& new_parent, std::string_view new_name) {
     parent_ = new_parent.fd_;
     name_ = std::string(new_name);

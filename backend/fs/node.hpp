@@ -44,6 +44,10 @@ class Node {
     std::string_view name() const { return name_; }
     const std::shared_ptr<const UniqueFd>& shared_fd() const { return fd_; }
 
+    // The directory this node was reached through, as a node of its own that
+    // shares its fd (its own origin unknown); an empty node for the root.
+    Node parent() const;
+
     // After this node was renamed to (new_parent, new_name).
     void moved(const Node& new_parent, std::string_view new_name);
 

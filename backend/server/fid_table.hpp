@@ -34,6 +34,13 @@ struct Fid {
     std::string xattr_name;
     std::uint64_t xattr_size = 0;
     std::uint32_t xattr_flags = 0;
+    // 9P2000.u: opened with ORCLOSE, the file is removed when the fid goes.
+    bool remove_on_clunk = false;
+    // 9P2000.u: a directory opened with Topen/Tcreate, read as stat records;
+    // the stream offset the next read continues at and its host cookie.
+    bool stat_dir = false;
+    std::uint64_t dir_offset = 0;
+    std::uint64_t dir_cookie = 0;
 };
 
 class FidTable {

@@ -5,14 +5,31 @@
 #include <utility>
 
 #include "backend/log/log.hpp"
+#include "p9proto/version.hpp"
 #include "p9proto/wire_errno.hpp"
 
 namespace xen9p::server {
 
 namespace {
 
-// Rlerror: header and ecode[4]; every request can be answered with it.
-constexpr std::size_t kRlerrorSize = p9proto::kHeaderSize + 4;
+// The largest error reply: Rlerror is header and ecode[4], a 9P2000.u Rerror
+// header, ename[s] (at most P9_ERRMAX) and errno[4].
+std::size_t error_capacity(p9proto::Dialect dialect) {
+    return dialect == p9proto::Dialect::k9P2000u ? p9proto::kHeaderSize + p9proto::kErrMax + 4
+                                                 : p9proto::kHeaderSize + 4;
+}
+
+// A version string a peer offered, fit for a log line: printable ASCII only,
+// at most 32 characters.
+std::string printable_version(std::string_view offered) {
+    constexpr std::size_t kShown = 32;
+    std::string out;
+    for (char c : offered.substr(0, kShown)) {
+        out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    }
+    if (offered.size() > kShown) out += "...";
+    return out;
+}
 
 // A request and its reply of this size fit in the buffer budget together
 // (whole pages, as buffers are allocated).
@@ -155,14 +172,15 @@ bool Session::on_message(Route route, std::span<const std::byte> message) {
 
 bool Session::process(Slot& slot) {
     std::uint32_t limit = msize_ != 0 ? msize_ : max_msize_;
-    auto request = p9proto::decode_request(slot.request.span().first(slot.request_size), limit);
+    auto request =
+        p9proto::decode_request(slot.request.span().first(slot.request_size), limit, dialect_);
     if (!request && !request.error().tag) {
         release(slot);
         protocol_violation(p9proto::to_string(request.error().failure));
         return true;
     }
-    const std::size_t capacity = request ? p9proto::reply_capacity(request->body, limit)
-                                         : std::min<std::size_t>(kRlerrorSize, limit);
+    const std::size_t capacity = request ? p9proto::reply_capacity(request->body, limit, dialect_)
+                                         : std::min<std::size_t>(error_capacity(dialect_), limit);
     if (!reserve(slot.reply, capacity)) return false;
     slot.state = State::kFree;
     slot.capacity = capacity;
@@ -220,22 +238,32 @@ void Session::protocol_violation(std::string_view why) {
 Session::Outcome Session::reply(Slot& slot, const p9proto::ReplyBody& body) {
     auto size = p9proto::encode(p9proto::Reply{slot.tag, body}, slot.reply.span(), slot.capacity);
     if (!size) {
-        // Only an over-long value (readlink target, xattr) can get here.
-        size = p9proto::encode(p9proto::Reply{slot.tag, p9proto::Rlerror{ERANGE}},
+        // Only an over-long value (readlink target, xattr, stat) can get here.
+        size = p9proto::encode(p9proto::Reply{slot.tag, error_body(Errno{ERANGE})},
                                slot.reply.span(), slot.capacity);
     }
     slot.reply_size = size.value_or(0);
     return Outcome::kReply;
 }
 
+p9proto::ReplyBody Session::error_body(Errno err) const {
+    const std::uint32_t code = p9proto::wire_errno(err);
+    if (dialect_ == p9proto::Dialect::k9P2000u) {
+        return p9proto::Rerror{p9proto::Text{p9proto::error_text(code)}, code};
+    }
+    return p9proto::Rlerror{code};
+}
+
 Session::Outcome Session::error(Slot& slot, Errno err) {
-    return reply(slot, p9proto::Rlerror{p9proto::wire_errno(err)});
+    return reply(slot, error_body(err));
 }
 
 void Session::finish(Slot& slot, bool send_reply) {
     if (auto it = tags_.find(slot.tag); it != tags_.end() && it->second == &slot) tags_.erase(it);
-    const bool failed = slot.reply_size >= p9proto::kHeaderSize &&
-                        slot.reply.data()[4] == static_cast<std::byte>(p9proto::MsgType::Rlerror);
+    const bool failed =
+        slot.reply_size >= p9proto::kHeaderSize &&
+        (slot.reply.data()[4] == static_cast<std::byte>(p9proto::MsgType::Rlerror) ||
+         slot.reply.data()[4] == static_cast<std::byte>(p9proto::MsgType::Rerror));
     ops_.record(slot.type, std::chrono::steady_clock::now() - slot.received, failed);
     bool current = slot.generation == generation_ && !closed_;
     if (send_reply && current && slot.reply_size != 0) {
@@ -275,6 +303,8 @@ void Session::io_done(Slot& slot, int result) {
     } else if (slot.type == p9proto::MsgType::Twrite) {
         ops_.add_bytes_written(static_cast<std::uint64_t>(result));
         reply(slot, p9proto::Rwrite{static_cast<std::uint32_t>(result)});
+    } else if (slot.type == p9proto::MsgType::Twstat) {
+        reply(slot, p9proto::Rwstat{});  // a blank Twstat: 9P2000.u's fsync
     } else {
         reply(slot, p9proto::Rfsync{});
     }
@@ -291,14 +321,21 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tversion& req) {
     tags_.clear();
     fids_.clear();
     msize_ = 0;
-    std::uint32_t msize = std::min(req.msize, max_msize_);
-    if (msize < p9proto::kMinMsize) return error(slot, EINVAL);
-    if (req.version.str != p9proto::kVersion9P2000L) {
-        return reply(slot, p9proto::Rversion{msize, {p9proto::kVersionUnknown}});
+    dialect_ = p9proto::Dialect::k9P2000L;
+    auto outcome = p9proto::negotiate_version(req, max_msize_);
+    if (!outcome.msize) {
+        // A client that gets "unknown" (or an error) usually just fails to
+        // mount: the admin needs to see what it asked for.
+        log::limited(*config_.log_limiter, log::Level::kWarning, "server", transport_->name(),
+                     "9P version refused",
+                     {{"offered", printable_version(req.version.str)},
+                      {"msize", std::to_string(req.msize)}});
+        return reply(slot, outcome.reply);
     }
-    msize_ = msize;
+    msize_ = *outcome.msize;
+    dialect_ = outcome.dialect;
     transport_->set_msize(msize_);
-    return reply(slot, p9proto::Rversion{msize_, {p9proto::kVersion9P2000L}});
+    return reply(slot, outcome.reply);
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tflush& req) {

@@ -1,11 +1,11 @@
 // One 9P session: the peer behind one transport (a socket connection, or all
 // rings of one Xen device). Decodes requests, dispatches them by fid, runs file
 // work inline or on io_uring, answers in any order by tag, and implements
-// Tversion (reset) and Tflush. Request and reply bytes live in per-request
-// slots from a pool bounded by max_in_flight, their buffers allocated as
-// messages need them and paid for from the session's memory budget; when the
-// pool or the budget is spent the transport is paused, so what a peer can make
-// the session hold stays within SessionConfig::max_memory.
+// Tversion (reset, and the choice of 9P2000.L or 9P2000.u) and Tflush. Request and reply bytes live
+// in per-request slots from a pool bounded by max_in_flight, their buffers allocated as messages
+// need them and paid for from the session's memory budget; when the pool or the budget is spent the
+// transport is paused, so what a peer can make the session hold stays within
+// SessionConfig::max_memory.
 #pragma once
 
 #include <chrono>
@@ -123,6 +123,8 @@ class Session final : TransportSink {
     Outcome reply(Slot& slot, const p9proto::ReplyBody& body);
     Outcome error(Slot& slot, Errno err);
     Outcome error(Slot& slot, int err) { return error(slot, Errno{err}); }
+    // The session's error reply: Rlerror, or Rerror under 9P2000.u.
+    p9proto::ReplyBody error_body(Errno err) const;
 
     Outcome dispatch(Slot& slot, const p9proto::Request& request);
     Outcome handle(Slot& slot, const p9proto::Tversion& req);
@@ -153,6 +155,15 @@ class Session final : TransportSink {
     Outcome handle(Slot& slot, const p9proto::Tmkdir& req);
     Outcome handle(Slot& slot, const p9proto::Trenameat& req);
     Outcome handle(Slot& slot, const p9proto::Tunlinkat& req);
+    // 9P2000.u (session_u_ops.cpp).
+    Outcome handle(Slot& slot, const p9proto::Topen& req);
+    Outcome handle(Slot& slot, const p9proto::Tcreate& req);
+    Outcome handle(Slot& slot, const p9proto::Tstat& req);
+    Outcome handle(Slot& slot, const p9proto::Twstat& req);
+    // Tread of a directory opened under 9P2000.u: stat records.
+    Outcome read_stats(Slot& slot, Fid& fid, const p9proto::Tread& req);
+    // Tcreate of anything but a regular file: the new entry, not opened.
+    Result<p9proto::Qid> create_entry(const Fid& dir, const p9proto::Tcreate& req);
 
     // Pays for an xattr value a fid keeps: ENOMEM past the value budget.
     Result<MemoryCharge> charge_value(std::size_t bytes);
@@ -174,6 +185,7 @@ class Session final : TransportSink {
     FidTable fids_;
     std::uint32_t max_msize_;  // what the transport and the buffer budget allow
     std::uint32_t msize_ = 0;  // 0 until Tversion
+    p9proto::Dialect dialect_ = p9proto::Dialect::k9P2000L;  // agreed in Tversion
     std::uint32_t generation_ = 0;
     bool closed_ = false;
     std::vector<std::unique_ptr<Slot>> slots_;

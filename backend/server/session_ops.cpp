@@ -71,6 +71,9 @@ Status Session::clunk(std::uint32_t fid) {
             result =
                 fs::xattr_set(ex_, f->caller, f->node, f->xattr_name, f->xattr, f->xattr_flags);
         }
+    } else if (f->remove_on_clunk) {
+        f->file.reset();
+        result = fs::remove_node(ex_, f->caller, f->node);
     }
     fids_.erase(fid);
     return result;
@@ -149,6 +152,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tread& req) {
         return Outcome::kReply;
     }
     if (f->kind != Fid::Kind::kFile || !f->file) return error(slot, EBADF);
+    if (f->stat_dir) return read_stats(slot, *f, req);
     slot.file = f->file;
     slot.state = State::kIo;
     ++io_pending_;

@@ -33,6 +33,13 @@ int main(int argc, char** argv) {
     for (const auto& s : xen9p::p9proto::test::reply_samples()) {
         if (!write(dir / s.name, s.bytes)) return 1;
     }
+    for (const auto& s : xen9p::p9proto::test::u_request_samples()) {
+        if (!write(dir / s.name, s.bytes)) return 1;
+    }
+    for (const auto& s : xen9p::p9proto::test::u_reply_samples()) {
+        if (!write(dir / s.name, s.bytes)) return 1;
+    }
+    if (!write(dir / "stat-record", xen9p::p9proto::test::sample_stat_record())) return 1;
     // Counts and lengths at their limits, each in a correctly framed message.
     const std::pair<const char*, xen9p::p9proto::test::Bytes> edge_cases[] = {
         {"edge-twalk-nwname-ffff", Wire().u32(1).u32(2).u16(0xffff).message(110, 1)},
@@ -41,6 +48,8 @@ int main(int argc, char** argv) {
         {"edge-rread-count-fffffff9", Wire().u32(0xfffffff9).message(117, 1)},
         {"edge-tversion-len-ffff", Wire().u32(8192).u16(0xffff).raw("9P").message(100, 0xffff)},
         {"edge-tclunk-header-only", Wire().message(120, 1)},
+        {"edge-twstat-sizes-ffff", Wire().u32(1).u16(0xffff).u16(0xffff).message(126, 1)},
+        {"edge-rstat-inner-size-0", Wire().u16(2).u16(0).message(125, 1)},
         {"edge-rflush-one-extra-byte", Wire().u8(0).message(109, 1)},
         {"edge-size-below-header",
          {std::byte{6}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{120}, std::byte{1},

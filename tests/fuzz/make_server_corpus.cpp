@@ -19,6 +19,7 @@
 #include "client/client.hpp"
 #include "client/operations.hpp"
 #include "p9proto/open_flags.hpp"
+#include "p9proto/u_stat.hpp"
 #include "tests/fuzz/fuzz_export.hpp"
 #include "tests/fuzz/loopback_session.hpp"
 
@@ -176,6 +177,55 @@ void walks(client::Client& c) {
     (void)client::clunk(c, 1);
 }
 
+// 9P2000.u sessions (the scenario's name ends in "-u": negotiated as .u).
+void u_files(client::Client& c) {
+    attach(c);
+    (void)c.call(p::Tstat{1});
+    (void)client::walk(c, 1, 2, names({"file"}));
+    (void)c.call(p::Topen{2, p::omode::kRdwr});
+    const std::string text = "u bytes";
+    (void)client::write_all(c, 2, 0, std::as_bytes(std::span(text)));
+    (void)c.call(p::Tread{2, 0, 64});
+    (void)c.call(p::Twstat{2, {p::blank_wstat()}});
+    (void)client::clunk(c, 2);
+    (void)client::walk(c, 1, 3, names({"dir"}));
+    (void)c.call(p::Tcreate{3, {"new"}, 0644, p::omode::kRdwr | p::omode::kTrunc, {""}});
+    (void)c.call(p::Tstat{3});
+    p::UStat change = p::blank_wstat();
+    change.mode = 0600;
+    change.length = 2;
+    change.mtime = 1000;
+    change.name = p::Text{"renamed"};
+    (void)c.call(p::Twstat{3, {change}});
+    (void)c.call(p::Tremove{3});
+    (void)client::walk(c, 1, 4, names({}));
+    (void)c.call(p::Topen{4, p::omode::kRead});
+    (void)c.call(p::Tread{4, 0, 300});
+    (void)c.call(p::Tread{4, 0, 8192});
+    (void)client::clunk(c, 4);
+}
+
+void u_entries(client::Client& c) {
+    attach(c);
+    (void)client::walk(c, 1, 2, names({}));
+    (void)c.call(p::Tcreate{2, {"made"}, p::dm::kDir | 0755, p::omode::kRead, {""}});
+    (void)c.call(p::Tread{2, 0, 1024});
+    (void)client::walk(c, 1, 3, names({}));
+    (void)c.call(p::Tcreate{3, {"sym"}, p::dm::kSymlink | 0777, 0, {"made"}});
+    (void)c.call(p::Tstat{3});
+    (void)client::walk(c, 1, 4, names({"file"}));
+    (void)client::walk(c, 1, 5, names({}));
+    (void)c.call(p::Tcreate{5, {"hard"}, p::dm::kLink, 0, {"4\n"}});
+    (void)client::walk(c, 1, 6, names({}));
+    (void)c.call(p::Tcreate{6, {"dev"}, p::dm::kDevice | 0600, 0, {"c 1 3"}});
+    (void)client::walk(c, 1, 7, names({}));
+    (void)c.call(p::Tcreate{7, {"fifo"}, p::dm::kNamedPipe | 0600, 0, {""}});
+    (void)client::walk(c, 1, 8, names({}));
+    (void)c.call(p::Tcreate{8, {"tmp"}, 0600, p::omode::kRdwr | p::omode::kRclose, {""}});
+    (void)client::clunk(c, 8);
+    (void)c.call(p::Tgetattr{1, p::getattr::kBasic});
+}
+
 void flush(client::Client& c) {
     attach(c);
     (void)client::walk(c, 1, 2, names({"file"}));
@@ -200,7 +250,8 @@ bool record(const std::filesystem::path& file, std::uint8_t config_byte, const S
     {
         fuzz::LoopbackSession session(*loop, *ex, {.aname = tree.path()}, 65536 + 24);
         client::Client c(std::make_unique<RecordingTransport>(session, bytes));
-        if (!c.negotiate(kMsize)) return false;
+        const bool dotu = file.filename().string().find("-u-") != std::string::npos;
+        if (!c.negotiate(kMsize, dotu ? p::kVersion9P2000u : p::kVersion9P2000L)) return false;
         run(c);
     }
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
@@ -223,6 +274,7 @@ int main(int argc, char** argv) {
         {"list-dirs", list_dirs}, {"change-names", change_names},
         {"xattrs", xattrs},       {"locks", locks},
         {"walks", walks},         {"flush", flush},
+        {"files-u", u_files},     {"entries-u", u_entries},
     };
     const std::pair<const char*, std::uint8_t> configs[] = {
         {"none", 0}, {"passthrough", 1}, {"mapped", 2}, {"readonly", 4}};

@@ -1,4 +1,5 @@
-// libFuzzer target: any byte string through decode_request and decode_reply.
+// libFuzzer target: any byte string through decode_request and decode_reply
+// in both dialects, and through decode_stat_record.
 // A message that decodes must re-encode to exactly the same bytes (the 9P
 // encoding has one form) and decode again to an equal value.
 #include <cstddef>
@@ -20,8 +21,8 @@ void require(bool condition) {
     if (!condition) std::abort();
 }
 
-void check_request(std::span<const std::byte> in, std::uint32_t msize) {
-    auto decoded = decode_request(in, msize);
+void check_request(std::span<const std::byte> in, std::uint32_t msize, Dialect dialect) {
+    auto decoded = decode_request(in, msize, dialect);
     if (!decoded) {
         require(decoded.error().failure != DecodeFailure::kUnknownType ||
                 decoded.error().tag.has_value());
@@ -31,18 +32,18 @@ void check_request(std::span<const std::byte> in, std::uint32_t msize) {
     auto n = encode(*decoded, out);
     require(n.has_value() && *n == in.size());
     require(std::ranges::equal(out, in));
-    auto again = decode_request(out, msize);
+    auto again = decode_request(out, msize, dialect);
     require(again.has_value() && *again == *decoded);
 }
 
-void check_reply(std::span<const std::byte> in, std::uint32_t msize) {
-    auto decoded = decode_reply(in, msize);
+void check_reply(std::span<const std::byte> in, std::uint32_t msize, Dialect dialect) {
+    auto decoded = decode_reply(in, msize, dialect);
     if (!decoded) return;
     std::vector<std::byte> out(encoded_size(*decoded));
     auto n = encode(*decoded, out, out.size());
     require(n.has_value() && *n == in.size());
     require(std::ranges::equal(out, in));
-    auto again = decode_reply(out, msize);
+    auto again = decode_reply(out, msize, dialect);
     require(again.has_value() && *again == *decoded);
     if (auto* readdir = std::get_if<Rreaddir>(&decoded->body)) {
         DirentReader reader(readdir->data.bytes);
@@ -53,6 +54,17 @@ void check_reply(std::span<const std::byte> in, std::uint32_t msize) {
     }
 }
 
+// A stat record that decodes re-encodes to the bytes it took.
+void check_stat_record(std::span<const std::byte> in) {
+    auto record = decode_stat_record(in);
+    if (!record) return;
+    require(record->size <= in.size());
+    std::vector<std::byte> out(stat_record_size(record->stat));
+    auto n = encode_stat_record(record->stat, out);
+    require(n.has_value() && *n == record->size);
+    require(std::ranges::equal(out, in.first(record->size)));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -61,8 +73,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 0; i < size; ++i)
         in[i] = static_cast<std::byte>(data[i]);
     for (auto msize : kMsizes) {
-        check_request(in, msize);
-        check_reply(in, msize);
+        for (auto dialect : {Dialect::k9P2000L, Dialect::k9P2000u}) {
+            check_request(in, msize, dialect);
+            check_reply(in, msize, dialect);
+        }
     }
+    check_stat_record(in);
     return 0;
 }

@@ -5,8 +5,14 @@
 # "XEN9P-SUMMARY suite=posix passed=N failed=M". Needs busybox (or coreutils),
 # setfattr/getfattr and fsprobe (tests/guest/fsprobe.c) on PATH.
 # Shared by the QEMU real-client harness and the Xen end-to-end harness.
+# With P9_VERSION=9p2000.u (a share mounted with version=9p2000.u) it runs the
+# 9P2000.u list instead, summarised as suite=posix-u: the checks 9P2000.u
+# cannot express are left out (each place says why), never counted as passes.
 
 MNT=${1:?usage: posix.sh MOUNTPOINT}
+SUITE=posix
+DOTU=""
+case "${P9_VERSION:-}" in 9p2000.u | 9P2000.u) SUITE=posix-u DOTU=1 ;; esac
 W=$MNT/posix.$$
 PASSED=0
 FAILED=0
@@ -33,7 +39,7 @@ size_of() { stat -c %s "$1"; }
 links_of() { stat -c %h "$1"; }
 
 rm -rf "$W"
-mkdir "$W" || { echo "XEN9P-CHECK setup FAIL cannot mkdir $W"; echo "XEN9P-SUMMARY suite=posix passed=0 failed=1"; exit 1; }
+mkdir "$W" || { echo "XEN9P-CHECK setup FAIL cannot mkdir $W"; echo "XEN9P-SUMMARY suite=$SUITE passed=0 failed=1"; exit 1; }
 cd "$W" || exit 1
 
 # --- read, write, append ---
@@ -162,6 +168,8 @@ mknod bdev b 7 0
 is mknod_block "$(stat -c '%F %t:%T' bdev)" "block special file 7:0"
 
 # --- xattrs ---
+# Not under 9P2000.u: it has no xattr messages (Txattrwalk/Txattrcreate are .L).
+if [ -z "$DOTU" ]; then
 touch xa
 check setfattr_user setfattr -n user.color -v blue xa
 is getfattr_user "$(getfattr --only-values -n user.color xa 2>&1)" "blue"
@@ -169,6 +177,7 @@ setfattr -n user.second -v 2 xa
 is listxattr_user "$(getfattr -d -m '^user\.' xa 2>/dev/null | grep -c '^user\.')" 2
 check removexattr_user setfattr -x user.color xa
 check getfattr_removed_fails sh -c "! getfattr -n user.color xa >/dev/null 2>&1"
+fi
 
 # --- directory listings ---
 mkdir many
@@ -192,9 +201,18 @@ is odd_chars_name "$(cat 'sp ace;and$dollar')" "s"
 
 # --- misc syscalls ---
 check o_excl fsprobe excl "$W/excl"
+# Not under 9P2000.u: it has no Tstatfs; the Linux client reports made-up
+# numbers (simple_statfs) that say nothing about the share.
+if [ -z "$DOTU" ]; then
 check statfs fsprobe statfs "$W"
 check df df "$W"
+fi
+# Not under 9P2000.u: the check also fsyncs a directory, and the Linux client
+# has no fsync for .u directories (EINVAL before anything is sent). A file's
+# fsync (a Twstat that changes nothing) is held by the server's u_ops tests.
+if [ -z "$DOTU" ]; then
 cd "$W" && check fsync fsprobe fsync "$W/fsync"
+fi
 
 # --- permissions as a non-root user (uid 1000) ---
 mkdir pub priv
@@ -221,8 +239,12 @@ check sticky_owner_can_delete fsprobe runas 1000 1000 rm -f "$W/sticky/a_file"
 
 # --- concurrency and locks ---
 check concurrent_writers fsprobe concurrent "$W/conc"
+# Not under 9P2000.u: it has no Tlock/Tgetlock; the Linux client keeps locks
+# local to itself, so a pass would say nothing about the server.
+if [ -z "$DOTU" ]; then
 check flock fsprobe flock "$W/flock"
 check fcntl_locks fsprobe fcntl "$W/fcntl"
+fi
 
 # --- rm -rf of a tree ---
 mkdir tree
@@ -240,5 +262,5 @@ is rm_rf_tree_gone "$(ls -d tree 2>/dev/null)" ""
 cd "$MNT" || exit 1
 check rm_rf_workdir rm -rf "$W"
 
-echo "XEN9P-SUMMARY suite=posix passed=$PASSED failed=$FAILED"
+echo "XEN9P-SUMMARY suite=$SUITE passed=$PASSED failed=$FAILED"
 [ "$FAILED" -eq 0 ]

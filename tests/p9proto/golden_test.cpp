@@ -27,13 +27,18 @@ BOOST_AUTO_TEST_CASE(samples_cover_every_message_type_once) {
     std::set<MsgType> requests;
     for (const auto& s : request_samples())
         requests.insert(type_of(s.message.body));
+    for (const auto& s : u_request_samples())
+        requests.insert(type_of(s.message.body));
     BOOST_TEST(requests.size() == std::variant_size_v<RequestBody>);
-    BOOST_TEST(request_samples().size() == std::variant_size_v<RequestBody>);
+    BOOST_TEST(request_samples().size() + u_request_samples().size() ==
+               std::variant_size_v<RequestBody>);
     std::set<MsgType> replies;
     for (const auto& s : reply_samples())
         replies.insert(type_of(s.message.body));
+    for (const auto& s : u_reply_samples())
+        replies.insert(type_of(s.message.body));
     BOOST_TEST(replies.size() == std::variant_size_v<ReplyBody>);
-    BOOST_TEST(reply_samples().size() == std::variant_size_v<ReplyBody>);
+    BOOST_TEST(reply_samples().size() + u_reply_samples().size() == std::variant_size_v<ReplyBody>);
 }
 
 BOOST_AUTO_TEST_CASE(every_request_encodes_to_its_golden_bytes) {

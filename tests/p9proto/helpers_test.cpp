@@ -192,13 +192,29 @@ BOOST_AUTO_TEST_CASE(exact_9p2000l_is_accepted_at_the_smaller_msize) {
 }
 
 BOOST_AUTO_TEST_CASE(other_versions_are_answered_unknown) {
-    for (std::string_view v : {"9P2000", "9P2000.u", "9P2000.L.x", "9P2000.l", "", "9P2000.L "}) {
+    for (std::string_view v :
+         {"9P2000", "9P2000.U", "9P2000.u.x", "9P2000.L.x", "9P2000.l", "", "9P2000.L "}) {
         BOOST_TEST_CONTEXT("'" << v << "'") {
             auto out = negotiate_version(Tversion{65536, Text{v}}, 65536);
             BOOST_TEST(!out.msize.has_value());
             BOOST_TEST(std::get<Rversion>(out.reply).version.str == "unknown");
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(exact_9p2000u_is_accepted_as_the_u_dialect) {
+    auto out = negotiate_version(Tversion{65536, Text{"9P2000.u"}}, 32768);
+    BOOST_TEST(out.msize == std::optional<std::uint32_t>(32768));
+    BOOST_TEST(std::get<Rversion>(out.reply).version.str == "9P2000.u");
+    BOOST_TEST((out.dialect == Dialect::k9P2000u));
+    out = negotiate_version(Tversion{65536, Text{"9P2000.L"}}, 32768);
+    BOOST_TEST((out.dialect == Dialect::k9P2000L));
+}
+
+BOOST_AUTO_TEST_CASE(a_u_client_with_a_small_msize_gets_rerror) {
+    auto out = negotiate_version(Tversion{kMinMsize - 1, Text{"9P2000.u"}}, 65536);
+    BOOST_TEST(!out.msize.has_value());
+    BOOST_TEST(std::get<Rerror>(out.reply).ecode == std::uint32_t{EINVAL});
 }
 
 BOOST_AUTO_TEST_CASE(msize_below_the_minimum_is_refused_with_einval) {

@@ -244,4 +244,81 @@ std::vector<ReplySample> reply_samples() {
     return s;
 }
 
+UStat sample_stat() {
+    UStat st;
+    st.type = 0;
+    st.dev = 0;
+    st.qid = Qid{qid_type::kSymlink, 0, 0x42};
+    st.mode = dm::kSymlink | 0777;
+    st.atime = 1700000000;
+    st.mtime = 1700000001;
+    st.length = 1;
+    st.name = Text{"ln"};
+    st.uid = Text{""};
+    st.gid = Text{""};
+    st.muid = Text{""};
+    st.extension = Text{"t"};
+    st.n_uid = 1000;
+    st.n_gid = 100;
+    st.n_muid = 0;
+    return st;
+}
+
+Bytes sample_stat_record() {
+    // size[2] counts what follows it: 2+4+13+4+4+4+8 + 5 strings (13) + 12 = 64.
+    Wire w;
+    w.u16(64).u16(0).u32(0).qid(qid_type::kSymlink, 0, 0x42);
+    w.u32(0x02000000 | 0777).u32(1700000000).u32(1700000001).u64(1);
+    w.str("ln").str("").str("").str("").str("t").u32(1000).u32(100).u32(0);
+    return w.body();
+}
+
+std::vector<RequestSample> u_request_samples() {
+    std::vector<RequestSample> s;
+    // p9_client_open: "db" fid, mode (ORDWR|OTRUNC).
+    s.push_back({"Topen", Request{40, Topen{4, 0x12}}, hex("0c 00 00 00 70 28 00 04 00 00 00 12")});
+    // p9_client_fcreate: "dsdb?s" fid, name, perm, mode, extension.
+    s.push_back({"Tcreate",
+                 Request{41, Tcreate{4, Name{"dev"}, dm::kDevice | 0600, 0, Text{"c 1 3"}}},
+                 Wire()
+                     .u32(4)
+                     .str("dev")
+                     .u32(0x00800000 | 0600)
+                     .u8(0)
+                     .str("c 1 3")
+                     .message(t(MsgType::Tcreate), 41)});
+    s.push_back({"Tstat", Request{42, Tstat{4}}, Wire().u32(4).message(t(MsgType::Tstat), 42)});
+    {
+        // p9_client_wstat: "dwS" fid, the stat's size + 2, the stat.
+        Wire w;
+        w.u32(4).u16(66).raw(
+            std::string_view(reinterpret_cast<const char*>(sample_stat_record().data()),
+                             sample_stat_record().size()));
+        s.push_back({"Twstat", Request{43, Twstat{4, WrappedStat{sample_stat()}}},
+                     w.message(t(MsgType::Twstat), 43)});
+    }
+    return s;
+}
+
+std::vector<ReplySample> u_reply_samples() {
+    std::vector<ReplySample> s;
+    // Written out byte by byte: "No such file or directory", errno 2.
+    s.push_back({"Rerror", Reply{1, Rerror{Text{"No such file or directory"}, 2}},
+                 hex("26 00 00 00 6b 01 00 19 00 4e 6f 20 73 75 63 68 20 66 69 6c 65 20 6f 72"
+                     "20 64 69 72 65 63 74 6f 72 79 02 00 00 00")});
+    s.push_back({"Ropen", Reply{40, Ropen{Qid{qid_type::kDir, 3, 0x10}, 0}},
+                 Wire().qid(0x80, 3, 0x10).u32(0).message(t(MsgType::Ropen), 40)});
+    s.push_back({"Rcreate", Reply{41, Rcreate{Qid{0, 1, 0x11}, 8192}},
+                 Wire().qid(0, 1, 0x11).u32(8192).message(t(MsgType::Rcreate), 41)});
+    {
+        Wire w;
+        w.u16(66).raw(std::string_view(reinterpret_cast<const char*>(sample_stat_record().data()),
+                                       sample_stat_record().size()));
+        s.push_back({"Rstat", Reply{42, Rstat{WrappedStat{sample_stat()}}},
+                     w.message(t(MsgType::Rstat), 42)});
+    }
+    s.push_back({"Rwstat", Reply{43, Rwstat{}}, Wire().message(t(MsgType::Rwstat), 43)});
+    return s;
+}
+
 }  // namespace xen9p::p9proto::test

@@ -1,4 +1,4 @@
-// One sample of every 9P2000.L message with its expected bytes, written from
+// One sample of every 9P2000.L and 9P2000.u message with its expected bytes, written from
 // the wire table (reference §6.2-6.4) with the independent Wire builder.
 #pragma once
 
@@ -22,7 +22,17 @@ struct ReplySample {
     Bytes bytes;
 };
 
+// Messages of both dialects and of 9P2000.L only.
 std::vector<RequestSample> request_samples();
 std::vector<ReplySample> reply_samples();
+
+// Messages of 9P2000.u only, as the Linux client (net/9p/client.c) encodes
+// them under version=9p2000.u.
+std::vector<RequestSample> u_request_samples();
+std::vector<ReplySample> u_reply_samples();
+
+// A stat record as Linux's p9pdu_writef "S" writes it: a symlink "ln" -> "t".
+UStat sample_stat();
+Bytes sample_stat_record();
 
 }  // namespace xen9p::p9proto::test

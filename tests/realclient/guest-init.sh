@@ -4,6 +4,7 @@
 # trans=fd, runs the guest suites and powers off. Everything it reports goes to
 # the serial console as XEN9P-* marker lines.
 # Kernel command line: xen9p.mode=quick|full xen9p.msize=N xen9p.aname=NAME
+#                      xen9p.version=9p2000.L|9p2000.u
 
 export PATH=/bin:/usr/bin:/sbin:/usr/sbin
 mount -t proc proc /proc
@@ -25,11 +26,13 @@ done
 MODE=quick
 MSIZE=262144
 ANAME=""
+VERSION=9p2000.L
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
     xen9p.mode=*) MODE=${arg#*=} ;;
     xen9p.msize=*) MSIZE=${arg#*=} ;;
     xen9p.aname=*) ANAME=${arg#*=} ;;
+    xen9p.version=*) VERSION=${arg#*=} ;;
     esac
 done
 
@@ -59,17 +62,17 @@ exec 5<>/run/from-server 6<>/run/to-server
 exec 3</run/from-server 4>/run/to-server
 socat -b 1048576 "OPEN:$port" 'OPEN:/run/to-server!!OPEN:/run/from-server' 2>/run/socat.err &
 
-opts=trans=fd,rfdno=3,wfdno=4,version=9p2000.L,msize=$MSIZE
+opts=trans=fd,rfdno=3,wfdno=4,version=$VERSION,msize=$MSIZE
 [ -n "$ANAME" ] && opts=$opts,aname=$ANAME
 if ! mount -t 9p -o "$opts" share /mnt 2>/run/mount.err; then
     echo "XEN9P-CHECK boot-mount FAIL $(cat /run/mount.err /run/socat.err | tr '\n' ' ')"
     finish
 fi
-echo "XEN9P-CHECK boot-mount PASS msize=$MSIZE mode=$MODE"
+echo "XEN9P-CHECK boot-mount PASS msize=$MSIZE mode=$MODE version=$VERSION"
 
 cd /
-posix.sh /mnt
-stress.sh /mnt "$MODE"
+P9_VERSION=$VERSION posix.sh /mnt
+P9_VERSION=$VERSION stress.sh /mnt "$MODE"
 
 if umount /mnt; then
     echo "XEN9P-CHECK umount PASS"

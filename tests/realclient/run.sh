@@ -5,6 +5,7 @@
 #
 # Usage: run.sh [--server xen9pd|diod] [--mode quick|full] [--build-dir DIR]
 #               [--xen9pd PATH] [--msize N] [--timeout SECONDS]
+#               [--version 9p2000.L|9p2000.u]  (the mount's dialect and posix.sh's list)
 # Exit: 0 all checks passed (for diod: no failure outside diod-known-failures.txt),
 #       1 a check failed or the guest did not finish, 77 qemu cannot run here.
 set -eu
@@ -17,6 +18,7 @@ build=$root/build
 xen9pd=""
 msize=262144
 timeout_s=""
+version=9p2000.L
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -26,12 +28,14 @@ while [ $# -gt 0 ]; do
     --xen9pd) xen9pd=$2; shift 2 ;;
     --msize) msize=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
-    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    --version) version=$2; shift 2 ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 case "$server" in xen9pd | diod) ;; *) echo "run.sh: --server xen9pd|diod" >&2; exit 2 ;; esac
 case "$mode" in quick | full) ;; *) echo "run.sh: --mode quick|full" >&2; exit 2 ;; esac
+case "$version" in 9p2000.L) vsuffix="" ;; 9p2000.u) vsuffix=-u ;; *) echo "run.sh: --version 9p2000.L|9p2000.u" >&2; exit 2 ;; esac
 [ -n "$timeout_s" ] || { [ "$mode" = quick ] && timeout_s=900 || timeout_s=3600; }
 # Absolute: diod takes a listen address without a leading / for host:port.
 mkdir -p "$build" && build=$(cd "$build" && pwd)
@@ -102,7 +106,7 @@ $(command -v setfattr) $(command -v getfattr) $work/fsprobe"
     "/usr/share/dbench/client.txt=/usr/share/dbench/client.txt"
 
 # --- server ---
-run=$work/run-$server-$mode
+run=$work/run-$server-$mode$vsuffix
 rm -rf "$run"
 mkdir -p "$run/export"
 chmod 755 "$run/export"
@@ -153,12 +157,12 @@ done
 
 # --- guest ---
 serial=$run/serial.log
-log "booting $(basename "$vmlinuz") against $server ($mode, msize=$msize, timeout ${timeout_s}s); serial log $serial"
+log "booting $(basename "$vmlinuz") against $server ($mode, $version, msize=$msize, timeout ${timeout_s}s); serial log $serial"
 start=$(date +%s)
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -nic none \
     -no-reboot -monitor none -serial "file:$serial" \
     -kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz" \
-    -append "console=ttyS0 panic=-1 loglevel=4 xen9p.mode=$mode xen9p.msize=$msize${aname:+ xen9p.aname=$aname}" \
+    -append "console=ttyS0 panic=-1 loglevel=4 xen9p.mode=$mode xen9p.msize=$msize xen9p.version=$version${aname:+ xen9p.aname=$aname}" \
     -device virtio-serial-pci -chardev "socket,id=p9chr,path=$sock" \
     -device virtserialport,chardev=p9chr,name=p9 </dev/null >"$run/qemu.log" 2>&1 &
 qemu_pid=$!
@@ -194,7 +198,7 @@ grep '^XEN9P-FIO ' "$run/markers.txt" || true
 done_marker=$(grep -c '^XEN9P-DONE' "$run/markers.txt" || true)
 suites=$(grep -c '^XEN9P-SUMMARY ' "$run/markers.txt" || true)
 
-echo "realclient: server=$server mode=$mode passed=$passed failed=$unexpected known_failures=$known_failed elapsed=${elapsed}s"
+echo "realclient: server=$server mode=$mode version=$version passed=$passed failed=$unexpected known_failures=$known_failed elapsed=${elapsed}s"
 [ -n "$fixed" ] && echo "realclient: listed as known failures but passed:$fixed"
 status=0
 if [ "$done_marker" -eq 0 ] || [ "$suites" -lt 2 ]; then

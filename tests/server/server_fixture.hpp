@@ -117,19 +117,22 @@ class SocketServer {
     // Most requests one session held at once (valid after stop()).
     std::size_t max_in_flight() const { return max_in_flight_.load(); }
 
-    std::unique_ptr<client::Client> connect(std::uint32_t msize = client::kDefaultMsize) {
+    std::unique_ptr<client::Client> connect(std::uint32_t msize = client::kDefaultMsize,
+                                            std::string_view version = p9proto::kVersion9P2000L) {
         auto transport = tcp_ ? must(client::StreamTransport::connect_tcp("127.0.0.1", port_))
                               : must(client::StreamTransport::connect_unix(socket_));
         auto c = std::make_unique<client::Client>(
             std::make_unique<client::StreamTransport>(std::move(transport)));
-        must(c->negotiate(msize));
+        must(c->negotiate(msize, version));
         return c;
     }
 
     // A client attached as `fid` 1 (with the server's own uid).
-    std::unique_ptr<client::Client> attached(std::uint32_t msize = client::kDefaultMsize) {
-        auto c = connect(msize);
-        must(client::attach(*c, 1, "", export_, ::getuid()));
+    std::unique_ptr<client::Client> attached(std::uint32_t msize = client::kDefaultMsize,
+                                             std::string_view version = p9proto::kVersion9P2000L,
+                                             std::uint32_t uid = ::getuid()) {
+        auto c = connect(msize, version);
+        must(client::attach(*c, 1, "", export_, uid));
         return c;
     }
 

@@ -1,6 +1,10 @@
 // Session behaviour that needs control over timing: a fake transport feeds
 // requests and records replies while the test turns the event loop itself, so
 // a request is known to be in flight when the next one arrives.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <map>
 
 #include "p9proto/open_flags.hpp"
@@ -187,11 +191,44 @@ BOOST_AUTO_TEST_CASE(msize_is_capped_by_the_transport_and_small_or_foreign_versi
     BOOST_TEST(std::get<Rversion>(fx.reply(0).body).msize == 64u * 1024);
     fx.feed(kNoTag, Tversion{1024, {kVersion9P2000L}});
     BOOST_TEST(std::holds_alternative<Rlerror>(fx.reply(1).body));
-    fx.feed(kNoTag, Tversion{8192, {"9P2000.u"}});
+    fx.feed(kNoTag, Tversion{8192, {"9P2000.x"}});
     BOOST_TEST(std::get<Rversion>(fx.reply(2).body).version.str == kVersionUnknown);
     // No session was negotiated: other requests are refused.
     fx.feed(5, Tattach{1, kNoFid, {""}, {""}, ::getuid()});
     BOOST_TEST(std::get<Rlerror>(fx.reply(3).body).ecode == static_cast<std::uint32_t>(EPROTO));
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_version_is_a_log_line_with_the_offer_sanitised) {
+    // stderr, where the logger writes, into a file for the test's duration.
+    const std::string path = "/tmp/xen9p_version_log_" + std::to_string(::getpid());
+    const int saved = ::dup(STDERR_FILENO);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    BOOST_REQUIRE(saved >= 0 && fd >= 0);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+    {
+        SessionFx fx;
+        const std::string offer = "9P2000.x\x01\n" + std::string(100, 'v');
+        fx.feed(kNoTag, Tversion{8192, {offer}});
+        BOOST_TEST(std::get<Rversion>(fx.reply(0).body).version.str == kVersionUnknown);
+        // Agreed versions are not logged.
+        fx.feed(kNoTag, Tversion{8192, {kVersion9P2000u}});
+        BOOST_TEST(std::get<Rversion>(fx.reply(1).body).version.str == kVersion9P2000u);
+    }
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    std::ifstream in(path);
+    std::vector<std::string> refused;
+    for (std::string line; std::getline(in, line);) {
+        if (line.find("9P version refused") != std::string::npos) refused.push_back(line);
+    }
+    ::unlink(path.c_str());
+    BOOST_REQUIRE(refused.size() == 1u);
+    // Control bytes replaced, cut to 32 characters.
+    BOOST_TEST(
+        refused[0].find("offered=9P2000.x??" + std::string(22, 'v') + "...") != std::string::npos,
+        refused[0]);
+    BOOST_TEST(refused[0].find(std::string(23, 'v')) == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(pool_exhaustion_pauses_input_until_a_reply_is_sent) {
