@@ -5,9 +5,11 @@
 # libxl does, or with `xen9pd attach`), waits for each domU's verdict, checks
 # the guest's bytes from dom0's side, then prints `E2E-VERDICT PASS|FAIL` and
 # powers the machine off.
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
 . /etc/e2e.conf
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-${XEN_VERSION:-4.17}/bin
 . /e2e/dom0-lib.sh
+# Xen 4.20's scenarios (Debian 13 dom0).
+[ -f /e2e/dom0-xen420.sh ] && . /e2e/dom0-xen420.sh
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -20,8 +22,10 @@ ln -sfn /run /var/run
 mkdir -p /run/xen /run/xen9pd /var/lib/xen /var/lib/xenstored /var/log/xen/console /srv
 stage init
 
-for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc crc16 mbcache jbd2 crc32c_generic \
-    ext4 loop; do
+modules="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc crc16 mbcache jbd2 crc32c_generic ext4 loop"
+# The 4.20 image lists its modules, dependencies first.
+[ -f /modules/order ] && modules=$(sed 's/\.ko$//' /modules/order)
+for m in $modules; do
     insmod "/modules/$m.ko" || fail "insmod $m"
 done
 mount -t xenfs xenfs /proc/xen || fail "mount xenfs"
@@ -31,4 +35,8 @@ xenconsoled --log=guest --log-dir=/var/log/xen/console || fail "xenconsoled"
 xl info | grep -E '^(xen_version|virt_caps|total_memory|free_memory)' | sed 's/^/dom0: /'
 stage toolstack-up
 
-scenario_$(echo "$SCENARIO" | tr - _)
+if [ "${XEN_VERSION:-4.17}" = 4.20 ]; then
+    scenario_xen420_$SCENARIO
+else
+    scenario_$(echo "$SCENARIO" | tr - _)
+fi

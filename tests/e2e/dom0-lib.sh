@@ -1,14 +1,18 @@
 # Functions for dom0's init (sourced). Every failure ends the run with
 # `E2E-VERDICT FAIL <reason>`; there is no path to PASS but `pass`.
 
+# Where xen9pd's output goes (a daemon libxl spawned writes to xl's).
+XEN9PD_LOG=/var/log/xen/xen9pd.log
+
 stage() { echo "E2E-STAGE $1 $(cut -d' ' -f1 /proc/uptime)"; }
 
 # Prints what helps to diagnose, then the verdict, then powers off.
 fail() {
     echo "E2E-FAIL $*"
     echo "---- dom0 diagnostics"
-    xl list 2>&1
-    xenstore-ls -fp /local/domain/0/backend 2>&1 | grep -E '9pfs' | head -n 60
+    # Bounded: without xenstored (a failure before it ran) they would block.
+    timeout 20 xl list 2>&1
+    timeout 20 xenstore-ls -fp /local/domain/0/backend 2>&1 | grep -E '9pfs' | head -n 60
     for f in /var/log/xen/*.log; do
         [ -f "$f" ] && { echo "---- $f"; tail -n 40 "$f"; }
     done
@@ -38,7 +42,7 @@ wait_for() {
             top -bn1 | sed -n '4,12p'
             xenstore-ls -f /local/domain/0/backend/9pfs 2> /dev/null | grep -E '/(state|online)' |
                 sed 's/^/    /'
-            [ -f /var/log/xen/xen9pd.log ] && tail -n 5 /var/log/xen/xen9pd.log | sed 's/^/    xen9pd: /'
+            [ -f "$XEN9PD_LOG" ] && tail -n 5 "$XEN9PD_LOG" | sed 's/^/    xen9pd: /'
         fi
     done
     # Not the loop's status: that is its body's last command, which may have failed.
@@ -258,8 +262,8 @@ check_worker() {
     for fd in "/proc/$1/fd/"*; do
         [ "$(readlink "$fd")" != /dev/xen/gntdev ] || fail "worker $1 holds /dev/xen/gntdev as fd ${fd##*/}"
     done
-    grep -qE "component=worker .*msg=\"event channels restricted to the guest[^\"]*\" domid=$worker_domid( |\$)" /var/log/xen/xen9pd.log ||
-        fail "worker $1 logged no event channels restricted to domid $worker_domid: $(grep 'component=worker' /var/log/xen/xen9pd.log | tail -n 3)"
+    grep -qE "component=worker .*msg=\"event channels restricted to the guest[^\"]*\" domid=$worker_domid( |\$)" "$XEN9PD_LOG" ||
+        fail "worker $1 logged no event channels restricted to domid $worker_domid: $(grep 'component=worker' "$XEN9PD_LOG" | tail -n 3)"
     echo "dom0: worker $1 fds: $(for fd in "/proc/$1/fd/"*; do readlink "$fd"; done | sort | uniq -c | tr -s ' \n' '  ')"
     echo "XEN9P-DOM0-CHECK worker-reaches-only-its-guest-$who PASS"
 }
@@ -426,7 +430,14 @@ check_device_model() {
     [ "$(echo "$dm" | wc -w)" -eq 1 ] || fail "expected one device model for domain $1, found: '$dm'"
     want_uid=$((131072 + $1))
     args=" $(tr '\0' ' ' < "/proc/$dm/cmdline")"
-    for want in "-xen-domid-restrict" "-chroot /var/run/xen/qemu-root-$1" "-runas $want_uid:131072"; do
+    chroot_arg="-chroot /var/run/xen/qemu-root-$1"
+    runas_arg="-runas $want_uid:131072"
+    if [ "${XEN_VERSION:-4.17}" = 4.20 ]; then
+        # Xen 4.20's libxl gives QEMU 9+ the same as -run-with.
+        chroot_arg="-run-with chroot=/var/run/xen/qemu-root-$1"
+        runas_arg="-run-with user=$want_uid:131072"
+    fi
+    for want in "-xen-domid-restrict" "$chroot_arg" "$runas_arg"; do
         case "$args" in
             *" $want "*) ;;
             *) fail "the device model of $2 lacks '$want': $args" ;;

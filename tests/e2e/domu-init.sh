@@ -11,7 +11,9 @@
 # never connect), and what follows the suite: by default wait for dom0's
 # release file, then integrity, unmount; e2e_hold=1 stays mounted until
 # destroyed; e2e_detach=1 runs integrity first, then waits for dom0 to detach
-# the device while it is mounted.
+# the device while it is mounted. e2e_version= is the first mount's dialect
+# (default 9p2000.L); e2e_then_u=1 mounts again after the unmount with
+# version=9p2000.u and runs the suite's .u list (P9_VERSION=9p2000.u).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 mount -t proc proc /proc
@@ -62,10 +64,12 @@ fi
 
 # The tag exists only once the backend reached InitWait: retry, bounded. A
 # mount that blocks is reported every 15 s with where it sleeps in the kernel.
-say MOUNTING
+version=$(arg e2e_version)
+[ -n "$version" ] || version=9p2000.L
+say MOUNTING "version=$version"
 tries=0
 while :; do
-    mount -t 9p -o "trans=xen,version=9p2000.L,msize=$msize" "$tag" /mnt &
+    mount -t 9p -o "trans=xen,version=$version,msize=$msize" "$tag" /mnt &
     mount_pid=$!
     blocked=0
     while kill -0 "$mount_pid" 2>/dev/null; do
@@ -149,5 +153,16 @@ if umount /mnt; then
     say UNMOUNTED
 else
     echo "XEN9P-CHECK umount FAIL"
+fi
+if [ "$(arg e2e_then_u)" = 1 ]; then
+    # The device is connected: a refused dialect fails at once, no retries.
+    if timeout 120 mount -t 9p -o "trans=xen,version=9p2000.u,msize=$msize" "$tag" /mnt 2>/tmp/mount-u.err; then
+        say MOUNTED-U
+        P9_VERSION=9p2000.u posix.sh /mnt
+        umount /mnt || echo "XEN9P-CHECK umount-u FAIL"
+    else
+        echo "XEN9P-CHECK mount-9p2000.u FAIL $(tr '\n' ' ' </tmp/mount-u.err)"
+    fi
+    say U-DONE
 fi
 finish ok
