@@ -11,20 +11,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "backend/fs/host_dirent.hpp"
 #include "backend/fs/host_file.hpp"
 #include "p9proto/dirent.hpp"
 
 namespace xen9p::fs {
 namespace {
 
-// Layout of one getdents64 record (linux_dirent64).
-struct RawDirent {
-    std::uint64_t ino;
-    std::int64_t off;
-    unsigned short reclen;
-    unsigned char type;
-};
-constexpr std::size_t kNameOffset = offsetof(struct dirent64, d_name);
 constexpr std::size_t kGetdentsBuffer = 32 * 1024;
 
 }  // namespace
@@ -49,15 +42,11 @@ Result<std::size_t> read_dir(Export& ex, const OpenFile& dir, std::uint64_t offs
         if (n == 0) break;
         std::size_t pos = 0;
         while (pos < static_cast<std::size_t>(n)) {
-            RawDirent raw;
-            std::memcpy(&raw, buf.data() + pos, sizeof(raw));
-            const char* name = reinterpret_cast<const char*>(buf.data() + pos + kNameOffset);
-            std::size_t name_len = ::strnlen(name, raw.reclen - kNameOffset);
+            const auto raw = host_dirent_at(buf, pos);
             pos += raw.reclen;
             auto qid = ex.qids().entry_qid(dev, raw.ino, raw.type);
             if (!qid) return std::unexpected(qid.error());
-            p9proto::Dirent entry{*qid, static_cast<std::uint64_t>(raw.off), raw.type,
-                                  std::string_view(name, name_len)};
+            p9proto::Dirent entry{*qid, static_cast<std::uint64_t>(raw.off), raw.type, raw.name};
             if (!writer.add(entry)) {
                 // The next call starts at this entry's cookie: it is not lost.
                 if (writer.size() == 0) return fail(EINVAL);

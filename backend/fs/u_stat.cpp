@@ -13,20 +13,13 @@
 
 #include "backend/fs/attr.hpp"
 #include "backend/fs/entries.hpp"
+#include "backend/fs/host_dirent.hpp"
 #include "backend/fs/walk.hpp"
 #include "p9proto/codec.hpp"
 
 namespace xen9p::fs {
 namespace {
 
-// Layout of one getdents64 record (linux_dirent64).
-struct RawDirent {
-    std::uint64_t ino;
-    std::int64_t off;
-    unsigned short reclen;
-    unsigned char type;
-};
-constexpr std::size_t kNameOffset = offsetof(struct dirent64, d_name);
 constexpr std::size_t kGetdentsBuffer = 16 * 1024;
 
 }  // namespace
@@ -78,10 +71,8 @@ Result<StatsRead> read_dir_stats(Export& ex, const Caller& who, const Node& dir,
         if (n == 0) return done;
         std::size_t pos = 0;
         while (pos < static_cast<std::size_t>(n)) {
-            RawDirent raw;
-            std::memcpy(&raw, buf.data() + pos, sizeof(raw));
-            const char* raw_name = reinterpret_cast<const char*>(buf.data() + pos + kNameOffset);
-            const std::string_view name(raw_name, ::strnlen(raw_name, raw.reclen - kNameOffset));
+            const auto raw = host_dirent_at(buf, pos);
+            const auto name = raw.name;
             pos += raw.reclen;
             auto node = walk_one(ex, who, dir, name);
             Result<p9proto::UStat> st =
