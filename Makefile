@@ -45,7 +45,7 @@ e2e: build
 
 # Real Xen 4.20 (Debian 13) under QEMU: the trixie root and package
 # (label debian13) first, then libxl's type=xen_9pfsd with xen9pd diverted
-# in, and a dm_restrict HVM guest (tests/e2e/README.md). About 30 minutes.
+# in, and a dm_restrict HVM guest (tests/e2e/README.md). About 10 minutes.
 e2e-xen420: build
 	cd $(BUILD) && ctest --output-on-failure -L 'debian13|xen420' $(CTEST_ARGS)
 
