@@ -9,10 +9,19 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace xen9p::server {
 
 using Route = std::uint32_t;
+
+// Where one route (ring) of a transport stands: how far its requests were
+// consumed and its replies published.
+struct RoutePosition {
+    std::uint32_t consumed = 0;
+    std::uint32_t produced = 0;
+    bool operator==(const RoutePosition&) const = default;
+};
 
 class TransportSink {
   public:
@@ -67,6 +76,19 @@ class Transport {
 
     // For log lines: "unix:/path#3", "tcp:127.0.0.1:5640#7", "ring:1/0".
     virtual const std::string& name() const = 0;
+
+    // Where each route's requests and replies stand (replies written but not
+    // yet published included); empty for a transport that cannot be carried
+    // over (a socket).
+    virtual std::vector<RoutePosition> positions() const { return {}; }
+    // Before start(), in a server that replaces a dead one: continues from
+    // where the dead one's transport stood when it was last idle, publishing
+    // what it had written. ENOTRECOVERABLE when the medium says otherwise
+    // (requests were taken since) or cannot be carried over.
+    virtual Status resume(std::span<const RoutePosition> idle_at) {
+        (void)idle_at;
+        return std::unexpected(Errno{ENOTRECOVERABLE});
+    }
 };
 
 }  // namespace xen9p::server

@@ -44,6 +44,26 @@ void RingConnection::start(server::TransportSink& sink) {
     arm_poll();
 }
 
+std::vector<server::RoutePosition> RingConnection::positions() const {
+    std::vector<server::RoutePosition> out;
+    for (const auto& r : rings_)
+        out.push_back({r.reader.consumed(), r.writer.produced()});
+    return out;
+}
+
+Status RingConnection::resume(std::span<const server::RoutePosition> idle_at) {
+    if (idle_at.size() != rings_.size()) return xen9p::fail(ENOTRECOVERABLE);
+    for (std::size_t i = 0; i < rings_.size(); ++i) {
+        if (rings_[i].reader.consumed() != idle_at[i].consumed) return xen9p::fail(ENOTRECOVERABLE);
+    }
+    for (std::size_t i = 0; i < rings_.size(); ++i) {
+        if (!rings_[i].writer.resume_at(idle_at[i].produced)) return xen9p::fail(ENOTRECOVERABLE);
+        rings_[i].notify = true;
+    }
+    schedule_flush();
+    return {};
+}
+
 void RingConnection::set_msize(std::uint32_t msize) {
     for (auto& r : rings_)
         r.reader.set_msize(msize);
@@ -161,6 +181,15 @@ void RingConnection::send(server::Route route, std::span<const std::byte> bytes,
 
 void RingConnection::flush(int) {
     if (closed_) return;
+    // Before the replies become visible: the session may then record that
+    // nothing is in flight (what it records counts these replies as written)
+    // before the guest can act on them. on_sent may queue more replies (a
+    // Tflush answered after its victim): those are published below too.
+    auto sent = std::exchange(sent_, {});
+    for (auto cookie : sent) {
+        if (closed_) return;
+        sink_->on_sent(cookie);
+    }
     for (server::Route route = 0; route < rings_.size(); ++route) {
         Ring& r = rings_[route];
         if (r.unpublished) {
@@ -170,18 +199,11 @@ void RingConnection::flush(int) {
         }
         if (r.notify) {
             r.notify = false;
-            if (auto ok = events_.notify(r.mapped.port.port()); !ok) {
+            if (auto ok = events_.notify(r.mapped.port); !ok) {
                 fail("event channel notify failed", route, ok.error());
                 return;
             }
         }
-    }
-    // on_sent may queue more replies (a Tflush answered after its victim):
-    // they are published by the next flush.
-    auto sent = std::exchange(sent_, {});
-    for (auto cookie : sent) {
-        if (closed_) break;
-        sink_->on_sent(cookie);
     }
 }
 

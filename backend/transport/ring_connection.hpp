@@ -38,6 +38,8 @@ class RingConnection final : public server::Transport {
     void start(server::TransportSink& sink) override;
     std::uint32_t max_msize() const override { return max_msize_; }
     void set_msize(std::uint32_t msize) override;
+    std::vector<server::RoutePosition> positions() const override;
+    Status resume(std::span<const server::RoutePosition> idle_at) override;
     void send(server::Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override;
     void resume_input() override;
     void close() override;

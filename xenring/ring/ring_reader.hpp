@@ -44,6 +44,9 @@ class RingReader {
     // The negotiated msize: larger messages are a protocol error from now on.
     void set_msize(std::size_t msize) { msize_ = msize; }
 
+    // Our consumer index: what was taken so far.
+    RING_IDX consumed() const { return cons_; }
+
     // Bytes queued at the last pass (for tests and statistics).
     std::size_t last_queued() const { return last_queued_; }
 

@@ -51,6 +51,17 @@ void RingWriter::publish() {
     store_index(*prod_field_, prod_);
 }
 
+Status RingWriter::resume_at(RING_IDX produced) {
+    // Only forward, and never past what the consumer left free.
+    const RING_IDX cons = load_index(*cons_field_);
+    if (static_cast<RING_IDX>(produced - prod_) > ring_.size() ||
+        static_cast<RING_IDX>(produced - cons) > ring_.size())
+        return fail(EPROTO);
+    prod_ = produced;
+    publish();
+    return {};
+}
+
 Status RingWriter::write_and_publish(std::span<const std::byte> message) {
     auto status = write(message);
     if (status) publish();

@@ -36,6 +36,13 @@ class RingWriter {
 
     std::size_t capacity() const { return ring_.size(); }
 
+    // Our producer index, written-but-unpublished bytes included.
+    RING_IDX produced() const { return prod_; }
+    // A writer that replaces a dead one, which had written up to `produced`
+    // and maybe not published all of it: publishes up to there. EPROTO if
+    // that is behind the shared index or past the ring.
+    Status resume_at(RING_IDX produced);
+
   private:
     RingWriter(RING_IDX& cons, RING_IDX& prod, std::span<std::byte> ring);
 
