@@ -58,8 +58,48 @@ Result<int> FileLocks::owner_fd(const Export& ex, const Caller& who, const OpenF
     auto fd = reopen(ex, file.fd(), (file.flags() & O_ACCMODE) | O_NONBLOCK | O_NOCTTY);
     if (!fd) return std::unexpected(fd.error());
     int raw = fd->get();
+    if (recorder_ != nullptr) {
+        auto record = recorder_->record_owner(file.fd(), client_id, proc_id, raw);
+        if (!record) return std::unexpected(record.error());
+        records_.push_back(*record);
+    }
     owners_.emplace(std::move(key), std::move(*fd));
     return raw;
+}
+
+FileLocks::FileLocks(FileLocks&& other) noexcept
+    : owners_(std::move(other.owners_)),
+      recorder_(other.recorder_),
+      records_(std::exchange(other.records_, {})) {}
+
+FileLocks& FileLocks::operator=(FileLocks&& other) noexcept {
+    if (this != &other) {
+        forget_all();
+        owners_ = std::move(other.owners_);
+        recorder_ = other.recorder_;
+        records_ = std::exchange(other.records_, {});
+    }
+    return *this;
+}
+
+FileLocks::~FileLocks() {
+    forget_all();
+}
+
+void FileLocks::forget_all() {
+    // Before the owners' descriptors close: a record never names a closed one.
+    for (const auto record : std::exchange(records_, {}))
+        recorder_->forget_owner(record);
+}
+
+Status FileLocks::adopt(std::string client_id, std::uint32_t proc_id, UniqueFd fd,
+                        LockOwnerRecorder& recorder, std::uint32_t record) {
+    if (client_id.size() > kMaxClientIdLength || owners_.size() >= kMaxOwners) return fail(EUCLEAN);
+    if (!owners_.emplace(std::make_pair(std::move(client_id), proc_id), std::move(fd)).second)
+        return fail(EUCLEAN);
+    recorder_ = &recorder;
+    records_.push_back(record);
+    return {};
 }
 
 Result<std::uint8_t> FileLocks::lock(const Export& ex, const Caller& who, const OpenFile& file,

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "backend/fs/caller.hpp"
 #include "base/errno.hpp"
@@ -21,6 +23,20 @@ namespace xen9p::fs {
 class Export;
 class OpenFile;
 
+// Where a lock owner's description is written down while it exists, so that
+// a server replacing a dead one keeps the owner (and the locks on it).
+class LockOwnerRecorder {
+  public:
+    // The record's number; an error refuses the owner.
+    virtual Result<std::uint32_t> record_owner(int file_fd, std::string_view client_id,
+                                               std::uint32_t proc_id, int owner_fd) = 0;
+    // Before the owner's descriptor closes.
+    virtual void forget_owner(std::uint32_t record) = 0;
+
+  protected:
+    ~LockOwnerRecorder() = default;
+};
+
 class FileLocks {
   public:
     // Lock owners per open fid; beyond this ENOLCK.
@@ -31,8 +47,19 @@ class FileLocks {
     static constexpr std::size_t kMaxClientIdLength = 255;
 
     FileLocks() = default;
-    FileLocks(FileLocks&&) noexcept = default;
-    FileLocks& operator=(FileLocks&&) noexcept = default;
+    FileLocks(FileLocks&& other) noexcept;
+    FileLocks& operator=(FileLocks&& other) noexcept;
+    FileLocks(const FileLocks&) = delete;
+    FileLocks& operator=(const FileLocks&) = delete;
+    ~FileLocks();
+
+    // Owners made from here on are written down with `recorder` (which must
+    // outlive this), and forgotten there before their descriptors close.
+    void record_with(LockOwnerRecorder* recorder) { recorder_ = recorder; }
+    // An owner a dead server made, from its record `record` of `recorder`.
+    Status adopt(std::string client_id, std::uint32_t proc_id, UniqueFd fd,
+                 LockOwnerRecorder& recorder, std::uint32_t record);
+    std::size_t owners() const { return owners_.size(); }
 
     // Tlock: p9proto::lock::kStatusSuccess or kStatusBlocked (any conflict, with or
     // without the BLOCK flag); errors as values (EINVAL for a bad type or range
@@ -53,7 +80,11 @@ class FileLocks {
     Result<int> owner_fd(const Export& ex, const Caller& who, const OpenFile& file,
                          std::string_view client_id, std::uint32_t proc_id, bool create);
 
+    void forget_all();
+
     std::map<std::pair<std::string, std::uint32_t>, UniqueFd> owners_;
+    LockOwnerRecorder* recorder_ = nullptr;
+    std::vector<std::uint32_t> records_;
 };
 
 }  // namespace xen9p::fs

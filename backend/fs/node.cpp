@@ -13,12 +13,12 @@ struct PinnedFd {
     InodePin pin;
 };
 
-std::shared_ptr<const UniqueFd> share(UniqueFd fd, SpaceLimits* limits) {
+}  // namespace
+
+std::shared_ptr<const UniqueFd> Node::share(UniqueFd fd, SpaceLimits* limits) {
     auto held = std::make_shared<PinnedFd>(std::move(fd), limits);
     return std::shared_ptr<const UniqueFd>(held, &held->fd);
 }
-
-}  // namespace
 
 Node::Node(UniqueFd fd, SpaceLimits* limits) : fd_(share(std::move(fd), limits)) {}
 

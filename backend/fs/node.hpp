@@ -26,6 +26,13 @@ class Node {
     explicit Node(UniqueFd fd, SpaceLimits* limits = nullptr);
     Node(UniqueFd fd, SpaceLimits* limits, std::shared_ptr<const UniqueFd> parent,
          std::string name);
+    // From descriptors already shared (pinned by share()): how a server that
+    // replaces a dead one rebuilds the nodes it left.
+    Node(std::shared_ptr<const UniqueFd> fd, std::shared_ptr<const UniqueFd> parent,
+         std::string name)
+        : fd_(std::move(fd)), parent_(std::move(parent)), name_(std::move(name)) {}
+    // `fd`, to be shared by nodes, pinning its inode in `limits` as a walk does.
+    static std::shared_ptr<const UniqueFd> share(UniqueFd fd, SpaceLimits* limits);
 
     Node(Node&&) noexcept = default;
     Node& operator=(Node&&) noexcept = default;

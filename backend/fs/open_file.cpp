@@ -113,6 +113,16 @@ Result<Opened> open_node(Export& ex, const Caller& who, const Node& node,
     return Opened{std::move(file), *qid};
 }
 
+Result<OpenFile> adopt_open_file(Export& ex, UniqueFd fd) {
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || (flags & O_PATH) != 0) return fail(EUCLEAN);
+    auto st = stat_fd(fd.get());
+    if (!st || !(S_ISREG(st->stx_mode) || S_ISDIR(st->stx_mode))) return fail(EUCLEAN);
+    InodeUsage now = inode_usage(*st);
+    if (auto s = ex.limits().opened(now); !s) return std::unexpected(s.error());
+    return OpenFile(std::move(fd), flags & ~O_LARGEFILE, now.id, &ex.limits());
+}
+
 Result<Created> create_file(Export& ex, const Caller& who, const Node& dir, std::string_view name,
                             std::uint32_t dotl_flags, std::uint32_t mode, std::uint32_t gid) {
     if (!dir) return fail(EBADF);

@@ -55,6 +55,11 @@ struct Created {
     p9proto::Qid qid;
 };
 
+// An open file a dead server left in the descriptor table its replacement
+// shares: `fd` must be a regular file or directory opened for I/O (not
+// O_PATH), else EUCLEAN; counted as open again (EMFILE past the limit).
+Result<OpenFile> adopt_open_file(Export& ex, UniqueFd fd);
+
 // Tlopen: opens the file `node` names with the P9_DOTL flags `dotl_flags`.
 // Refuses device nodes, FIFOs and sockets (ENXIO) and symlinks (ELOOP);
 // O_CREAT/O_EXCL are ignored; O_DIRECT only if the export allows it; EROFS for

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace xen9p::fs {
@@ -10,14 +11,38 @@ namespace {
 
 constexpr unsigned kInoBits = 56;
 constexpr std::uint64_t kInoMask = (std::uint64_t{1} << kInoBits) - 1;
-// The top device index is reserved for inode numbers wider than 56 bits.
-constexpr std::size_t kMaxDevices = 255;
 // Below it, such an inode's low bits and the index of its high part.
 constexpr unsigned kWideLowBits = 44;
 constexpr std::uint64_t kWideLowMask = (std::uint64_t{1} << kWideLowBits) - 1;
 static_assert(QidMap::kMaxWidePrefixes <= (std::uint64_t{1} << (kInoBits - kWideLowBits)));
 
 }  // namespace
+
+QidMap::Tables QidMap::tables() const {
+    Tables t;
+    t.devices = devices_;
+    t.wide_prefixes.resize(wide_prefixes_.size());
+    for (const auto& [key, index] : wide_prefixes_)
+        t.wide_prefixes[index] = key;
+    return t;
+}
+
+Status QidMap::restore(const Tables& tables) {
+    if (tables.devices.size() > kMaxDevices || tables.wide_prefixes.size() > kMaxWidePrefixes)
+        return fail(EUCLEAN);
+    std::vector<std::uint64_t> devices;
+    for (const auto dev : tables.devices) {
+        if (std::find(devices.begin(), devices.end(), dev) != devices.end()) return fail(EUCLEAN);
+        devices.push_back(dev);
+    }
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> prefixes;
+    for (const auto& key : tables.wide_prefixes) {
+        if (!prefixes.emplace(key, prefixes.size()).second) return fail(EUCLEAN);
+    }
+    devices_ = std::move(devices);
+    wide_prefixes_ = std::move(prefixes);
+    return {};
+}
 
 std::uint8_t QidMap::type_of_mode(std::uint32_t mode) {
     if (S_ISDIR(mode)) return p9proto::qid_type::kDir;

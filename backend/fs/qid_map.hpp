@@ -25,6 +25,21 @@ class QidMap {
     // Distinct high parts of inode numbers wider than 56 bits (with their
     // device) that one export may show; about 200 KiB of table at most.
     static constexpr std::size_t kMaxWidePrefixes = 4096;
+    // Devices with an index of their own (the top index is the wide inodes').
+    static constexpr std::size_t kMaxDevices = 255;
+
+    // What the map numbered, in the order it did: the st_dev of each device
+    // index, and the (st_dev, high part) of each wide prefix index. A server
+    // that replaces a dead one restores them, so that every file keeps its qid.
+    struct Tables {
+        std::vector<std::uint64_t> devices;
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> wide_prefixes;
+    };
+    Tables tables() const;
+    // Entries numbered so far: changes whenever tables() does.
+    std::size_t entries() const { return devices_.size() + wide_prefixes_.size(); }
+    // Replaces the tables; EUCLEAN for duplicates or too many entries.
+    Status restore(const Tables& tables);
 
     // The qid of the file `st` describes (stx_mode, stx_ino, stx_dev_*,
     // stx_mtime, stx_ctime, stx_size must be filled). EOVERFLOW only when the

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "backend/fs/caller.hpp"
@@ -53,7 +54,18 @@ class FidTable {
     // Replaces (or creates) `fid`; for Twalk with newfid == fid.
     Result<Fid*> replace(std::uint32_t fid, Fid value);
     void erase(std::uint32_t fid);
-    void clear() { fids_.clear(); }
+    void clear();
+    // A fid a dead server left, rebuilt: EUCLEAN if `fid` is taken or NOFID,
+    // or past max-fids. Not a change.
+    Status restore(std::uint32_t fid, Fid value);
+
+    // Changes are noted from now on: the numbers of fids added, replaced,
+    // erased, or touch()ed (changed in place) since the last take_changed().
+    void track_changes() { tracking_ = true; }
+    void touch(std::uint32_t fid) {
+        if (tracking_) changed_.insert(fid);
+    }
+    std::vector<std::uint32_t> take_changed();
     template <class F>
     void for_each(F&& visit) {
         for (auto& [number, fid] : fids_)
@@ -64,6 +76,8 @@ class FidTable {
   private:
     std::size_t max_fids_;
     std::unordered_map<std::uint32_t, Fid> fids_;
+    bool tracking_ = false;
+    std::unordered_set<std::uint32_t> changed_;
 };
 
 }  // namespace xen9p::server

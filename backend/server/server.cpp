@@ -25,6 +25,22 @@ void Server::add(std::unique_ptr<Transport> transport) {
     started.start();
 }
 
+Status Server::add(std::unique_ptr<Transport> transport, SessionStore& store,
+                   const StoredSession* carried) {
+    if (stopping_) return fail(ECANCELED);
+    auto session =
+        std::make_unique<Session>(loop_, ex_, std::move(transport), config_, ops_, &store);
+    if (carried != nullptr) {
+        if (auto ok = session->restore(*carried); !ok) return ok;
+    }
+    log::limited(*config_.log_limiter, log::Level::kInfo, "server", session->name(),
+                 carried != nullptr ? "session carried over" : "session started",
+                 {{"fids", std::to_string(session->open_fids())}});
+    Session& started = *sessions_.emplace_back(std::move(session));
+    started.start();
+    return {};
+}
+
 stats::StatsReport Server::report() const {
     std::uint64_t fids = 0;
     std::size_t in_flight = max_in_flight_;

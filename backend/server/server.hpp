@@ -28,6 +28,11 @@ class Server {
 
     // Starts a session on `transport` (dropped once run() is stopping).
     void add(std::unique_ptr<Transport> transport);
+    // Starts the one session of a device whose state is kept in `store` for
+    // a replacement, continuing the session `carried` a dead server left
+    // there when given (Session::restore's errors; nothing started then).
+    Status add(std::unique_ptr<Transport> transport, SessionStore& store,
+               const StoredSession* carried);
 
     enum class Until {
         kStopped,        // a stop fd is readable

@@ -42,7 +42,7 @@ std::uint32_t msize_within(std::size_t buffer_budget, std::uint32_t transport_ma
 }  // namespace
 
 Session::Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport> transport,
-                 SessionConfig config, stats::OpStats& ops)
+                 SessionConfig config, stats::OpStats& ops, SessionStore* store)
     : loop_(loop),
       ex_(ex),
       transport_(std::move(transport)),
@@ -51,15 +51,19 @@ Session::Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport>
       value_budget_(config_.max_memory - config_.max_memory / 2),
       fids_(config_.max_fids),
       max_msize_(msize_within(buffer_budget_.limit(), transport_->max_msize())),
-      ops_(ops) {
+      ops_(ops),
+      store_(store) {
     if (!config_.log_limiter) config_.log_limiter = std::make_shared<log::RateLimiter>();
+    if (store_ != nullptr) fids_.track_changes();
 }
 
 Session::~Session() = default;
 
 void Session::start() {
     // Larger frames can never be paid for: the transport refuses them.
-    transport_->set_msize(max_msize_);
+    transport_->set_msize(msize_ != 0 ? msize_ : max_msize_);
+    // A server killed before the first request leaves a session to carry over.
+    if (store_ != nullptr) record_idle();
     transport_->start(*this);
 }
 
@@ -78,6 +82,8 @@ Session::Slot* Session::take_slot() {
     }
     Slot* slot = free_.back();
     free_.pop_back();
+    // Before the transport takes the request out of its medium.
+    if (in_use_ == 0 && store_ != nullptr) store_->mark_busy();
     ++in_use_;
     stats_.max_in_flight = std::max(stats_.max_in_flight, in_use_);
     slot->generation = generation_;
@@ -103,7 +109,7 @@ void Session::release(Slot& slot) {
     slot.flushed = false;
     slot.flushers.clear();
     free_.push_back(&slot);
-    --in_use_;
+    if (--in_use_ == 0 && store_ != nullptr && !closed_) record_idle();
     retry_waiting();
 }
 

@@ -21,6 +21,7 @@
 #include "backend/log/log.hpp"
 #include "backend/server/fid_table.hpp"
 #include "backend/server/memory_budget.hpp"
+#include "backend/server/session_store.hpp"
 #include "backend/server/transport.hpp"
 #include "backend/stats/op_stats.hpp"
 #include "p9proto/codec.hpp"
@@ -54,12 +55,19 @@ struct SessionStats {
 class Session final : TransportSink {
   public:
     // Every request done is recorded in `ops` (shared by a server's sessions).
+    // With `store`, what a replacement needs is kept there whenever nothing
+    // is in flight (session_continuity.cpp).
     Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport> transport,
-            SessionConfig limits, stats::OpStats& ops);
+            SessionConfig limits, stats::OpStats& ops, SessionStore* store = nullptr);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
+    // Before start(): continues the session a dead server left in its store.
+    // EUCLEAN when its records do not hold (a compromised server may have
+    // written them), ENOTRECOVERABLE when they name what cannot be carried
+    // over (requests in flight, an xattr fid).
+    Status restore(const StoredSession& stored);
     void start();
     // Closes the transport; in-flight operations are cancelled.
     void close() { transport_->close(); }
@@ -177,6 +185,9 @@ class Session final : TransportSink {
     void clunk_all();
     // Tread/Treaddir payload room: what fits in the reply after its header.
     std::size_t data_room(const Slot& slot, std::uint32_t count) const;
+    // Nothing is in flight: brings the store up to date and marks it idle.
+    void record_idle();
+    StoredFid stored_fid(std::uint32_t number, const Fid& fid) const;
 
     io::EventLoop& loop_;
     fs::Export& ex_;
@@ -204,6 +215,13 @@ class Session final : TransportSink {
     std::unordered_map<std::uint16_t, Slot*> tags_;  // requests not yet answered
     SessionStats stats_;
     stats::OpStats& ops_;
+    SessionStore* store_;
+    // What the store holds of the version and the qid map.
+    std::uint32_t stored_msize_ = 0;
+    p9proto::Dialect stored_dialect_ = p9proto::Dialect::k9P2000L;
+    std::size_t stored_qids_ = 0;
+    // A record could not be written: the store is never marked idle again.
+    bool store_failed_ = false;
 };
 
 }  // namespace xen9p::server

@@ -219,6 +219,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tstatfs& req) {
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tlopen& req) {
+    fids_.touch(req.fid);  // changes the fid in place
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if ((*f)->file) return error(slot, EBADF);
@@ -229,6 +230,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tlopen& req) {
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tlcreate& req) {
+    fids_.touch(req.fid);  // changes the fid in place
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if ((*f)->file) return error(slot, EBADF);
@@ -268,6 +270,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tmkdir& req) {
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Trename& req) {
+    fids_.touch(req.fid);  // changes the fid in place
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     auto dir = node_fid(req.dfid);
@@ -360,6 +363,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Txattrwalk& req) {
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Txattrcreate& req) {
+    fids_.touch(req.fid);  // changes the fid in place
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (req.attr_size > fs::kMaxXattrSize) return error(slot, E2BIG);
@@ -407,6 +411,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tlock& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (!(*f)->file) return error(slot, EBADF);
+    (*f)->file->locks().record_with(store_);
     auto status = (*f)->file->locks().lock(ex_, (*f)->caller, *(*f)->file, req);
     if (!status) return error(slot, status.error());
     return reply(slot, p9proto::Rlock{*status});
@@ -416,6 +421,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tgetlock& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if (!(*f)->file) return error(slot, EBADF);
+    (*f)->file->locks().record_with(store_);
     auto found = (*f)->file->locks().getlock(ex_, (*f)->caller, *(*f)->file, req);
     if (!found) return error(slot, found.error());
     return reply(slot, *found);

@@ -69,6 +69,7 @@ std::optional<DeviceSpec> device_of(std::string_view ext) {
 }  // namespace
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Topen& req) {
+    fids_.touch(req.fid);  // changes the fid in place
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if ((*f)->file) return error(slot, EBADF);
@@ -127,6 +128,7 @@ Result<p9proto::Qid> Session::create_entry(const Fid& dir, const p9proto::Tcreat
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tcreate& req) {
+    fids_.touch(req.fid);  // changes the fid in place
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     Fid& dir = **f;
@@ -174,6 +176,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tstat& req) {
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Twstat& req) {
+    fids_.touch(req.fid);  // changes the fid in place
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     Fid& fid = **f;
@@ -238,6 +241,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Twstat& req) {
 }
 
 Session::Outcome Session::read_stats(Slot& slot, Fid& fid, const p9proto::Tread& req) {
+    fids_.touch(req.fid);  // changes the fid in place
     // A directory read continues where the previous one ended or starts
     // over at 0 (read(5)); the offset is a position in the stream of records.
     if (req.offset == 0) {

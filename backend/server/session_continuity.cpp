@@ -1,0 +1,148 @@
+// How a session outlives the process serving it: what it writes to its
+// SessionStore whenever nothing is in flight, and how a replacement picks
+// the session up from there.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <set>
+
+#include "backend/fs/host_file.hpp"
+#include "backend/log/log.hpp"
+#include "backend/server/session.hpp"
+#include "p9proto/constants.hpp"
+
+namespace xen9p::server {
+namespace {
+
+bool is_path_fd(int fd) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    return flags >= 0 && (flags & O_PATH) != 0;
+}
+
+bool same_inode(int a, int b) {
+    struct stat sa {
+    }, sb{};
+    return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+}  // namespace
+
+StoredFid Session::stored_fid(std::uint32_t number, const Fid& fid) const {
+    StoredFid s;
+    s.fid = number;
+    s.node_fd = fid.node.fd();
+    s.parent_fd = fid.node.parent_fd();
+    s.name = fid.node.parent_fd() >= 0 ? std::string(fid.node.name()) : std::string();
+    s.caller = fid.caller;
+    s.file_fd = fid.file ? fid.file->fd() : -1;
+    s.remove_on_clunk = fid.remove_on_clunk;
+    s.stat_dir = fid.stat_dir;
+    s.dir_offset = fid.dir_offset;
+    s.dir_cookie = fid.dir_cookie;
+    s.unrecoverable = fid.kind != Fid::Kind::kFile;
+    return s;
+}
+
+void Session::record_idle() {
+    if (store_failed_) return;
+    for (const auto number : fids_.take_changed()) {
+        const Fid* fid = fids_.find(number);
+        if (fid == nullptr) {
+            store_->erase_fid(number);
+        } else if (auto put = store_->put_fid(stored_fid(number, *fid)); !put) {
+            // The store no longer matches the fids: it must never say idle again.
+            store_failed_ = true;
+            log::limited(*config_.log_limiter, log::Level::kWarning, "server", transport_->name(),
+                         "cannot record a fid: a restart will lose this session",
+                         {{"fid", std::to_string(number)}, {"error", put.error().message()}});
+            return;
+        }
+    }
+    if (ex_.qids().entries() != stored_qids_) {
+        store_->put_qids(ex_.qids().tables());
+        stored_qids_ = ex_.qids().entries();
+    }
+    if (msize_ != stored_msize_ || dialect_ != stored_dialect_) {
+        store_->set_version(msize_, dialect_);
+        stored_msize_ = msize_;
+        stored_dialect_ = dialect_;
+    }
+    const auto positions = transport_->positions();
+    store_->mark_idle(positions);
+}
+
+Status Session::restore(const StoredSession& stored) {
+    if (store_ == nullptr) return fail(EINVAL);
+    // Only a session that was idle when its server died is carried over: the
+    // routes must stand where the store last saw them idle.
+    if (stored.idle_at.empty()) return fail(ENOTRECOVERABLE);
+    if (stored.msize != 0 && (stored.msize > max_msize_ || stored.msize < p9proto::kMinMsize))
+        return fail(EUCLEAN);
+    for (const auto& f : stored.fids) {
+        if (f.unrecoverable) return fail(ENOTRECOVERABLE);
+    }
+    if (auto ok = ex_.qids().restore(stored.qids); !ok) return ok;
+
+    // Each descriptor once: O_PATH ones become the nodes' shared fds, the
+    // others open files; a number used as both is a lie.
+    std::map<int, std::shared_ptr<const UniqueFd>> paths;
+    std::map<int, std::shared_ptr<fs::OpenFile>> files;
+    auto path_fd = [&](int fd, bool dir) -> Result<std::shared_ptr<const UniqueFd>> {
+        if (auto it = paths.find(fd); it != paths.end()) return it->second;
+        if (files.contains(fd) || !is_path_fd(fd)) return fail(EUCLEAN);
+        if (dir) {
+            auto st = fs::stat_fd(fd);
+            if (!st || !S_ISDIR(st->stx_mode)) return fail(EUCLEAN);
+        }
+        return paths[fd] = fs::Node::share(UniqueFd(fd), &ex_.limits());
+    };
+    for (const auto& f : stored.fids) {
+        Fid fid;
+        auto node = path_fd(f.node_fd, false);
+        if (!node) return std::unexpected(node.error());
+        std::shared_ptr<const UniqueFd> parent;
+        if (f.parent_fd >= 0) {
+            auto up = path_fd(f.parent_fd, true);
+            if (!up) return std::unexpected(up.error());
+            parent = std::move(*up);
+        }
+        fid.node = fs::Node(std::move(*node), std::move(parent), f.name);
+        fid.caller = f.caller;
+        if (f.file_fd >= 0) {
+            if (paths.contains(f.file_fd) || files.contains(f.file_fd)) return fail(EUCLEAN);
+            auto file = fs::adopt_open_file(ex_, UniqueFd(f.file_fd));
+            if (!file) return std::unexpected(file.error());
+            fid.file = files[f.file_fd] = std::make_shared<fs::OpenFile>(std::move(*file));
+            if (!same_inode(fid.file->fd(), fid.node.fd())) return fail(EUCLEAN);
+        }
+        fid.remove_on_clunk = f.remove_on_clunk;
+        fid.stat_dir = f.stat_dir && fid.file;
+        fid.dir_offset = f.dir_offset;
+        fid.dir_cookie = f.dir_cookie;
+        if (auto ok = fids_.restore(f.fid, std::move(fid)); !ok) return ok;
+    }
+    std::set<int> owner_fds;
+    for (const auto& owner : stored.lock_owners) {
+        auto it = files.find(owner.file_fd);
+        if (it == files.end() || paths.contains(owner.owner_fd) || files.contains(owner.owner_fd) ||
+            !owner_fds.insert(owner.owner_fd).second || is_path_fd(owner.owner_fd) ||
+            !same_inode(owner.owner_fd, owner.file_fd))
+            return fail(EUCLEAN);
+        if (auto ok = it->second->locks().adopt(owner.client_id, owner.proc_id,
+                                                UniqueFd(owner.owner_fd), *store_, owner.record);
+            !ok)
+            return ok;
+    }
+    // Last: it publishes the replies the dead server had written.
+    if (auto ok = transport_->resume(stored.idle_at); !ok) return ok;
+    msize_ = stored.msize;
+    dialect_ = stored.dialect;
+    stored_msize_ = msize_;
+    stored_dialect_ = dialect_;
+    stored_qids_ = ex_.qids().entries();
+    return {};
+}
+
+}  // namespace xen9p::server
