@@ -9,13 +9,13 @@
 namespace xen9p::stats {
 namespace {
 
-constexpr std::array<std::string_view, 9> kNumberFields = {
-    "open_fids",     "requests", "errors", "max_in_flight", "bytes_read",
-    "bytes_written", "p50_us",   "p99_us", "max_us"};
+constexpr std::array<std::string_view, 11> kNumberFields = {
+    "open_fids", "requests", "errors", "max_in_flight", "bytes_read", "bytes_written",
+    "p50_us",    "p99_us",   "max_us", "restarts",      "last_signal"};
 
-std::array<std::uint64_t*, 9> number_fields(StatsReport& r) {
-    return {&r.open_fids,     &r.requests, &r.errors, &r.max_in_flight, &r.bytes_read,
-            &r.bytes_written, &r.p50_us,   &r.p99_us, &r.max_us};
+std::array<std::uint64_t*, 11> number_fields(StatsReport& r) {
+    return {&r.open_fids, &r.requests, &r.errors, &r.max_in_flight, &r.bytes_read, &r.bytes_written,
+            &r.p50_us,    &r.p99_us,   &r.max_us, &r.restarts,      &r.last_signal};
 }
 
 // A worker's counter: canonical decimal, any 64-bit value.

@@ -24,12 +24,17 @@ struct StatsReport {
     std::uint64_t p50_us = 0;
     std::uint64_t p99_us = 0;
     std::uint64_t max_us = 0;
+    // Servers of this device replaced after dying, and the signal that ended
+    // the last of them (0: it exited with a status of its own).
+    std::uint64_t restarts = 0;
+    std::uint64_t last_signal = 0;
     std::map<std::string, std::uint64_t> ops;  // request name -> count, non-zero only
 
     bool operator==(const StatsReport&) const = default;
 };
 
-// "open_fids=2 requests=9 errors=1 max_in_flight=3 ... max_us=310 ops=attach:1,walk:3"
+// "open_fids=2 requests=9 errors=1 max_in_flight=3 ... restarts=0 last_signal=0
+// ops=attach:1,walk:3"
 std::string format_stats(const StatsReport& report);
 // Exactly what format_stats writes: every field once, in order, decimal
 // numbers, ops names of known requests. nullopt for anything else.

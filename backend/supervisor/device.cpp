@@ -9,6 +9,7 @@
 
 #include "backend/log/log.hpp"
 #include "backend/supervisor/backend_keys.hpp"
+#include "backend/worker_channel/messages.hpp"
 #include "base/parse_number.hpp"
 
 namespace xen9p::supervisor {
@@ -27,6 +28,8 @@ std::optional<XenbusState> parse_state(const std::optional<std::string>& text) {
 }
 
 std::string describe_exit(int status) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == worker_channel::kExitCrashLoop)
+        return "its servers died more than 5 times within 60 s";
     if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
     return "status " + std::to_string(status);

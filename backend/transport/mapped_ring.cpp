@@ -12,17 +12,15 @@ std::string_view ring_setup_step_name(RingSetupStep step) {
             return "ring order";
         case RingSetupStep::kDataPages:
             return "data pages";
-        case RingSetupStep::kEventChannel:
-            return "event channel";
     }
     return "unknown";
 }
 
-std::expected<MappedRing, RingSetupError> map_ring(platform::GrantMapper& grants,
-                                                   platform::EventChannel& events, DomId domid,
-                                                   platform::GrantRef ring_ref,
-                                                   platform::Port remote_port, unsigned max_order) {
+std::expected<MappedRing, RingSetupError> map_ring(platform::GrantMapper& grants, DomId domid,
+                                                   platform::GrantRef ring_ref, platform::Port port,
+                                                   unsigned max_order) {
     MappedRing ring;
+    ring.port = port;
     const std::array refs{ring_ref};
     auto interface = grants.map(domid, refs, /*writable=*/true);
     if (!interface)
@@ -40,10 +38,6 @@ std::expected<MappedRing, RingSetupError> map_ring(platform::GrantMapper& grants
     if (data->bytes().size() != ring::data_area_size(ring.order))
         return std::unexpected(RingSetupError{RingSetupStep::kDataPages, Errno{EPROTO}});
     ring.data = std::move(*data);
-
-    auto port = events.bind_interdomain(domid, remote_port);
-    if (!port) return std::unexpected(RingSetupError{RingSetupStep::kEventChannel, port.error()});
-    ring.port = std::move(*port);
     return ring;
 }
 

@@ -12,7 +12,10 @@ namespace xen9p::worker {
 
 class StatsReporter final : io::Completion {
   public:
-    StatsReporter(io::EventLoop& loop, const server::Server& server, int control_fd);
+    // `restarts` and `last_signal` describe the servers of this device that
+    // died before this one (StatsReport).
+    StatsReporter(io::EventLoop& loop, const server::Server& server, int control_fd,
+                  std::uint64_t restarts, std::uint64_t last_signal);
     // Sends a first report and arms the timer. The loop must not run after
     // this object is gone (the worker stops turning it when the server ends).
     void start();
@@ -24,6 +27,8 @@ class StatsReporter final : io::Completion {
     io::EventLoop& loop_;
     const server::Server& server_;
     int control_fd_;
+    std::uint64_t restarts_;
+    std::uint64_t last_signal_;
     __kernel_timespec interval_{.tv_sec = 1, .tv_nsec = 0};
 };
 

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <set>
 
 #include "backend/fs/export.hpp"
 #include "backend/io/event_loop.hpp"
@@ -18,8 +20,10 @@
 #include "backend/sandbox/sandbox.hpp"
 #include "backend/server/process_memory_limit.hpp"
 #include "backend/server/server.hpp"
+#include "backend/server/session_store.hpp"
 #include "backend/transport/ring_connection.hpp"
 #include "backend/worker/confinement.hpp"
+#include "backend/worker/device_keeper.hpp"
 #include "backend/worker/stats_reporter.hpp"
 #include "backend/worker_channel/messages.hpp"
 #include "base/parse_number.hpp"
@@ -85,58 +89,70 @@ int device_failed(std::string_view device, const log::ErrorLine& failure) {
     return 1;
 }
 
-// Everything the device holds, in the order it must be released: the rings
-// (unmapped, unbound) before the handles they were made with.
-struct DeviceResources {
-    std::unique_ptr<platform::GrantMapper> grants;
+// What the keeper holds for the device's whole life: the event channel
+// handle with the rings' ports bound, the session's store, and the numbers
+// of its own descriptors (any other a server finds at start is one a dead
+// server left).
+struct DeviceKeep {
     std::unique_ptr<platform::EventChannel> events;
-    std::vector<transport::MappedRing> rings;
+    std::vector<platform::BoundPort> ports;
+    std::optional<server::SessionStore> store;
+    std::vector<int> descriptors;
 };
 
-// Opens the grant mapping and event channel handles, then maps and binds the
-// frontend's rings one by one, into `res`. On failure `res` keeps what was
-// acquired, for the caller to release after logging.
-std::optional<log::ErrorLine> map_rings(const worker_channel::WorkerParams& params,
-                                        DeviceResources& res) {
-    auto grants = platform::open_grant_mapper(params.platform);
-    if (!grants)
-        return log::ErrorLine{"cannot open grant mapping", {{"error", grants.error().message}}};
-    res.grants = std::move(*grants);
+// Opens the event channel handle and binds the frontend's ports, then
+// restricts the handle: from here on it binds this guest's ports only, so a
+// compromised server cannot reach another guest's.
+std::optional<log::ErrorLine> bind_ports(const worker_channel::WorkerParams& params,
+                                         DeviceKeep& keep) {
     auto events = platform::open_event_channel(params.platform);
     if (!events)
         return log::ErrorLine{"cannot open event channels", {{"error", events.error().message}}};
-    res.events = std::move(*events);
+    keep.events = std::move(*events);
+    for (std::size_t i = 0; i < params.rings.size(); ++i) {
+        auto port =
+            keep.events->bind_interdomain(params.device.domid, params.rings[i].event_channel);
+        if (!port)
+            return log::ErrorLine{"cannot set up ring",
+                                  {{"ring", std::to_string(i)},
+                                   {"step", "event channel"},
+                                   {"event_channel", std::to_string(params.rings[i].event_channel)},
+                                   {"error", port.error().message()}}};
+        keep.ports.push_back(std::move(*port));
+    }
+    const auto domid = std::to_string(params.device.domid);
+    if (auto restricted = keep.events->restrict_to(params.device.domid); !restricted)
+        return log::ErrorLine{"cannot restrict event channels to the guest",
+                              {{"domid", domid}, {"error", restricted.error().message()}}};
+    return std::nullopt;
+}
+
+// Maps the frontend's rings with a grant mapping handle of this server's
+// own, closed before it returns (the rings stay mapped): nothing a server
+// holds can map another guest's grants.
+std::expected<std::vector<transport::MappedRing>, log::ErrorLine> map_rings(
+    const worker_channel::WorkerParams& params, const DeviceKeep& keep, std::string_view device) {
+    auto grants = platform::open_grant_mapper(params.platform);
+    if (!grants)
+        return std::unexpected(
+            log::ErrorLine{"cannot open grant mapping", {{"error", grants.error().message}}});
+    std::vector<transport::MappedRing> rings;
     for (std::size_t i = 0; i < params.rings.size(); ++i) {
         const auto& ring = params.rings[i];
-        auto mapped = transport::map_ring(*res.grants, *res.events, params.device.domid,
-                                          ring.ring_ref, ring.event_channel, params.max_ring_order);
+        auto mapped = transport::map_ring(**grants, params.device.domid, ring.ring_ref,
+                                          keep.ports[i].port(), params.max_ring_order);
         if (!mapped)
-            return log::ErrorLine{
+            return std::unexpected(log::ErrorLine{
                 "cannot set up ring",
                 {{"ring", std::to_string(i)},
                  {"step", std::string(transport::ring_setup_step_name(mapped.error().step))},
                  {"ring_ref", std::to_string(ring.ring_ref)},
-                 {"event_channel", std::to_string(ring.event_channel)},
-                 {"error", mapped.error().error.message()}}};
-        res.rings.push_back(std::move(*mapped));
+                 {"error", mapped.error().error.message()}}});
+        rings.push_back(std::move(*mapped));
     }
-    return std::nullopt;
-}
-
-// A compromised worker must reach no other guest: from here on its event
-// channel handle binds this guest's ports only, and the grant mapping
-// handle is closed (the rings stay mapped), so nothing it holds can map
-// another guest's grants or bind their ports.
-std::optional<log::ErrorLine> restrict_to_guest(const worker_channel::WorkerParams& params,
-                                                DeviceResources& res, std::string_view device) {
-    const auto domid = std::to_string(params.device.domid);
-    if (auto restricted = res.events->restrict_to(params.device.domid); !restricted)
-        return log::ErrorLine{"cannot restrict event channels to the guest",
-                              {{"domid", domid}, {"error", restricted.error().message()}}};
-    res.grants.reset();
     log::info(kComponent, device, "event channels restricted to the guest; grant mapping closed",
-              {{"domid", domid}});
-    return std::nullopt;
+              {{"domid", std::to_string(params.device.domid)}});
+    return rings;
 }
 
 // What the guest may make the worker hold, in bytes.
@@ -182,20 +198,66 @@ void warn_if_root_not_writable(const worker_channel::WorkerParams& params, fs::E
     }
 }
 
+// Closes what a dead server left in the shared descriptor table that no
+// record of the carried-over session names (its io_uring, its proc, files
+// it opened but never recorded): `inherited` is what this server found.
+void close_orphans(const std::vector<int>& inherited, const DeviceKeep& keep,
+                   const server::StoredSession& stored) {
+    std::set<int> kept(keep.descriptors.begin(), keep.descriptors.end());
+    for (const int fd : stored.descriptors())
+        kept.insert(fd);
+    for (const int fd : inherited)
+        if (!kept.contains(fd)) ::close(fd);
+}
+
+// The session: a fresh one for the device's first server, else the one the
+// dead server left in the store, or nothing (the device is then lost, as
+// before restarts existed: requests in flight, or records that do not hold).
+bool start_session(server::Server& server, std::unique_ptr<transport::RingConnection> connection,
+                   DeviceKeep& keep, const Incarnation& incarnation,
+                   const std::vector<int>& inherited, const std::string& device) {
+    if (incarnation.number == 0)
+        return static_cast<bool>(server.add(std::move(connection), *keep.store, nullptr));
+    auto stored = keep.store->load();
+    Status added = stored ? server.add(std::move(connection), *keep.store, &*stored)
+                          : Status(std::unexpected(stored.error()));
+    if (!added) {
+        log::error(kComponent, device, "session not carried over; the device is lost",
+                   {{"restart", std::to_string(incarnation.number)},
+                    {"previous", incarnation.last_cause},
+                    {"reason", added.error().value == ENOTRECOVERABLE
+                                   ? "requests were in flight or an xattr fid was open"
+                                   : "the session records do not hold"},
+                    {"error", added.error().message()}});
+        return false;
+    }
+    close_orphans(inherited, keep, *stored);
+    log::warning(kComponent, device, "server replaced; session carried over",
+                 {{"restart", std::to_string(incarnation.number)},
+                  {"previous", incarnation.last_cause},
+                  {"fids", std::to_string(stored->fids.size())}});
+    return true;
+}
+
 // Serves the device's rings from inside the sandbox until the supervisor or
 // a signal stops it (0) or the guest's rings close or fail (1).
 int serve_rings(const worker_channel::WorkerParams& params, int control_fd,
-                ConfinedWorker& confined, DeviceResources& res, int signal_fd,
+                ConfinedWorker& confined, DeviceKeep& keep,
+                std::vector<transport::MappedRing> rings, int signal_fd,
+                const Incarnation& incarnation, const std::vector<int>& inherited,
                 const std::string& device) {
     server::SessionConfig session;
     session.aname = params.export_path.string();
     session.max_memory = memory_budget(params);
     server::Server server(confined.loop, confined.ex, session);
-    server.add(std::make_unique<transport::RingConnection>(confined.loop, *res.events,
-                                                           std::move(res.rings), "ring:" + device));
+    auto connection = std::make_unique<transport::RingConnection>(
+        confined.loop, *keep.events, std::move(rings), "ring:" + device);
+    if (!start_session(server, std::move(connection), keep, incarnation, inherited, device))
+        return 1;
     if (auto ready = worker_channel::report_ready(control_fd); !ready)
         return device_failed(device, {"supervisor gone", {{"error", ready.error().message()}}});
-    StatsReporter reporter(confined.loop, server, control_fd);
+    StatsReporter reporter(confined.loop, server, control_fd, incarnation.number,
+                           static_cast<std::uint64_t>(incarnation.last_signal));
     reporter.start();
     log::info(kComponent, device, "serving",
               {{"export", params.export_path.string()},
@@ -215,15 +277,16 @@ int serve_rings(const worker_channel::WorkerParams& params, int control_fd,
     return 1;
 }
 
-// The worker's life, in an order that matters: take the guest's rings, give
-// up every other guest, then the host (memory cap, sandbox, export), then
-// serve. Exit status 0 when stopped, 1 when the device failed.
-int serve_device(const worker_channel::WorkerParams& params, int control_fd) {
+// One server of the device, in an order that matters: take the guest's
+// rings, then give up the host (memory cap, sandbox, export), then serve.
+// Exit status 0 when stopped, 1 when the device failed.
+int serve_incarnation(const worker_channel::WorkerParams& params, int control_fd, DeviceKeep& keep,
+                      const Incarnation& incarnation) {
     const std::string device = params.device.to_string();
-    DeviceResources res;
-    if (auto failure = map_rings(params, res)) return device_failed(device, *failure);
-    if (auto failure = restrict_to_guest(params, res, device))
-        return device_failed(device, *failure);
+    // Before this server opens anything: what else is here, a dead one left.
+    const auto inherited = incarnation.number == 0 ? std::vector<int>{} : open_descriptors();
+    auto rings = map_rings(params, keep, device);
+    if (!rings) return device_failed(device, rings.error());
     auto signals = stop_signals();
     if (!signals)
         return device_failed(device,
@@ -234,7 +297,27 @@ int serve_device(const worker_channel::WorkerParams& params, int control_fd) {
     auto confined = confine_worker(sandbox_policy(params), export_config(params));
     if (!confined) return device_failed(device, confinement_failure(params, confined.error()));
     warn_if_root_not_writable(params, confined->ex, device);
-    return serve_rings(params, control_fd, *confined, res, signals->get(), device);
+    return serve_rings(params, control_fd, *confined, keep, std::move(*rings), signals->get(),
+                       incarnation, inherited, device);
+}
+
+// The keeper: binds the ports and makes the store once, then keeps a server
+// running (device_keeper.hpp). Exit status 0 when stopped, 1 when the device
+// failed, worker_channel::kExitCrashLoop when its servers kept dying.
+int serve_device(const worker_channel::WorkerParams& params, int control_fd) {
+    const std::string device = params.device.to_string();
+    DeviceKeep keep;
+    if (auto failure = bind_ports(params, keep)) return device_failed(device, *failure);
+    auto store = server::SessionStore::create(server::SessionConfig{}.max_fids);
+    if (!store)
+        return device_failed(
+            device, {"cannot make the session store", {{"error", store.error().message()}}});
+    keep.store.emplace(std::move(*store));
+    keep.descriptors = open_descriptors();
+    // From here on the keeper says nothing: the supervisor explains its exit.
+    return keep_device([&](const Incarnation& incarnation) {
+        return serve_incarnation(params, control_fd, keep, incarnation);
+    });
 }
 
 }  // namespace

@@ -26,6 +26,9 @@ inline constexpr std::size_t kMaxParamsSize = 64 * 1024;
 // The longest worker message the supervisor reads; a statistics message with
 // every request type is about 600 bytes.
 inline constexpr std::size_t kMaxWorkerMessageSize = 4096;
+// A worker's exit status when its device's servers died more often than
+// worker::CrashLoopGuard allows (5 times within 60 s).
+inline constexpr int kExitCrashLoop = 3;
 
 // The message a worker sends once it serves the device.
 inline constexpr std::string_view kReadyMessage = "ready";

@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(worker_runs_deprivileged_inside_its_export) {
     const auto share = add_guest(3);
     { std::ofstream marker(share / "marker-on-host"); }
     auto c = mount(3);
-    const auto pid = wait_worker(3);
+    const auto pid = wait_server(3);
     BOOST_REQUIRE(pid);
     const auto uid = std::to_string(simxen::kUidRangeBase + 3);
     const auto gid = std::to_string(simxen::kUidRangeBase);
@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(a_fixed_worker_uid_owns_what_the_guest_creates) {
     must(sim->toolstack().add_9pfs(device));
     auto c = mount(7);
     write_file(*c, "created", "by a worker of uid 230000");
-    const auto pid = wait_worker(7);
+    const auto pid = wait_server(7);
     BOOST_REQUIRE(pid);
     const auto uid = std::to_string(fixed);
     BOOST_TEST(simxen::proc_status_field(*pid, "Uid") ==

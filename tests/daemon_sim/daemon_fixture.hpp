@@ -109,6 +109,27 @@ struct DaemonFixture {
         return pid;
     }
 
+    // The device's server: the worker's child (the worker keeps the device
+    // and replaces the server when it dies), serving inside the sandbox.
+    static std::optional<pid_t> server_of(pid_t worker) {
+        const auto w = std::to_string(worker);
+        std::ifstream children("/proc/" + w + "/task/" + w + "/children");
+        pid_t pid = 0;
+        if (children >> pid) return pid;
+        return std::nullopt;
+    }
+
+    // The server of `domid`'s worker once it serves (seccomp on: confined).
+    std::optional<pid_t> wait_server(DomId domid, std::optional<pid_t> not_this = std::nullopt) {
+        std::optional<pid_t> pid;
+        simxen::wait_until([&] {
+            const auto w = worker(domid);
+            pid = w ? server_of(*w) : std::nullopt;
+            return pid && pid != not_this && simxen::proc_status_field(*pid, "Seccomp") == "2";
+        });
+        return pid;
+    }
+
     static bool process_gone(pid_t pid) {
         return simxen::wait_until([pid] {
             std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");

@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(worker_holds_no_descriptor_of_the_supervisor_or_its_parent)
     must(started);
     const auto share = f.add_guest(1);
     auto c = f.mount(1);
-    const auto pid = f.wait_worker(1);
+    const auto pid = f.wait_server(1);
     BOOST_REQUIRE(pid);
 
     struct stat log_file {

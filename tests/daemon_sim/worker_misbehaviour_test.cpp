@@ -91,9 +91,12 @@ BOOST_AUTO_TEST_CASE(worker_is_init_of_its_own_pid_namespace_and_stops_on_sigter
     auto c = mount(1);
     const auto pid = wait_worker(1);
     BOOST_REQUIRE(pid);
-    // NSpid: its pid here, then 1 in the namespace it alone lives in.
+    // NSpid: its pid here, then 1 in the namespace it and its server alone live in.
     const auto nspid = simxen::proc_status_field(*pid, "NSpid");
     BOOST_TEST(nspid == std::to_string(*pid) + "\t1");
+    const auto server = wait_server(1);
+    BOOST_REQUIRE(server);
+    BOOST_TEST(simxen::proc_status_field(*server, "NSpid") == std::to_string(*server) + "\t2");
 
     c.reset();
     BOOST_TEST(wait_backend_state(1, {"6"}));

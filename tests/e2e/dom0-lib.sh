@@ -225,7 +225,15 @@ xen9pd_workers() {
 
 no_workers() { [ -z "$(xen9pd_workers)" ]; }
 
-# check_worker DOMID NAME: exactly one worker of xen9pd runs as range base +
+# The serving processes: each worker keeps its device and runs the device's
+# server as its child (the one that drops its privileges).
+xen9pd_servers() {
+    for w in $(xen9pd_workers); do
+        cat "/proc/$w/task/$w/children" 2> /dev/null
+    done
+}
+
+# check_worker DOMID NAME: exactly one server of xen9pd runs as range base +
 # domid, with no_new_privs, a seccomp filter and no effective capabilities
 # beyond what its security model keeps.
 check_worker() {
@@ -233,12 +241,12 @@ check_worker() {
     worker_domid=$1
     who=$2
     found=""
-    for pid in $(xen9pd_workers); do
+    for pid in $(xen9pd_servers); do
         uid=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status")
         [ "$uid" = "$want_uid" ] && found="$found $pid"
     done
     set -- $found
-    [ $# -eq 1 ] || fail "expected one xen9pd worker with uid $want_uid, found: $found (workers: $(xen9pd_workers))"
+    [ $# -eq 1 ] || fail "expected one xen9pd server with uid $want_uid, found: $found (servers: $(xen9pd_servers))"
     st=/proc/$1/status
     echo "dom0: worker $1 status: $(grep -E '^(Uid|Gid|NoNewPrivs|Seccomp|CapEff|CapPrm|CapBnd):' "$st" | tr '\t\n' '  ')"
     grep -qE "^Uid:[[:space:]]+${want_uid}[[:space:]]+${want_uid}[[:space:]]+${want_uid}[[:space:]]+$want_uid\$" "$st" ||
@@ -344,9 +352,9 @@ scenario_basic() {
     pass
 }
 
-# worker_of DOMID: the pid of xen9pd's worker running as that guest's uid.
+# worker_of DOMID: the pid of xen9pd's server running as that guest's uid.
 worker_of() {
-    for pid in $(xen9pd_workers); do
+    for pid in $(xen9pd_servers); do
         [ "$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status")" = $((131072 + $1)) ] &&
             echo "$pid"
     done

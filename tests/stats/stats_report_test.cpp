@@ -50,11 +50,14 @@ BOOST_AUTO_TEST_CASE(a_report_survives_format_and_parse) {
     r.p50_us = 16;
     r.p99_us = 1024;
     r.max_us = 5000;
+    r.restarts = 2;
+    r.last_signal = 9;
     r.ops = {{"walk", 10}, {"read", 1000}, {"lopen", 3}};
     const auto text = format_stats(r);
     BOOST_TEST(text ==
                "open_fids=4 requests=1234567890123 errors=2 max_in_flight=31 bytes_read=1073741824 "
-               "bytes_written=77 p50_us=16 p99_us=1024 max_us=5000 ops=lopen:3,read:1000,walk:10");
+               "bytes_written=77 p50_us=16 p99_us=1024 max_us=5000 restarts=2 last_signal=9 "
+               "ops=lopen:3,read:1000,walk:10");
     BOOST_TEST((parse_stats(text) == r));
     BOOST_TEST((parse_stats(format_stats(StatsReport{})) == StatsReport{}));
 }
@@ -63,7 +66,7 @@ BOOST_AUTO_TEST_CASE(anything_but_the_exact_format_is_refused) {
     const std::string good =
         "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 p50_us=1 "
         "p99_us=1 "
-        "max_us=0 ops=walk:2";
+        "max_us=0 restarts=0 last_signal=0 ops=walk:2";
     BOOST_REQUIRE(parse_stats(good).has_value());
     for (const std::string& bad : std::vector<std::string>{
              std::string{},
@@ -72,31 +75,31 @@ BOOST_AUTO_TEST_CASE(anything_but_the_exact_format_is_refused) {
              good + " extra=1",
              "requests=2 open_fids=1 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
              "p50_us=1 p99_us=1 "
-             "max_us=0 ops=walk:2",
+             "max_us=0 restarts=0 last_signal=0 ops=walk:2",
              "open_fids=01 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
              "p50_us=1 p99_us=1 "
-             "max_us=0 ops=walk:2",
+             "max_us=0 restarts=0 last_signal=0 ops=walk:2",
              "open_fids=-1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
              "p50_us=1 p99_us=1 "
-             "max_us=0 ops=walk:2",
+             "max_us=0 restarts=0 last_signal=0 ops=walk:2",
              "open_fids=18446744073709551616 requests=2 errors=0 max_in_flight=1 bytes_read=0 "
              "bytes_written=0 "
-             "p50_us=1 p99_us=1 max_us=0 ops=walk:2",
+             "p50_us=1 p99_us=1 max_us=0 restarts=0 last_signal=0 ops=walk:2",
              "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
              "p50_us=1 p99_us=1 "
-             "max_us=0",
+             "max_us=0 restarts=0 last_signal=0",
              "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
              "p50_us=1 p99_us=1 "
-             "max_us=0 ops=rm:2",
+             "max_us=0 restarts=0 last_signal=0 ops=rm:2",
              "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
              "p50_us=1 p99_us=1 "
-             "max_us=0 ops=walk:2,walk:3",
+             "max_us=0 restarts=0 last_signal=0 ops=walk:2,walk:3",
              "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
              "p50_us=1 p99_us=1 "
-             "max_us=0 ops=walk:0",
+             "max_us=0 restarts=0 last_signal=0 ops=walk:0",
              "open_fids=1 requests=2 errors=0 max_in_flight=1 bytes_read=0 bytes_written=0 "
              "p50_us=1 p99_us=1 "
-             "max_us=0 ops=walk:2\nstate=Connected",
+             "max_us=0 restarts=0 last_signal=0 ops=walk:2\nstate=Connected",
          }) {
         BOOST_TEST(!parse_stats(bad).has_value(), bad);
     }

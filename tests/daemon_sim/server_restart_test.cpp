@@ -1,0 +1,146 @@
+// A device's server killed on the simulated Xen: the worker (its keeper)
+// replaces it and the guest's session goes on (fids, open files, locks,
+// requests still waiting in the ring), unless requests were in flight;
+// servers that keep dying end their device and only it.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <thread>
+
+#include "tests/daemon_sim/daemon_fixture.hpp"
+
+namespace xen9p::test {
+namespace {
+
+// Whether a process other than us holds a write-conflicting lock on `path`.
+bool locked_elsewhere(const std::filesystem::path& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    BOOST_REQUIRE(fd);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    BOOST_REQUIRE(::fcntl(fd.get(), F_OFD_GETLK, &fl) == 0);
+    return fl.l_type != F_UNLCK;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(server_restart, DaemonFixture)
+
+BOOST_AUTO_TEST_CASE(an_idle_server_killed_is_replaced_and_the_guest_sees_nothing) {
+    const auto share = add_guest(1);
+    auto c = mount(1, std::chrono::seconds(5));
+    write_file(*c, "kept", "before");
+    std::string_view kept[] = {"kept"};
+    must(client::walk(*c, 0, 20, kept));
+    must(client::lopen(*c, 20, p9proto::dotl::kRdwr));
+    auto locked = must(c->call(
+        p9proto::Tlock{20, p9proto::lock::kWriteLock, 0, 0, 0, 42, p9proto::Text{"guest"}}));
+    BOOST_TEST(must(client::expect<p9proto::Rlock>(locked))->status ==
+               p9proto::lock::kStatusSuccess);
+    BOOST_REQUIRE(locked_elsewhere(share / "kept"));
+    const auto worker_pid = wait_worker(1);
+    const auto first = wait_server(1);
+    BOOST_REQUIRE(worker_pid);
+    BOOST_REQUIRE(first);
+
+    BOOST_REQUIRE(::kill(*first, SIGKILL) == 0);
+    const auto second = wait_server(1, first);
+    BOOST_REQUIRE(second);
+    BOOST_TEST(*second != *first);
+
+    // The open fid writes on, fid 0 walks on, the lock never went away.
+    const std::string more = "+after";
+    must(client::write_all(*c, 20, 6, std::as_bytes(std::span(more))));
+    BOOST_TEST(must(read_file(*c, "kept")) == "before+after");
+    BOOST_TEST(locked_elsewhere(share / "kept"));
+    auto unlocked = must(
+        c->call(p9proto::Tlock{20, p9proto::lock::kUnlock, 0, 0, 0, 42, p9proto::Text{"guest"}}));
+    BOOST_TEST(must(client::expect<p9proto::Rlock>(unlocked))->status ==
+               p9proto::lock::kStatusSuccess);
+    BOOST_TEST(!locked_elsewhere(share / "kept"));
+    must(client::clunk(*c, 20));
+
+    BOOST_TEST(backend_state(1).value_or("") == "4");
+    BOOST_TEST((worker(1) == worker_pid));
+    BOOST_TEST(simxen::wait_until([&] {
+        auto status = sim->daemon_status();
+        return status && status->find(" restarts=1 last_signal=9 ") != std::string::npos;
+    }));
+    BOOST_TEST(daemon_log().find("server replaced; session carried over") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(requests_waiting_in_the_ring_at_the_death_are_answered_by_the_next) {
+    add_guest(1);
+    auto c = mount(1, std::chrono::seconds(5));
+    write_file(*c, "f", "waited for");
+    const auto first = wait_server(1);
+    BOOST_REQUIRE(first);
+    // Stopped, it takes nothing from the ring: the requests wait there.
+    BOOST_REQUIRE(::kill(*first, SIGSTOP) == 0);
+    using p9proto::WalkName;
+    const auto walk = must(c->send(p9proto::Twalk{0, 30, {{WalkName{"f"}}, 1}}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    BOOST_REQUIRE(::kill(*first, SIGKILL) == 0);
+
+    must(client::expect<p9proto::Rwalk>(must(c->await(walk))));
+    must(client::lopen(*c, 30, p9proto::dotl::kRdonly));
+    const auto data = must(client::read_all(*c, 30));
+    BOOST_TEST(std::string(reinterpret_cast<const char*>(data.data()), data.size()) ==
+               "waited for");
+    BOOST_TEST(backend_state(1).value_or("") == "4");
+}
+
+BOOST_AUTO_TEST_CASE(a_server_killed_with_requests_in_flight_loses_only_its_device) {
+    add_guest(1);
+    add_guest(2);
+    auto victim = mount(1, std::chrono::seconds(2));
+    auto other = mount(2);
+    write_file(*victim, "f", std::string(256 * 1024, 'v'));
+    std::string_view f[] = {"f"};
+    must(client::walk(*victim, 0, 20, f));
+    must(client::lopen(*victim, 20, p9proto::dotl::kRdonly));
+    // More replies than the ring holds, none consumed: the server keeps the
+    // rest, so requests are in flight when it dies.
+    for (std::uint64_t i = 0; i < 128; ++i)
+        must(victim->send(p9proto::Tread{20, (i % 8) * 32768, 32768}));
+    const auto server = wait_server(1);
+    BOOST_REQUIRE(server);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    BOOST_REQUIRE(::kill(*server, SIGKILL) == 0);
+
+    // Never answered twice or wrongly: the device closes, as before restarts.
+    BOOST_TEST(wait_backend_state(1, {"5", "6"}));
+    BOOST_TEST(daemon_log().find("session not carried over; the device is lost") !=
+               std::string::npos);
+    write_file(*other, "g", "unaffected");
+    BOOST_TEST(must(read_file(*other, "g")) == "unaffected");
+}
+
+BOOST_AUTO_TEST_CASE(servers_that_keep_dying_close_their_device_and_only_it) {
+    add_guest(1);
+    add_guest(2);
+    auto c = mount(1, std::chrono::seconds(2));
+    auto other = mount(2);
+    auto server = wait_server(1);
+    for (int death = 1; death <= 5; ++death) {
+        BOOST_REQUIRE(server);
+        BOOST_REQUIRE(::kill(*server, SIGKILL) == 0);
+        server = wait_server(1, server);
+    }
+    BOOST_REQUIRE(server);
+    write_file(*c, "still", "served after five restarts");
+    BOOST_REQUIRE(::kill(*server, SIGKILL) == 0);
+
+    BOOST_TEST(wait_backend_state(1, {"5", "6"}));
+    BOOST_TEST(daemon_log().find("its servers died more than 5 times within 60 s") !=
+               std::string::npos);
+    write_file(*other, "g", "unaffected");
+    BOOST_TEST(must(read_file(*other, "g")) == "unaffected");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace xen9p::test
