@@ -360,11 +360,42 @@ worker_of() {
     done
 }
 
+# replaced_server DOMID OLD: a server other than OLD serves DOMID, under the
+# same worker.
+replaced_server() {
+    s=$(worker_of "$1")
+    [ -n "$s" ] && [ "$s" != "$2" ] &&
+        [ "$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$s/status")" = "$keeper" ]
+}
+
+# kill_idle_server DOMID: SIGKILL to the guest's server while it sleeps
+# waiting for the guest (between the requests of the guest's polling), then
+# the worker must have replaced it and carried the session over.
+kill_idle_server() {
+    old=$(worker_of "$1")
+    [ -n "$old" ] || fail "no server for domid $1"
+    keeper=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$old/status")
+    tries=0
+    until [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$old/status")" = S ] ||
+        [ "$tries" -ge 1000 ]; do
+        tries=$((tries + 1))
+    done
+    kill -9 "$old"
+    within 60 replaced_server "$1" "$old" ||
+        fail "server $old of domid $1 not replaced: $(grep "device=9pfs/$1/" "$XEN9PD_LOG" | tail -n 3)"
+    within 30 grep -qE "9pfs/$1/0.* msg=\"server replaced; session carried over\"" "$XEN9PD_LOG" ||
+        fail "domid $1's session not carried over: $(grep "device=9pfs/$1/" "$XEN9PD_LOG" | tail -n 3)"
+    echo "dom0: server $old of domid $1 killed, $(worker_of "$1") serves on under worker $keeper"
+    echo "XEN9P-DOM0-CHECK server-replaced-session-carried-over PASS"
+}
+
 # xen9pd's lifecycle on real Xen (issue 7 item 3):
 # - domu1's driver is loaded and waiting before xen9pd starts;
 # - domu2 runs at the same time with its own share;
 # - domu1 is destroyed with its share mounted: its worker and device go away
 #   and domu2 goes on working;
+# - domu2's server is killed while domu2 waits to be released: the worker
+#   replaces it, and domu2's suite then runs on the same mount;
 # - xen9pd is restarted with no guest connected and serves domu3.
 scenario_lifecycle() {
     [ "$BACKEND" = xen9pd ] || fail "the lifecycle scenario needs --backend xen9pd"
@@ -400,6 +431,9 @@ scenario_lifecycle() {
         fail "after destroy: worker $w1 $( [ -d "/proc/$w1" ] && echo alive) backend nodes $(xenstore-ls -f "/local/domain/0/backend/9pfs/$d1" 2>&1 | head -n 5) libxl record $(xenstore-ls -f "/libxl/$d1" 2>&1 | head -n 5)"
     echo "XEN9P-DOM0-CHECK destroy-removes-worker-and-device PASS"
     stage domu1-cleaned-up
+    check_worker "$d2" domu2
+    kill_idle_server "$d2"
+    stage domu2-server-replaced
     check_worker "$d2" domu2
     release_guest /srv/share2 domu2
     await_done domu2 /srv/share2 2100
