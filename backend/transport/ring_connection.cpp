@@ -28,7 +28,9 @@ RingConnection::RingConnection(io::EventLoop& loop, platform::EventChannel& even
                               ring::RingWriter::backend(intf, data, order),
                               {},
                               false,
-                              false});
+                              false,
+                              false,
+                              0});
     }
     poll_.owner = this;
     poll_.handler = &RingConnection::event;
@@ -181,10 +183,15 @@ void RingConnection::send(server::Route route, std::span<const std::byte> bytes,
 
 void RingConnection::flush(int) {
     if (closed_) return;
-    // Before the replies become visible: the session may then record that
-    // nothing is in flight (what it records counts these replies as written)
-    // before the guest can act on them. on_sent may queue more replies (a
-    // Tflush answered after its victim): those are published below too.
+    // What was written so far is published below, after on_sent: the session
+    // may then record that nothing is in flight (counting these replies as
+    // written) before the guest can act on them. What on_sent writes (a
+    // Tflush answered after its victim) waits for the next flush, so that no
+    // Rflush is visible before the reply it follows, on any ring.
+    for (auto& r : rings_) {
+        r.publish_up_to = r.writer.produced();
+        r.publish_now = r.unpublished;
+    }
     auto sent = std::exchange(sent_, {});
     for (auto cookie : sent) {
         if (closed_) return;
@@ -192,9 +199,9 @@ void RingConnection::flush(int) {
     }
     for (server::Route route = 0; route < rings_.size(); ++route) {
         Ring& r = rings_[route];
-        if (r.unpublished) {
-            r.writer.publish();
-            r.unpublished = false;
+        if (r.publish_now) {
+            r.writer.publish_up_to(r.publish_up_to);
+            r.unpublished = r.writer.produced() != r.publish_up_to;
             r.notify = true;
         }
         if (r.notify) {

@@ -67,6 +67,9 @@ class RingConnection final : public server::Transport {
         std::deque<Outgoing> waiting;  // replies not in the ring yet, in order
         bool unpublished = false;      // replies written, in_prod not yet advanced
         bool notify = false;           // the guest must hear from us at the next flush
+        // What the running flush publishes: the replies written before it began.
+        bool publish_now = false;
+        RING_IDX publish_up_to = 0;
     };
 
     void event(int result);

@@ -47,8 +47,8 @@ Status RingWriter::write(std::span<const std::byte> message) {
     return {};
 }
 
-void RingWriter::publish() {
-    store_index(*prod_field_, prod_);
+void RingWriter::publish_up_to(RING_IDX produced) {
+    store_index(*prod_field_, produced);
 }
 
 Status RingWriter::resume_at(RING_IDX produced) {

@@ -26,7 +26,9 @@ class RingWriter {
     Status write(std::span<const std::byte> message);
 
     // Makes everything written so far visible with one producer-index update.
-    void publish();
+    void publish() { publish_up_to(prod_); }
+    // Makes what was written up to `produced` (a value produced() had) visible.
+    void publish_up_to(RING_IDX produced);
 
     // write() then publish(): one reply, one publication.
     Status write_and_publish(std::span<const std::byte> message);
