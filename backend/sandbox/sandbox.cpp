@@ -44,10 +44,20 @@ int pivot_root(const char* new_root, const char* put_old) {
 // uid from root, as workers and restricted device models do) stay hidden too.
 // The instance is detached at once: the fd keeps it alive, and ".." at the
 // root of a detached mount stays there, whatever becomes of the host's tree.
-Result<UniqueFd> open_private_proc() {
+Result<UniqueFd> open_private_proc(bool leak_check) {
     if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 "hidepid=ptraceable,subset=pid") != 0)
         return fail_errno();
+#ifdef XEN9P_SANITIZE
+    // LeakSanitizer's check at exit stops the world with prctl, clone and
+    // ptrace, which a confined process may not do: check now, while still
+    // privileged and dumpable, once, and not at exit. Here, because it reads
+    // /proc/<own pid>/task: in a PID namespace of its own (a device's server
+    // is not its init) only this proc has that pid.
+    if (leak_check) __lsan_do_leak_check();
+#else
+    (void)leak_check;
+#endif
     UniqueFd proc_fd(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!proc_fd) return fail_errno();
     if (::umount2("/proc", MNT_DETACH) != 0) return fail_errno();
@@ -276,18 +286,12 @@ std::vector<int> capabilities_for_security_model(const std::string& model) {
 }
 
 Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy) {
-#ifdef XEN9P_SANITIZE
-    // LeakSanitizer's check at exit stops the world with prctl, clone and
-    // ptrace, which a confined process may not do: check now, while still
-    // privileged and dumpable, once, and not at exit.
-    if (policy.install_seccomp) __lsan_do_leak_check();
-#endif
     if (policy.uid == 0 || policy.gid == 0) return fail(EPERM);
     // No confinement without a mount namespace of its own: the worker needs a
     // proc directory, and the host's /proc/1/root leads out of any chroot.
     if (::unshare(CLONE_NEWNS) != 0) return fail_errno();
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail_errno();
-    auto proc_fd = open_private_proc();
+    auto proc_fd = open_private_proc(policy.install_seccomp);
     if (!proc_fd) return std::unexpected(proc_fd.error());
     auto confinement = root_into(policy.root);
     if (!confinement) return std::unexpected(confinement.error());
