@@ -36,6 +36,10 @@ inline void must(const Status& s) {
     BOOST_REQUIRE_MESSAGE(s.has_value(), s.error().message());
 }
 
+// A whole file through a client (defined below).
+inline void write_file(client::Client& c, const std::string& name, const std::string& content);
+inline Result<std::string> read_file(client::Client& c, const std::string& name);
+
 struct DaemonFixture {
     explicit DaemonFixture(const std::string& daemon_binary = XEN9PD_BINARY) {
         sim = must(simxen::SimXen::start({XEN9P_SIM_BINARY, daemon_binary}));
@@ -185,6 +189,15 @@ struct DaemonFixture {
                    "a detach is answered with Closed within 1 s");
     }
 
+    // `domid`'s device closed (the guest's I/O fails, nothing hangs) with
+    // `why` in the log, while the guest behind `other` is still served.
+    void expect_only_device_lost(DomId domid, std::string_view why, client::Client& other) {
+        BOOST_TEST(wait_backend_state(domid, {"5", "6"}));
+        BOOST_TEST(daemon_log().find(why) != std::string::npos);
+        write_file(other, "g", "unaffected");
+        BOOST_TEST(must(read_file(other, "g")) == "unaffected");
+    }
+
     std::string daemon_log() {
         std::ifstream log(sim->daemon_log());
         std::stringstream text;
@@ -215,6 +228,17 @@ inline Result<std::string> read_file(client::Client& c, const std::string& name)
     (void)client::clunk(c, 11);
     if (!data) return std::unexpected(data.error());
     return std::string(reinterpret_cast<const char*>(data->data()), data->size());
+}
+
+// Writes a 256 KiB file "f" and sends `count` reads of `chunk` bytes of it
+// on fid 20 without waiting for their replies.
+inline void send_reads(client::Client& c, std::size_t count, std::uint32_t chunk) {
+    write_file(c, "f", std::string(256 * 1024, 'v'));
+    std::string_view f[] = {"f"};
+    must(client::walk(c, 0, 20, f));
+    must(client::lopen(c, 20, p9proto::dotl::kRdonly));
+    for (std::uint64_t i = 0; i < count; ++i)
+        must(c.send(p9proto::Tread{20, (i * chunk) % (256 * 1024), chunk}));
 }
 
 }  // namespace xen9p::test

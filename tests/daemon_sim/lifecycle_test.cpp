@@ -95,21 +95,12 @@ BOOST_AUTO_TEST_CASE(worker_killed_mid_request_closes_only_its_device) {
     add_guest(2);
     auto victim = mount(1, std::chrono::seconds(2));
     auto other = mount(2);
-    write_file(*victim, "f", std::string(256 * 1024, 'v'));
-    std::string_view f[] = {"f"};
-    must(client::walk(*victim, 0, 20, f));
-    must(client::lopen(*victim, 20, p9proto::dotl::kRdonly));
-    for (std::uint64_t i = 0; i < 16; ++i)
-        must(victim->send(p9proto::Tread{20, i * 16384, 16384}));
+    send_reads(*victim, 16, 16384);
     const auto pid = wait_worker(1);
     BOOST_REQUIRE(pid);
     BOOST_REQUIRE(::kill(*pid, SIGKILL) == 0);
 
-    // The guest sees its device close (I/O errors, not a hang).
-    BOOST_TEST(wait_backend_state(1, {"5", "6"}));
-    BOOST_TEST(daemon_log().find("worker ended") != std::string::npos);
-    write_file(*other, "g", "unaffected");
-    BOOST_TEST(must(read_file(*other, "g")) == "unaffected");
+    expect_only_device_lost(1, "worker ended", *other);
     const auto other_pid = worker(2);
     BOOST_TEST(other_pid.has_value());
 }
