@@ -6,6 +6,7 @@
 #include "p9proto/codec.hpp"
 #include "tests/p9proto/print.hpp"
 #include "tests/p9proto/samples.hpp"
+#include "tests/p9proto/truncation.hpp"
 
 namespace xen9p::p9proto::test {
 namespace {
@@ -138,29 +139,6 @@ BOOST_AUTO_TEST_CASE(requests_are_not_replies_and_replies_are_not_requests) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(truncation)
-
-// A message cut at byte n: with its original size field the frame no longer
-// matches; with the size field rewritten to n the body runs out.
-template <class Decode>
-void check_every_cut(const std::string& name, const Bytes& bytes, std::uint16_t tag,
-                     Decode decode) {
-    for (std::size_t n = 0; n < bytes.size(); ++n) {
-        BOOST_TEST_CONTEXT(name << " cut at " << n) {
-            Bytes cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
-            auto as_is = decode(cut);
-            BOOST_REQUIRE(!as_is.has_value());
-            BOOST_TEST(as_is.error().failure ==
-                       (n < 7 ? DecodeFailure::kTooShort : DecodeFailure::kSizeMismatch));
-            BOOST_TEST(!as_is.error().tag.has_value());
-            if (n < 7) continue;
-            set_size(cut, static_cast<std::uint32_t>(n));
-            auto reframed = decode(cut);
-            BOOST_REQUIRE(!reframed.has_value());
-            BOOST_TEST(reframed.error().failure == DecodeFailure::kTruncated);
-            BOOST_TEST(reframed.error().tag == std::optional(tag));
-        }
-    }
-}
 
 BOOST_AUTO_TEST_CASE(every_request_truncated_at_every_offset_is_refused) {
     for (const auto& s : request_samples()) {

@@ -10,6 +10,7 @@
 #include "p9proto/wire_errno.hpp"
 #include "tests/p9proto/print.hpp"
 #include "tests/p9proto/samples.hpp"
+#include "tests/p9proto/truncation.hpp"
 
 namespace xen9p::p9proto::test {
 namespace {
@@ -109,25 +110,6 @@ BOOST_AUTO_TEST_CASE(u_only_messages_are_unknown_under_l_and_l_only_under_u) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(u_truncation)
-
-template <class Decode>
-void check_every_cut(const std::string& name, const Bytes& bytes, std::uint16_t tag,
-                     Decode decode) {
-    for (std::size_t n = 0; n < bytes.size(); ++n) {
-        BOOST_TEST_CONTEXT(name << " cut at " << n) {
-            Bytes cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
-            auto as_is = decode(cut);
-            BOOST_REQUIRE(!as_is.has_value());
-            BOOST_TEST(!as_is.error().tag.has_value());
-            if (n < 7) continue;
-            set_size(cut, static_cast<std::uint32_t>(n));
-            auto reframed = decode(cut);
-            BOOST_REQUIRE(!reframed.has_value());
-            BOOST_TEST(reframed.error().failure == DecodeFailure::kTruncated);
-            BOOST_TEST(reframed.error().tag == std::optional(tag));
-        }
-    }
-}
 
 BOOST_AUTO_TEST_CASE(every_u_message_truncated_at_every_offset_is_refused) {
     for (const auto& s : u_request_samples()) {
