@@ -55,6 +55,7 @@ class Frontend::PortDoorbell final : public Doorbell {
         : events_(events), ports_(std::move(ports)) {}
 
     Status notify(std::size_t ring) override { return events_.notify(ports_.at(ring)); }
+    void bound_waits(std::chrono::milliseconds bound) { bound_ = bound; }
 
     Status wait() override {
         for (;;) {
@@ -68,14 +69,22 @@ class Frontend::PortDoorbell final : public Doorbell {
             }
             if (fired) return {};
             pollfd pfd{.fd = events_.fd(), .events = POLLIN, .revents = 0};
-            if (::poll(&pfd, 1, -1) < 0 && errno != EINTR) return fail_errno();
+            const int timeout = bound_.count() > 0 ? static_cast<int>(bound_.count()) : -1;
+            const int ready = ::poll(&pfd, 1, timeout);
+            if (ready < 0 && errno != EINTR) return fail_errno();
+            if (ready == 0) return fail(ETIMEDOUT);
         }
     }
 
   private:
     platform::EventChannel& events_;
     std::vector<platform::Port> ports_;
+    std::chrono::milliseconds bound_{0};
 };
+
+void Frontend::bound_reply_waits(std::chrono::milliseconds bound) {
+    doorbell_->bound_waits(bound);
+}
 
 Frontend::Frontend(const FrontendConfig& config, xenstore::Xenstore xs)
     : config_(config), xs_(std::move(xs)) {}

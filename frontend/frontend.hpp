@@ -71,6 +71,9 @@ class Frontend final : public client::ClientTransport {
     const std::string& frontend_path() const { return frontend_path_; }
     const std::string& backend_path() const { return backend_path_; }
     std::size_t skipped_replies() const { return rings_->skipped_replies(); }
+    // From now on a wait for the backend's next event that lasts `bound`
+    // fails with ETIMEDOUT (for tests of a backend that may stop answering).
+    void bound_reply_waits(std::chrono::milliseconds bound);
 
     // The rings and their ports, for a transport of a test's own over them (a
     // malicious guest's); send() and receive() must then stay unused.
