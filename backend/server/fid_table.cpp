@@ -21,6 +21,7 @@ Result<Fid*> FidTable::replace(std::uint32_t fid, Fid value) {
     auto it = fids_.find(fid);
     if (it != fids_.end()) {
         touch(fid);
+        if (retire_) retire_(std::move(it->second));
         it->second = std::move(value);
         return &it->second;
     }
@@ -30,12 +31,18 @@ Result<Fid*> FidTable::replace(std::uint32_t fid, Fid value) {
 }
 
 void FidTable::erase(std::uint32_t fid) {
-    if (fids_.erase(fid) != 0) touch(fid);
+    auto it = fids_.find(fid);
+    if (it == fids_.end()) return;
+    touch(fid);
+    if (retire_) retire_(std::move(it->second));
+    fids_.erase(it);
 }
 
 void FidTable::clear() {
-    for (const auto& [number, fid] : fids_)
+    for (auto& [number, fid] : fids_) {
         touch(number);
+        if (retire_) retire_(std::move(fid));
+    }
     fids_.clear();
 }
 
@@ -44,6 +51,18 @@ Status FidTable::restore(std::uint32_t fid, Fid value) {
         return fail(EUCLEAN);
     fids_.emplace(fid, std::move(value));
     return {};
+}
+
+void FidTable::touch(std::uint32_t fid) {
+    if (!tracking_ || !changed_.insert(fid).second || !retire_) return;
+    // Changed in place, it may drop the last holder of a descriptor its
+    // record names (a moved node's old parent, a created file's directory).
+    if (auto it = fids_.find(fid); it != fids_.end()) {
+        Fid kept;
+        kept.node = it->second.node.clone();
+        kept.file = it->second.file;
+        retire_(std::move(kept));
+    }
 }
 
 std::vector<std::uint32_t> FidTable::take_changed() {

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -61,10 +62,14 @@ class FidTable {
 
     // Changes are noted from now on: the numbers of fids added, replaced,
     // erased, or touch()ed (changed in place) since the last take_changed().
-    void track_changes() { tracking_ = true; }
-    void touch(std::uint32_t fid) {
-        if (tracking_) changed_.insert(fid);
+    // A fid erased or replaced goes to `retire` instead of being destroyed,
+    // and one touched first gives it a copy of its descriptors, so that they
+    // stay open as long as a record may name them.
+    void track_changes(std::function<void(Fid&&)> retire) {
+        tracking_ = true;
+        retire_ = std::move(retire);
     }
+    void touch(std::uint32_t fid);
     std::vector<std::uint32_t> take_changed();
     template <class F>
     void for_each(F&& visit) {
@@ -77,6 +82,7 @@ class FidTable {
     std::size_t max_fids_;
     std::unordered_map<std::uint32_t, Fid> fids_;
     bool tracking_ = false;
+    std::function<void(Fid&&)> retire_;
     std::unordered_set<std::uint32_t> changed_;
 };
 

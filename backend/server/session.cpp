@@ -6,6 +6,8 @@
 
 #include "backend/fs/entries.hpp"
 #include "backend/log/log.hpp"
+#include "backend/server/kill_point.hpp"
+#include "p9proto/msg_type_name.hpp"
 #include "p9proto/version.hpp"
 #include "p9proto/wire_errno.hpp"
 
@@ -54,7 +56,9 @@ Session::Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport>
       ops_(ops),
       store_(store) {
     if (!config_.log_limiter) config_.log_limiter = std::make_shared<log::RateLimiter>();
-    if (store_ != nullptr) fids_.track_changes();
+    if (store_ != nullptr && !transport_->log_to(*store_)) store_ = nullptr;
+    if (store_ != nullptr)
+        fids_.track_changes([this](Fid&& fid) { retired_.push_back(std::move(fid)); });
 }
 
 Session::~Session() = default;
@@ -62,8 +66,6 @@ Session::~Session() = default;
 void Session::start() {
     // Larger frames can never be paid for: the transport refuses them.
     transport_->set_msize(msize_ != 0 ? msize_ : max_msize_);
-    // A server killed before the first request leaves a session to carry over.
-    if (store_ != nullptr) record_idle();
     transport_->start(*this);
 }
 
@@ -82,11 +84,11 @@ Session::Slot* Session::take_slot() {
     }
     Slot* slot = free_.back();
     free_.pop_back();
-    // Before the transport takes the request out of its medium.
-    if (in_use_ == 0 && store_ != nullptr) store_->mark_busy();
     ++in_use_;
     stats_.max_in_flight = std::max(stats_.max_in_flight, in_use_);
     slot->generation = generation_;
+    slot->replayed = false;
+    slot->intent = kNoIntent;
     slot->request_size = 0;
     slot->reply_size = 0;
     return slot;
@@ -109,7 +111,7 @@ void Session::release(Slot& slot) {
     slot.flushed = false;
     slot.flushers.clear();
     free_.push_back(&slot);
-    if (--in_use_ == 0 && store_ != nullptr && !closed_) record_idle();
+    --in_use_;
     retry_waiting();
 }
 
@@ -144,7 +146,7 @@ std::span<std::byte> Session::request_buffer(std::size_t size) {
     return {};
 }
 
-bool Session::on_message(Route route, std::span<const std::byte> message) {
+bool Session::on_message(const Origin& origin, std::span<const std::byte> message) {
     if (closed_) return true;
     Slot* slot = nullptr;
     if (reserved_ != nullptr && message.data() == reserved_->request.data()) {
@@ -165,8 +167,10 @@ bool Session::on_message(Route route, std::span<const std::byte> message) {
     }
     ++stats_.requests;
     slot->received = std::chrono::steady_clock::now();
-    slot->route = route;
+    slot->origin = origin;
     slot->request_size = message.size();
+    if (!origin.retaken && (!committed_.empty() || !intents_.empty())) end_retaking(origin.route);
+    reached(KillPoint::kTaken);
     if (!process(*slot)) {
         // Taken all the same (a ring's request is out of the ring already);
         // nothing more comes in until it has run.
@@ -213,7 +217,21 @@ bool Session::process(Slot& slot) {
         }
         tags_[slot.tag] = &slot;
     }
-    if (dispatch(slot, *request) == Outcome::kReply) finish(slot);
+    // A request the dead server took: its committed answer, or what its
+    // intent says, or (neither) it had done nothing yet.
+    const std::pair key{slot.origin.route, slot.origin.position};
+    std::optional<Outcome> outcome = slot.origin.retaken ? replay(slot, *request) : std::nullopt;
+    if (!outcome) {
+        auto intent = slot.origin.retaken ? intents_.extract(key) : decltype(intents_)::node_type{};
+        outcome = intent ? redo(slot, *request, intent.mapped()) : dispatch(slot, *request);
+    }
+    if (outcome == Outcome::kLost) {
+        tags_.erase(slot.tag);
+        release(slot);
+        transport_->close();
+    } else if (outcome == Outcome::kReply) {
+        finish(slot);
+    }
     return true;
 }
 
@@ -283,12 +301,17 @@ void Session::finish(Slot& slot, bool send_reply) {
          slot.reply.data()[4] == static_cast<std::byte>(p9proto::MsgType::Rerror));
     ops_.record(slot.type, std::chrono::steady_clock::now() - slot.received, failed);
     bool current = slot.generation == generation_ && !closed_;
-    if (send_reply && current && slot.reply_size != 0) {
+    const bool sending = send_reply && current && slot.reply_size != 0;
+    reached(KillPoint::kApplied);
+    if (store_ != nullptr && !closed_ && !slot.replayed) commit_answer(slot, !sending);
+    reached(KillPoint::kRecorded);
+    if (sending) {
         // Waiting Tflushes are answered from on_sent, once this reply has left
         // the transport: then no ring can deliver Rflush before it.
         slot.state = State::kSending;
-        transport_->send(slot.route, slot.reply.span().first(slot.reply_size), slot.index);
+        transport_->send(slot.origin, slot.reply.span().first(slot.reply_size), slot.index);
     } else {
+        if (!closed_) transport_->drop(slot.origin);
         release_and_answer_flushers(slot);
     }
 }
@@ -330,10 +353,25 @@ void Session::io_done(Slot& slot, int result) {
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tversion& req) {
     // A new session: every fid goes, every request in flight is dropped.
+    bool removes = false;
+    fids_.for_each([&](const Fid& fid) { removes = removes || fid.remove_on_clunk; });
+    // Nothing tells whether an ORCLOSE file's removal was done.
+    if (removes) note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
     ++generation_;
     slot.generation = generation_;
     for (auto& other : slots_) {
-        if (other->state == State::kIo) loop_.cancel(other.get());
+        if (other->state != State::kIo) continue;
+        loop_.cancel(other.get());
+        // Answered now, by dropping: a replacement must not run them again
+        // against the new session's fids.
+        if (store_ != nullptr && !other->replayed) {
+            other->origin.record =
+                store_->begin_answer(other->origin.route, other->origin.position);
+            store_->commit_answer(other->origin.record, {}, true);
+            if (other->intent != kNoIntent)
+                store_->clear_intent(std::exchange(other->intent, kNoIntent));
+            other->replayed = true;
+        }
     }
     tags_.clear();
     clunk_all();

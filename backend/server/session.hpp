@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -55,8 +57,9 @@ struct SessionStats {
 class Session final : TransportSink {
   public:
     // Every request done is recorded in `ops` (shared by a server's sessions).
-    // With `store`, what a replacement needs is kept there whenever nothing
-    // is in flight (session_continuity.cpp).
+    // With `store`, what a replacement needs is kept there: the fids as each
+    // request is answered, and through the transport what was taken and
+    // answered (session_continuity.cpp).
     Session(io::EventLoop& loop, fs::Export& ex, std::unique_ptr<Transport> transport,
             SessionConfig limits, stats::OpStats& ops, SessionStore* store = nullptr);
     ~Session();
@@ -66,7 +69,7 @@ class Session final : TransportSink {
     // Before start(): continues the session a dead server left in its store.
     // EUCLEAN when its records do not hold (a compromised server may have
     // written them), ENOTRECOVERABLE when they name what cannot be carried
-    // over (requests in flight, an xattr fid).
+    // over (an xattr fid, a store marked broken).
     Status restore(const StoredSession& stored);
     void start();
     // Closes the transport; in-flight operations are cancelled.
@@ -86,11 +89,13 @@ class Session final : TransportSink {
         Session* session = nullptr;
         std::uint64_t index = 0;
         State state = State::kFree;
-        Route route = 0;
+        Origin origin;
         std::uint16_t tag = 0;
         std::chrono::steady_clock::time_point received;
         std::uint32_t generation = 0;  // session generation it belongs to
         bool flushed = false;
+        bool replayed = false;             // its answer is one a dead server committed
+        std::uint32_t intent = kNoIntent;  // its record in the store
         ChargedBuffer request;
         ChargedBuffer reply;
         std::size_t request_size = 0;
@@ -103,9 +108,12 @@ class Session final : TransportSink {
         void on_complete(int result) override { session->io_done(*this, result); }
     };
 
-    enum class Outcome { kReply, kAsync };
+    // kLost: a request a dead server took cannot be answered as it would have
+    // been; the session must close.
+    enum class Outcome { kReply, kAsync, kLost };
+    static constexpr std::uint32_t kNoIntent = SessionStore::kMaxIntents;
 
-    bool on_message(Route route, std::span<const std::byte> message) override;
+    bool on_message(const Origin& origin, std::span<const std::byte> message) override;
     std::span<std::byte> request_buffer(std::size_t size) override;
     void on_sent(std::uint64_t cookie) override;
     void on_closed() override;
@@ -185,8 +193,28 @@ class Session final : TransportSink {
     void clunk_all();
     // Tread/Treaddir payload room: what fits in the reply after its header.
     std::size_t data_room(const Slot& slot, std::uint32_t count) const;
-    // Nothing is in flight: brings the store up to date and marks it idle.
-    void record_idle();
+    // Commits the request's answer to the store with what it changed (fids,
+    // qids, version); `no_reply` when it is answered by dropping it.
+    void commit_answer(Slot& slot, bool no_reply);
+    // Before a request changes files (session_redo.cpp): what tells a
+    // replacement whether it did (an entry's file, or a file's identity and
+    // size, as they are now).
+    void note_entry_intent(Slot& slot, StoredIntent::Kind kind, int dir_fd, std::string_view name);
+    void note_file_intent(Slot& slot, StoredIntent::Kind kind, int fd);
+    void note_intent(Slot& slot, StoredIntent intent);
+    // A request the dead server took after noting `intent`: run again if it
+    // was not done, else answered as it was.
+    Outcome redo(Slot& slot, const p9proto::Request& request, const StoredIntent& intent);
+    // A request the dead server took that cannot be answered as it would
+    // have been: says so; the session closes.
+    Outcome lost(const Slot& slot);
+    // A retaken request's answer the dead server committed: sent (or
+    // dropped) as it was, run again when it only read, else lost; nullopt
+    // when there is none.
+    std::optional<Outcome> replay(Slot& slot, const p9proto::Request& request);
+    // The route delivers new requests: what the dead server left for its
+    // retaken ones and was not used is let go.
+    void end_retaking(Route route);
     StoredFid stored_fid(std::uint32_t number, const Fid& fid) const;
 
     io::EventLoop& loop_;
@@ -220,8 +248,15 @@ class Session final : TransportSink {
     std::uint32_t stored_msize_ = 0;
     p9proto::Dialect stored_dialect_ = p9proto::Dialect::k9P2000L;
     std::size_t stored_qids_ = 0;
-    // A record could not be written: the store is never marked idle again.
+    // A record could not be written: the store is marked broken.
     bool store_failed_ = false;
+    // Fids erased or replaced, kept open until the answer that changed them
+    // is committed (a replacement may roll back to their records).
+    std::vector<Fid> retired_;
+    // Answers a dead server committed and did not send, and the intents of
+    // requests it took, by (route, position).
+    std::map<std::pair<Route, std::uint32_t>, StoredRoute::Answered> committed_;
+    std::map<std::pair<Route, std::uint32_t>, StoredIntent> intents_;
 };
 
 }  // namespace xen9p::server

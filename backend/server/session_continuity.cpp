@@ -1,9 +1,11 @@
 // How a session outlives the process serving it: what it writes to its
-// SessionStore whenever nothing is in flight, and how a replacement picks
-// the session up from there.
+// SessionStore as requests are answered, how a replacement picks the session
+// up from there, and which of the requests the dead server had taken it may
+// run again.
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -11,6 +13,7 @@
 #include "backend/log/log.hpp"
 #include "backend/server/session.hpp"
 #include "p9proto/constants.hpp"
+#include "p9proto/open_flags.hpp"
 
 namespace xen9p::server {
 namespace {
@@ -29,6 +32,47 @@ bool same_inode(int a, int b) {
 
 }  // namespace
 
+std::optional<Session::Outcome> Session::replay(Slot& slot, const p9proto::Request& request) {
+    auto it = committed_.find({slot.origin.route, slot.origin.position});
+    if (it == committed_.end()) return std::nullopt;
+    const auto answer = std::move(it->second);
+    committed_.erase(it);
+    if (answer.no_reply || !answer.reply.empty()) {
+        if (answer.reply.size() > slot.capacity) return lost(slot);
+        // The dead server answered it: that answer, once.
+        slot.replayed = true;
+        slot.origin.record = answer.record;
+        slot.reply_size = answer.no_reply ? 0 : answer.reply.size();
+        std::memcpy(slot.reply.data(), answer.reply.data(), slot.reply_size);
+        // No reply (it was flushed or dropped): finish() drops it again.
+        return Outcome::kReply;
+    }
+    // Too large to keep: a read, which changed nothing but a 9P2000.u
+    // directory's cursor.
+    using p9proto::MsgType;
+    const auto* read = std::get_if<p9proto::Tread>(&request.body);
+    const Fid* f = read != nullptr ? fids_.find(read->fid) : nullptr;
+    const bool reads_only = (read != nullptr && (f == nullptr || !f->stat_dir)) ||
+                            slot.type == MsgType::Treaddir || slot.type == MsgType::Treadlink ||
+                            slot.type == MsgType::Tgetattr || slot.type == MsgType::Tstat;
+    if (!reads_only) return lost(slot);
+    store_->released(answer.record);
+    return std::nullopt;
+}
+
+void Session::end_retaking(Route route) {
+    std::erase_if(committed_, [&](const auto& entry) {
+        if (entry.first.first != route) return false;
+        store_->released(entry.second.record);
+        return true;
+    });
+    std::erase_if(intents_, [&](const auto& entry) {
+        if (entry.first.first != route) return false;
+        store_->clear_intent(entry.second.record);
+        return true;
+    });
+}
+
 StoredFid Session::stored_fid(std::uint32_t number, const Fid& fid) const {
     StoredFid s;
     s.fid = number;
@@ -45,19 +89,19 @@ StoredFid Session::stored_fid(std::uint32_t number, const Fid& fid) const {
     return s;
 }
 
-void Session::record_idle() {
-    if (store_failed_) return;
+void Session::commit_answer(Slot& slot, bool no_reply) {
+    slot.origin.record = store_->begin_answer(slot.origin.route, slot.origin.position);
     for (const auto number : fids_.take_changed()) {
         const Fid* fid = fids_.find(number);
         if (fid == nullptr) {
             store_->erase_fid(number);
-        } else if (auto put = store_->put_fid(stored_fid(number, *fid)); !put) {
-            // The store no longer matches the fids: it must never say idle again.
+        } else if (auto put = store_->put_fid(stored_fid(number, *fid)); !put && !store_failed_) {
+            // The store no longer matches the fids: it must never be loaded.
             store_failed_ = true;
+            store_->mark_broken();
             log::limited(*config_.log_limiter, log::Level::kWarning, "server", transport_->name(),
                          "cannot record a fid: a restart will lose this session",
                          {{"fid", std::to_string(number)}, {"error", put.error().message()}});
-            return;
         }
     }
     if (ex_.qids().entries() != stored_qids_) {
@@ -69,15 +113,14 @@ void Session::record_idle() {
         stored_msize_ = msize_;
         stored_dialect_ = dialect_;
     }
-    const auto positions = transport_->positions();
-    store_->mark_idle(positions);
+    store_->commit_answer(slot.origin.record, slot.reply.span().first(slot.reply_size), no_reply);
+    if (slot.intent != kNoIntent) store_->clear_intent(std::exchange(slot.intent, kNoIntent));
+    // No record names their descriptors any more.
+    retired_.clear();
 }
 
 Status Session::restore(const StoredSession& stored) {
     if (store_ == nullptr) return fail(EINVAL);
-    // Only a session that was idle when its server died is carried over: the
-    // routes must stand where the store last saw them idle.
-    if (stored.idle_at.empty()) return fail(ENOTRECOVERABLE);
     if (stored.msize != 0 && (stored.msize > max_msize_ || stored.msize < p9proto::kMinMsize))
         return fail(EUCLEAN);
     for (const auto& f : stored.fids) {
@@ -135,8 +178,22 @@ Status Session::restore(const StoredSession& stored) {
             !ok)
             return ok;
     }
+    // Answers committed and not yet written: used when their requests come
+    // again. An intent whose request has an answer is done with.
+    std::set<std::pair<Route, std::uint32_t>> answered;
+    for (std::size_t route = 0; route < stored.routes.size(); ++route) {
+        for (const auto& a : stored.routes[route].answered) {
+            answered.emplace(static_cast<Route>(route), a.request);
+            if (!a.written) committed_.emplace(std::pair{static_cast<Route>(route), a.request}, a);
+        }
+    }
+    for (const auto& intent : stored.intents) {
+        const std::pair key{intent.route, intent.request};
+        if (answered.contains(key) || !intents_.emplace(key, intent).second)
+            store_->clear_intent(intent.record);
+    }
     // Last: it publishes the replies the dead server had written.
-    if (auto ok = transport_->resume(stored.idle_at); !ok) return ok;
+    if (auto ok = transport_->resume(stored.routes); !ok) return ok;
     msize_ = stored.msize;
     dialect_ = stored.dialect;
     stored_msize_ = msize_;

@@ -11,6 +11,7 @@
 #include "backend/fs/xattr.hpp"
 #include "backend/server/session.hpp"
 #include "base/parse_number.hpp"
+#include "p9proto/open_flags.hpp"
 
 namespace xen9p::server {
 namespace {
@@ -172,6 +173,9 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Twrite& req) {
         return reply(slot, p9proto::Rwrite{static_cast<std::uint32_t>(data.size())});
     }
     if (f->kind != Fid::Kind::kFile || !f->file) return error(slot, EBADF);
+    // Appended, the same bytes would land twice if it ran again.
+    if ((f->file->flags() & O_APPEND) != 0)
+        note_file_intent(slot, StoredIntent::Kind::kAppends, f->file->fd());
     if (auto ok = fs::prepare_write(ex_, *f->file, req.offset, data.size()); !ok) {
         return error(slot, ok.error());
     }
@@ -193,6 +197,9 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tfsync& req) {
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tclunk& req) {
+    // Nothing tells whether an ORCLOSE file's removal was done.
+    if (const Fid* f = fids_.find(req.fid); f != nullptr && f->remove_on_clunk)
+        note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
     if (auto ok = clunk(req.fid); !ok) return error(slot, ok.error());
     return reply(slot, p9proto::Rclunk{});
 }
@@ -203,6 +210,8 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tremove& req) {
         fids_.erase(req.fid);
         return error(slot, f.error());
     }
+    note_entry_intent(slot, StoredIntent::Kind::kRemoves, (*f)->node.parent_fd(),
+                      (*f)->node.name());
     Status removed = fs::remove_node(ex_, (*f)->caller, (*f)->node);
     // Tremove clunks the fid whether or not the unlink worked.
     fids_.erase(req.fid);
@@ -223,6 +232,8 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tlopen& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if ((*f)->file) return error(slot, EBADF);
+    if ((req.flags & p9proto::dotl::kTrunc) != 0)
+        note_file_intent(slot, StoredIntent::Kind::kTruncates, (*f)->node.fd());
     auto opened = fs::open_node(ex_, (*f)->caller, (*f)->node, req.flags);
     if (!opened) return error(slot, opened.error());
     (*f)->file = std::make_shared<fs::OpenFile>(std::move(opened->file));
@@ -234,6 +245,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tlcreate& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     if ((*f)->file) return error(slot, EBADF);
+    note_entry_intent(slot, StoredIntent::Kind::kCreates, (*f)->node.fd(), req.name.str);
     auto created =
         fs::create_file(ex_, (*f)->caller, (*f)->node, req.name.str, req.flags, req.mode, req.gid);
     if (!created) return error(slot, created.error());
@@ -246,6 +258,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tlcreate& req) {
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tsymlink& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
+    note_entry_intent(slot, StoredIntent::Kind::kCreates, (*f)->node.fd(), req.name.str);
     auto qid =
         fs::make_symlink(ex_, (*f)->caller, (*f)->node, req.name.str, req.target.str, req.gid);
     if (!qid) return error(slot, qid.error());
@@ -255,6 +268,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tsymlink& req) {
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tmknod& req) {
     auto f = node_fid(req.dfid);
     if (!f) return error(slot, f.error());
+    note_entry_intent(slot, StoredIntent::Kind::kCreates, (*f)->node.fd(), req.name.str);
     auto qid = fs::make_node(ex_, (*f)->caller, (*f)->node, req.name.str, req.mode, req.major,
                              req.minor, req.gid);
     if (!qid) return error(slot, qid.error());
@@ -264,6 +278,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tmknod& req) {
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tmkdir& req) {
     auto f = node_fid(req.dfid);
     if (!f) return error(slot, f.error());
+    note_entry_intent(slot, StoredIntent::Kind::kCreates, (*f)->node.fd(), req.name.str);
     auto qid = fs::make_dir(ex_, (*f)->caller, (*f)->node, req.name.str, req.mode, req.gid);
     if (!qid) return error(slot, qid.error());
     return reply(slot, p9proto::Rmkdir{*qid});
@@ -275,6 +290,8 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Trename& req) {
     if (!f) return error(slot, f.error());
     auto dir = node_fid(req.dfid);
     if (!dir) return error(slot, dir.error());
+    note_entry_intent(slot, StoredIntent::Kind::kRenames, (*f)->node.parent_fd(),
+                      (*f)->node.name());
     if (auto ok = fs::rename_node(ex_, (*f)->caller, (*f)->node, (*dir)->node, req.name.str); !ok) {
         return error(slot, ok.error());
     }
@@ -286,6 +303,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Trenameat& req) {
     if (!from) return error(slot, from.error());
     auto to = node_fid(req.newdirfid);
     if (!to) return error(slot, to.error());
+    note_entry_intent(slot, StoredIntent::Kind::kRenames, (*from)->node.fd(), req.oldname.str);
     if (auto ok = fs::rename_at(ex_, (*from)->caller, (*from)->node, req.oldname.str, (*to)->node,
                                 req.newname.str);
         !ok) {
@@ -297,6 +315,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Trenameat& req) {
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tunlinkat& req) {
     auto f = node_fid(req.dirfid);
     if (!f) return error(slot, f.error());
+    note_entry_intent(slot, StoredIntent::Kind::kRemoves, (*f)->node.fd(), req.name.str);
     if (auto ok = fs::unlink_at(ex_, (*f)->caller, (*f)->node, req.name.str, req.flags); !ok) {
         return error(slot, ok.error());
     }
@@ -308,6 +327,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tlink& req) {
     if (!dir) return error(slot, dir.error());
     auto target = node_fid(req.fid);
     if (!target) return error(slot, target.error());
+    note_entry_intent(slot, StoredIntent::Kind::kCreates, (*dir)->node.fd(), req.name.str);
     if (auto ok = fs::make_link(ex_, (*dir)->caller, (*dir)->node, (*target)->node, req.name.str);
         !ok) {
         return error(slot, ok.error());
@@ -334,6 +354,8 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tgetattr& req) {
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tsetattr& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
+    if ((req.valid & p9proto::setattr::kSize) != 0)
+        note_file_intent(slot, StoredIntent::Kind::kTruncates, (*f)->node.fd());
     if (auto ok = fs::setattr(ex_, (*f)->caller, (*f)->node, (*f)->file.get(), req); !ok) {
         return error(slot, ok.error());
     }

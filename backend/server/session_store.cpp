@@ -7,13 +7,14 @@
 #include <atomic>
 #include <cstring>
 #include <new>
+#include <optional>
 
 #include "base/unique_fd.hpp"
 
 namespace xen9p::server {
 namespace {
 
-constexpr std::uint64_t kMagic = 0x78656e3970737431;  // "xen9pst1"
+constexpr std::uint64_t kMagic = 0x78656e3970737432;  // "xen9pst2"
 constexpr std::uint32_t kFree = 0;
 constexpr std::uint32_t kValid = 1;
 // Slots beyond max_fids: a fid is rewritten into a fresh slot before its
@@ -55,6 +56,43 @@ struct OwnerRecord {
     char client_id[fs::FileLocks::kMaxClientIdLength];
 };
 static_assert(fs::FileLocks::kMaxClientIdLength <= 255);
+
+// An answer's state: committing (its fid records do not count yet),
+// committed (they do; its reply is not in the medium yet), written.
+constexpr std::uint32_t kCommitting = 2;
+constexpr std::uint32_t kCommitted = 3;
+constexpr std::uint32_t kWritten = 4;
+
+enum AnswerFlags : std::uint32_t {
+    kNoReply = 1,
+    kReplyKept = 2,
+    kClearsFids = 4,  // every fid recorded before it is erased
+};
+
+struct AnswerRecord {
+    std::uint32_t state;
+    std::uint32_t route;
+    std::uint32_t request;
+    std::uint32_t reply_end;
+    std::uint64_t commit_seq;  // fid records from this one on are its own
+    std::uint32_t flags;
+    std::uint32_t reply_size;
+    std::uint32_t erased_count;
+    std::uint32_t erased[SessionStore::kMaxErased];
+    std::byte reply[SessionStore::kMaxKeptReply];
+};
+
+struct IntentRecord {
+    std::uint32_t state;
+    std::uint32_t route;
+    std::uint32_t request;
+    std::uint32_t type;
+    std::uint32_t kind;
+    std::uint32_t existed;
+    std::uint64_t dev;
+    std::uint64_t ino;
+    std::uint64_t size;
+};
 
 struct QidPrefix {
     std::uint64_t dev;
@@ -119,11 +157,12 @@ Result<StoredFid> decode(const FidRecord& r) {
 struct SessionStore::Layout {
     std::uint64_t magic;
     std::uint64_t version;
-    // Set when a request is taken, cleared when all are answered and the
-    // routes' positions below are written.
-    std::uint64_t busy;
+    // Set when a record could not be written: the session is not carried over.
+    std::uint64_t broken;
     std::uint64_t route_count;
-    std::uint64_t routes[kMaxRoutes];  // consumed in the low 32 bits, produced above
+    std::uint64_t taken[kMaxRoutes];  // how far each route's requests were taken
+    AnswerRecord answered[kMaxAnswered];
+    IntentRecord intents[kMaxIntents];
     std::uint64_t qid_device_count;
     std::uint64_t qid_devices[fs::QidMap::kMaxDevices];
     std::uint64_t qid_prefix_count;
@@ -163,6 +202,10 @@ SessionStore::SessionStore(void* memory, std::size_t size, std::size_t fid_slots
         free_fid_slots_.push_back(static_cast<std::uint32_t>(i));
     for (std::size_t i = kMaxLockOwners; i-- > 0;)
         free_owner_slots_.push_back(static_cast<std::uint32_t>(i));
+    for (std::size_t i = kMaxAnswered; i-- > 0;)
+        free_answer_slots_.push_back(static_cast<std::uint32_t>(i));
+    for (std::size_t i = kMaxIntents; i-- > 0;)
+        free_intent_slots_.push_back(static_cast<std::uint32_t>(i));
 }
 
 SessionStore::SessionStore(SessionStore&& other) noexcept
@@ -173,6 +216,11 @@ SessionStore::SessionStore(SessionStore&& other) noexcept
       slot_of_fid_(std::move(other.slot_of_fid_)),
       free_fid_slots_(std::move(other.free_fid_slots_)),
       free_owner_slots_(std::move(other.free_owner_slots_)),
+      free_answer_slots_(std::move(other.free_answer_slots_)),
+      free_intent_slots_(std::move(other.free_intent_slots_)),
+      committing_(other.committing_),
+      free_at_commit_(std::move(other.free_at_commit_)),
+      erased_(std::move(other.erased_)),
       qid_devices_(other.qid_devices_),
       qid_prefixes_(other.qid_prefixes_) {}
 
@@ -191,18 +239,110 @@ void SessionStore::set_version(std::uint32_t msize, p9proto::Dialect dialect) {
                                 (std::uint64_t{static_cast<std::uint8_t>(dialect)} << 32) | msize);
 }
 
-void SessionStore::mark_busy() {
-    store_word(layout().busy, 1);
+void SessionStore::mark_broken() {
+    store_word(layout().broken, 1);
 }
 
-void SessionStore::mark_idle(std::span<const RoutePosition> positions) {
+void SessionStore::set_routes(std::size_t count) {
     Layout& l = layout();
-    if (positions.empty() || positions.size() > kMaxRoutes) return;
-    for (std::size_t i = 0; i < positions.size(); ++i)
-        store_word(l.routes[i],
-                   (std::uint64_t{positions[i].produced} << 32) | positions[i].consumed);
-    store_word(l.route_count, positions.size());
-    store_word(l.busy, 0);
+    for (std::size_t i = 0; i < std::min(count, kMaxRoutes); ++i)
+        store_word(l.taken[i], 0);
+    store_word(l.route_count, std::min(count, kMaxRoutes));
+}
+
+void SessionStore::taken(Route route, std::uint32_t end) {
+    if (route < kMaxRoutes) store_word(layout().taken[route], end);
+}
+
+std::uint32_t SessionStore::begin_answer(Route route, std::uint32_t request) {
+    if (free_answer_slots_.empty() || committing_ != kMaxAnswered) {
+        // The transport takes no more than capacity(): a bug, not the guest.
+        mark_broken();
+        return kMaxAnswered;
+    }
+    const auto slot = free_answer_slots_.back();
+    free_answer_slots_.pop_back();
+    AnswerRecord& r = layout().answered[slot];
+    r.route = route;
+    r.request = request;
+    r.reply_end = 0;
+    r.commit_seq = next_seq_;
+    r.flags = 0;
+    r.reply_size = 0;
+    r.erased_count = 0;
+    store_state(r.state, kCommitting);
+    committing_ = slot;
+    return slot;
+}
+
+void SessionStore::commit_answer(std::uint32_t record, std::span<const std::byte> reply,
+                                 bool no_reply) {
+    if (record >= kMaxAnswered || record != committing_) return;
+    AnswerRecord& r = layout().answered[record];
+    std::uint32_t flags = no_reply ? std::uint32_t{kNoReply} : 0;
+    if (!no_reply && !reply.empty() && reply.size() <= kMaxKeptReply) {
+        std::memcpy(r.reply, reply.data(), reply.size());
+        r.reply_size = static_cast<std::uint32_t>(reply.size());
+        flags |= kReplyKept;
+    }
+    if (erased_.size() <= kMaxErased) {
+        std::copy(erased_.begin(), erased_.end(), r.erased);
+        r.erased_count = static_cast<std::uint32_t>(erased_.size());
+    } else if (slot_of_fid_.empty()) {
+        flags |= kClearsFids;
+    } else {
+        mark_broken();
+    }
+    r.flags = flags;
+    store_state(r.state, kCommitted);
+    // Only now the old records may go.
+    for (const auto slot : free_at_commit_) {
+        store_state(layout().fids[slot].state, kFree);
+        free_fid_slots_.push_back(slot);
+    }
+    free_at_commit_.clear();
+    erased_.clear();
+    committing_ = kMaxAnswered;
+}
+
+std::uint32_t SessionStore::note_intent(const StoredIntent& intent) {
+    if (free_intent_slots_.empty()) {
+        mark_broken();
+        return kMaxIntents;
+    }
+    const auto slot = free_intent_slots_.back();
+    free_intent_slots_.pop_back();
+    IntentRecord& r = layout().intents[slot];
+    r.route = intent.route;
+    r.request = intent.request;
+    r.type = intent.type;
+    r.kind = static_cast<std::uint32_t>(intent.kind);
+    r.existed = intent.existed ? 1 : 0;
+    r.dev = intent.dev;
+    r.ino = intent.ino;
+    r.size = intent.size;
+    store_state(r.state, kValid);
+    return slot;
+}
+
+void SessionStore::clear_intent(std::uint32_t record) {
+    if (record >= kMaxIntents || load_state(layout().intents[record].state) == kFree) return;
+    store_state(layout().intents[record].state, kFree);
+    free_intent_slots_.push_back(record);
+}
+
+void SessionStore::written(std::uint32_t record, std::uint32_t reply_end) {
+    if (record >= kMaxAnswered) return;
+    AnswerRecord& r = layout().answered[record];
+    r.reply_end = reply_end;
+    store_state(r.state, kWritten);
+}
+
+void SessionStore::released(std::uint32_t record) {
+    // Each record goes back once, whatever a caller (or a scribbled store) says.
+    if (record >= kMaxAnswered || load_state(layout().answered[record].state) == kFree) return;
+    store_state(layout().answered[record].state, kFree);
+    free_answer_slots_.push_back(record);
 }
 
 Result<std::uint32_t> SessionStore::free_fid_slot() {
@@ -233,10 +373,10 @@ Status SessionStore::put_fid(const StoredFid& f) {
     r.name_length = static_cast<std::uint8_t>(f.name.size());
     std::memcpy(r.name, f.name.data(), f.name.size());
     store_state(r.state, kValid);
-    // Only now the old record may go: a reader takes the higher seq.
+    // Only now (or once the answer is committed) the old record may go: a
+    // reader takes the higher seq.
     if (auto it = slot_of_fid_.find(f.fid); it != slot_of_fid_.end()) {
-        store_state(layout().fids[it->second].state, kFree);
-        free_fid_slots_.push_back(it->second);
+        free_fid_record(it->second);
         it->second = *slot;
     } else {
         slot_of_fid_.emplace(f.fid, *slot);
@@ -247,14 +387,18 @@ Status SessionStore::put_fid(const StoredFid& f) {
 void SessionStore::erase_fid(std::uint32_t fid) {
     auto it = slot_of_fid_.find(fid);
     if (it == slot_of_fid_.end()) return;
-    store_state(layout().fids[it->second].state, kFree);
-    free_fid_slots_.push_back(it->second);
+    if (committing_ != kMaxAnswered) erased_.push_back(fid);
+    free_fid_record(it->second);
     slot_of_fid_.erase(it);
 }
 
-void SessionStore::clear_fids() {
-    while (!slot_of_fid_.empty())
-        erase_fid(slot_of_fid_.begin()->first);
+void SessionStore::free_fid_record(std::uint32_t slot) {
+    if (committing_ != kMaxAnswered) {
+        free_at_commit_.push_back(slot);
+        return;
+    }
+    store_state(layout().fids[slot].state, kFree);
+    free_fid_slots_.push_back(slot);
 }
 
 void SessionStore::put_qids(const fs::QidMap::Tables& tables) {
@@ -308,15 +452,72 @@ Result<StoredSession> SessionStore::load() {
         out.msize = static_cast<std::uint32_t>(version);
         out.dialect = static_cast<p9proto::Dialect>(dialect);
     }
+    if (load_word(l.broken) != 0) return fail(ENOTRECOVERABLE);
     const std::uint64_t routes = load_word(l.route_count);
     if (routes > kMaxRoutes) return fail(EUCLEAN);
-    if (load_word(l.busy) == 0) {
-        for (std::size_t i = 0; i < routes; ++i) {
-            const std::uint64_t word = load_word(l.routes[i]);
-            out.idle_at.push_back(
-                {static_cast<std::uint32_t>(word), static_cast<std::uint32_t>(word >> 32)});
-        }
+    for (std::size_t i = 0; i < routes; ++i) {
+        const std::uint64_t word = load_word(l.taken[i]);
+        if (word > UINT32_MAX) return fail(EUCLEAN);
+        out.routes.push_back({static_cast<std::uint32_t>(word), {}});
     }
+    // Answers: one at most was being committed; its fid records are dropped.
+    // Committed ones erased fids: their older records go.
+    free_answer_slots_.clear();
+    std::optional<std::uint64_t> unfinished;
+    std::optional<std::uint32_t> unfinished_record;
+    std::unordered_map<std::uint32_t, std::uint64_t> erasures;  // fid -> latest commit_seq
+    std::optional<std::uint64_t> cleared;
+    for (std::size_t i = kMaxAnswered; i-- > 0;) {
+        AnswerRecord& r = l.answered[i];
+        const auto state = load_state(r.state);
+        if (state == kFree) {
+            free_answer_slots_.push_back(static_cast<std::uint32_t>(i));
+            continue;
+        }
+        if (state == kCommitting) {
+            // Freed last: a replacement killed during this load rolls back again.
+            if (unfinished) return fail(EUCLEAN);
+            unfinished = r.commit_seq;
+            unfinished_record = static_cast<std::uint32_t>(i);
+            continue;
+        }
+        if ((state != kCommitted && state != kWritten) || r.route >= routes ||
+            (r.flags & ~7u) != 0 || r.reply_size > kMaxKeptReply || r.erased_count > kMaxErased)
+            return fail(EUCLEAN);
+        for (std::uint32_t e = 0; e < r.erased_count; ++e) {
+            auto& seq = erasures[r.erased[e]];
+            seq = std::max(seq, r.commit_seq);
+        }
+        if ((r.flags & kClearsFids) != 0) cleared = std::max(cleared.value_or(0), r.commit_seq);
+        StoredRoute::Answered a;
+        a.request = r.request;
+        a.record = static_cast<std::uint32_t>(i);
+        a.written = state == kWritten;
+        a.reply_end = r.reply_end;
+        a.no_reply = (r.flags & kNoReply) != 0;
+        if ((r.flags & kReplyKept) != 0) a.reply.assign(r.reply, r.reply + r.reply_size);
+        out.routes[r.route].answered.push_back(std::move(a));
+    }
+    free_intent_slots_.clear();
+    for (std::size_t i = kMaxIntents; i-- > 0;) {
+        const IntentRecord& r = l.intents[i];
+        const auto state = load_state(r.state);
+        if (state == kFree) {
+            free_intent_slots_.push_back(static_cast<std::uint32_t>(i));
+            continue;
+        }
+        if (state != kValid || r.kind < 1 || r.kind > 6 || r.existed > 1 || r.type > 255)
+            return fail(EUCLEAN);
+        out.intents.push_back({r.route, r.request, r.type, static_cast<StoredIntent::Kind>(r.kind),
+                               r.existed != 0, r.dev, r.ino, r.size,
+                               static_cast<std::uint32_t>(i)});
+    }
+    auto dropped = [&](const FidRecord& f) {
+        if (unfinished && f.seq >= *unfinished) return true;
+        if (cleared && f.seq < *cleared) return true;
+        const auto it = erasures.find(f.fid);
+        return it != erasures.end() && f.seq < it->second;
+    };
 
     // The newest valid record of each fid; older ones are freed.
     slot_of_fid_.clear();
@@ -327,6 +528,10 @@ Result<StoredSession> SessionStore::load() {
         const auto state = load_state(r.state);
         if (state == kFree) continue;
         if (state != kValid) return fail(EUCLEAN);
+        if (dropped(r)) {
+            store_state(r.state, kFree);
+            continue;
+        }
         max_seq = std::max(max_seq, r.seq);
         auto [it, fresh] = slot_of_fid_.emplace(r.fid, static_cast<std::uint32_t>(i));
         if (fresh) continue;
@@ -341,7 +546,16 @@ Result<StoredSession> SessionStore::load() {
             free_fid_slots_.push_back(static_cast<std::uint32_t>(i));
     }
     if (max_seq == UINT64_MAX) return fail(EUCLEAN);
+    // Past every seq an answer named too, so that none of its bounds applies
+    // to records written from here on.
+    for (const auto& [fid, seq] : erasures)
+        max_seq = std::max(max_seq, seq);
+    max_seq = std::max({max_seq, cleared.value_or(0), unfinished.value_or(0)});
+    if (max_seq == UINT64_MAX) return fail(EUCLEAN);
     next_seq_ = max_seq + 1;
+    committing_ = kMaxAnswered;
+    free_at_commit_.clear();
+    erased_.clear();
     for (const auto& [fid, slot] : slot_of_fid_) {
         auto f = decode(l.fids[slot]);
         if (!f) return std::unexpected(f.error());
@@ -372,6 +586,10 @@ Result<StoredSession> SessionStore::load() {
         out.qids.wide_prefixes.emplace_back(l.qid_prefixes[i].dev, l.qid_prefixes[i].high);
     qid_devices_ = devices;
     qid_prefixes_ = prefixes;
+    if (unfinished_record) {
+        store_state(l.answered[*unfinished_record].state, kFree);
+        free_answer_slots_.push_back(*unfinished_record);
+    }
     return out;
 }
 

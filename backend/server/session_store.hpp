@@ -2,7 +2,8 @@
 // serving process dies: the agreed version, every fid (the numbers of its
 // descriptors, which outlive the process in the descriptor table it shares
 // with the device keeper), the lock owners of open files, the qid map's
-// tables, and where each route stood the last time nothing was in flight.
+// tables, and for each route of the transport how far requests were taken
+// and which of them were answered (a RouteLog).
 //
 // The records live in shared memory (a memfd the keeper maps before the
 // first server starts) and are written so that a process killed at any
@@ -12,6 +13,13 @@
 // a reader takes the newest valid record of each fid. A record is freed
 // before the descriptors it names are closed, so a valid record never names
 // a number the process has reused.
+//
+// What a request changes in the fids counts together with its answer: the
+// session opens an answer record (begin_answer), writes the fids, and
+// commits; a replacement that finds a commit unfinished drops the fid
+// records written since it began (their old versions are freed only after
+// the commit), so a request is either answered with its changes or not at
+// all.
 //
 // The process that wrote the records may have been compromised: load()
 // checks every field and gives the replacement only what it could have held
@@ -52,6 +60,28 @@ struct StoredFid {
     bool unrecoverable = false;
 };
 
+// What a request that changes files notes before it does: enough for a
+// replacement to tell, by looking at the files, whether it was done.
+struct StoredIntent {
+    enum class Kind : std::uint32_t {
+        kCreates = 1,    // an entry in a directory (absent before unless `existed`)
+        kRemoves = 2,    // the entry that was the file (dev, ino)
+        kRenames = 3,    // the old entry that was the file (dev, ino)
+        kTruncates = 4,  // a file `size` bytes long
+        kAppends = 5,    // the file (dev, ino), `size` bytes long
+        kOpaque = 6,     // nothing tells: the request cannot be run again
+    };
+    Route route = 0;
+    std::uint32_t request = 0;
+    std::uint32_t type = 0;  // the request's p9proto::MsgType
+    Kind kind = Kind::kOpaque;
+    bool existed = false;
+    std::uint64_t dev = 0;
+    std::uint64_t ino = 0;
+    std::uint64_t size = 0;
+    std::uint32_t record = 0;  // its number in the store
+};
+
 struct StoredLockOwner {
     int file_fd = -1;
     std::string client_id;
@@ -64,7 +94,8 @@ struct StoredLockOwner {
 struct StoredSession {
     std::uint32_t msize = 0;  // 0: no version agreed
     p9proto::Dialect dialect = p9proto::Dialect::k9P2000L;
-    std::vector<RoutePosition> idle_at;  // empty: never idle
+    std::vector<StoredRoute> routes;  // empty: nothing was ever taken
+    std::vector<StoredIntent> intents;
     std::vector<StoredFid> fids;
     std::vector<StoredLockOwner> lock_owners;
     fs::QidMap::Tables qids;
@@ -72,10 +103,21 @@ struct StoredSession {
     std::vector<int> descriptors() const;
 };
 
-class SessionStore final : public fs::LockOwnerRecorder {
+class SessionStore final : public fs::LockOwnerRecorder, public RouteLog {
   public:
     static constexpr std::size_t kMaxRoutes = 64;  // --max-rings' bound
     static constexpr std::size_t kMaxLockOwners = 4096;
+    // Requests taken and not yet given back to the guest, across routes.
+    static constexpr std::size_t kMaxAnswered = 4096;
+    // Replies up to this size are kept with their answer, so that a
+    // replacement sends them instead of running the request again; larger
+    // ones (reads, directory listings) come from requests that can run again.
+    static constexpr std::size_t kMaxKeptReply = 320;
+    // Fids one answer may erase (a Tversion erases them all).
+    static constexpr std::size_t kMaxErased = 8;
+    // Intents kept at once: those of the requests in flight, and those a dead
+    // server left until their requests are run again.
+    static constexpr std::size_t kMaxIntents = 1024;
 
     // Shared memory for a session of at most `max_fids` fids, zeroed.
     static Result<SessionStore> create(std::size_t max_fids);
@@ -86,20 +128,34 @@ class SessionStore final : public fs::LockOwnerRecorder {
 
     // Writers, from the serving process.
     void set_version(std::uint32_t msize, p9proto::Dialect dialect);
-    // A request is being taken: until mark_idle, something may be in flight.
-    void mark_busy();
-    // Nothing is in flight and every reply is published: the routes stand at `positions`.
-    void mark_idle(std::span<const RoutePosition> positions);
+    // The records no longer match the session: load() refuses from now on.
+    void mark_broken();
+    // Opens the answer of the request at `request` on `route`; the fid
+    // changes written until commit_answer count only with it.
+    std::uint32_t begin_answer(Route route, std::uint32_t request);
     Status put_fid(const StoredFid& fid);
     void erase_fid(std::uint32_t fid);
-    void clear_fids();
+    // The commit point. `reply` is kept when it fits kMaxKeptReply (else a
+    // replacement runs the request again); `no_reply`: answered by dropping.
+    void commit_answer(std::uint32_t record, std::span<const std::byte> reply, bool no_reply);
+    // The intent of a request, before it changes anything; its record's
+    // number, kMaxIntents when none is free (the store is then broken).
+    std::uint32_t note_intent(const StoredIntent& intent);
+    // Once the request's answer is committed.
+    void clear_intent(std::uint32_t record);
     void put_qids(const fs::QidMap::Tables& tables);
     Result<std::uint32_t> record_owner(int file_fd, std::string_view client_id,
                                        std::uint32_t proc_id, int owner_fd) override;
     void forget_owner(std::uint32_t record) override;
+    std::size_t capacity() const override { return kMaxAnswered; }
+    void set_routes(std::size_t count) override;
+    void taken(Route route, std::uint32_t end) override;
+    void written(std::uint32_t record, std::uint32_t reply_end) override;
+    void released(std::uint32_t record) override;
 
     // The replacement: what the records say, checked; EUCLEAN when they are
-    // inconsistent. Also takes over the slots, so writing goes on from here.
+    // inconsistent, ENOTRECOVERABLE when marked broken. Also takes over the
+    // slots, so writing goes on from here.
     Result<StoredSession> load();
 
     // The shared memory as a server writes it (what a compromised one could
@@ -111,6 +167,8 @@ class SessionStore final : public fs::LockOwnerRecorder {
     SessionStore(void* memory, std::size_t size, std::size_t fid_slots);
     Layout& layout() const;
     Result<std::uint32_t> free_fid_slot();
+    // Frees a replaced or erased fid's record, after the open commit if any.
+    void free_fid_record(std::uint32_t slot);
 
     void* memory_ = nullptr;
     std::size_t size_ = 0;
@@ -119,6 +177,12 @@ class SessionStore final : public fs::LockOwnerRecorder {
     std::unordered_map<std::uint32_t, std::uint32_t> slot_of_fid_;
     std::vector<std::uint32_t> free_fid_slots_;
     std::vector<std::uint32_t> free_owner_slots_;
+    std::vector<std::uint32_t> free_answer_slots_;
+    std::vector<std::uint32_t> free_intent_slots_;
+    // The answer being committed, and the fid slots freed when it is.
+    std::uint32_t committing_ = kMaxAnswered;
+    std::vector<std::uint32_t> free_at_commit_;
+    std::vector<std::uint32_t> erased_;
     std::size_t qid_devices_ = 0;
     std::size_t qid_prefixes_ = 0;
 };

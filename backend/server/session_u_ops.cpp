@@ -14,6 +14,7 @@
 #include "backend/fs/u_stat.hpp"
 #include "backend/fs/walk.hpp"
 #include "backend/server/session.hpp"
+#include "p9proto/open_flags.hpp"
 #include "p9proto/u_stat.hpp"
 
 namespace xen9p::server {
@@ -76,6 +77,9 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Topen& req) {
     const bool rclose = (req.mode & p9proto::omode::kRclose) != 0;
     // Removing at clunk needs a writable export: refused now, not at clunk.
     if (rclose && ex_.read_only()) return error(slot, EROFS);
+    // 9P2000.u's changes are not told apart after a death: not run again.
+    if ((p9proto::dotl_flags_of(req.mode) & p9proto::dotl::kTrunc) != 0)
+        note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
     auto opened = fs::open_node(ex_, (*f)->caller, (*f)->node, p9proto::dotl_flags_of(req.mode));
     if (!opened) return error(slot, opened.error());
     Fid& fid = **f;
@@ -135,6 +139,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tcreate& req) {
     if (dir.file) return error(slot, EBADF);
     const bool rclose = (req.mode & p9proto::omode::kRclose) != 0;
     const std::uint32_t flags = p9proto::dotl_flags_of(req.mode);
+    note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
     if ((req.perm & (dm::kTypeBits | dm::kLink)) == 0) {
         auto created = fs::create_file(ex_, dir.caller, dir.node, req.name.str, flags,
                                        p9proto::host_permissions(req.perm), dir.caller.gid);
@@ -180,6 +185,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Twstat& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     Fid& fid = **f;
+    note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
     const p9proto::UStat& st = req.stat.stat;
     namespace sa = p9proto::setattr;
     // Each field that does not hold its "don't touch" value becomes one part

@@ -11,16 +11,58 @@
 #include <string>
 #include <vector>
 
+#include "base/errno.hpp"
+
 namespace xen9p::server {
 
 using Route = std::uint32_t;
 
-// Where one route (ring) of a transport stands: how far its requests were
-// consumed and its replies published.
-struct RoutePosition {
-    std::uint32_t consumed = 0;
-    std::uint32_t produced = 0;
-    bool operator==(const RoutePosition&) const = default;
+// Where a request came from: its route and, on a transport that can be
+// carried over, where it began in its medium. `retaken`: a server that died
+// had taken it and not answered it; its effect may have been applied.
+// `record`: the log record of its answer, once the session committed one.
+struct Origin {
+    Route route = 0;
+    std::uint32_t position = 0;
+    bool retaken = false;
+    std::uint32_t record = 0;
+};
+
+// What a replacement needs of one route: how far the dead server had taken
+// requests, and the answers it had committed to: those it had written into
+// the medium (with where the reply ended), and those it had not yet written
+// (with the reply to send, when it was kept, or none to send).
+struct StoredRoute {
+    struct Answered {
+        std::uint32_t request = 0;
+        std::uint32_t record = 0;  // its number in the log
+        bool written = false;
+        std::uint32_t reply_end = 0;  // when written
+        bool no_reply = false;
+        std::vector<std::byte> reply;  // when kept; empty: run it again
+    };
+    std::uint32_t taken = 0;
+    std::vector<Answered> answered;
+};
+
+// Kept where the serving process's death cannot lose it (the session store):
+// what a transport must know to go on without answering a request twice or
+// not at all. Each call's record is complete when it returns.
+class RouteLog {
+  public:
+    // Requests taken and not yet released, at most, across all routes.
+    virtual std::size_t capacity() const = 0;
+    virtual void set_routes(std::size_t count) = 0;
+    // Requests of `route` up to `end` (exclusive) were taken.
+    virtual void taken(Route route, std::uint32_t end) = 0;
+    // The committed answer `record` is written, its reply (if any) ending at
+    // `reply_end`.
+    virtual void written(std::uint32_t record, std::uint32_t reply_end) = 0;
+    // The request's space went back to the peer: its record is not needed.
+    virtual void released(std::uint32_t record) = 0;
+
+  protected:
+    ~RouteLog() = default;
 };
 
 class TransportSink {
@@ -29,7 +71,7 @@ class TransportSink {
     // The bytes are valid only during the call. Returning false means "no room
     // now": the transport keeps the message and offers it again after
     // Transport::resume_input().
-    virtual bool on_message(Route route, std::span<const std::byte> message) = 0;
+    virtual bool on_message(const Origin& origin, std::span<const std::byte> message) = 0;
 
     // For a transport that copies each message out of shared memory or a
     // socket itself: private memory of at least `size` bytes (the message's
@@ -63,7 +105,11 @@ class Transport {
     virtual void set_msize(std::uint32_t msize) = 0;
 
     // Queues one whole reply; `bytes` must stay valid until on_sent(cookie).
-    virtual void send(Route route, std::span<const std::byte> bytes, std::uint64_t cookie) = 0;
+    virtual void send(const Origin& origin, std::span<const std::byte> bytes,
+                      std::uint64_t cookie) = 0;
+    // The request is answered without a reply (flushed, or dropped by a
+    // Tversion).
+    virtual void drop(const Origin& origin) { (void)origin; }
 
     // The sink has room again after refusing a message.
     virtual void resume_input() = 0;
@@ -77,16 +123,19 @@ class Transport {
     // For log lines: "unix:/path#3", "tcp:127.0.0.1:5640#7", "ring:1/0".
     virtual const std::string& name() const = 0;
 
-    // Where each route's requests and replies stand (replies written but not
-    // yet published included); empty for a transport that cannot be carried
-    // over (a socket).
-    virtual std::vector<RoutePosition> positions() const { return {}; }
-    // Before start(), in a server that replaces a dead one: continues from
-    // where the dead one's transport stood when it was last idle, publishing
-    // what it had written. ENOTRECOVERABLE when the medium says otherwise
-    // (requests were taken since) or cannot be carried over.
-    virtual Status resume(std::span<const RoutePosition> idle_at) {
-        (void)idle_at;
+    // A transport that can be carried over records in `log` what a
+    // replacement needs; before start(). False when it cannot be.
+    virtual bool log_to(RouteLog& log) {
+        (void)log;
+        return false;
+    }
+    // Before start(), in a server that replaces a dead one: goes on from where
+    // the dead one's transport stood (publishing the replies it had written,
+    // delivering again what it had taken and not answered, as retaken).
+    // EUCLEAN when the records and the medium disagree; ENOTRECOVERABLE for
+    // a transport that cannot be carried over.
+    virtual Status resume(std::span<const StoredRoute> routes) {
+        (void)routes;
         return std::unexpected(Errno{ENOTRECOVERABLE});
     }
 };

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "backend/log/log.hpp"
+#include "backend/server/kill_point.hpp"
 
 namespace xen9p::transport {
 
@@ -30,8 +31,15 @@ RingConnection::RingConnection(io::EventLoop& loop, platform::EventChannel& even
                               false,
                               false,
                               false,
-                              0});
+                              0,
+                              0,
+                              {},
+                              false,
+                              0,
+                              {}});
     }
+    for (auto& r : rings_)
+        r.published = r.writer.produced();
     poll_.owner = this;
     poll_.handler = &RingConnection::event;
     flush_.owner = this;
@@ -40,30 +48,82 @@ RingConnection::RingConnection(io::EventLoop& loop, platform::EventChannel& even
 
 void RingConnection::start(server::TransportSink& sink) {
     sink_ = &sink;
+    if (log_ != nullptr && !resumed_) {
+        log_->set_routes(rings_.size());
+        for (server::Route route = 0; route < rings_.size(); ++route)
+            log_->taken(route, rings_[route].reader.consumed());
+    }
     // The guest may have written requests and notified before we bound the
     // ports: look at every ring once instead of waiting for an event.
     service_all();
     arm_poll();
 }
 
-std::vector<server::RoutePosition> RingConnection::positions() const {
-    std::vector<server::RoutePosition> out;
-    for (const auto& r : rings_)
-        out.push_back({r.reader.consumed(), r.writer.produced()});
-    return out;
+namespace {
+
+// Free-running ring indices: is `a` before `b`?
+bool before(RING_IDX a, RING_IDX b) {
+    return static_cast<std::int32_t>(a - b) < 0;
 }
 
-Status RingConnection::resume(std::span<const server::RoutePosition> idle_at) {
-    if (idle_at.size() != rings_.size()) return xen9p::fail(ENOTRECOVERABLE);
+}  // namespace
+
+bool RingConnection::log_to(server::RouteLog& log) {
+    log_ = &log;
+    for (auto& r : rings_)
+        r.reader.hold();
+    return true;
+}
+
+Status RingConnection::resume(std::span<const server::StoredRoute> routes) {
+    if (log_ == nullptr) return xen9p::fail(ENOTRECOVERABLE);
+    // A server that died before it logged anything had taken nothing.
+    if (routes.empty()) return {};
+    resumed_ = true;
+    if (routes.size() != rings_.size()) return xen9p::fail(EUCLEAN);
     for (std::size_t i = 0; i < rings_.size(); ++i) {
-        if (rings_[i].reader.consumed() != idle_at[i].consumed) return xen9p::fail(ENOTRECOVERABLE);
-    }
-    for (std::size_t i = 0; i < rings_.size(); ++i) {
-        if (!rings_[i].writer.resume_at(idle_at[i].produced)) return xen9p::fail(ENOTRECOVERABLE);
-        rings_[i].notify = true;
+        Ring& r = rings_[i];
+        const server::StoredRoute& stored = routes[i];
+        const RING_IDX cons = r.reader.consumed();
+        const std::size_t ring_size = ring::flex_ring_size(r.mapped.order);
+        // The guest could have moved its view of our consumer index: it may
+        // only stand within the ring before what the dead server took.
+        if (static_cast<RING_IDX>(stored.taken - cons) > ring_size) return xen9p::fail(EUCLEAN);
+        // Its replies were written in order after what is published: the
+        // newest answered request's reply_end is where writing stopped.
+        RING_IDX written = r.writer.produced();
+        for (const auto& a : stored.answered) {
+            // Committed, not written: the session's (answered when redelivered).
+            if (!a.written) continue;
+            if (!before(a.request, stored.taken) || before(a.request, cons)) {
+                // Released before the death, its record not yet freed.
+                log_->released(a.record);
+                continue;
+            }
+            if (static_cast<RING_IDX>(a.reply_end - r.writer.produced()) <= ring_size &&
+                before(written, a.reply_end))
+                written = a.reply_end;
+            if (!r.answered_before.emplace(a.request, a).second) log_->released(a.record);
+        }
+        // Every reply skipped must become published, or the ring would stop.
+        for (const auto& [request, a] : r.answered_before)
+            if (before(written, a.reply_end)) return xen9p::fail(EUCLEAN);
+        if (!r.writer.resume_at(written)) return xen9p::fail(EUCLEAN);
+        r.published = written;
+        r.retaking = before(cons, stored.taken);
+        r.retaken_until = stored.taken;
+        if (!r.retaking) forget_answered_before(r);
+        r.notify = true;
     }
     schedule_flush();
     return {};
+}
+
+void RingConnection::forget_answered_before(Ring& r) {
+    for (const auto& [request, a] : r.answered_before)
+        log_->released(a.record);
+    r.answered_before.clear();
+    r.retaking = false;
 }
 
 void RingConnection::set_msize(std::uint32_t msize) {
@@ -124,6 +184,8 @@ bool RingConnection::place_waiting(Ring& r) {
                  status.error());
             return false;
         }
+        answered(r, r.waiting.front().request, r.waiting.front().record);
+        server::reached(server::KillPoint::kWritten);
         sent_.push_back(r.waiting.front().cookie);
         r.waiting.pop_front();
         r.unpublished = true;
@@ -135,12 +197,32 @@ bool RingConnection::place_waiting(Ring& r) {
 bool RingConnection::deliver(server::Route route) {
     Ring& r = rings_[route];
     while (!closed_) {
+        if (log_ != nullptr && outstanding_ >= log_->capacity()) {
+            // Every record is in use: wait until published replies free some.
+            log_full_ = true;
+            return true;
+        }
         auto queued = r.reader.peek();
         if (!queued) {
             fail("request ring broken", route, queued.error());
             return false;
         }
         if (*queued == 0) return true;
+        const RING_IDX start = r.reader.consumed();
+        const bool retaken = r.retaking && before(start, r.retaken_until);
+        if (r.retaking && !retaken) forget_answered_before(r);
+        if (retaken) {
+            if (auto it = r.answered_before.find(start); it != r.answered_before.end()) {
+                // Answered by the dead server: never again.
+                r.reader.skip(*queued);
+                r.taken.push_back(
+                    {start, r.reader.consumed(), true, it->second.reply_end, it->second.record});
+                ++outstanding_;
+                r.answered_before.erase(it);
+                schedule_flush();
+                continue;
+            }
+        }
         auto buffer = sink_->request_buffer(*queued);
         if (buffer.empty()) {
             paused_ = true;
@@ -153,11 +235,18 @@ bool RingConnection::deliver(server::Route route) {
         }
         // The guest took back what peek() saw; the sink keeps its buffer.
         if (*size == 0) return true;
-        // Space in `out` was freed: a frontend waiting to write hears it.
-        r.notify = true;
-        schedule_flush();
+        if (log_ != nullptr) {
+            // Before the session acts on it; a retaken request is logged so already.
+            if (!retaken) log_->taken(route, r.reader.consumed());
+            r.taken.push_back({start, r.reader.consumed()});
+            ++outstanding_;
+        } else {
+            // Space in `out` was freed: a frontend waiting to write hears it.
+            r.notify = true;
+            schedule_flush();
+        }
         // Bytes in its own buffer are always accepted.
-        sink_->on_message(route, buffer.first(*size));
+        sink_->on_message({route, start, retaken}, buffer.first(*size));
     }
     return false;
 }
@@ -168,17 +257,58 @@ void RingConnection::resume_input() {
     service_all();
 }
 
-void RingConnection::send(server::Route route, std::span<const std::byte> bytes,
+void RingConnection::send(const server::Origin& origin, std::span<const std::byte> bytes,
                           std::uint64_t cookie) {
     if (closed_) return;
-    if (route >= rings_.size()) {
+    if (origin.route >= rings_.size()) {
         // Routes come from this transport; anything else is a bug upstream.
-        fail("reply for an unknown ring", route, Errno{EINVAL});
+        fail("reply for an unknown ring", origin.route, Errno{EINVAL});
         return;
     }
-    Ring& r = rings_[route];
-    r.waiting.push_back({bytes, cookie});
+    Ring& r = rings_[origin.route];
+    r.waiting.push_back({bytes, cookie, origin.position, origin.record});
     place_waiting(r);
+}
+
+void RingConnection::drop(const server::Origin& origin) {
+    if (closed_ || log_ == nullptr || origin.route >= rings_.size()) return;
+    answered(rings_[origin.route], origin.position, origin.record);
+    schedule_flush();
+}
+
+void RingConnection::answered(Ring& r, RING_IDX request, std::uint32_t record) {
+    if (log_ == nullptr) return;
+    for (auto& t : r.taken) {
+        if (t.start != request || t.answered) continue;
+        t.answered = true;
+        t.reply_end = r.writer.produced();
+        t.record = record;
+        log_->written(record, t.reply_end);
+        return;
+    }
+}
+
+void RingConnection::release_answered(Ring& r) {
+    if (log_ == nullptr) return;
+    std::vector<std::uint32_t> records;
+    RING_IDX cons = r.reader.consumed();
+    while (!r.taken.empty() && r.taken.front().answered &&
+           !before(r.published, r.taken.front().reply_end)) {
+        cons = r.taken.front().end;
+        records.push_back(r.taken.front().record);
+        r.taken.pop_front();
+        --outstanding_;
+    }
+    if (records.empty()) return;
+    server::reached(server::KillPoint::kPublished);
+    // The guest's index moves first: a record freed before would let a
+    // replacement take its request for one never answered.
+    r.reader.release(cons);
+    server::reached(server::KillPoint::kReleased);
+    for (const auto record : records)
+        log_->released(record);
+    // Space in `out` was freed: a frontend waiting to write hears it.
+    r.notify = true;
 }
 
 void RingConnection::flush(int) {
@@ -201,9 +331,11 @@ void RingConnection::flush(int) {
         Ring& r = rings_[route];
         if (r.publish_now) {
             r.writer.publish_up_to(r.publish_up_to);
+            r.published = r.publish_up_to;
             r.unpublished = r.writer.produced() != r.publish_up_to;
             r.notify = true;
         }
+        release_answered(r);
         if (r.notify) {
             r.notify = false;
             if (auto ok = events_.notify(r.mapped.port); !ok) {
@@ -211,6 +343,10 @@ void RingConnection::flush(int) {
                 return;
             }
         }
+    }
+    if (log_full_ && outstanding_ < log_->capacity()) {
+        log_full_ = false;
+        service_all();
     }
 }
 

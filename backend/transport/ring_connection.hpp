@@ -12,10 +12,16 @@
 // that does not fit waits, in order, until the guest has consumed (Linux
 // notifies after draining its replies); the guest is never disconnected for
 // being slow. Malformed ring contents close the transport.
+//
+// Logged to a RouteLog (log_to), a request stays in the ring until its reply
+// is published: the guest's consumer index is the oldest request not yet
+// answered, so a replacement finds every request the dead server had not
+// finished still in the ring, and the log says which ones it had answered.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,9 +44,11 @@ class RingConnection final : public server::Transport {
     void start(server::TransportSink& sink) override;
     std::uint32_t max_msize() const override { return max_msize_; }
     void set_msize(std::uint32_t msize) override;
-    std::vector<server::RoutePosition> positions() const override;
-    Status resume(std::span<const server::RoutePosition> idle_at) override;
-    void send(server::Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override;
+    bool log_to(server::RouteLog& log) override;
+    Status resume(std::span<const server::StoredRoute> routes) override;
+    void send(const server::Origin& origin, std::span<const std::byte> bytes,
+              std::uint64_t cookie) override;
+    void drop(const server::Origin& origin) override;
     void resume_input() override;
     void close() override;
     bool finished() const override { return closed_ && !poll_.pending && !flush_.pending; }
@@ -59,6 +67,16 @@ class RingConnection final : public server::Transport {
     struct Outgoing {
         std::span<const std::byte> bytes;
         std::uint64_t cookie = 0;
+        RING_IDX request = 0;
+        std::uint32_t record = 0;
+    };
+    // A request taken and still in the ring (logged transports only).
+    struct Taken {
+        RING_IDX start = 0;
+        RING_IDX end = 0;
+        bool answered = false;
+        RING_IDX reply_end = 0;
+        std::uint32_t record = 0;
     };
     struct Ring {
         MappedRing mapped;
@@ -70,6 +88,13 @@ class RingConnection final : public server::Transport {
         // What the running flush publishes: the replies written before it began.
         bool publish_now = false;
         RING_IDX publish_up_to = 0;
+        RING_IDX published = 0;
+        std::deque<Taken> taken;  // in ring order, until released to the guest
+        // After resume(): requests before `retaken_until` were the dead
+        // server's; those it answered are skipped, the others redelivered.
+        bool retaking = false;
+        RING_IDX retaken_until = 0;
+        std::map<RING_IDX, server::StoredRoute::Answered> answered_before;
     };
 
     void event(int result);
@@ -78,6 +103,13 @@ class RingConnection final : public server::Transport {
     void schedule_flush();
     // Moves waiting replies into the ring; false on a broken ring.
     bool place_waiting(Ring& ring);
+    // The request at `request` is answered (its answer committed as
+    // `record`), its reply (if any) ending at the ring's produced index.
+    void answered(Ring& ring, RING_IDX request, std::uint32_t record);
+    // Gives the guest back the space of requests whose replies are published.
+    void release_answered(Ring& ring);
+    // The dead server's records for requests a resumed ring no longer holds.
+    void forget_answered_before(Ring& ring);
     // Delivers requests until the ring is empty or the sink refuses one.
     bool deliver(server::Route route);
     void service_all();
@@ -90,6 +122,10 @@ class RingConnection final : public server::Transport {
     std::uint32_t max_msize_ = 0;
     server::TransportSink* sink_ = nullptr;
     bool paused_ = false;
+    server::RouteLog* log_ = nullptr;
+    std::size_t outstanding_ = 0;  // Taken entries across rings
+    bool log_full_ = false;        // delivery waits for releases
+    bool resumed_ = false;         // the log holds a dead server's routes
     bool closed_ = false;
     std::vector<std::uint64_t> sent_;  // cookies whose replies are in the ring
     log::RateLimiter log_limiter_;

@@ -29,7 +29,8 @@ class StreamConnection final : public server::Transport {
     void start(server::TransportSink& sink) override;
     std::uint32_t max_msize() const override { return max_msize_; }
     void set_msize(std::uint32_t msize) override { msize_ = msize; }
-    void send(server::Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override;
+    void send(const server::Origin& origin, std::span<const std::byte> bytes,
+              std::uint64_t cookie) override;
     void resume_input() override;
     void close() override;
     bool finished() const override { return closed_ && !recv_.pending && !send_.pending; }

@@ -18,6 +18,7 @@
 #include "backend/io/event_loop.hpp"
 #include "backend/log/log.hpp"
 #include "backend/sandbox/sandbox.hpp"
+#include "backend/server/kill_point.hpp"
 #include "backend/server/process_memory_limit.hpp"
 #include "backend/server/server.hpp"
 #include "backend/server/session_store.hpp"
@@ -212,7 +213,7 @@ void close_orphans(const std::vector<int>& inherited, const DeviceKeep& keep,
 
 // The session: a fresh one for the device's first server, else the one the
 // dead server left in the store, or nothing (the device is then lost, as
-// before restarts existed: requests in flight, or records that do not hold).
+// before restarts existed: an xattr fid, or records that do not hold).
 bool start_session(server::Server& server, std::unique_ptr<transport::RingConnection> connection,
                    DeviceKeep& keep, const Incarnation& incarnation,
                    const std::vector<int>& inherited, const std::string& device) {
@@ -226,7 +227,7 @@ bool start_session(server::Server& server, std::unique_ptr<transport::RingConnec
                    {{"restart", std::to_string(incarnation.number)},
                     {"previous", incarnation.last_cause},
                     {"reason", added.error().value == ENOTRECOVERABLE
-                                   ? "requests were in flight or an xattr fid was open"
+                                   ? "an xattr fid was open or a record could not be written"
                                    : "the session records do not hold"},
                     {"error", added.error().message()}});
         return false;
@@ -283,6 +284,9 @@ int serve_rings(const worker_channel::WorkerParams& params, int control_fd,
 int serve_incarnation(const worker_channel::WorkerParams& params, int control_fd, DeviceKeep& keep,
                       const Incarnation& incarnation) {
     const std::string device = params.device.to_string();
+    // Tests kill the first server at a chosen point (kill_point.hpp).
+    if (incarnation.number == 0 && !server::arm_kill_point_from_environment())
+        return device_failed(device, {"XEN9PD_KILL_AT is not <point>:<n>", {}});
     // Before this server opens anything: what else is here, a dead one left.
     const auto inherited = incarnation.number == 0 ? std::vector<int>{} : open_descriptors();
     auto rings = map_rings(params, keep, device);

@@ -232,13 +232,16 @@ inline Result<std::string> read_file(client::Client& c, const std::string& name)
 
 // Writes a 256 KiB file "f" and sends `count` reads of `chunk` bytes of it
 // on fid 20 without waiting for their replies.
-inline void send_reads(client::Client& c, std::size_t count, std::uint32_t chunk) {
+inline std::vector<std::uint16_t> send_reads(client::Client& c, std::size_t count,
+                                             std::uint32_t chunk) {
     write_file(c, "f", std::string(256 * 1024, 'v'));
     std::string_view f[] = {"f"};
     must(client::walk(c, 0, 20, f));
     must(client::lopen(c, 20, p9proto::dotl::kRdonly));
+    std::vector<std::uint16_t> tags;
     for (std::uint64_t i = 0; i < count; ++i)
-        must(c.send(p9proto::Tread{20, (i * chunk) % (256 * 1024), chunk}));
+        tags.push_back(must(c.send(p9proto::Tread{20, (i * chunk) % (256 * 1024), chunk})));
+    return tags;
 }
 
 }  // namespace xen9p::test

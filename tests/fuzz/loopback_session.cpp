@@ -6,7 +6,7 @@
 
 namespace xen9p::fuzz {
 
-void LoopbackTransport::send(server::Route, std::span<const std::byte> bytes,
+void LoopbackTransport::send(const server::Origin&, std::span<const std::byte> bytes,
                              std::uint64_t cookie) {
     replies_.push_back({{bytes.begin(), bytes.end()}, msize_ != 0 ? msize_ : max_msize_});
     unacknowledged_.push_back(cookie);
@@ -68,7 +68,7 @@ bool LoopbackSession::deliver(std::span<const std::byte> message) {
         transport_->close();
         return false;
     }
-    while (!transport_->sink_->on_message(0, message)) {
+    while (!transport_->sink_->on_message({}, message)) {
         transport_->resumed_ = false;
         while (!transport_->resumed_ && !transport_->closed_) {
             if (!step()) {

@@ -30,6 +30,15 @@ const StoredFid* find(const StoredSession& s, std::uint32_t number) {
     return nullptr;
 }
 
+// An answer committed and written, as a session and its transport make it.
+std::uint32_t answer(SessionStore& store, Route route, std::uint32_t request,
+                     std::uint32_t reply_end) {
+    const auto record = store.begin_answer(route, request);
+    store.commit_answer(record, {}, false);
+    store.written(record, reply_end);
+    return record;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(session_store)
@@ -52,15 +61,23 @@ BOOST_AUTO_TEST_CASE(what_a_server_wrote_is_read_back_whole) {
     qids.devices = {0x801, 0x802};
     qids.wide_prefixes = {{0x801, 5}};
     store.put_qids(qids);
-    const RoutePosition positions[] = {{100, 200}, {7, 9}};
-    store.mark_idle(positions);
+    store.set_routes(2);
+    store.taken(0, 300);
+    store.taken(1, 9);
+    const auto answered = answer(store, 0, 100, 200);
 
     const auto s = must(store.load());
     BOOST_TEST(s.msize == 65536u);
     BOOST_TEST((s.dialect == p9proto::Dialect::k9P2000u));
-    BOOST_REQUIRE(s.idle_at.size() == 2u);
-    BOOST_TEST((s.idle_at[0] == RoutePosition{100, 200}));
-    BOOST_TEST((s.idle_at[1] == RoutePosition{7, 9}));
+    BOOST_REQUIRE(s.routes.size() == 2u);
+    BOOST_TEST(s.routes[0].taken == 300u);
+    BOOST_TEST(s.routes[1].taken == 9u);
+    BOOST_REQUIRE(s.routes[0].answered.size() == 1u);
+    BOOST_TEST(s.routes[0].answered[0].request == 100u);
+    BOOST_TEST(s.routes[0].answered[0].reply_end == 200u);
+    BOOST_TEST(s.routes[0].answered[0].record == answered);
+    BOOST_TEST(s.routes[0].answered[0].written);
+    BOOST_TEST(s.routes[1].answered.empty());
     BOOST_TEST(s.fids.size() == 2u);
     BOOST_TEST(find(s, 9) == nullptr);
     const auto* f = find(s, 7);
@@ -105,14 +122,62 @@ BOOST_AUTO_TEST_CASE(a_rewritten_fid_is_read_at_its_newest_and_writing_goes_on_a
     BOOST_TEST(find(s, 1)->node_fd == 300);
 }
 
-BOOST_AUTO_TEST_CASE(a_busy_session_has_no_idle_position) {
+BOOST_AUTO_TEST_CASE(released_answers_are_gone_and_a_broken_store_is_not_loaded) {
     auto store = must(SessionStore::create(4));
-    BOOST_TEST(must(store.load()).idle_at.empty());
-    const RoutePosition at[] = {{1, 2}};
-    store.mark_idle(at);
-    BOOST_TEST(must(store.load()).idle_at.size() == 1u);
-    store.mark_busy();
-    BOOST_TEST(must(store.load()).idle_at.empty());
+    BOOST_TEST(must(store.load()).routes.empty());
+    store.set_routes(1);
+    const auto first = answer(store, 0, 10, 20);
+    (void)answer(store, 0, 30, 40);
+    store.released(first);
+    auto s = must(store.load());
+    BOOST_REQUIRE(s.routes.size() == 1u);
+    BOOST_REQUIRE(s.routes[0].answered.size() == 1u);
+    BOOST_TEST(s.routes[0].answered[0].request == 30u);
+    // Every record can be taken again after a load, and no more.
+    std::size_t taken = 1;
+    while (answer(store, 0, 50, 60) < SessionStore::kMaxAnswered)
+        ++taken;
+    BOOST_TEST(taken == SessionStore::kMaxAnswered);
+    BOOST_TEST(store.load().error().value == ENOTRECOVERABLE);
+}
+
+BOOST_AUTO_TEST_CASE(fid_changes_count_only_with_their_committed_answer) {
+    for (const bool committed : {false, true}) {
+        auto store = must(SessionStore::create(8));
+        store.set_routes(1);
+        BOOST_REQUIRE(store.put_fid(fid(1, 10)));
+        BOOST_REQUIRE(store.put_fid(fid(2, 11)));
+        const auto record = store.begin_answer(0, 64);
+        BOOST_REQUIRE(store.put_fid(fid(1, 20)));
+        store.erase_fid(2);
+        BOOST_REQUIRE(store.put_fid(fid(3, 21)));
+        const std::byte reply[] = {std::byte{7},   std::byte{0}, std::byte{0}, std::byte{0},
+                                   std::byte{111}, std::byte{1}, std::byte{0}};
+        // Killed before the commit point, or after it.
+        if (committed) store.commit_answer(record, reply, false);
+
+        auto s = must(store.load());
+        BOOST_TEST_CONTEXT("committed " << committed) {
+            BOOST_TEST(find(s, 1)->node_fd == (committed ? 20 : 10));
+            BOOST_TEST((find(s, 2) == nullptr) == committed);
+            BOOST_TEST((find(s, 3) != nullptr) == committed);
+            BOOST_REQUIRE(s.routes.size() == 1u);
+            BOOST_TEST(s.routes[0].answered.size() == (committed ? 1u : 0u));
+            if (committed) {
+                const auto& a = s.routes[0].answered[0];
+                BOOST_TEST(a.request == 64u);
+                BOOST_TEST(!a.written);
+                BOOST_TEST(!a.no_reply);
+                BOOST_TEST((a.reply == std::vector<std::byte>(std::begin(reply), std::end(reply))));
+            }
+            // Writing goes on after the load, past every seq the answer named.
+            const auto next = store.begin_answer(0, 80);
+            BOOST_REQUIRE(store.put_fid(fid(2, 30)));
+            store.commit_answer(next, {}, true);
+            s = must(store.load());
+            BOOST_TEST(find(s, 2)->node_fd == 30);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(records_a_compromised_server_scribbled_are_refused_or_bounded) {
@@ -131,11 +196,13 @@ BOOST_AUTO_TEST_CASE(records_a_compromised_server_scribbled_are_refused_or_bound
         }
         auto s = store.load();
         if (!s) {
-            BOOST_TEST(s.error().value == EUCLEAN);
+            BOOST_TEST((s.error().value == EUCLEAN || s.error().value == ENOTRECOVERABLE));
             ++refused;
             continue;
         }
-        BOOST_TEST(s->idle_at.size() <= SessionStore::kMaxRoutes);
+        BOOST_TEST(s->routes.size() <= SessionStore::kMaxRoutes);
+        for (const auto& r : s->routes)
+            BOOST_TEST(r.answered.size() <= SessionStore::kMaxAnswered);
         for (const auto& f : s->fids) {
             BOOST_TEST(f.name.size() <= 255u);
             BOOST_TEST(f.name.find('/') == std::string::npos);

@@ -42,8 +42,9 @@ class FakeTransport final : public Transport {
     void start(TransportSink& sink) override { state_.sink = &sink; }
     std::uint32_t max_msize() const override { return 64 * 1024; }
     void set_msize(std::uint32_t msize) override { state_.msize = msize; }
-    void send(Route route, std::span<const std::byte> bytes, std::uint64_t cookie) override {
-        state_.sent.push_back({route, {bytes.begin(), bytes.end()}, cookie});
+    void send(const Origin& origin, std::span<const std::byte> bytes,
+              std::uint64_t cookie) override {
+        state_.sent.push_back({origin.route, {bytes.begin(), bytes.end()}, cookie});
     }
     void resume_input() override { ++state_.resumed; }
     void close() override {
@@ -76,7 +77,7 @@ struct SessionFx {
     bool feed(std::uint16_t tag, const RequestBody& body, Route route = 0) {
         std::vector<std::byte> buffer(64 * 1024);
         auto size = encode_request(Request{tag, body}, buffer);
-        return state.sink->on_message(route, std::span(buffer).first(size));
+        return state.sink->on_message({route}, std::span(buffer).first(size));
     }
     // Turns the loop until nothing is pending.
     void drain() {
@@ -260,7 +261,7 @@ BOOST_AUTO_TEST_CASE(request_buffer_is_a_pool_slot_that_serves_the_request_place
         BOOST_REQUIRE(!buffer.empty());
         auto size = encode(request, buffer);
         BOOST_REQUIRE(size.has_value());
-        BOOST_TEST(sink->on_message(0, buffer.first(*size)));
+        BOOST_TEST(sink->on_message({}, buffer.first(*size)));
         return buffer.data();
     };
     auto* first = place(1);
@@ -373,13 +374,13 @@ BOOST_AUTO_TEST_CASE(undecodable_message_with_a_tag_gets_rlerror_and_without_clo
     auto size = encode_request(Request{9, Twalk{1, 2, {{WalkName{"ok"}}, 1}}}, buffer);
     buffer[size - 1] = std::byte{'/'};
     buffer[size - 2] = std::byte{'a'};
-    BOOST_TEST(fx.state.sink->on_message(0, std::span(buffer).first(size)));
+    BOOST_TEST(fx.state.sink->on_message({}, std::span(buffer).first(size)));
     BOOST_REQUIRE(fx.state.sent.size() == 1u);
     BOOST_TEST(fx.reply(0).tag == 9);
     BOOST_TEST(std::holds_alternative<Rlerror>(fx.reply(0).body));
     BOOST_TEST(!fx.state.closed);
     std::byte short_message[] = {std::byte{3}, std::byte{0}, std::byte{0}};
-    fx.state.sink->on_message(0, short_message);
+    fx.state.sink->on_message({}, short_message);
     BOOST_TEST(fx.state.closed);
 }
 

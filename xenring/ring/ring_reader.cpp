@@ -97,9 +97,13 @@ Result<std::size_t> RingReader::read_into(std::vector<std::byte>& out) {
 
 void RingReader::consume(std::size_t size) {
     cons_ += static_cast<RING_IDX>(size);
-    // Our reads of the message must complete before the guest may reuse it.
+    if (!hold_) release(cons_);
+}
+
+void RingReader::release(RING_IDX up_to) {
+    // Our reads of the messages must complete before the guest may reuse them.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    store_index(*cons_field_, cons_);
+    store_index(*cons_field_, up_to);
 }
 
 }  // namespace xen9p::ring

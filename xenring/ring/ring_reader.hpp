@@ -47,6 +47,14 @@ class RingReader {
     // Our consumer index: what was taken so far.
     RING_IDX consumed() const { return cons_; }
 
+    // From now on what is taken stays the producer's until release(): the
+    // messages remain in the ring until their replies are out.
+    void hold() { hold_ = true; }
+    // Gives the bytes up to `up_to` (at most consumed()) back to the producer.
+    void release(RING_IDX up_to);
+    // Takes the whole message peek() just measured without copying it.
+    void skip(std::size_t size) { consume(size); }
+
     // Bytes queued at the last pass (for tests and statistics).
     std::size_t last_queued() const { return last_queued_; }
 
@@ -63,6 +71,7 @@ class RingReader {
     std::size_t msize_;
     RING_IDX cons_;  // private copy: the guest cannot move our consumer
     std::size_t last_queued_ = 0;
+    bool hold_ = false;
     std::byte header_[kHeaderSize]{};  // private copy of the last header peek() validated
     Errno broken_{};
 };
