@@ -30,6 +30,8 @@ name=$(arg e2e_name)
 
 say() { echo "E2E-DOMU-$1 name=$name ${2:-}"; }
 finish() {
+    # What the kernel said of 9p (dom0 looks for errors in it).
+    dmesg | grep -iE "9p|v9fs" | sed 's/^/E2E-DOMU-KMSG /'
     say DONE "$1"
     sync
     poweroff -f
@@ -87,6 +89,7 @@ say MOUNTED "tries=$tries"
 
 # The last e2e_suite= on the command line wins: posix, smoke or none.
 suite=$(arg e2e_suite)
+integrity_rounds=$(arg e2e_integrity_rounds)
 case "$suite" in
     posix) posix.sh /mnt ;;
     smoke) /e2e/guest-smoke.sh /mnt ;;
@@ -147,7 +150,12 @@ if [ "$(arg e2e_hold)" = 1 ]; then
     while :; do sleep 60; done
 fi
 
-/e2e/integrity.sh /mnt "$name"
+# e2e_integrity_rounds=N: the check N times over (dom0 kills servers meanwhile).
+round=0
+while [ "$round" -lt "${integrity_rounds:-1}" ]; do
+    /e2e/integrity.sh /mnt "$name"
+    round=$((round + 1))
+done
 
 if umount /mnt; then
     say UNMOUNTED
