@@ -196,6 +196,13 @@ Run run(const std::string& kill_at, const std::vector<RequestBody>& one_by_one,
         answer(tag);
     out.exported = listing(share);
     out.skipped = frontend.skipped_replies();
+    // The new server's log line reaches the daemon's log through the
+    // supervisor, maybe after the last reply has reached us.
+    if (!kill_at.empty()) {
+        simxen::wait_until(
+            [&] { return fx.daemon_log().find("server replaced") != std::string::npos; },
+            std::chrono::seconds(5));
+    }
     out.log = fx.daemon_log();
     return out;
 }

@@ -122,7 +122,9 @@ BOOST_AUTO_TEST_CASE(reads_in_flight_at_the_death_are_each_answered_once) {
     }
     BOOST_TEST(answered == 128u);
     BOOST_TEST(frontend.skipped_replies() == 0u);
-    BOOST_TEST(daemon_log().find("server replaced; session carried over") != std::string::npos);
+    BOOST_TEST(simxen::wait_until([&] {
+        return daemon_log().find("server replaced; session carried over") != std::string::npos;
+    }));
 }
 
 BOOST_AUTO_TEST_CASE(servers_that_keep_dying_close_their_device_and_only_it) {
