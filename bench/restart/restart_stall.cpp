@@ -182,8 +182,9 @@ int run(const Options& o) {
             std::ofstream f(share / "f", std::ios::binary);
             f.write(reinterpret_cast<const char*>(content.data()), kFileSize);
         }
-        ::chown((share / "f").c_str(), simxen::kUidRangeBase + domid,
-                simxen::kUidRangeBase + domid);
+        if (::chown((share / "f").c_str(), simxen::kUidRangeBase + domid,
+                    simxen::kUidRangeBase + domid) != 0)
+            die("chown: " + std::string(std::strerror(errno)));
         sim::P9Device device;
         device.domid = domid;
         device.tag = "share";
