@@ -290,7 +290,8 @@ void RingConnection::answered(Ring& r, RING_IDX request, std::uint32_t record) {
 
 void RingConnection::release_answered(Ring& r) {
     if (log_ == nullptr) return;
-    std::vector<std::uint32_t> records;
+    auto& records = released_;
+    records.clear();
     RING_IDX cons = r.reader.consumed();
     while (!r.taken.empty() && r.taken.front().answered &&
            !before(r.published, r.taken.front().reply_end)) {

@@ -126,6 +126,8 @@ class RingConnection final : public server::Transport {
     std::size_t outstanding_ = 0;  // Taken entries across rings
     bool log_full_ = false;        // delivery waits for releases
     bool resumed_ = false;         // the log holds a dead server's routes
+    // Records a flush frees, kept so the flush allocates nothing.
+    std::vector<std::uint32_t> released_;
     bool closed_ = false;
     std::vector<std::uint64_t> sent_;  // cookies whose replies are in the ring
     log::RateLimiter log_limiter_;
