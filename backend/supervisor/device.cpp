@@ -47,6 +47,38 @@ Device::Device(worker_channel::DeviceId id, std::string backend_path, xenstore::
       config_(config),
       launcher_(launcher) {}
 
+Device::Device(const DeviceHandover& handover, std::unique_ptr<Worker> worker,
+               std::string backend_path, xenstore::Xenstore& xs, const SupervisorConfig& config,
+               WorkerLauncher& launcher)
+    : Device(handover.id, std::move(backend_path), xs, config, launcher) {
+    state_ = handover.state;
+    state_after_worker_ = handover.state_after_worker;
+    params_ = handover.params;
+    last_error_ = handover.last_error;
+    worker_ = std::move(worker);
+    // The frontend's watch went with the previous supervisor's xenstore
+    // connection; it fires once now, as every new watch does.
+    if (handover.watching_frontend) {
+        if (auto w = xs_.watch(frontend_key("state"), "fe:" + id_.to_string()); w)
+            watching_frontend_ = true;
+        else
+            close(XenbusState::kClosed, "cannot watch the frontend state");
+    }
+    if (!worker_) {
+        // Nobody would serve it: the guest sees the device close instead.
+        if (handover.worker) close(XenbusState::kClosing, "its worker could not be taken over");
+        return;
+    }
+    if (handover.worker_lost) {
+        worker_lost_ = true;
+        worker_->stop(WorkerClock::duration::zero());
+    } else if (handover.worker->stopping) {
+        worker_->stop(kStopGrace);
+    } else if (handover.worker->ready) {
+        worker_ready_at_ = WorkerClock::now();
+    }
+}
+
 Device::~Device() {
     if (watching_frontend_) (void)xs_.unwatch(frontend_key("state"), "fe:" + id_.to_string());
 }
@@ -341,6 +373,19 @@ bool Device::on_deadline(WorkerClock::time_point now) {
     if (!launch_at_ || now < *launch_at_) return false;
     launch_at_.reset();
     return true;
+}
+
+DeviceHandover Device::hand_over() const {
+    DeviceHandover handover;
+    handover.id = id_;
+    handover.state = state_;
+    handover.state_after_worker = state_after_worker_;
+    handover.watching_frontend = watching_frontend_;
+    handover.worker_lost = worker_lost_;
+    handover.last_error = last_error_;
+    handover.params = params_;
+    if (worker_) handover.worker = worker_->descriptors();
+    return handover;
 }
 
 std::unique_ptr<Worker> Device::release_worker() {

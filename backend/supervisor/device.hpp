@@ -15,6 +15,7 @@
 #include <string>
 
 #include "backend/log/log.hpp"
+#include "backend/supervisor/handover.hpp"
 #include "backend/supervisor/restart_backoff.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
 #include "backend/supervisor/worker_launcher.hpp"
@@ -30,6 +31,10 @@ class Device {
   public:
     Device(worker_channel::DeviceId id, std::string backend_path, xenstore::Xenstore& xs,
            const SupervisorConfig& config, WorkerLauncher& launcher);
+    // Takes over a device the previous supervisor drove before it
+    // re-executed, with its worker (adopted by the launcher, if it had one).
+    Device(const DeviceHandover& handover, std::unique_ptr<Worker> worker, std::string backend_path,
+           xenstore::Xenstore& xs, const SupervisorConfig& config, WorkerLauncher& launcher);
     ~Device();
     Device(const Device&) = delete;
     Device& operator=(const Device&) = delete;
@@ -53,6 +58,9 @@ class Device {
     // Hands over the worker, asked to stop, before the device is forgotten:
     // the supervisor collects it.
     std::unique_ptr<Worker> release_worker();
+    // What the next supervisor needs to take the device over; the worker's
+    // descriptors stay the device's.
+    DeviceHandover hand_over() const;
 
     const worker_channel::DeviceId& id() const { return id_; }
     const std::string& frontend_path() const { return frontend_path_; }

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <fstream>
+#include <limits>
 #include <utility>
 
 #include "backend/supervisor/worker_output.hpp"
@@ -40,11 +42,14 @@ int wait_status(const siginfo_t& info) {
 
 class ProcessWorker : public Worker {
   public:
-    ProcessWorker(pid_t pid, UniqueFd pidfd, UniqueFd control, WorkerOutput output)
+    // `ready`: it said so already (to the supervisor it is adopted from).
+    ProcessWorker(pid_t pid, UniqueFd pidfd, UniqueFd control, WorkerOutput output,
+                  bool ready = false)
         : pid_(pid),
           pidfd_(std::move(pidfd)),
           control_(std::move(control)),
-          output_(std::move(output)) {}
+          output_(std::move(output)),
+          ready_seen_(ready) {}
     ~ProcessWorker() override {
         // The supervisor collects its workers before dropping them; one left
         // over (a shutdown that gave up) is killed, never waited for.
@@ -146,6 +151,10 @@ class ProcessWorker : public Worker {
         return true;
     }
 
+    WorkerDescriptors descriptors() const override {
+        return {pid_, pidfd_.get(), control_.get(), output_.descriptor(), ready_seen_, stopping_};
+    }
+
   private:
     void send(int signal) {
         // Through the pidfd: never a process that took over a recycled pid.
@@ -157,10 +166,10 @@ class ProcessWorker : public Worker {
     UniqueFd pidfd_;
     UniqueFd control_;
     WorkerOutput output_;
+    bool ready_seen_;
     log::RateLimiter control_budget_{kControlMessagesPerSecond, kControlBurst};
     std::optional<WorkerClock::time_point> control_muted_until_;
     bool told_too_fast_ = false;
-    bool ready_seen_ = false;
     int status_ = 0;
     bool reaped_ = false;
     bool stopping_ = false;
@@ -177,6 +186,25 @@ Result<UniqueFd> above_stdio(UniqueFd fd) {
     UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, worker_channel::kControlFd + 1));
     if (!moved) return fail_errno();
     return moved;
+}
+
+// The pid a pidfd names, from its fdinfo (-1 once the process is reaped).
+std::optional<long> pidfd_pid(int pidfd) {
+    std::ifstream info("/proc/self/fdinfo/" + std::to_string(pidfd));
+    std::string key;
+    long value = 0;
+    while (info >> key) {
+        if (key == "Pid:" && info >> value) return value;
+        info.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    return std::nullopt;
+}
+
+// Takes `fd` if it is open; -1 stays empty.
+Result<UniqueFd> adopt_fd(int fd) {
+    if (fd < 0) return UniqueFd();
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return fail_errno();
+    return UniqueFd(fd);
 }
 
 }  // namespace
@@ -258,6 +286,23 @@ Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::launch(
     return std::unique_ptr<Worker>(std::make_unique<ProcessWorker>(
         static_cast<pid_t>(pid), std::move(exit_fd), std::move(ours),
         WorkerOutput(std::move(output_read), params.device.to_string())));
+}
+
+Result<std::unique_ptr<Worker>> ProcessWorkerLauncher::adopt(
+    const WorkerDescriptors& worker, const worker_channel::DeviceId& device) {
+    // Each is owned from here on, whether or not the next one is good.
+    auto pidfd = adopt_fd(worker.exit_fd);
+    auto control = adopt_fd(worker.control_fd);
+    auto output = adopt_fd(worker.output_fd);
+    if (!pidfd || !*pidfd) return fail(EBADF);
+    if (!control) return std::unexpected(control.error());
+    if (!output) return std::unexpected(output.error());
+    // The pidfd must still name the process the handover says it does.
+    if (auto pid = pidfd_pid(pidfd->get()); !pid || *pid != worker.pid) return fail(ESRCH);
+    auto adopted = std::make_unique<ProcessWorker>(
+        worker.pid, std::move(*pidfd), std::move(*control),
+        WorkerOutput(std::move(*output), device.to_string()), worker.ready);
+    return std::unique_ptr<Worker>(std::move(adopted));
 }
 
 }  // namespace xen9p::supervisor

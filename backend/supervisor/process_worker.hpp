@@ -26,6 +26,8 @@ class ProcessWorkerLauncher : public WorkerLauncher {
                           std::vector<std::string> arguments);
 
     Result<std::unique_ptr<Worker>> launch(const worker_channel::WorkerParams& params) override;
+    Result<std::unique_ptr<Worker>> adopt(const WorkerDescriptors& worker,
+                                          const worker_channel::DeviceId& device) override;
 
   private:
     std::filesystem::path program_;

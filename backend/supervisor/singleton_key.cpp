@@ -71,7 +71,8 @@ Result<ClaimOutcome> SingletonKey::claim(xenstore::Xenstore& xs) const {
                 other_running = true;
                 return {};
             }
-            stale_pid = pid->value_or("");
+            // Our own after `xen9pd upgrade`: this process claimed it before exec.
+            if (other_pid != own_pid) stale_pid = pid->value_or("");
         }
         if (auto w = xs.write(base_ + "/state", "running", t); !w) return w;
         return xs.write(base_ + "/pid", std::to_string(own_pid), t);

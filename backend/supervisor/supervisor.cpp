@@ -24,6 +24,8 @@ constexpr int kWatchEventsPerRound = 64;
 // long their exit is then waited for.
 constexpr std::chrono::seconds kShutdownGrace{2};
 constexpr std::chrono::seconds kShutdownKillWait{1};
+// What a retiring worker taken over from the previous supervisor gets.
+constexpr std::chrono::seconds kRetireGrace{2};
 
 }  // namespace
 
@@ -37,6 +39,62 @@ Supervisor::~Supervisor() {
 
 std::string Supervisor::backend_root(std::string_view kind) const {
     return "/local/domain/" + std::to_string(config_.self_domid) + "/backend/" + std::string(kind);
+}
+
+void Supervisor::adopt(const Handover& handover) {
+    std::size_t workers = 0;
+    for (const auto& taken : handover.devices) {
+        std::unique_ptr<Worker> worker;
+        if (taken.worker) {
+            auto adopted = launcher_->adopt(*taken.worker, taken.id);
+            if (adopted) {
+                worker = std::move(*adopted);
+                ++workers;
+            } else {
+                log::error(kComponent, taken.id.to_string(), "cannot take over the worker",
+                           {{"pid", std::to_string(taken.worker->pid)},
+                            {"error", adopted.error().message()}});
+            }
+        }
+        const auto path = backend_root(taken.id.kind) + "/" + std::to_string(taken.id.domid) + "/" +
+                          std::to_string(taken.id.devid);
+        auto device =
+            std::make_unique<Device>(taken, std::move(worker), path, xs_, config_, *launcher_);
+        log::info(kComponent, taken.id.to_string(), "device taken over",
+                  {{"state", std::to_string(static_cast<int>(device->backend_state()))},
+                   {"worker_pid", std::to_string(device->worker_pid())}});
+        devices_.insert_or_assign(taken.id, std::move(device));
+    }
+    for (const auto& stopping : handover.retiring) {
+        auto adopted = launcher_->adopt(stopping, worker_channel::DeviceId{});
+        if (!adopted) continue;
+        (*adopted)->stop(kRetireGrace);
+        retire(std::move(*adopted));
+    }
+    log::info(kComponent, "", "took over from the previous supervisor",
+              {{"devices", std::to_string(handover.devices.size())},
+               {"workers", std::to_string(workers)},
+               {"retiring", std::to_string(retiring_.size())}});
+}
+
+Handover Supervisor::hand_over() const {
+    Handover handover;
+    for (const auto& [id, device] : devices_) {
+        auto taken = device->hand_over();
+        // A device never claimed is found again by the next rescan.
+        if (taken.state == XenbusState::kUnknown) {
+            if (taken.worker) handover.retiring.push_back(*taken.worker);
+            continue;
+        }
+        handover.devices.push_back(std::move(taken));
+    }
+    for (const auto& worker : retiring_)
+        handover.retiring.push_back(worker->descriptors());
+    // A retiring worker's last lines name a device the next supervisor no
+    // longer knows: its output is not handed on.
+    for (auto& worker : handover.retiring)
+        worker.output_fd = -1;
+    return handover;
 }
 
 Status Supervisor::start() {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/supervisor/device.hpp"
+#include "backend/supervisor/handover.hpp"
 #include "backend/supervisor/singleton_key.hpp"
 #include "backend/supervisor/supervisor_config.hpp"
 #include "backend/supervisor/worker_launcher.hpp"
@@ -40,6 +41,14 @@ class Supervisor {
     Supervisor(SupervisorConfig config, xenstore::Xenstore xs,
                std::unique_ptr<WorkerLauncher> launcher);
     ~Supervisor();
+
+    // Takes over what the previous supervisor of this process handed on as
+    // it re-executed (handover.hpp), owning its descriptors from here on.
+    // Before start(): the first rescan then finds the devices taken over.
+    void adopt(const Handover& handover);
+    // What the next supervisor needs to take every device and worker over;
+    // the descriptors stay this supervisor's.
+    Handover hand_over() const;
 
     // Claims the xen-9pfsd singleton key (when serving xen_9pfs) and sets the watches.
     Status start();

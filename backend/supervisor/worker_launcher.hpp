@@ -28,6 +28,18 @@ enum class WorkerEvent {
     kTooFast,
 };
 
+// A running worker as one supervisor hands it to the next across exec: its
+// process and the supervisor's ends of its descriptors.
+struct WorkerDescriptors {
+    pid_t pid = -1;
+    int exit_fd = -1;
+    int control_fd = -1;  // -1 once closed (lost or stopping)
+    int output_fd = -1;   // -1 once closed
+    bool ready = false;
+    bool stopping = false;
+    friend bool operator==(const WorkerDescriptors&, const WorkerDescriptors&) = default;
+};
+
 class Worker {
   public:
     virtual ~Worker() = default;
@@ -64,12 +76,19 @@ class Worker {
     // Kills a stopping worker whose grace has passed (true if it did so now),
     // and reads again what was not read for a while.
     virtual bool expire(WorkerClock::time_point now) = 0;
+    // What a re-executed supervisor needs to take the worker over
+    // (WorkerLauncher::adopt); the descriptors stay this worker's.
+    virtual WorkerDescriptors descriptors() const = 0;
 };
 
 class WorkerLauncher {
   public:
     virtual ~WorkerLauncher() = default;
     virtual Result<std::unique_ptr<Worker>> launch(const worker_channel::WorkerParams& params) = 0;
+    // Takes over a worker the previous supervisor started (and its
+    // descriptors, which the result then owns), serving `device`.
+    virtual Result<std::unique_ptr<Worker>> adopt(const WorkerDescriptors& worker,
+                                                  const worker_channel::DeviceId& device) = 0;
 };
 
 }  // namespace xen9p::supervisor

@@ -28,6 +28,8 @@ class WorkerOutput {
 
     // Readable when the worker wrote something; -1 once closed or while muted.
     int fd() const { return muted_until_ ? -1 : pipe_.get(); }
+    // The pipe itself, muted or not; -1 once closed.
+    int descriptor() const { return pipe_.get(); }
     // When a muted pipe is to be read again.
     std::optional<WorkerClock::time_point> resume_at() const { return muted_until_; }
     void expire(WorkerClock::time_point now);

@@ -27,6 +27,10 @@ struct NoLauncher : supervisor::WorkerLauncher {
     Result<std::unique_ptr<supervisor::Worker>> launch(const WorkerParams&) override {
         return fail(ENOSYS);
     }
+    Result<std::unique_ptr<supervisor::Worker>> adopt(const supervisor::WorkerDescriptors&,
+                                                      const worker_channel::DeviceId&) override {
+        return fail(ENOSYS);
+    }
 };
 
 // Guest 5's device 0 of kind 9pfs, its backend keys as libxl writes them,
