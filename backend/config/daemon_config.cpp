@@ -234,6 +234,8 @@ supervisor::SupervisorConfig supervisor_config(const DaemonConfig& config,
 std::string_view daemon_usage() {
     return R"(usage: xen9pd [run] [options]       serve 9pfs devices from xenstore (foreground)
        xen9pd status [--control-socket PATH]
+       xen9pd upgrade [--control-socket PATH]   run the installed binary anew, keeping
+                                         every device and its worker
        xen9pd attach DOMAIN --tag TAG --path DIR [...]   give a running guest a share
        xen9pd detach DOMAIN [--devid N | --tag TAG] [...]  take it away again
        xen9pd serve --export DIR --listen unix:PATH|tcp:ADDR:PORT   9P over a socket

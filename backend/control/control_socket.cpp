@@ -55,20 +55,24 @@ ControlServer::~ControlServer() {
     if (listener_) ::unlink(path_.c_str());
 }
 
-void ControlServer::serve_one(const std::function<std::string(std::string_view)>& answer) {
+std::optional<ControlRequest> ControlServer::accept_request() {
     UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!client) return;
+    if (!client) return std::nullopt;
     std::string command;
     char buf[kMaxCommand];
     while (command.find('\n') == std::string::npos && command.size() < kMaxCommand) {
         pollfd p{client.get(), POLLIN, 0};
-        if (::poll(&p, 1, 1000) <= 0) return;
+        if (::poll(&p, 1, 1000) <= 0) return std::nullopt;
         const ssize_t n = ::recv(client.get(), buf, sizeof buf, 0);
         if (n <= 0) break;
         command.append(buf, static_cast<std::size_t>(n));
     }
     if (const auto nl = command.find('\n'); nl != std::string::npos) command.resize(nl);
-    (void)write_all(client.get(), answer(command));
+    return ControlRequest{std::move(client), std::move(command)};
+}
+
+void reply(UniqueFd client, std::string_view answer) {
+    (void)write_all(client.get(), answer);
 }
 
 Result<std::string> control_query(const std::filesystem::path& path, std::string_view command) {

@@ -1,9 +1,11 @@
 // The supervisor's local control socket: `xen9pd status` connects, sends one
 // command line and reads the answer until EOF. Root-only (mode 0600).
+// `xen9pd upgrade` is answered by the re-executed daemon: its connection is
+// handed on across exec.
 #pragma once
 
 #include <filesystem>
-#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,6 +13,14 @@
 #include "base/unique_fd.hpp"
 
 namespace xen9p::control {
+
+struct ControlRequest {
+    UniqueFd client;
+    std::string command;
+};
+
+// Writes `answer` to the client (blocking) and closes the connection.
+void reply(UniqueFd client, std::string_view answer);
 
 class ControlServer {
   public:
@@ -20,9 +30,9 @@ class ControlServer {
     ControlServer& operator=(ControlServer&&) = default;
 
     int fd() const { return listener_.get(); }
-    // Accepts one pending client, reads its command, writes answer(command).
-    // A client that sends nothing within a second is dropped.
-    void serve_one(const std::function<std::string(std::string_view command)>& answer);
+    // Accepts one pending client and reads its command line; nullopt when
+    // there is none, or it sent nothing within a second.
+    std::optional<ControlRequest> accept_request();
 
   private:
     ControlServer(UniqueFd listener, std::filesystem::path path)

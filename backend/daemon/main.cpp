@@ -1,7 +1,7 @@
 // xen9pd: `run` (default) is the Xen supervisor, `status` asks it for device
-// states, `attach`/`detach` add and remove a running guest's device as libxl
-// does, `serve` exports one directory over a socket, `worker` serves one
-// device for the supervisor.
+// states, `upgrade` has it execute its (new) binary keeping every device, `attach`/`detach` add and
+// remove a running guest's device as libxl does, `serve` exports one directory over a socket,
+// `worker` serves one device for the supervisor.
 #include <string>
 #include <vector>
 
@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
     std::span<const std::string> rest(args);
     if (!args.empty() && args[0] == "serve") return xen9p::serve::serve_command(rest.subspan(1));
     if (!args.empty() && args[0] == "status") return xen9p::daemon::status_command(rest.subspan(1));
+    if (!args.empty() && args[0] == "upgrade")
+        return xen9p::daemon::upgrade_command(rest.subspan(1));
     if (!args.empty() && args[0] == "attach") return xen9p::cli::attach_command(rest.subspan(1));
     if (!args.empty() && args[0] == "detach") return xen9p::cli::detach_command(rest.subspan(1));
     if (!args.empty() && args[0] == "worker") return xen9p::worker::worker_command(rest.subspan(1));

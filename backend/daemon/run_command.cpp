@@ -1,6 +1,11 @@
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/close_range.h>
 
 #include <cstdio>
 #include <iostream>
@@ -19,6 +24,12 @@ namespace xen9p::daemon {
 namespace {
 
 constexpr std::string_view kComponent = "xen9pd";
+// Set by a supervisor that re-executes itself: the memory file that holds
+// its handover (supervisor/handover.hpp).
+constexpr const char* kHandoverEnv = "XEN9PD_HANDOVER_FD";
+// The control command, and the first word of the new daemon's answer.
+constexpr std::string_view kUpgradeCommand = "upgrade";
+constexpr std::string_view kUpgradedAnswer = "upgraded";
 
 std::string state_name(xenstore::XenbusState state) {
     switch (state) {
@@ -124,9 +135,12 @@ int daemon_failed(const log::ErrorLine& failure) {
 }
 
 // Runs the supervisor and answers the control socket until a stop signal
-// arrives on `signal_fd` (or poll fails, which is logged).
-void serve_until_stopped(supervisor::Supervisor& supervisor, control::ControlServer& control,
-                         int signal_fd) {
+// arrives on `signal_fd` (or poll fails, which is logged): nullopt, or until
+// `xen9pd upgrade` asks for a re-exec: its request, to be answered by the
+// daemon that takes over.
+std::optional<control::ControlRequest> serve_until_stopped(supervisor::Supervisor& supervisor,
+                                                           control::ControlServer& control,
+                                                           int signal_fd) {
     for (;;) {
         auto fds = supervisor.poll_fds();
         const auto supervisor_count = fds.size();
@@ -134,27 +148,100 @@ void serve_until_stopped(supervisor::Supervisor& supervisor, control::ControlSer
         fds.push_back({signal_fd, POLLIN, 0});
         if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
             log::error(kComponent, "", "poll failed", {{"error", Errno{errno}.message()}});
-            return;
+            return std::nullopt;
         }
         if (fds[supervisor_count + 1].revents != 0) {
             signalfd_siginfo info{};
             (void)!::read(signal_fd, &info, sizeof info);
             log::info(kComponent, "", "stopping", {{"signal", std::to_string(info.ssi_signo)}});
-            return;
+            return std::nullopt;
         }
         supervisor.handle_ready(std::span(fds).first(supervisor_count));
-        if (fds[supervisor_count].revents != 0) {
-            control.serve_one([&](std::string_view command) -> std::string {
-                if (command == "status") return format_status(supervisor.status());
-                return "error: unknown command\n";
-            });
-        }
+        if (fds[supervisor_count].revents == 0) continue;
+        auto request = control.accept_request();
+        if (!request) continue;
+        if (request->command == kUpgradeCommand) return request;
+        control::reply(std::move(request->client), request->command == "status"
+                                                       ? format_status(supervisor.status())
+                                                       : "error: unknown command\n");
     }
+}
+
+// The handover of the supervisor this process was before it re-executed;
+// nullopt when it was started afresh. A handover that cannot be read loses
+// its devices: every inherited descriptor is closed, so their workers see
+// their control sockets close and stop, instead of serving unsupervised.
+std::optional<supervisor::Handover> take_handover() {
+    const char* value = ::getenv(kHandoverEnv);
+    if (!value) return std::nullopt;
+    const auto fd = parse_number<int>(value);
+    // Workers started from here on must not see it.
+    ::unsetenv(kHandoverEnv);
+    std::string text;
+    if (fd && *fd > STDERR_FILENO) {
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::pread(*fd, buf, sizeof buf, static_cast<off_t>(text.size()))) > 0)
+            text.append(buf, static_cast<std::size_t>(n));
+        ::close(*fd);
+    }
+    auto handover = supervisor::parse_handover(text);
+    if (handover) return std::move(*handover);
+    log::error(kComponent, "",
+               "cannot read the previous supervisor's handover: its devices are lost",
+               {{"error", handover.error().message()}});
+    (void)::syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, 0);
+    return std::nullopt;
+}
+
+// Executes `program` again as this very process (so the workers stay its
+// children), with every device and worker handed on and `reply` to be
+// answered by the new daemon. Returns only when exec failed.
+Status reexecute(const std::filesystem::path& program, std::span<const std::string> args,
+                 const supervisor::Supervisor& supervisor, int reply) {
+    auto handover = supervisor.hand_over();
+    handover.reply_fd = reply;
+    const auto text = supervisor::serialize(handover);
+    UniqueFd memfd(::memfd_create("xen9pd-handover", MFD_CLOEXEC));
+    if (!memfd) return fail_errno();
+    for (std::size_t done = 0; done < text.size();) {
+        const ssize_t n = ::write(memfd.get(), text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return fail_errno();
+        done += static_cast<std::size_t>(n);
+    }
+    auto keep = supervisor::descriptors_of(handover);
+    keep.push_back(memfd.get());
+    // Nothing else crosses exec: not the xenstore connection (its watches
+    // would fire into a descriptor nobody reads), nor the control socket.
+    if (::syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+        return fail_errno();
+    for (int fd : keep)
+        (void)::fcntl(fd, F_SETFD, 0);
+    std::vector<std::string> words{"xen9pd", "run"};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& w : words)
+        argv.push_back(w.data());
+    argv.push_back(nullptr);
+    ::setenv(kHandoverEnv, std::to_string(memfd.get()).c_str(), 1);
+    ::execv(program.c_str(), argv.data());
+    const Errno failed{errno};
+    ::unsetenv(kHandoverEnv);
+    for (int fd : keep)
+        (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return std::unexpected(failed);
 }
 
 // Starts the supervisor of `config` and its control socket, serves until
 // stopped and shuts the workers down: 0, or 1 when it could not start.
-int run_daemon(const config::DaemonConfig& config) {
+// `args` are the daemon's own, for a re-exec.
+int run_daemon(const config::DaemonConfig& config, std::span<const std::string> args) {
+    auto handover = take_handover();
+    // What to execute for `xen9pd upgrade`: the file this daemon was started
+    // from, which an upgrade replaces (/proc/self/exe would stay the old one).
+    std::error_code ec;
+    const auto program = std::filesystem::read_symlink("/proc/self/exe", ec);
     auto signal_fd = watch_stop_signals();
     if (!signal_fd)
         return daemon_failed({"signalfd failed", {{"error", signal_fd.error().message()}}});
@@ -165,6 +252,7 @@ int run_daemon(const config::DaemonConfig& config) {
     const auto self_domid = own_domid(*xs);
     supervisor::Supervisor supervisor(config::supervisor_config(config, self_domid), std::move(*xs),
                                       worker_launcher(config.log_level));
+    if (handover) supervisor.adopt(*handover);
     if (auto started = supervisor.start(); !started)
         return daemon_failed({"cannot start", {{"error", started.error().message()}}});
     auto control = control::ControlServer::listen(config.control_socket);
@@ -174,7 +262,21 @@ int run_daemon(const config::DaemonConfig& config) {
              {{"path", config.control_socket.string()}, {"error", control.error().message()}}});
     log::info(kComponent, "", "running",
               {{"pid", std::to_string(::getpid())}, {"control", config.control_socket.string()}});
-    serve_until_stopped(supervisor, *control, signal_fd->get());
+    if (handover && handover->reply_fd >= 0)
+        control::reply(UniqueFd(handover->reply_fd),
+                       std::string(kUpgradedAnswer) + ": pid " + std::to_string(::getpid()) +
+                           " took over " + std::to_string(handover->devices.size()) + " devices\n");
+    while (auto upgrade = serve_until_stopped(supervisor, *control, signal_fd->get())) {
+        log::info(kComponent, "", "upgrading: executing the daemon again, devices handed over",
+                  {{"program", program.string()}});
+        const auto failed =
+            ec ? fail(ec.value()) : reexecute(program, args, supervisor, upgrade->client.get());
+        const auto error = failed.error().message();
+        log::error(kComponent, "", "cannot execute the daemon again: it serves on as it was",
+                   {{"program", program.string()}, {"error", error}});
+        control::reply(std::move(upgrade->client),
+                       "error: cannot execute " + program.string() + ": " + error + "\n");
+    }
     supervisor.shutdown();
     return 0;
 }
@@ -194,10 +296,15 @@ int run_command(std::span<const std::string> args) {
         return 2;
     }
     log::set_level(config->log_level);
-    return run_daemon(*config);
+    return run_daemon(*config, args);
 }
 
-int status_command(std::span<const std::string> args) {
+namespace {
+
+// Sends `command` to the daemon of the control socket `args` name (or the
+// default one) and returns its answer; nullopt after saying why on stderr.
+std::optional<std::string> ask_daemon(std::string_view name, std::span<const std::string> args,
+                                      std::string_view command) {
     config::DaemonConfig defaults;
     std::filesystem::path socket = defaults.control_socket;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -206,18 +313,39 @@ int status_command(std::span<const std::string> args) {
         } else if (args[i].starts_with("--control-socket=")) {
             socket = args[i].substr(17);
         } else {
-            std::cerr << "xen9pd status: unexpected argument '" << args[i] << "'\n";
-            return 2;
+            std::cerr << "xen9pd " << name << ": unexpected argument '" << args[i] << "'\n";
+            return std::nullopt;
         }
     }
-    auto answer = control::control_query(socket, "status");
+    auto answer = control::control_query(socket, command);
     if (!answer) {
-        std::cerr << "xen9pd status: cannot reach the daemon at " << socket << ": "
+        std::cerr << "xen9pd " << name << ": cannot reach the daemon at " << socket << ": "
                   << answer.error().message() << "\n";
-        return 1;
+        return std::nullopt;
     }
+    return std::move(*answer);
+}
+
+}  // namespace
+
+int status_command(std::span<const std::string> args) {
+    auto answer = ask_daemon("status", args, "status");
+    if (!answer) return 1;
     std::cout << *answer;
     return 0;
+}
+
+int upgrade_command(std::span<const std::string> args) {
+    auto answer = ask_daemon("upgrade", args, kUpgradeCommand);
+    if (!answer) return 1;
+    if (answer->starts_with(kUpgradedAnswer)) {
+        std::cout << *answer;
+        return 0;
+    }
+    if (answer->empty())
+        *answer = "the daemon ended without taking its devices over: see its log\n";
+    std::cerr << "xen9pd upgrade: " << *answer;
+    return 1;
 }
 
 }  // namespace xen9p::daemon

@@ -2,6 +2,7 @@
 // created through the toolstack and mounted through the trans_xen-like frontend.
 #pragma once
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -39,6 +40,18 @@ inline void must(const Status& s) {
 // A whole file through a client (defined below).
 inline void write_file(client::Client& c, const std::string& name, const std::string& content);
 inline Result<std::string> read_file(client::Client& c, const std::string& name);
+
+// Whether a process other than us holds a write-conflicting lock on `path`
+// (a guest's lock, which the worker holds as an OFD lock).
+inline bool locked_elsewhere(const std::filesystem::path& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    BOOST_REQUIRE(fd);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    BOOST_REQUIRE(::fcntl(fd.get(), F_OFD_GETLK, &fl) == 0);
+    return fl.l_type != F_UNLCK;
+}
 
 struct DaemonFixture {
     explicit DaemonFixture(const std::string& daemon_binary = XEN9PD_BINARY) {
@@ -228,6 +241,18 @@ inline Result<std::string> read_file(client::Client& c, const std::string& name)
     (void)client::clunk(c, 11);
     if (!data) return std::unexpected(data.error());
     return std::string(reinterpret_cast<const char*>(data->data()), data->size());
+}
+
+// Opens the existing file `name` read-write on `fid` and takes a write lock
+// on it as lock owner 42 (the guest's process), which the worker holds.
+inline void open_and_lock(client::Client& c, std::uint32_t fid, const std::string& name) {
+    std::string_view path[] = {name};
+    must(client::walk(c, 0, fid, path));
+    must(client::lopen(c, fid, p9proto::dotl::kRdwr));
+    auto locked = must(c.call(
+        p9proto::Tlock{fid, p9proto::lock::kWriteLock, 0, 0, 0, 42, p9proto::Text{"guest"}}));
+    BOOST_TEST(must(client::expect<p9proto::Rlock>(locked))->status ==
+               p9proto::lock::kStatusSuccess);
 }
 
 // Writes a 256 KiB file "f" and sends `count` reads of `chunk` bytes of it

@@ -16,20 +16,6 @@
 #include "tests/daemon_sim/daemon_fixture.hpp"
 
 namespace xen9p::test {
-namespace {
-
-// Whether a process other than us holds a write-conflicting lock on `path`.
-bool locked_elsewhere(const std::filesystem::path& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    BOOST_REQUIRE(fd);
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    BOOST_REQUIRE(::fcntl(fd.get(), F_OFD_GETLK, &fl) == 0);
-    return fl.l_type != F_UNLCK;
-}
-
-}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(server_restart, DaemonFixture)
 
@@ -37,13 +23,7 @@ BOOST_AUTO_TEST_CASE(an_idle_server_killed_is_replaced_and_the_guest_sees_nothin
     const auto share = add_guest(1);
     auto c = mount(1, std::chrono::seconds(5));
     write_file(*c, "kept", "before");
-    std::string_view kept[] = {"kept"};
-    must(client::walk(*c, 0, 20, kept));
-    must(client::lopen(*c, 20, p9proto::dotl::kRdwr));
-    auto locked = must(c->call(
-        p9proto::Tlock{20, p9proto::lock::kWriteLock, 0, 0, 0, 42, p9proto::Text{"guest"}}));
-    BOOST_TEST(must(client::expect<p9proto::Rlock>(locked))->status ==
-               p9proto::lock::kStatusSuccess);
+    open_and_lock(*c, 20, "kept");
     BOOST_REQUIRE(locked_elsewhere(share / "kept"));
     const auto worker_pid = wait_worker(1);
     const auto first = wait_server(1);
