@@ -420,6 +420,37 @@ kill_busy_servers() {
     echo "XEN9P-DOM0-CHECK busy-server-killed-${2}-times-session-carried-over PASS"
 }
 
+# upgrade_daemon DOMID COMMAND...: COMMAND (`xen9pd upgrade`, or the unit's
+# ExecReload) has the daemon execute its binary again: the same process
+# ($xen9pd_pid) takes DOMID's device and its running worker over.
+upgrade_daemon() {
+    domid=$1
+    shift
+    server=$(worker_of "$domid")
+    [ -n "$server" ] || fail "no server for domid $domid before the upgrade"
+    keeper=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$server/status")
+    answer=$("$@" 2>&1) || fail "$* failed: $answer"
+    echo "dom0: $*: $answer"
+    case $answer in
+        "upgraded: pid $xen9pd_pid took over "*) ;;
+        *) fail "$* answered: $answer" ;;
+    esac
+    [ "$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$keeper/status" 2> /dev/null)" = "$xen9pd_pid" ] ||
+        fail "the worker $keeper of domid $domid is no longer the daemon's after the upgrade"
+    grep -qE "9pfs/$domid/0 msg=\"device taken over\" state=4 worker_pid=$keeper" "$XEN9PD_LOG" ||
+        fail "domid $domid's device was not taken over: $(tail -n 5 "$XEN9PD_LOG")"
+    echo "XEN9P-DOM0-CHECK daemon-upgraded-in-place PASS"
+}
+
+# host_lock_held FILE: the host side of a guest's fcntl lock on FILE (an
+# OFD lock of its worker's) is held.
+host_lock_held() {
+    inode=$(stat -c %i "$1") || fail "no $1"
+    grep -qE "OFDLCK +ADVISORY +WRITE .*:$inode " /proc/locks ||
+        fail "no lock on $1 (inode $inode) on the host: $(cat /proc/locks)"
+    echo "XEN9P-DOM0-CHECK guest-lock-held-on-the-host PASS"
+}
+
 # xen9pd's lifecycle on real Xen (issue 7 item 3):
 # - domu1's driver is loaded and waiting before xen9pd starts;
 # - domu2 runs at the same time with its own share;
@@ -428,6 +459,10 @@ kill_busy_servers() {
 # - domu2's server is killed while domu2 waits to be released, and four
 #   more times while its integrity check runs: the worker replaces it each
 #   time, and the checks pass on the same mount;
+# - between those kills `xen9pd upgrade` re-executes the daemon: it takes
+#   domu2's device and worker over, and domu2 sees nothing;
+# - a process of domu2 holds an fcntl lock through all of it: its host side
+#   is still held after the last kill, and another process finds it held;
 # - xen9pd is restarted with no guest connected and serves domu3.
 scenario_lifecycle() {
     [ "$BACKEND" = xen9pd ] || fail "the lifecycle scenario needs --backend xen9pd"
@@ -446,7 +481,7 @@ scenario_lifecycle() {
     stage domu1-mounted
     check_worker "$d1" domu1
 
-    create_domu domu2 share2 e2e_hold=0 e2e_integrity_rounds=4
+    create_domu domu2 share2 e2e_hold=0 e2e_integrity_rounds=4 e2e_lock=1
     d2=$(domid_of domu2)
     add_9pfs "$d2" share2 /srv/share2
     await_mounted domu2 600
@@ -468,7 +503,14 @@ scenario_lifecycle() {
     stage domu2-server-replaced
     check_worker "$d2" domu2
     release_guest /srv/share2 domu2
-    kill_busy_servers "$d2" 4 domu2
+    wait_for "$(guest_log domu2)" "E2E-DOMU-LOCK-HELD" 300 || fail "domu2 never took its lock"
+    kill_busy_servers "$d2" 2 domu2
+    upgrade_daemon "$d2" xen9pd upgrade --control-socket /run/xen9pd/control.sock
+    grep -q "E2E-DOMU-UNMOUNTED" "$(guest_log domu2)" &&
+        fail "domu2 was done before the upgrade: it was not under load"
+    stage daemon-upgraded
+    kill_busy_servers "$d2" 2 domu2
+    host_lock_held /srv/share2/e2e-lock-domu2
     await_done domu2 /srv/share2 2100
     # The guest's kernel saw nothing wrong (a lost, duplicated or stray reply).
     grep -q "E2E-DOMU-KMSG" "$(guest_log domu2)" || fail "domu2 printed no kernel log"

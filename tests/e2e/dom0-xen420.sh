@@ -174,7 +174,8 @@ service_loop() {
     done
 }
 
-# (b) xen9pd started first by its unit's ExecStart, then a guest served;
+# (b) xen9pd started first by its unit's ExecStart, then a guest served,
+# across the unit's ExecReload (`xen9pd upgrade`) and its server's death;
 # (c) kill -9 between two guests: the stale keys stay, the restart takes
 # them over, the next xl create gets its share.
 service_start_and_kill9() {
@@ -190,6 +191,15 @@ service_start_and_kill9() {
     create_p9_domu domu2 share2 /srv/share2 e2e_suite=none
     d2=$(domid_of domu2)
     await_mounted domu2 600
+    check_worker "$d2" domu2
+    # The unit's reload upgrades in place while domu2 has its share
+    # mounted, then domu2's server dies: the guest works on the same mount.
+    exec_reload=$(sed -n 's/^ExecReload=//p' "$UNIT")
+    [ -n "$exec_reload" ] || fail "the unit has no ExecReload"
+    # shellcheck disable=SC2086 # the unit's command line, split as systemd does
+    upgrade_daemon "$d2" $exec_reload
+    stage service-reloaded
+    kill_idle_server "$d2"
     check_worker "$d2" domu2
     release_guest /srv/share2 domu2
     await_done domu2 /srv/share2 1200 nosuite

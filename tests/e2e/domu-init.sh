@@ -150,12 +150,52 @@ if [ "$(arg e2e_hold)" = 1 ]; then
     while :; do sleep 60; done
 fi
 
+# e2e_lock=1: one process holds an fcntl lock on the share through the
+# rounds (dom0 checks that its host side outlives the servers it kills and
+# the daemon's upgrade); another process finds it held, then free.
+lock_pid=""
+if [ "$(arg e2e_lock)" = 1 ]; then
+    lockfile=/mnt/e2e-lock-$name
+    fsprobe hold-lock "$lockfile" /tmp/release-lock > /tmp/lock.out 2>&1 &
+    lock_pid=$!
+    tries=0
+    until grep -q "lock held" /tmp/lock.out || [ "$tries" -ge 120 ]; do
+        sleep 1
+        tries=$((tries + 1))
+    done
+    if grep -q "lock held" /tmp/lock.out; then
+        say LOCK-HELD
+    else
+        echo "XEN9P-CHECK lock-taken FAIL $(tr '\n' ' ' < /tmp/lock.out)"
+    fi
+fi
+
 # e2e_integrity_rounds=N: the check N times over (dom0 kills servers meanwhile).
 round=0
 while [ "$round" -lt "${integrity_rounds:-1}" ]; do
     /e2e/integrity.sh /mnt "$name"
     round=$((round + 1))
 done
+
+if [ -n "$lock_pid" ]; then
+    if out=$(fsprobe lock-state "$lockfile" locked 2>&1); then
+        echo "XEN9P-CHECK lock-held-through-the-rounds PASS"
+    else
+        echo "XEN9P-CHECK lock-held-through-the-rounds FAIL $out"
+    fi
+    touch /tmp/release-lock
+    if wait "$lock_pid"; then
+        echo "XEN9P-CHECK lock-holder-released PASS"
+    else
+        echo "XEN9P-CHECK lock-holder-released FAIL $(tr '\n' ' ' < /tmp/lock.out)"
+    fi
+    # No lock of this kernel is left on it: the server answers.
+    if out=$(fsprobe lock-state "$lockfile" free 2>&1); then
+        echo "XEN9P-CHECK lock-free-after-release PASS"
+    else
+        echo "XEN9P-CHECK lock-free-after-release FAIL $out"
+    fi
+fi
 
 if umount /mnt; then
     say UNMOUNTED

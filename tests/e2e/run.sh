@@ -148,11 +148,12 @@ make_cpio() { (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1) > "$2"; }
 rm -rf "$run"
 mkdir -p "$run"
 extra="$here/integrity.sh=/e2e/integrity.sh $here/guest-smoke.sh=/e2e/guest-smoke.sh"
-binaries=""
+# fsprobe is static: it runs on either kernel. Every suite has it (the
+# lifecycle's lock holder uses it).
+gcc -static -O2 -Wall -Wextra -Werror -o "$run/fsprobe" "$repo/tests/guest/fsprobe.c"
+binaries="$run/fsprobe"
 if [ "$suite" = posix ]; then
-    # fsprobe is static: it runs on either kernel.
-    gcc -static -O2 -Wall -Wextra -Werror -o "$run/fsprobe" "$repo/tests/guest/fsprobe.c"
-    binaries="$(command -v setfattr) $(command -v getfattr) $run/fsprobe"
+    binaries="$binaries $(command -v setfattr) $(command -v getfattr)"
     extra="$extra $repo/tests/guest/posix.sh=/bin/posix.sh"
 fi
 # shellcheck disable=SC2086 # word lists on purpose

@@ -267,6 +267,37 @@ static int set_lock(int fd, short type, off_t start, off_t len) {
     return fcntl(fd, F_SETLK, &fl);
 }
 
+/* hold-lock PATH RELEASE: takes a write lock on the whole of PATH, says
+ * "lock held", and keeps it until RELEASE exists (at most an hour); then
+ * gives it back. Meanwhile the share's server may die and be replaced, and
+ * the daemon be upgraded: the lock must stay held throughout. */
+static int cmd_hold_lock(const char* path, const char* release) {
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) return fail("open");
+    if (set_lock(fd, F_WRLCK, 0, 0) != 0) return fail("F_SETLK write lock");
+    printf("lock held\n");
+    for (int i = 0; i < 3600 && access(release, F_OK) != 0; ++i)
+        sleep(1);
+    if (access(release, F_OK) != 0) return bad("never told to release the lock");
+    if (set_lock(fd, F_UNLCK, 0, 0) != 0) return fail("F_UNLCK");
+    close(fd);
+    return 0;
+}
+
+/* lock-state PATH locked|free: another process asks whether PATH is locked.
+ * With no lock of this guest's kernel on it, the question goes to the server. */
+static int cmd_lock_state(const char* path, const char* want) {
+    int fd = open(path, O_RDWR);
+    if (fd < 0) return fail("open");
+    struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_GETLK, &q) != 0) return fail("F_GETLK");
+    close(fd);
+    const char* state = q.l_type == F_UNLCK ? "free" : "locked";
+    if (strcmp(state, want) == 0) return 0;
+    printf("lock is %s (pid %d), expected %s\n", state, (int)q.l_pid, want);
+    return 1;
+}
+
 static pid_t parent_pid;
 
 static int child_fcntl_probe(const char* path) {
@@ -409,6 +440,8 @@ int main(int argc, char** argv) {
     if (strcmp(cmd, "concurrent") == 0) return cmd_concurrent(argv[2]);
     if (strcmp(cmd, "flock") == 0) return cmd_flock(argv[2]);
     if (strcmp(cmd, "fcntl") == 0) return cmd_fcntl(argv[2]);
+    if (strcmp(cmd, "hold-lock") == 0 && argc == 4) return cmd_hold_lock(argv[2], argv[3]);
+    if (strcmp(cmd, "lock-state") == 0 && argc == 4) return cmd_lock_state(argv[2], argv[3]);
     if (strcmp(cmd, "readdir-delete") == 0 && argc == 4)
         return cmd_readdir_delete(argv[2], argv[3]);
     if (strcmp(cmd, "runas") == 0 && argc >= 5) return cmd_runas(argv + 2);
