@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds and runs the benchmark suite, then draws the plot.
 # Usage: bench/run.sh [--build-dir DIR] [--out DIR] [xen9p-bench options: --quick, --targets ...]
+# (in any order)
 # Writes results.json, results.md, plot.dat and results.png into the output
 # directory (default DIR/bench-results) and prints the table.
 set -eu
@@ -8,11 +9,24 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build="$here/../build"
 out=""
-while [ $# -gt 0 ]; do
+# Its own options may come anywhere; the others go to xen9p-bench in order.
+n=$#
+while [ "$n" -gt 0 ]; do
     case "$1" in
-    --build-dir) build=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    *) break ;;
+    --build-dir | --out)
+        if [ "$n" -lt 2 ]; then
+            echo "bench/run.sh: $1 needs a directory" >&2
+            exit 2
+        fi
+        if [ "$1" = --out ]; then out=$2; else build=$2; fi
+        shift 2
+        n=$((n - 2))
+        ;;
+    *)
+        set -- "$@" "$1"
+        shift
+        n=$((n - 1))
+        ;;
     esac
 done
 [ -n "$out" ] || out="$build/bench-results"
