@@ -8,6 +8,7 @@
 #include <linux/close_range.h>
 
 #include <cstdio>
+#include <expected>
 #include <iostream>
 
 #include "backend/config/daemon_config.hpp"
@@ -302,9 +303,10 @@ int run_command(std::span<const std::string> args) {
 namespace {
 
 // Sends `command` to the daemon of the control socket `args` name (or the
-// default one) and returns its answer; nullopt after saying why on stderr.
-std::optional<std::string> ask_daemon(std::string_view name, std::span<const std::string> args,
-                                      std::string_view command) {
+// default one) and returns its answer; else, after saying why on stderr, the
+// exit status: 2 for a bad argument, 1 when the daemon cannot be reached.
+std::expected<std::string, int> ask_daemon(std::string_view name, std::span<const std::string> args,
+                                           std::string_view command) {
     config::DaemonConfig defaults;
     std::filesystem::path socket = defaults.control_socket;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -314,14 +316,14 @@ std::optional<std::string> ask_daemon(std::string_view name, std::span<const std
             socket = args[i].substr(17);
         } else {
             std::cerr << "xen9pd " << name << ": unexpected argument '" << args[i] << "'\n";
-            return std::nullopt;
+            return std::unexpected(2);
         }
     }
     auto answer = control::control_query(socket, command);
     if (!answer) {
         std::cerr << "xen9pd " << name << ": cannot reach the daemon at " << socket << ": "
                   << answer.error().message() << "\n";
-        return std::nullopt;
+        return std::unexpected(1);
     }
     return std::move(*answer);
 }
@@ -330,14 +332,14 @@ std::optional<std::string> ask_daemon(std::string_view name, std::span<const std
 
 int status_command(std::span<const std::string> args) {
     auto answer = ask_daemon("status", args, "status");
-    if (!answer) return 1;
+    if (!answer) return answer.error();
     std::cout << *answer;
     return 0;
 }
 
 int upgrade_command(std::span<const std::string> args) {
     auto answer = ask_daemon("upgrade", args, kUpgradeCommand);
-    if (!answer) return 1;
+    if (!answer) return answer.error();
     if (answer->starts_with(kUpgradedAnswer)) {
         std::cout << *answer;
         return 0;

@@ -64,7 +64,13 @@ BOOST_AUTO_TEST_CASE(every_device_and_its_session_is_kept_across_an_upgrade) {
     BOOST_REQUIRE(worker1);
     BOOST_REQUIRE(worker2);
 
+    const auto asked = std::chrono::steady_clock::now();
     const auto upgraded = run_upgrade(*this);
+    BOOST_TEST_MESSAGE("xen9pd upgrade answered after "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - asked)
+                              .count()
+                       << " ms");
     BOOST_TEST(upgraded.exit_status == 0, upgraded.output);
     BOOST_TEST(upgraded.output ==
                "upgraded: pid " + std::to_string(daemon_pid) + " took over 3 devices\n");
