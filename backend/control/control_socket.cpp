@@ -75,11 +75,15 @@ void reply(UniqueFd client, std::string_view answer) {
     (void)write_all(client.get(), answer);
 }
 
-Result<std::string> control_query(const std::filesystem::path& path, std::string_view command) {
+Result<std::string> control_query(const std::filesystem::path& path, std::string_view command,
+                                  std::chrono::seconds answer_wait) {
     auto addr = address_of(path);
     if (!addr) return std::unexpected(addr.error());
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return fail_errno();
+    const timeval wait{static_cast<time_t>(answer_wait.count()), 0};
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) != 0)
+        return fail_errno();
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0)
         return fail_errno();
     if (auto w = write_all(fd.get(), std::string(command) + "\n"); !w)
@@ -89,7 +93,7 @@ Result<std::string> control_query(const std::filesystem::path& path, std::string
     ssize_t n;
     while ((n = ::recv(fd.get(), buf, sizeof buf, 0)) > 0)
         out.append(buf, static_cast<std::size_t>(n));
-    if (n < 0) return fail_errno();
+    if (n < 0) return fail(errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno);
     return out;
 }
 

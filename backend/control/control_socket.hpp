@@ -4,6 +4,7 @@
 // handed on across exec.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -41,7 +42,9 @@ class ControlServer {
     std::filesystem::path path_;
 };
 
-// Client side: sends `command` and returns the whole answer.
-Result<std::string> control_query(const std::filesystem::path& path, std::string_view command);
+// Client side: sends `command` and returns the whole answer; ETIMEDOUT when
+// the daemon says nothing for `answer_wait`.
+Result<std::string> control_query(const std::filesystem::path& path, std::string_view command,
+                                  std::chrono::seconds answer_wait = std::chrono::seconds(10));
 
 }  // namespace xen9p::control

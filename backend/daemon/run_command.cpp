@@ -1,15 +1,20 @@
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/close_range.h>
 
+#include <chrono>
 #include <cstdio>
 #include <expected>
+#include <fstream>
 #include <iostream>
+#include <limits>
 
 #include "backend/config/daemon_config.hpp"
 #include "backend/control/control_socket.hpp"
@@ -25,9 +30,14 @@ namespace xen9p::daemon {
 namespace {
 
 constexpr std::string_view kComponent = "xen9pd";
-// Set by a supervisor that re-executes itself: the memory file that holds
-// its handover (supervisor/handover.hpp).
-constexpr const char* kHandoverEnv = "XEN9PD_HANDOVER_FD";
+// Added by a supervisor that re-executes itself: the memory file that holds
+// its handover (supervisor/handover.hpp). An option, not the environment:
+// a binary that does not know handovers refuses it (exit 2), so the
+// descriptors it would inherit close and the workers stop, instead of
+// serving with nobody supervising them.
+constexpr std::string_view kHandoverOption = "--handover-fd";
+// How long `xen9pd upgrade` waits for the new daemon's answer.
+constexpr std::chrono::seconds kUpgradeAnswerWait{120};
 // The control command, and the first word of the new daemon's answer.
 constexpr std::string_view kUpgradeCommand = "upgrade";
 constexpr std::string_view kUpgradedAnswer = "upgraded";
@@ -168,29 +178,62 @@ std::optional<control::ControlRequest> serve_until_stopped(supervisor::Superviso
     }
 }
 
-// The handover of the supervisor this process was before it re-executed;
-// nullopt when it was started afresh. A handover that cannot be read loses
-// its devices: every inherited descriptor is closed, so their workers see
-// their control sockets close and stop, instead of serving unsupervised.
-std::optional<supervisor::Handover> take_handover() {
-    const char* value = ::getenv(kHandoverEnv);
-    if (!value) return std::nullopt;
-    const auto fd = parse_number<int>(value);
-    // Workers started from here on must not see it.
-    ::unsetenv(kHandoverEnv);
+// The previous supervisor's handover, read from memory file `fd`: every
+// descriptor it names must be open in this process (they are ours from here
+// on), before this process opens any of its own.
+Result<supervisor::Handover> read_handover(int fd) {
+    if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) return fail(EBADF);
     std::string text;
-    if (fd && *fd > STDERR_FILENO) {
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::pread(*fd, buf, sizeof buf, static_cast<off_t>(text.size()))) > 0)
-            text.append(buf, static_cast<std::size_t>(n));
-        ::close(*fd);
-    }
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(text.size()))) > 0)
+        text.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    if (n < 0) return fail_errno();
     auto handover = supervisor::parse_handover(text);
+    if (!handover) return std::unexpected(handover.error());
+    for (int named : supervisor::descriptors_of(*handover))
+        if (::fcntl(named, F_GETFD) < 0) return fail(EBADF);
+    return handover;
+}
+
+// Kills and collects the children this process inherited: the previous
+// supervisor's workers, when its handover is refused (the process has
+// started none of its own yet). A wait of at most a few seconds each for
+// processes already killed, at start-up, when nothing is served yet.
+void end_inherited_workers() {
+    std::vector<pid_t> children;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+        std::ifstream list(task.path() / "children");
+        pid_t pid = 0;
+        while (list >> pid)
+            children.push_back(pid);
+    }
+    for (const pid_t pid : children) {
+        // Our unreaped child: its pid cannot have been given to another process.
+        UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+        if (!pidfd) continue;
+        (void)::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+        pollfd gone{pidfd.get(), POLLIN, 0};
+        (void)::poll(&gone, 1, 5000);
+        siginfo_t info{};
+        (void)::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG);
+    }
+}
+
+// The handover of the supervisor this process was before it re-executed
+// (`handover_fd`, -1 when it was started afresh). One that cannot be read
+// loses its devices, as a restart would: the workers are ended and every
+// inherited descriptor closed, and the daemon starts afresh.
+std::optional<supervisor::Handover> take_handover(int handover_fd) {
+    if (handover_fd == -1) return std::nullopt;
+    auto handover = read_handover(handover_fd);
     if (handover) return std::move(*handover);
     log::error(kComponent, "",
                "cannot read the previous supervisor's handover: its devices are lost",
                {{"error", handover.error().message()}});
+    end_inherited_workers();
     (void)::syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, 0);
     return std::nullopt;
 }
@@ -215,30 +258,42 @@ Status reexecute(const std::filesystem::path& program, std::span<const std::stri
     keep.push_back(memfd.get());
     // Nothing else crosses exec: not the xenstore connection (its watches
     // would fire into a descriptor nobody reads), nor the control socket.
+    // Every descriptor here was close-on-exec; those kept are again if exec
+    // fails.
     if (::syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
         return fail_errno();
-    for (int fd : keep)
-        (void)::fcntl(fd, F_SETFD, 0);
+    auto close_on_exec = [&keep] {
+        for (int fd : keep)
+            (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    };
+    for (int fd : keep) {
+        if (::fcntl(fd, F_SETFD, 0) != 0) {
+            const Errno failed{errno};
+            close_on_exec();
+            return std::unexpected(failed);
+        }
+    }
     std::vector<std::string> words{"xen9pd", "run"};
     words.insert(words.end(), args.begin(), args.end());
+    words.push_back(std::string(kHandoverOption));
+    words.push_back(std::to_string(memfd.get()));
     std::vector<char*> argv;
     for (auto& w : words)
         argv.push_back(w.data());
     argv.push_back(nullptr);
-    ::setenv(kHandoverEnv, std::to_string(memfd.get()).c_str(), 1);
     ::execv(program.c_str(), argv.data());
     const Errno failed{errno};
-    ::unsetenv(kHandoverEnv);
-    for (int fd : keep)
-        (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    close_on_exec();
     return std::unexpected(failed);
 }
 
-// Starts the supervisor of `config` and its control socket, serves until
-// stopped and shuts the workers down: 0, or 1 when it could not start.
-// `args` are the daemon's own, for a re-exec.
-int run_daemon(const config::DaemonConfig& config, std::span<const std::string> args) {
-    auto handover = take_handover();
+// Starts the supervisor of `config` and its control socket (taking over
+// from the previous one when `handover_fd` is not -1), serves until stopped
+// and shuts the workers down: 0, or 1 when it could not start. `args` are
+// the daemon's own, for a re-exec.
+int run_daemon(const config::DaemonConfig& config, std::span<const std::string> args,
+               int handover_fd) {
+    auto handover = take_handover(handover_fd);
     // What to execute for `xen9pd upgrade`: the file this daemon was started
     // from, which an upgrade replaces (/proc/self/exe would stay the old one).
     std::error_code ec;
@@ -253,7 +308,8 @@ int run_daemon(const config::DaemonConfig& config, std::span<const std::string> 
     const auto self_domid = own_domid(*xs);
     supervisor::Supervisor supervisor(config::supervisor_config(config, self_domid), std::move(*xs),
                                       worker_launcher(config.log_level));
-    if (handover) supervisor.adopt(*handover);
+    std::size_t closed = 0;
+    if (handover) closed = supervisor.adopt(*handover);
     if (auto started = supervisor.start(); !started)
         return daemon_failed({"cannot start", {{"error", started.error().message()}}});
     auto control = control::ControlServer::listen(config.control_socket);
@@ -263,10 +319,12 @@ int run_daemon(const config::DaemonConfig& config, std::span<const std::string> 
              {{"path", config.control_socket.string()}, {"error", control.error().message()}}});
     log::info(kComponent, "", "running",
               {{"pid", std::to_string(::getpid())}, {"control", config.control_socket.string()}});
-    if (handover && handover->reply_fd >= 0)
-        control::reply(UniqueFd(handover->reply_fd),
-                       std::string(kUpgradedAnswer) + ": pid " + std::to_string(::getpid()) +
-                           " took over " + std::to_string(handover->devices.size()) + " devices\n");
+    if (handover && handover->reply_fd >= 0) {
+        auto answer = std::string(kUpgradedAnswer) + ": pid " + std::to_string(::getpid()) +
+                      " took over " + std::to_string(handover->devices.size()) + " devices";
+        if (closed != 0) answer += "; closed " + std::to_string(closed) + " of them (see the log)";
+        control::reply(UniqueFd(handover->reply_fd), answer + "\n");
+    }
     while (auto upgrade = serve_until_stopped(supervisor, *control, signal_fd->get())) {
         log::info(kComponent, "", "upgrading: executing the daemon again, devices handed over",
                   {{"program", program.string()}});
@@ -291,24 +349,39 @@ int run_command(std::span<const std::string> args) {
             return 0;
         }
     }
-    auto config = load_config(args);
+    // The handover option is the previous supervisor's, not a setting.
+    std::vector<std::string> own;
+    int handover_fd = -1;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] != kHandoverOption) {
+            own.push_back(args[i]);
+            continue;
+        }
+        const auto fd = i + 1 < args.size() ? parse_number<int>(args[++i]) : std::nullopt;
+        // A number that names nothing is refused as a handover that does not read.
+        handover_fd = fd && *fd >= 0 ? *fd : std::numeric_limits<int>::max();
+    }
+    auto config = load_config(own);
     if (!config) {
         std::cerr << "xen9pd: " << config.error() << "\n";
         return 2;
     }
     log::set_level(config->log_level);
-    return run_daemon(*config, args);
+    return run_daemon(*config, own, handover_fd);
 }
 
 namespace {
 
 // Sends `command` to the daemon of the control socket `args` name (or the
-// default one) and returns its answer; else, after saying why on stderr, the
-// exit status: 2 for a bad argument, 1 when the daemon cannot be reached.
+// configured one) and returns its answer, waiting at most `answer_wait`; else, after saying why on
+// stderr, the exit status: 2 for a bad argument, 1 when the daemon cannot be reached.
 std::expected<std::string, int> ask_daemon(std::string_view name, std::span<const std::string> args,
-                                           std::string_view command) {
-    config::DaemonConfig defaults;
-    std::filesystem::path socket = defaults.control_socket;
+                                           std::string_view command,
+                                           std::chrono::seconds answer_wait) {
+    // The daemon's socket: the configuration file's, else the default.
+    auto configured = config::parse_daemon_options({});
+    std::filesystem::path socket =
+        configured ? configured->control_socket : config::DaemonConfig{}.control_socket;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--control-socket" && i + 1 < args.size()) {
             socket = args[++i];
@@ -319,7 +392,7 @@ std::expected<std::string, int> ask_daemon(std::string_view name, std::span<cons
             return std::unexpected(2);
         }
     }
-    auto answer = control::control_query(socket, command);
+    auto answer = control::control_query(socket, command, answer_wait);
     if (!answer) {
         std::cerr << "xen9pd " << name << ": cannot reach the daemon at " << socket << ": "
                   << answer.error().message() << "\n";
@@ -331,21 +404,20 @@ std::expected<std::string, int> ask_daemon(std::string_view name, std::span<cons
 }  // namespace
 
 int status_command(std::span<const std::string> args) {
-    auto answer = ask_daemon("status", args, "status");
+    auto answer = ask_daemon("status", args, "status", std::chrono::seconds(10));
     if (!answer) return answer.error();
     std::cout << *answer;
     return 0;
 }
 
 int upgrade_command(std::span<const std::string> args) {
-    auto answer = ask_daemon("upgrade", args, kUpgradeCommand);
+    auto answer = ask_daemon("upgrade", args, kUpgradeCommand, kUpgradeAnswerWait);
     if (!answer) return answer.error();
     if (answer->starts_with(kUpgradedAnswer)) {
         std::cout << *answer;
         return 0;
     }
-    if (answer->empty())
-        *answer = "the daemon ended without taking its devices over: see its log\n";
+    if (answer->empty()) *answer = "the new daemon did not take the devices over: see its log\n";
     std::cerr << "xen9pd upgrade: " << *answer;
     return 1;
 }

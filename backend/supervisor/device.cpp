@@ -65,11 +65,14 @@ Device::Device(const DeviceHandover& handover, std::unique_ptr<Worker> worker,
             close(XenbusState::kClosed, "cannot watch the frontend state");
     }
     if (!worker_) {
+        state_after_worker_.reset();
         // Nobody would serve it: the guest sees the device close instead.
-        if (handover.worker) close(XenbusState::kClosing, "its worker could not be taken over");
-        return;
-    }
-    if (handover.worker_lost) {
+        if (handover.worker) {
+            closed_on_takeover_ = true;
+            close(handover.state_after_worker.value_or(XenbusState::kClosing),
+                  "its worker could not be taken over");
+        }
+    } else if (handover.worker_lost) {
         worker_lost_ = true;
         worker_->stop(WorkerClock::duration::zero());
     } else if (handover.worker->stopping) {
@@ -77,6 +80,23 @@ Device::Device(const DeviceHandover& handover, std::unique_ptr<Worker> worker,
     } else if (handover.worker->ready) {
         worker_ready_at_ = WorkerClock::now();
     }
+    if (!params_ || state_after_worker_ || closed_on_takeover_) return;
+    // The configuration may have changed with the upgrade: a device it no
+    // longer allows is closed, and one it allows reconnects with its new
+    // settings (the running worker keeps those it started with).
+    if (std::find(config_.kinds.begin(), config_.kinds.end(), id_.kind) == config_.kinds.end()) {
+        closed_on_takeover_ = true;
+        refuse("its kind is no longer served");
+        return;
+    }
+    auto params = read_backend_keys(xs_, id_, backend_path_, frontend_path_, config_);
+    if (!params) {
+        closed_on_takeover_ = true;
+        refuse(params.error());
+        return;
+    }
+    params->rings = params_->rings;
+    params_ = std::move(*params);
 }
 
 Device::~Device() {

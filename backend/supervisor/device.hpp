@@ -77,6 +77,9 @@ class Device {
     const std::optional<worker_channel::WorkerParams>& params() const { return params_; }
     // Why the device was refused or closed, for logs and status.
     const std::string& last_error() const { return last_error_; }
+    // Taken over, then closed: its worker could not be taken over, or the
+    // configuration no longer allows it.
+    bool closed_on_takeover() const { return closed_on_takeover_; }
 
   private:
     // Reads and checks what the toolstack asks (read_backend_keys), then
@@ -116,6 +119,7 @@ class Device {
     RestartBackoff backoff_;
     std::optional<WorkerClock::time_point> launch_at_;  // a launch held back
     std::string last_error_;
+    bool closed_on_takeover_ = false;
     // One bucket for the device's life: only the toolstack adds and removes
     // devices, so the guest cannot get a fresh one by cycling its frontend.
     log::RateLimiter log_limiter_;

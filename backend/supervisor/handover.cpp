@@ -188,6 +188,10 @@ Result<Handover> parse_handover(std::string_view text) {
         }
     }
     if (!reader.done()) return fail(EINVAL);
+    for (std::size_t i = 1; i < handover.devices.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j)
+            if (handover.devices[i].id == handover.devices[j].id) return fail(EINVAL);
+    }
     // Each descriptor belongs to one owner: a number named twice would be
     // closed twice.
     auto fds = descriptors_of(handover);

@@ -41,8 +41,9 @@ std::string Supervisor::backend_root(std::string_view kind) const {
     return "/local/domain/" + std::to_string(config_.self_domid) + "/backend/" + std::string(kind);
 }
 
-void Supervisor::adopt(const Handover& handover) {
+std::size_t Supervisor::adopt(const Handover& handover) {
     std::size_t workers = 0;
+    std::size_t closed = 0;
     for (const auto& taken : handover.devices) {
         std::unique_ptr<Worker> worker;
         if (taken.worker) {
@@ -60,8 +61,9 @@ void Supervisor::adopt(const Handover& handover) {
                           std::to_string(taken.id.devid);
         auto device =
             std::make_unique<Device>(taken, std::move(worker), path, xs_, config_, *launcher_);
+        if (device->closed_on_takeover()) ++closed;
         log::info(kComponent, taken.id.to_string(), "device taken over",
-                  {{"state", std::to_string(static_cast<int>(device->backend_state()))},
+                  {{"state", std::to_string(static_cast<int>(taken.state))},
                    {"worker_pid", std::to_string(device->worker_pid())}});
         devices_.insert_or_assign(taken.id, std::move(device));
     }
@@ -74,7 +76,9 @@ void Supervisor::adopt(const Handover& handover) {
     log::info(kComponent, "", "took over from the previous supervisor",
               {{"devices", std::to_string(handover.devices.size())},
                {"workers", std::to_string(workers)},
+               {"closed", std::to_string(closed)},
                {"retiring", std::to_string(retiring_.size())}});
+    return closed;
 }
 
 Handover Supervisor::hand_over() const {
@@ -113,6 +117,10 @@ Status Supervisor::start() {
             return fail(EEXIST);
         }
         singleton_.emplace(key);
+    } else {
+        // Claimed before an upgrade whose configuration no longer serves
+        // xen_9pfs: libxl must be free to start a daemon for it again.
+        SingletonKey(config_.self_domid).release(xs_);
     }
     for (const auto& kind : config_.kinds) {
         if (auto w = xs_.watch(backend_root(kind), std::string(kBackendToken) + kind); !w) return w;

@@ -45,7 +45,9 @@ class Supervisor {
     // Takes over what the previous supervisor of this process handed on as
     // it re-executed (handover.hpp), owning its descriptors from here on.
     // Before start(): the first rescan then finds the devices taken over.
-    void adopt(const Handover& handover);
+    // Returns how many of them it closed (their worker could not be taken
+    // over, or the configuration no longer allows them).
+    std::size_t adopt(const Handover& handover);
     // What the next supervisor needs to take every device and worker over;
     // the descriptors stay this supervisor's.
     Handover hand_over() const;

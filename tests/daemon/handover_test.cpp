@@ -3,7 +3,12 @@
 #define BOOST_TEST_MODULE handover
 #include <boost/test/unit_test.hpp>
 
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "backend/supervisor/handover.hpp"
+#include "backend/supervisor/process_worker.hpp"
 
 namespace xen9p::test {
 namespace {
@@ -69,6 +74,10 @@ BOOST_AUTO_TEST_CASE(anything_else_is_refused) {
     auto twice = sample();
     twice.retiring[0].exit_fd = 10;
     BOOST_TEST(refused(supervisor::serialize(twice)));
+    // So would a device named twice (its frontend watch too).
+    auto same = sample();
+    same.devices[2].id = same.devices[0].id;
+    BOOST_TEST(refused(supervisor::serialize(same)));
     // Numbers out of range, a worker without its device, a block too long.
     auto state = text;
     state.replace(state.find("device 9pfs 3 0 4"), 17, "device 9pfs 3 0 9");
@@ -79,6 +88,33 @@ BOOST_AUTO_TEST_CASE(anything_else_is_refused) {
     BOOST_TEST(refused("xen9pd-handover 1\nreply -1\nworker 5 6 -1 -1 1 0\nend\n"));
     BOOST_TEST(refused("xen9pd-handover 1\nreply -1\ndevice 9pfs 1 0 4 - 0 0\nerror 99\nx\nend\n"));
     BOOST_TEST(refused("xen9pd-handover 1\nreply -1\nretiring 0 6 -1 -1 0 1\nend\n"));
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_is_taken_over_only_as_the_process_its_pidfd_names) {
+    const pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+    BOOST_REQUIRE(pidfd >= 0);
+    supervisor::ProcessWorkerLauncher launcher("/bin/false", "worker", {});
+    const worker_channel::DeviceId device{"9pfs", 1, 0};
+    auto other = launcher.adopt({child + 1, ::dup(pidfd), -1, -1, true, false}, device);
+    BOOST_TEST((!other && other.error().value == ESRCH));
+    auto closed = launcher.adopt({child, 1000, -1, -1, true, false}, device);
+    BOOST_TEST((!closed && closed.error().value == EBADF));
+    auto adopted = launcher.adopt({child, pidfd, -1, -1, true, false}, device);
+    BOOST_REQUIRE(adopted.has_value());
+    auto& worker = **adopted;
+    BOOST_TEST(worker.pid() == child);
+    // Ours to stop and collect, as any worker the supervisor started.
+    worker.stop(supervisor::WorkerClock::duration::zero());
+    pollfd gone{worker.exit_fd(), POLLIN, 0};
+    BOOST_REQUIRE(::poll(&gone, 1, 10000) == 1);
+    BOOST_TEST(worker.reap());
+    BOOST_TEST(WIFSIGNALED(worker.exit_status()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <fstream>
 
 #include "frontend/frontend.hpp"
 #include "tests/daemon_sim/daemon_fixture.hpp"
@@ -176,6 +177,84 @@ BOOST_FIXTURE_TEST_CASE(the_file_installed_in_its_place_is_the_one_executed,
     BOOST_TEST(must(read_file(*c, "f")) == "served");
     write_file(*c, "g", "after");
     BOOST_TEST(must(read_file(*c, "g")) == "after");
+}
+
+namespace {
+
+// What a binary that cannot take the devices over does, installed in the
+// daemon's place as a script that runs xen9pd with `extra` arguments.
+void install_wrapper(const std::filesystem::path& at, const std::string& extra) {
+    std::filesystem::remove(at);
+    std::ofstream script(at);
+    script << "#!/bin/sh\nexec " << XEN9PD_BINARY << " \"$@\" " << extra << "\n";
+    script.close();
+    std::filesystem::permissions(at, std::filesystem::perms::owner_all);
+}
+
+// No process at `pid` any more, not even a zombie nobody collects.
+bool reaped(pid_t pid) {
+    return simxen::wait_until(
+        [pid] { return !std::filesystem::exists("/proc/" + std::to_string(pid)); });
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_handover_that_does_not_read_ends_its_workers, InstalledDaemonFixture) {
+    add_guest(1);
+    auto c = mount(1);
+    const auto worker1 = wait_worker(1);
+    BOOST_REQUIRE(worker1);
+    // The new binary is handed a descriptor that names nothing.
+    install_wrapper(installed(), "--handover-fd 1000");
+    const auto upgraded = run_upgrade(*this);
+    BOOST_TEST(upgraded.exit_status == 1, upgraded.output);
+    BOOST_TEST(upgraded.output.find("did not take the devices over") != std::string::npos,
+               upgraded.output);
+    // Its workers are ended and collected, not left serving unsupervised.
+    BOOST_TEST(reaped(*worker1));
+    BOOST_TEST(daemon_log().find("cannot read the previous supervisor's handover") !=
+               std::string::npos);
+    // The daemon serves on afresh: a new guest gets its share.
+    add_guest(2);
+    auto other = mount(2);
+    write_file(*other, "f", "served");
+    BOOST_TEST(must(read_file(*other, "f")) == "served");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_binary_that_knows_no_handover_stops_the_workers, InstalledDaemonFixture) {
+    add_guest(1);
+    auto c = mount(1);
+    const auto worker1 = wait_worker(1);
+    BOOST_REQUIRE(worker1);
+    // As an older xen9pd: the handover option is one it does not know.
+    install_wrapper(installed(), "--handover-fd-unknown-here");
+    const auto upgraded = run_upgrade(*this);
+    BOOST_TEST(upgraded.exit_status == 1, upgraded.output);
+    // It refused its arguments (status 2); the workers saw their control
+    // sockets close and stopped instead of serving with no supervisor.
+    BOOST_TEST(simxen::wait_until([&] { return sim->daemon()->poll_exit().has_value(); }));
+    BOOST_TEST(simxen::wait_until([&] { return ::kill(*worker1, 0) != 0; }));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_device_the_new_configuration_refuses_is_closed, DaemonFixture) {
+    // The daemon reads a configuration file the upgrade's new daemon reads again.
+    const auto conf = sim->dir() / "xen9pd.conf";
+    std::ofstream(conf) << "# as installed\n";
+    sim->daemon()->stop();
+    must(sim->start_daemon({"--log-level", "debug", "--config", conf.string()}));
+    add_guest(1);
+    auto c = mount(1);
+    const auto worker1 = wait_worker(1);
+    BOOST_REQUIRE(worker1);
+    // Only type=xen_9pfsd devices from now on: this one is of kind 9pfs.
+    std::ofstream(conf) << "kinds = xen_9pfs\n";
+    const auto upgraded = run_upgrade(*this);
+    BOOST_TEST(upgraded.exit_status == 0, upgraded.output);
+    BOOST_TEST(upgraded.output.find("took over 1 devices; closed 1 of them") != std::string::npos,
+               upgraded.output);
+    BOOST_TEST(wait_backend_state(1, {"6"}));
+    BOOST_TEST(reaped(*worker1));
+    BOOST_TEST(daemon_log().find("its kind is no longer served") != std::string::npos);
 }
 
 }  // namespace xen9p::test
