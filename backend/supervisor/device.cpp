@@ -380,6 +380,10 @@ void Device::domain_gone() {
     close(XenbusState::kClosed, "domain destroyed");
 }
 
+void Device::daemon_stopped() {
+    if (state_ == XenbusState::kConnected) publish_state(XenbusState::kClosing);
+}
+
 std::optional<WorkerClock::time_point> Device::deadline() const {
     auto next = worker_ ? worker_->deadline() : std::nullopt;
     if (launch_at_ && (!next || *launch_at_ < *next)) next = launch_at_;

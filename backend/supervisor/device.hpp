@@ -50,6 +50,9 @@ class Device {
     bool on_worker_exit();
     // The guest domain no longer exists.
     void domain_gone();
+    // The daemon stops, its worker (released) is gone: a connected guest
+    // sees the device close.
+    void daemon_stopped();
     // The next time on_deadline wants to be called, if any.
     std::optional<WorkerClock::time_point> deadline() const;
     // Kills a worker that outlived its stop grace; true when a launch held

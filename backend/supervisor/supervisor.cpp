@@ -336,15 +336,21 @@ void Supervisor::domains_released() {
 void Supervisor::shutdown() {
     for (auto& [id, device] : devices_)
         retire(device->release_worker());
+    // Connected guests see their devices close (their I/O fails instead of
+    // waiting for a daemon that is gone), once every worker, which may map
+    // their pages until then, is gone.
+    if (wait_for_retiring()) {
+        for (auto& [id, device] : devices_)
+            device->daemon_stopped();
+    }
     devices_.clear();
-    wait_for_retiring();
     if (singleton_) {
         singleton_->release(xs_);
         singleton_.reset();
     }
 }
 
-void Supervisor::wait_for_retiring() {
+bool Supervisor::wait_for_retiring() {
     // The one place the supervisor waits for workers: nothing is served any
     // more, and the workers should unmap the guests' pages and unbind their
     // ports before the daemon is gone. Bounded: a worker that ignores SIGTERM
@@ -367,10 +373,12 @@ void Supervisor::wait_for_retiring() {
         const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until - now);
         (void)::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
     }
-    if (!retiring_.empty())
+    const bool all_gone = retiring_.empty();
+    if (!all_gone)
         log::warning(kComponent, "", "workers still running at shutdown",
                      {{"count", std::to_string(retiring_.size())}});
     retiring_.clear();
+    return all_gone;
 }
 
 std::vector<DeviceStatus> Supervisor::status() const {

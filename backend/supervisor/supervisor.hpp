@@ -61,8 +61,8 @@ class Supervisor {
     void handle_ready(std::span<const pollfd> fds);
     // poll_fds + poll + handle_ready, for callers with nothing else to wait on.
     Status run_once(int timeout_ms);
-    // Stops every worker (waiting a bounded time for them), forgets the
-    // devices and releases the singleton key.
+    // Stops every worker (waiting a bounded time for them), closes the
+    // connected devices, forgets them and releases the singleton key.
     void shutdown();
 
     std::vector<DeviceStatus> status() const;
@@ -80,7 +80,8 @@ class Supervisor {
     void retire(std::unique_ptr<Worker> worker);
     // Reaps a retiring worker; true once it is gone.
     bool collect(Worker& worker);
-    void wait_for_retiring();
+    // True once every retiring worker is collected.
+    bool wait_for_retiring();
 
     SupervisorConfig config_;
     xenstore::Xenstore xs_;

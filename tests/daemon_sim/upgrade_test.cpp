@@ -257,4 +257,17 @@ BOOST_FIXTURE_TEST_CASE(a_device_the_new_configuration_refuses_is_closed, Daemon
     BOOST_TEST(daemon_log().find("its kind is no longer served") != std::string::npos);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_stop_closes_the_connected_devices, DaemonFixture) {
+    add_guest(1);
+    add_guest(2);
+    auto c = mount(1);
+    BOOST_REQUIRE(wait_backend_state(2, {"2"}));
+    // Unlike an upgrade, a stop ends the workers: the guest sees its device
+    // close (its I/O fails) rather than wait for a daemon that is gone.
+    BOOST_TEST(sim->daemon()->stop() == 0);
+    BOOST_TEST(backend_state(1).value_or("") == "5");
+    // One still waiting for its frontend has no guest to tell.
+    BOOST_TEST(backend_state(2).value_or("") == "2");
+}
+
 }  // namespace xen9p::test
