@@ -197,21 +197,28 @@ bool reaped(pid_t pid) {
         [pid] { return !std::filesystem::exists("/proc/" + std::to_string(pid)); });
 }
 
-}  // namespace
-
-BOOST_FIXTURE_TEST_CASE(a_handover_that_does_not_read_ends_its_workers, InstalledDaemonFixture) {
-    add_guest(1);
-    auto c = mount(1);
-    const auto worker1 = wait_worker(1);
-    BOOST_REQUIRE(worker1);
-    // The new binary is handed a descriptor that names nothing.
-    install_wrapper(installed(), "--handover-fd 1000");
-    const auto upgraded = run_upgrade(*this);
+// Guest 1 mounted, then an upgrade to a binary that runs xen9pd with
+// `extra` arguments, which must fail: guest 1's worker.
+pid_t fail_upgrade(InstalledDaemonFixture& f, const std::string& extra) {
+    f.add_guest(1);
+    auto c = f.mount(1);
+    const auto worker = f.wait_worker(1);
+    BOOST_REQUIRE(worker);
+    install_wrapper(f.installed(), extra);
+    const auto upgraded = run_upgrade(f);
     BOOST_TEST(upgraded.exit_status == 1, upgraded.output);
     BOOST_TEST(upgraded.output.find("did not take the devices over") != std::string::npos,
                upgraded.output);
+    return *worker;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_handover_that_does_not_read_ends_its_workers, InstalledDaemonFixture) {
+    // The new binary is handed a descriptor that names nothing.
+    const auto worker1 = fail_upgrade(*this, "--handover-fd 1000");
     // Its workers are ended and collected, not left serving unsupervised.
-    BOOST_TEST(reaped(*worker1));
+    BOOST_TEST(reaped(worker1));
     BOOST_TEST(daemon_log().find("cannot read the previous supervisor's handover") !=
                std::string::npos);
     // The daemon serves on afresh: a new guest gets its share.
@@ -222,18 +229,12 @@ BOOST_FIXTURE_TEST_CASE(a_handover_that_does_not_read_ends_its_workers, Installe
 }
 
 BOOST_FIXTURE_TEST_CASE(a_binary_that_knows_no_handover_stops_the_workers, InstalledDaemonFixture) {
-    add_guest(1);
-    auto c = mount(1);
-    const auto worker1 = wait_worker(1);
-    BOOST_REQUIRE(worker1);
     // As an older xen9pd: the handover option is one it does not know.
-    install_wrapper(installed(), "--handover-fd-unknown-here");
-    const auto upgraded = run_upgrade(*this);
-    BOOST_TEST(upgraded.exit_status == 1, upgraded.output);
+    const auto worker1 = fail_upgrade(*this, "--handover-fd-unknown-here");
     // It refused its arguments (status 2); the workers saw their control
     // sockets close and stopped instead of serving with no supervisor.
     BOOST_TEST(simxen::wait_until([&] { return sim->daemon()->poll_exit().has_value(); }));
-    BOOST_TEST(simxen::wait_until([&] { return ::kill(*worker1, 0) != 0; }));
+    BOOST_TEST(simxen::wait_until([&] { return ::kill(worker1, 0) != 0; }));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_device_the_new_configuration_refuses_is_closed, DaemonFixture) {
