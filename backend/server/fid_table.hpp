@@ -18,6 +18,8 @@
 
 namespace xen9p::server {
 
+class XattrSlot;
+
 struct Fid {
     enum class Kind {
         kFile,        // a node, opened or not
@@ -36,6 +38,9 @@ struct Fid {
     std::string xattr_name;
     std::uint64_t xattr_size = 0;
     std::uint32_t xattr_flags = 0;
+    // Where the session store keeps `xattr` for a replacement (see
+    // SessionStore::kMaxXattrValues); null: it is not carried over.
+    std::shared_ptr<XattrSlot> xattr_slot;
     // 9P2000.u: opened with ORCLOSE, the file is removed when the fid goes.
     bool remove_on_clunk = false;
     // 9P2000.u: a directory opened with Topen/Tcreate, read as stat records;

@@ -183,6 +183,13 @@ class Session final : TransportSink {
 
     // Pays for an xattr value a fid keeps: ENOMEM past the value budget.
     Result<MemoryCharge> charge_value(std::size_t bytes);
+    // A store slot that keeps an xattr fid's value of `size` bytes for a
+    // replacement; null without a store or a free slot.
+    std::shared_ptr<XattrSlot> take_xattr_slot(std::size_t size);
+    // Rebuilds an xattr fid's value and name from what a dead server left.
+    Status restore_xattr(Fid& fid, const StoredFid& stored);
+    // Whether the xattr an xattr write fid sets is there now.
+    bool xattr_exists(const Fid& fid);
 
     // The fid as a file node (EBADF if absent, EINVAL for an xattr fid).
     Result<Fid*> node_fid(std::uint32_t fid);

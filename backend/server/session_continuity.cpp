@@ -10,6 +10,7 @@
 #include <set>
 
 #include "backend/fs/host_file.hpp"
+#include "backend/fs/xattr.hpp"
 #include "backend/log/log.hpp"
 #include "backend/server/session.hpp"
 #include "p9proto/constants.hpp"
@@ -85,7 +86,17 @@ StoredFid Session::stored_fid(std::uint32_t number, const Fid& fid) const {
     s.stat_dir = fid.stat_dir;
     s.dir_offset = fid.dir_offset;
     s.dir_cookie = fid.dir_cookie;
-    s.unrecoverable = fid.kind != Fid::Kind::kFile;
+    if (fid.kind != Fid::Kind::kFile) {
+        const bool writing = fid.kind == Fid::Kind::kXattrWrite;
+        s.kind = writing ? StoredFid::Kind::kXattrWrite : StoredFid::Kind::kXattrRead;
+        s.xattr_name = fid.xattr_name;
+        s.xattr_size = writing ? fid.xattr_size : fid.xattr.size();
+        s.xattr_written = writing ? fid.xattr.size() : 0;
+        s.xattr_flags = fid.xattr_flags;
+        s.xattr_slot = fid.xattr_slot ? fid.xattr_slot->index() : 0;
+        // Its value is in no slot: a replacement could not rebuild it.
+        s.unrecoverable = !fid.xattr_slot;
+    }
     return s;
 }
 
@@ -117,6 +128,28 @@ void Session::commit_answer(Slot& slot, bool no_reply) {
     if (slot.intent != kNoIntent) store_->clear_intent(std::exchange(slot.intent, kNoIntent));
     // No record names their descriptors any more.
     retired_.clear();
+}
+
+Status Session::restore_xattr(Fid& fid, const StoredFid& stored) {
+    const bool writing = stored.kind == StoredFid::Kind::kXattrWrite;
+    // A set the dead server could not have begun is none it may finish.
+    if (writing && (!fs::check_xattr_name(ex_, stored.xattr_name) ||
+                    (stored.xattr_flags != 0 && stored.xattr_flags != p9proto::kXattrCreate &&
+                     stored.xattr_flags != p9proto::kXattrReplace)))
+        return fail(EUCLEAN);
+    auto charge = charge_value(stored.xattr_size);
+    if (!charge) return std::unexpected(charge.error());
+    fid.kind = writing ? Fid::Kind::kXattrWrite : Fid::Kind::kXattrRead;
+    fid.xattr_slot = std::make_shared<XattrSlot>(*store_, stored.xattr_slot);
+    const auto value =
+        fid.xattr_slot->value().first(writing ? stored.xattr_written : stored.xattr_size);
+    fid.xattr.reserve(stored.xattr_size);
+    fid.xattr.assign(value.begin(), value.end());
+    fid.xattr_charge = std::move(*charge);
+    fid.xattr_name = stored.xattr_name;
+    fid.xattr_size = writing ? stored.xattr_size : 0;
+    fid.xattr_flags = stored.xattr_flags;
+    return {};
 }
 
 Status Session::restore(const StoredSession& stored) {
@@ -164,6 +197,9 @@ Status Session::restore(const StoredSession& stored) {
         fid.stat_dir = f.stat_dir && fid.file;
         fid.dir_offset = f.dir_offset;
         fid.dir_cookie = f.dir_cookie;
+        if (f.kind != StoredFid::Kind::kFile) {
+            if (auto ok = restore_xattr(fid, f); !ok) return ok;
+        }
         if (auto ok = fids_.restore(f.fid, std::move(fid)); !ok) return ok;
     }
     std::set<int> owner_fds;

@@ -80,6 +80,17 @@ Status Session::clunk(std::uint32_t fid) {
     return result;
 }
 
+std::shared_ptr<XattrSlot> Session::take_xattr_slot(std::size_t size) {
+    if (store_ == nullptr || size > fs::kMaxXattrSize) return nullptr;
+    const auto index = store_->take_xattr_slot();
+    if (!index) return nullptr;
+    return std::make_shared<XattrSlot>(*store_, *index);
+}
+
+bool Session::xattr_exists(const Fid& fid) {
+    return fs::xattr_get(ex_, fid.caller, fid.node, fid.xattr_name).has_value();
+}
+
 Result<MemoryCharge> Session::charge_value(std::size_t bytes) {
     auto charge = MemoryCharge::take(value_budget_, bytes);
     // Only the peer can give this memory back (by clunking), so waiting for
@@ -169,6 +180,10 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Twrite& req) {
         if (req.offset != f->xattr.size() || data.size() > f->xattr_size - f->xattr.size()) {
             return error(slot, EINVAL);
         }
+        fids_.touch(req.fid);
+        f = fids_.find(req.fid);
+        if (f->xattr_slot)
+            std::memcpy(f->xattr_slot->value().data() + f->xattr.size(), data.data(), data.size());
         f->xattr.insert(f->xattr.end(), data.begin(), data.end());
         return reply(slot, p9proto::Rwrite{static_cast<std::uint32_t>(data.size())});
     }
@@ -197,9 +212,15 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tfsync& req) {
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tclunk& req) {
+    const Fid* f = fids_.find(req.fid);
     // Nothing tells whether an ORCLOSE file's removal was done.
-    if (const Fid* f = fids_.find(req.fid); f != nullptr && f->remove_on_clunk)
+    if (f != nullptr && f->remove_on_clunk)
         note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
+    // Setting an xattr twice is the same set, except where it must not
+    // exist before or is removed: whether it existed then tells.
+    if (f != nullptr && f->kind == Fid::Kind::kXattrWrite &&
+        (f->xattr_size == 0 || f->xattr_flags == p9proto::kXattrCreate))
+        note_intent(slot, {.kind = StoredIntent::Kind::kXattrs, .existed = xattr_exists(*f)});
     if (auto ok = clunk(req.fid); !ok) return error(slot, ok.error());
     return reply(slot, p9proto::Rclunk{});
 }
@@ -378,6 +399,9 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Txattrwalk& req) {
     walked.caller = (*f)->caller;
     walked.xattr = std::move(*value);
     std::uint64_t size = walked.xattr.size();
+    walked.xattr_slot = take_xattr_slot(size);
+    if (walked.xattr_slot)
+        std::memcpy(walked.xattr_slot->value().data(), walked.xattr.data(), size);
     if (auto inserted = fids_.replace(req.newfid, std::move(walked)); !inserted) {
         return error(slot, inserted.error());
     }
@@ -411,6 +435,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Txattrcreate& req) {
     fid.xattr_name = req.name.str;
     fid.xattr_size = req.attr_size;
     fid.xattr_flags = req.flags;
+    fid.xattr_slot = take_xattr_slot(req.attr_size);
     return reply(slot, p9proto::Rxattrcreate{});
 }
 

@@ -188,6 +188,17 @@ Session::Outcome Session::redo(Slot& slot, const p9proto::Request& request,
                 return reply(slot, Rwrite{static_cast<std::uint32_t>(count)});
             return lost(slot);
         }
+        case Kind::kXattrs: {
+            // Done if the xattr is as the clunk leaves it (made where it was
+            // absent, gone where it was there); else the clunk runs again.
+            const Tclunk* clunk = std::get_if<Tclunk>(&body);
+            const Fid* f = clunk != nullptr ? node(clunk->fid) : nullptr;
+            if (f == nullptr || f->kind != Fid::Kind::kXattrWrite ||
+                xattr_exists(*f) == intent.existed)
+                return dispatch(slot, request);
+            fids_.erase(clunk->fid);
+            return reply(slot, Rclunk{});
+        }
         case Kind::kOpaque:
             break;
     }

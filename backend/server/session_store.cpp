@@ -9,6 +9,7 @@
 #include <new>
 #include <optional>
 
+#include "backend/fs/xattr.hpp"
 #include "base/unique_fd.hpp"
 
 namespace xen9p::server {
@@ -35,6 +36,13 @@ struct FidRecord {
     std::uint32_t state;
     std::uint32_t fid;
     std::uint64_t seq;
+    std::uint8_t kind;  // StoredFid::Kind
+    std::uint8_t xattr_name_length;
+    std::uint32_t xattr_slot;
+    std::uint32_t xattr_flags;
+    std::uint64_t xattr_size;
+    std::uint64_t xattr_written;
+    char xattr_name[kMaxName];
     std::int32_t node_fd;
     std::int32_t parent_fd;
     std::int32_t file_fd;
@@ -94,6 +102,10 @@ struct IntentRecord {
     std::uint64_t size;
 };
 
+struct XattrValue {
+    std::byte bytes[fs::kMaxXattrSize];
+};
+
 struct QidPrefix {
     std::uint64_t dev;
     std::uint64_t high;
@@ -142,6 +154,22 @@ Result<StoredFid> decode(const FidRecord& r) {
     f.unrecoverable = (r.flags & kUnrecoverable) != 0;
     f.dir_offset = r.dir_offset;
     f.dir_cookie = r.dir_cookie;
+    if (r.kind > static_cast<std::uint8_t>(StoredFid::Kind::kXattrWrite) ||
+        r.xattr_name_length > kMaxName)
+        return fail(EUCLEAN);
+    f.kind = static_cast<StoredFid::Kind>(r.kind);
+    if (f.kind != StoredFid::Kind::kFile) {
+        f.xattr_name.assign(r.xattr_name, r.xattr_name_length);
+        f.xattr_size = r.xattr_size;
+        f.xattr_written = r.xattr_written;
+        f.xattr_flags = r.xattr_flags;
+        f.xattr_slot = r.xattr_slot;
+        const bool writing = f.kind == StoredFid::Kind::kXattrWrite;
+        if (f.xattr_slot >= SessionStore::kMaxXattrValues || f.xattr_size > fs::kMaxXattrSize ||
+            (writing ? f.xattr_written > f.xattr_size : f.xattr_written != 0) ||
+            (writing && f.xattr_name.empty()) || f.file_fd != -1)
+            return fail(EUCLEAN);
+    }
     if (r.name_length > kMaxName) return fail(EUCLEAN);
     f.name.assign(r.name, r.name_length);
     const bool has_parent = f.parent_fd != -1;
@@ -168,6 +196,7 @@ struct SessionStore::Layout {
     std::uint64_t qid_prefix_count;
     QidPrefix qid_prefixes[fs::QidMap::kMaxWidePrefixes];
     OwnerRecord owners[kMaxLockOwners];
+    XattrValue xattrs[kMaxXattrValues];
     FidRecord fids[];
 };
 
@@ -206,6 +235,8 @@ SessionStore::SessionStore(void* memory, std::size_t size, std::size_t fid_slots
         free_answer_slots_.push_back(static_cast<std::uint32_t>(i));
     for (std::size_t i = kMaxIntents; i-- > 0;)
         free_intent_slots_.push_back(static_cast<std::uint32_t>(i));
+    for (std::size_t i = kMaxXattrValues; i-- > 0;)
+        free_xattr_slots_.push_back(static_cast<std::uint32_t>(i));
 }
 
 SessionStore::SessionStore(SessionStore&& other) noexcept
@@ -218,6 +249,7 @@ SessionStore::SessionStore(SessionStore&& other) noexcept
       free_owner_slots_(std::move(other.free_owner_slots_)),
       free_answer_slots_(std::move(other.free_answer_slots_)),
       free_intent_slots_(std::move(other.free_intent_slots_)),
+      free_xattr_slots_(std::move(other.free_xattr_slots_)),
       committing_(other.committing_),
       free_at_commit_(std::move(other.free_at_commit_)),
       erased_(std::move(other.erased_)),
@@ -354,7 +386,7 @@ Result<std::uint32_t> SessionStore::free_fid_slot() {
 }
 
 Status SessionStore::put_fid(const StoredFid& f) {
-    if (f.name.size() > kMaxName) return fail(ENAMETOOLONG);
+    if (f.name.size() > kMaxName || f.xattr_name.size() > kMaxName) return fail(ENAMETOOLONG);
     auto slot = free_fid_slot();
     if (!slot) return std::unexpected(slot.error());
     FidRecord& r = layout().fids[*slot];
@@ -372,6 +404,13 @@ Status SessionStore::put_fid(const StoredFid& f) {
         (f.stat_dir ? kStatDir : 0) | (f.unrecoverable ? kUnrecoverable : 0));
     r.name_length = static_cast<std::uint8_t>(f.name.size());
     std::memcpy(r.name, f.name.data(), f.name.size());
+    r.kind = static_cast<std::uint8_t>(f.kind);
+    r.xattr_slot = f.xattr_slot;
+    r.xattr_flags = f.xattr_flags;
+    r.xattr_size = f.xattr_size;
+    r.xattr_written = f.xattr_written;
+    r.xattr_name_length = static_cast<std::uint8_t>(f.xattr_name.size());
+    std::memcpy(r.xattr_name, f.xattr_name.data(), f.xattr_name.size());
     store_state(r.state, kValid);
     // Only now (or once the answer is committed) the old record may go: a
     // reader takes the higher seq.
@@ -399,6 +438,30 @@ void SessionStore::free_fid_record(std::uint32_t slot) {
     }
     store_state(layout().fids[slot].state, kFree);
     free_fid_slots_.push_back(slot);
+}
+
+XattrSlot::~XattrSlot() {
+    store_.give_xattr_slot(index_);
+}
+
+std::span<std::byte> XattrSlot::value() const {
+    return store_.xattr_value(index_);
+}
+
+std::optional<std::uint32_t> SessionStore::take_xattr_slot() {
+    if (free_xattr_slots_.empty()) return std::nullopt;
+    const auto slot = free_xattr_slots_.back();
+    free_xattr_slots_.pop_back();
+    return slot;
+}
+
+void SessionStore::give_xattr_slot(std::uint32_t slot) {
+    if (slot < kMaxXattrValues) free_xattr_slots_.push_back(slot);
+}
+
+std::span<std::byte> SessionStore::xattr_value(std::uint32_t slot) const {
+    if (slot >= kMaxXattrValues) return {};
+    return layout().xattrs[slot].bytes;
 }
 
 void SessionStore::put_qids(const fs::QidMap::Tables& tables) {
@@ -506,7 +569,7 @@ Result<StoredSession> SessionStore::load() {
             free_intent_slots_.push_back(static_cast<std::uint32_t>(i));
             continue;
         }
-        if (state != kValid || r.kind < 1 || r.kind > 6 || r.existed > 1 || r.type > 255)
+        if (state != kValid || r.kind < 1 || r.kind > 7 || r.existed > 1 || r.type > 255)
             return fail(EUCLEAN);
         out.intents.push_back({r.route, r.request, r.type, static_cast<StoredIntent::Kind>(r.kind),
                                r.existed != 0, r.dev, r.ino, r.size,
@@ -556,11 +619,20 @@ Result<StoredSession> SessionStore::load() {
     committing_ = kMaxAnswered;
     free_at_commit_.clear();
     erased_.clear();
+    // Each xattr slot belongs to one fid; the others are free.
+    std::vector<bool> xattr_taken(kMaxXattrValues, false);
     for (const auto& [fid, slot] : slot_of_fid_) {
         auto f = decode(l.fids[slot]);
         if (!f) return std::unexpected(f.error());
+        if (f->kind != StoredFid::Kind::kFile && !f->unrecoverable) {
+            if (xattr_taken[f->xattr_slot]) return fail(EUCLEAN);
+            xattr_taken[f->xattr_slot] = true;
+        }
         out.fids.push_back(std::move(*f));
     }
+    free_xattr_slots_.clear();
+    for (std::size_t i = kMaxXattrValues; i-- > 0;)
+        if (!xattr_taken[i]) free_xattr_slots_.push_back(static_cast<std::uint32_t>(i));
 
     free_owner_slots_.clear();
     for (std::size_t i = kMaxLockOwners; i-- > 0;) {

@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,7 +46,13 @@ namespace xen9p::server {
 
 // One fid as a replacement rebuilds it. Descriptor numbers are -1 when absent.
 struct StoredFid {
+    enum class Kind : std::uint8_t {
+        kFile = 0,
+        kXattrRead = 1,   // the value read, in xattr slot `xattr_slot`
+        kXattrWrite = 2,  // `xattr_written` bytes of the value so far, in that slot
+    };
     std::uint32_t fid = 0;
+    Kind kind = Kind::kFile;
     int node_fd = -1;
     int parent_fd = -1;
     std::string name;  // the entry name in the parent, "" without one
@@ -55,8 +62,15 @@ struct StoredFid {
     bool stat_dir = false;
     std::uint64_t dir_offset = 0;
     std::uint64_t dir_cookie = 0;
+    // An xattr fid: its name, the size of its value (read) or the size
+    // announced (write), the flags of the set, and its slot in the store.
+    std::string xattr_name;
+    std::uint64_t xattr_size = 0;
+    std::uint64_t xattr_written = 0;
+    std::uint32_t xattr_flags = 0;
+    std::uint32_t xattr_slot = 0;
     // Set when the fid held something a record cannot carry (an xattr value
-    // being read or written): the session cannot be carried over.
+    // when every slot was taken): the session cannot be carried over.
     bool unrecoverable = false;
 };
 
@@ -70,6 +84,7 @@ struct StoredIntent {
         kTruncates = 4,  // a file `size` bytes long
         kAppends = 5,    // the file (dev, ino), `size` bytes long
         kOpaque = 6,     // nothing tells: the request cannot be run again
+        kXattrs = 7,     // an xattr's set or removal at clunk (`existed` before)
     };
     Route route = 0;
     std::uint32_t request = 0;
@@ -103,6 +118,24 @@ struct StoredSession {
     std::vector<int> descriptors() const;
 };
 
+class SessionStore;
+
+// An xattr value slot of the store, given back when the last copy of the
+// fid holding it goes (fids are copied while a record may still name them).
+class XattrSlot {
+  public:
+    XattrSlot(SessionStore& store, std::uint32_t index) : store_(store), index_(index) {}
+    ~XattrSlot();
+    XattrSlot(const XattrSlot&) = delete;
+    XattrSlot& operator=(const XattrSlot&) = delete;
+    std::uint32_t index() const { return index_; }
+    std::span<std::byte> value() const;
+
+  private:
+    SessionStore& store_;
+    std::uint32_t index_;
+};
+
 class SessionStore final : public fs::LockOwnerRecorder, public RouteLog {
   public:
     static constexpr std::size_t kMaxRoutes = 64;  // --max-rings' bound
@@ -118,6 +151,11 @@ class SessionStore final : public fs::LockOwnerRecorder, public RouteLog {
     // Intents kept at once: those of the requests in flight, and those a dead
     // server left until their requests are run again.
     static constexpr std::size_t kMaxIntents = 1024;
+    // Xattr fids whose values the store carries at once (each value up to
+    // fs::kMaxXattrSize); a guest's xattr fids live from Txattrwalk or
+    // Txattrcreate to the clunk a few requests later. Past this, an xattr
+    // fid is not carried over and a server's death then loses the session.
+    static constexpr std::size_t kMaxXattrValues = 16;
 
     // Shared memory for a session of at most `max_fids` fids, zeroed.
     static Result<SessionStore> create(std::size_t max_fids);
@@ -144,6 +182,12 @@ class SessionStore final : public fs::LockOwnerRecorder, public RouteLog {
     // Once the request's answer is committed.
     void clear_intent(std::uint32_t record);
     void put_qids(const fs::QidMap::Tables& tables);
+    // A free xattr value slot, or nullopt; given back by give_xattr_slot
+    // once no fid record names it (after the commit that erases its fid).
+    std::optional<std::uint32_t> take_xattr_slot();
+    void give_xattr_slot(std::uint32_t slot);
+    // The value bytes of a slot (fs::kMaxXattrSize of them).
+    std::span<std::byte> xattr_value(std::uint32_t slot) const;
     Result<std::uint32_t> record_owner(int file_fd, std::string_view client_id,
                                        std::uint32_t proc_id, int owner_fd) override;
     void forget_owner(std::uint32_t record) override;
@@ -179,6 +223,7 @@ class SessionStore final : public fs::LockOwnerRecorder, public RouteLog {
     std::vector<std::uint32_t> free_owner_slots_;
     std::vector<std::uint32_t> free_answer_slots_;
     std::vector<std::uint32_t> free_intent_slots_;
+    std::vector<std::uint32_t> free_xattr_slots_;
     // The answer being committed, and the fid slots freed when it is.
     std::uint32_t committing_ = kMaxAnswered;
     std::vector<std::uint32_t> free_at_commit_;

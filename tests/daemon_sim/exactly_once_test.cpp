@@ -9,6 +9,7 @@
 #define BOOST_TEST_MODULE exactly_once
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
@@ -75,6 +76,22 @@ std::vector<RequestBody> workload() {
         Tclunk{5},
         Twalk{0, 6, path({"p"})},
         Tremove{6},
+        // An xattr set in two writes, read back, made only if absent, removed.
+        Twalk{0, 7, path({"g"})},
+        Txattrcreate{7, XattrName{"user.k"}, 5, 0},
+        Twrite{7, 0, bytes("va")},
+        Twrite{7, 2, bytes("lue")},
+        Tclunk{7},
+        Twalk{0, 8, path({"g"})},
+        Txattrwalk{8, 9, XattrName{"user.k"}},
+        Tread{9, 0, 100},
+        Tclunk{9},
+        Txattrcreate{8, XattrName{"user.n"}, 3, kXattrCreate},
+        Twrite{8, 0, bytes("abc")},
+        Tclunk{8},
+        Twalk{0, 10, path({"g"})},
+        Txattrcreate{10, XattrName{"user.k"}, 0, 0},
+        Tclunk{10},
         Tclunk{3},
         Tgetattr{0, getattr::kBasic},
     };
@@ -95,10 +112,29 @@ std::string summary(const client::OwnedReply& reply) {
     if (auto* d = reply.as<Rreaddir>()) out << " " << d->data.bytes.size() << " bytes";
     if (auto* l = reply.as<Rlock>()) out << " status " << int{l->status};
     if (auto* g = reply.as<Rgetlock>()) out << " type " << int{g->type};
+    if (auto* x = reply.as<Rxattrwalk>()) out << " size " << x->size;
     return out.str();
 }
 
-// The export as the host sees it: every entry, its kind, size and content.
+// A file's xattrs, names and values, in the order the host lists them.
+std::string xattrs(const std::filesystem::path& file) {
+    std::string names(4096, '\0');
+    const ssize_t n = ::llistxattr(file.c_str(), names.data(), names.size());
+    if (n <= 0) return "";
+    names.resize(static_cast<std::size_t>(n));
+    std::string out;
+    for (std::size_t at = 0; at < names.size(); at = names.find('\0', at) + 1) {
+        const std::string name = names.c_str() + at;
+        std::string value(4096, '\0');
+        const ssize_t size = ::lgetxattr(file.c_str(), name.c_str(), value.data(), value.size());
+        value.resize(size > 0 ? static_cast<std::size_t>(size) : 0);
+        out += " " + name + "=" + value;
+    }
+    return out;
+}
+
+// The export as the host sees it: every entry, its kind, size, content and
+// xattrs.
 std::string listing(const std::filesystem::path& root) {
     std::map<std::string, std::string> entries;
     for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
@@ -113,7 +149,7 @@ std::string listing(const std::filesystem::path& root) {
             std::stringstream content;
             content << in.rdbuf();
             what = "file " + content.str() + " links " +
-                   std::to_string(std::filesystem::hard_link_count(e.path()));
+                   std::to_string(std::filesystem::hard_link_count(e.path())) + xattrs(e.path());
         } else {
             what = "other";
         }

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -53,6 +54,40 @@ BOOST_AUTO_TEST_CASE(an_idle_server_killed_is_replaced_and_the_guest_sees_nothin
         auto status = sim->daemon_status();
         return status && status->find(" restarts=1 last_signal=9 ") != std::string::npos;
     }));
+    BOOST_TEST(daemon_log().find("server replaced; session carried over") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(xattr_fids_open_at_the_death_go_on_with_their_values) {
+    const auto share = add_guest(1);
+    auto c = mount(1, std::chrono::seconds(5));
+    write_file(*c, "f", "data");
+    std::string_view f[] = {"f"};
+    using p9proto::XattrName;
+    // Fid 20 sets user.k in two writes, fid 22 reads user.old, the death
+    // comes between.
+    ::setxattr((share / "f").c_str(), "user.old", "before", 6, 0);
+    must(client::walk(*c, 0, 20, f));
+    must(client::expect<p9proto::Rxattrcreate>(
+        must(c->call(p9proto::Txattrcreate{20, XattrName{"user.k"}, 5, 0}))));
+    const std::string first = "va", rest = "lue";
+    must(client::write_all(*c, 20, 0, std::as_bytes(std::span(first))));
+    must(client::walk(*c, 0, 21, f));
+    auto walked = must(c->call(p9proto::Txattrwalk{21, 22, XattrName{"user.old"}}));
+    BOOST_TEST(must(client::expect<p9proto::Rxattrwalk>(walked))->size == 6u);
+    const auto server = wait_server(1);
+    BOOST_REQUIRE(server);
+    BOOST_REQUIRE(::kill(*server, SIGKILL) == 0);
+    BOOST_REQUIRE(wait_server(1, server));
+
+    must(client::write_all(*c, 20, 2, std::as_bytes(std::span(rest))));
+    must(client::clunk(*c, 20));
+    char value[16] = {};
+    BOOST_TEST(::getxattr((share / "f").c_str(), "user.k", value, sizeof value) == 5);
+    BOOST_TEST(std::string(value, 5) == "value");
+    const auto data = must(client::read_all(*c, 22));
+    BOOST_TEST(std::string(reinterpret_cast<const char*>(data.data()), data.size()) == "before");
+    must(client::clunk(*c, 22));
+    BOOST_TEST(backend_state(1).value_or("") == "4");
     BOOST_TEST(daemon_log().find("server replaced; session carried over") != std::string::npos);
 }
 

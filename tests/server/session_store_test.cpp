@@ -2,7 +2,9 @@
 // a compromised server scribbles is refused or read within bounds.
 #include "backend/server/session_store.hpp"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <cstring>
 #include <random>
 
 namespace xen9p::server {
@@ -178,6 +180,46 @@ BOOST_AUTO_TEST_CASE(fid_changes_count_only_with_their_committed_answer) {
             BOOST_TEST(find(s, 2)->node_fd == 30);
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(an_xattr_fid_and_its_value_are_read_back_and_its_slot_stays_taken) {
+    auto store = must(SessionStore::create(8));
+    const auto slot = store.take_xattr_slot();
+    BOOST_REQUIRE(slot.has_value());
+    auto setting = fid(4, 10);
+    setting.kind = StoredFid::Kind::kXattrWrite;
+    setting.xattr_name = "user.k";
+    setting.xattr_size = 5;
+    setting.xattr_written = 2;
+    setting.xattr_flags = 1;
+    setting.xattr_slot = *slot;
+    const std::string bytes = "va";
+    std::memcpy(store.xattr_value(*slot).data(), bytes.data(), bytes.size());
+    BOOST_REQUIRE(store.put_fid(setting));
+
+    auto loaded = must(store.load());
+    const StoredFid* f = find(loaded, 4);
+    BOOST_REQUIRE(f != nullptr);
+    BOOST_TEST((f->kind == StoredFid::Kind::kXattrWrite));
+    BOOST_TEST(f->xattr_name == "user.k");
+    BOOST_TEST(f->xattr_size == 5u);
+    BOOST_TEST(f->xattr_written == 2u);
+    BOOST_TEST(f->xattr_flags == 1u);
+    BOOST_TEST(f->xattr_slot == *slot);
+    BOOST_TEST(std::memcmp(store.xattr_value(f->xattr_slot).data(), "va", 2) == 0);
+    // Every other slot is free after the load, that one is not.
+    std::vector<std::uint32_t> free;
+    while (auto other = store.take_xattr_slot())
+        free.push_back(*other);
+    BOOST_TEST(free.size() == SessionStore::kMaxXattrValues - 1);
+    BOOST_TEST((std::ranges::find(free, *slot) == free.end()));
+
+    // Two fids naming one slot: one value cannot be both.
+    auto twice = fid(5, 11);
+    twice.kind = StoredFid::Kind::kXattrRead;
+    twice.xattr_slot = *slot;
+    BOOST_REQUIRE(store.put_fid(twice));
+    BOOST_TEST(store.load().error().value == EUCLEAN);
 }
 
 BOOST_AUTO_TEST_CASE(records_a_compromised_server_scribbled_are_refused_or_bounded) {
