@@ -174,6 +174,9 @@ class Session final : TransportSink {
     // 9P2000.u (session_u_ops.cpp).
     Outcome handle(Slot& slot, const p9proto::Topen& req);
     Outcome handle(Slot& slot, const p9proto::Tcreate& req);
+    // After a Tcreate made its entry (other than a file): the fid takes it,
+    // opened if it is a directory or, made before a death, a file.
+    Result<p9proto::Qid> take_created(Fid& fid, const p9proto::Tcreate& req);
     Outcome handle(Slot& slot, const p9proto::Tstat& req);
     Outcome handle(Slot& slot, const p9proto::Twstat& req);
     // Tread of a directory opened under 9P2000.u: stat records.

@@ -73,6 +73,10 @@ Status Session::clunk(std::uint32_t fid) {
                 fs::xattr_set(ex_, f->caller, f->node, f->xattr_name, f->xattr, f->xattr_flags);
         }
     } else if (f->remove_on_clunk) {
+        // Its descriptor stays open (the retired copy) while a record may
+        // name it.
+        fids_.touch(fid);
+        f = fids_.find(fid);
         f->file.reset();
         result = fs::remove_node(ex_, f->caller, f->node);
     }
@@ -213,9 +217,9 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tfsync& req) {
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tclunk& req) {
     const Fid* f = fids_.find(req.fid);
-    // Nothing tells whether an ORCLOSE file's removal was done.
+    // An ORCLOSE file's removal: the entry tells whether it was done.
     if (f != nullptr && f->remove_on_clunk)
-        note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
+        note_entry_intent(slot, StoredIntent::Kind::kRemoves, f->node.parent_fd(), f->node.name());
     // Setting an xattr twice is the same set, except where it must not
     // exist before or is removed: whether it existed then tells.
     if (f != nullptr && f->kind == Fid::Kind::kXattrWrite &&

@@ -93,11 +93,20 @@ Session::Outcome Session::redo(Slot& slot, const p9proto::Request& request,
             if (auto* r = std::get_if<Tmknod>(&body)) dir_fid = r->dfid, name = r->name.str;
             if (auto* r = std::get_if<Tlink>(&body)) dir_fid = r->dfid, name = r->name.str;
             if (auto* r = std::get_if<Tlcreate>(&body)) dir_fid = r->fid, name = r->name.str;
+            if (auto* r = std::get_if<Tcreate>(&body)) dir_fid = r->fid, name = r->name.str;
             const Fid* dir = node(dir_fid);
             // It existed before: the request failed with EEXIST and does again.
             if (dir == nullptr || intent.existed || !entry_stat(dir->node.fd(), name))
                 return dispatch(slot, request);
             if (slot.type == MsgType::Tlink) return reply(slot, Rlink{});
+            if (auto* create = std::get_if<Tcreate>(&body)) {
+                // Made, not yet taken by the fid: taken now, as it was.
+                fids_.touch(create->fid);
+                auto qid = take_created(*fids_.find(create->fid), *create);
+                // Made read-only: only its creation could open it for writing.
+                if (!qid) return lost(slot);
+                return reply(slot, Rcreate{*qid, 0});
+            }
             auto made = fs::walk_one(ex_, dir->caller, dir->node, name);
             if (!made) return error(slot, made.error());
             if (auto* create = std::get_if<Tlcreate>(&body)) {
@@ -129,6 +138,9 @@ Session::Outcome Session::redo(Slot& slot, const p9proto::Request& request,
                 dir_fd = node(r->olddirfid)->node.fd(), name = r->oldname.str;
             if (auto* r = std::get_if<Tremove>(&body)) moved = node(r->fid);
             if (auto* r = std::get_if<Trename>(&body)) moved = node(r->fid);
+            // 9P2000.u: an ORCLOSE file's clunk, a Twstat's new name.
+            if (auto* r = std::get_if<Tclunk>(&body)) moved = node(r->fid);
+            if (auto* r = std::get_if<Twstat>(&body)) moved = node(r->fid);
             if (moved != nullptr) dir_fd = moved->node.parent_fd(), name = moved->node.name();
             // Still there: not done.
             if (!intent.existed || same_file(entry_stat(dir_fd, name), intent))
@@ -136,6 +148,17 @@ Session::Outcome Session::redo(Slot& slot, const p9proto::Request& request,
             if (auto* r = std::get_if<Tremove>(&body)) {
                 fids_.erase(r->fid);
                 return reply(slot, Rremove{});
+            }
+            if (auto* r = std::get_if<Tclunk>(&body)) {
+                fids_.erase(r->fid);
+                return reply(slot, Rclunk{});
+            }
+            if (auto* r = std::get_if<Twstat>(&body)) {
+                // The new name comes last: the rest was done before it.
+                fids_.touch(r->fid);
+                Fid& f = *fids_.find(r->fid);
+                f.node.moved(f.node.parent(), r->stat.stat.name.str);
+                return reply(slot, Rwstat{});
             }
             if (auto* r = std::get_if<Trename>(&body)) {
                 const Fid* to = node(r->dfid);
@@ -153,16 +176,35 @@ Session::Outcome Session::redo(Slot& slot, const p9proto::Request& request,
             // already the one asked for.
             const Tlopen* open = std::get_if<Tlopen>(&body);
             const Tsetattr* set = std::get_if<Tsetattr>(&body);
-            const Fid* f = node(open != nullptr ? open->fid : set != nullptr ? set->fid : kNoFid);
+            const Topen* u_open = std::get_if<Topen>(&body);
+            const Twstat* wstat = std::get_if<Twstat>(&body);
+            const std::uint32_t fid = open != nullptr     ? open->fid
+                                      : set != nullptr    ? set->fid
+                                      : u_open != nullptr ? u_open->fid
+                                      : wstat != nullptr  ? wstat->fid
+                                                          : kNoFid;
+            const Fid* f = node(fid);
             if (f == nullptr || !intent.existed) return dispatch(slot, request);
             auto now = fs::stat_fd(f->node.fd(), STATX_SIZE);
             if (!now) return error(slot, now.error());
-            const std::uint64_t wanted = open != nullptr ? 0 : set->size;
+            const std::uint64_t wanted = set != nullptr     ? set->size
+                                         : wstat != nullptr ? wstat->stat.stat.length
+                                                            : 0;
             if (now->stx_size == intent.size && now->stx_size != wanted)
                 return dispatch(slot, request);
             if (open != nullptr) {
                 Tlopen rest = *open;
                 rest.flags &= ~dotl::kTrunc;
+                return handle(slot, rest);
+            }
+            if (u_open != nullptr) {
+                Topen rest = *u_open;
+                rest.mode &= static_cast<std::uint8_t>(~omode::kTrunc);
+                return handle(slot, rest);
+            }
+            if (wstat != nullptr) {
+                Twstat rest = *wstat;
+                rest.stat.stat.length = kKeep64;
                 return handle(slot, rest);
             }
             Tsetattr rest = *set;

@@ -77,9 +77,8 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Topen& req) {
     const bool rclose = (req.mode & p9proto::omode::kRclose) != 0;
     // Removing at clunk needs a writable export: refused now, not at clunk.
     if (rclose && ex_.read_only()) return error(slot, EROFS);
-    // 9P2000.u's changes are not told apart after a death: not run again.
     if ((p9proto::dotl_flags_of(req.mode) & p9proto::dotl::kTrunc) != 0)
-        note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
+        note_file_intent(slot, StoredIntent::Kind::kTruncates, (*f)->node.fd());
     auto opened = fs::open_node(ex_, (*f)->caller, (*f)->node, p9proto::dotl_flags_of(req.mode));
     if (!opened) return error(slot, opened.error());
     Fid& fid = **f;
@@ -139,7 +138,7 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tcreate& req) {
     if (dir.file) return error(slot, EBADF);
     const bool rclose = (req.mode & p9proto::omode::kRclose) != 0;
     const std::uint32_t flags = p9proto::dotl_flags_of(req.mode);
-    note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
+    note_entry_intent(slot, StoredIntent::Kind::kCreates, dir.node.fd(), req.name.str);
     if ((req.perm & (dm::kTypeBits | dm::kLink)) == 0) {
         auto created = fs::create_file(ex_, dir.caller, dir.node, req.name.str, flags,
                                        p9proto::host_permissions(req.perm), dir.caller.gid);
@@ -152,20 +151,34 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tcreate& req) {
     }
     auto qid = create_entry(dir, req);
     if (!qid) return error(slot, qid.error());
-    // The fid now names the new entry; a directory is opened as Topen would.
-    auto node = fs::walk_one(ex_, dir.caller, dir.node, req.name.str);
-    if (!node) return error(slot, node.error());
-    if ((req.perm & dm::kDir) != 0) {
-        auto opened = fs::open_node(ex_, dir.caller, *node, flags);
-        if (!opened) return error(slot, opened.error());
-        dir.file = std::make_shared<fs::OpenFile>(std::move(opened->file));
-        dir.stat_dir = true;
-        dir.dir_offset = 0;
-        dir.dir_cookie = 0;
-        dir.remove_on_clunk = rclose;
+    auto made = take_created(dir, req);
+    if (!made) return error(slot, made.error());
+    return reply(slot, p9proto::Rcreate{*made, 0});
+}
+
+Result<p9proto::Qid> Session::take_created(Fid& fid, const p9proto::Tcreate& req) {
+    // The fid now names the new entry; a file or directory is opened as
+    // Topen would (a file only once made: its creation opened it).
+    auto node = fs::walk_one(ex_, fid.caller, fid.node, req.name.str);
+    if (!node) return std::unexpected(node.error());
+    const bool file = (req.perm & (dm::kTypeBits | dm::kLink)) == 0;
+    if (!file && (req.perm & dm::kDir) == 0) {
+        auto qid = fs::qid_of(ex_, *node);
+        if (!qid) return std::unexpected(qid.error());
+        fid.node = std::move(*node);
+        return *qid;
     }
-    dir.node = std::move(*node);
-    return reply(slot, p9proto::Rcreate{*qid, 0});
+    const auto flags = p9proto::dotl_flags_of(req.mode) &
+                       ~(p9proto::dotl::kCreate | p9proto::dotl::kExcl | p9proto::dotl::kTrunc);
+    auto opened = fs::open_node(ex_, fid.caller, *node, flags);
+    if (!opened) return std::unexpected(opened.error());
+    fid.file = std::make_shared<fs::OpenFile>(std::move(opened->file));
+    fid.stat_dir = !file;
+    fid.dir_offset = 0;
+    fid.dir_cookie = 0;
+    fid.remove_on_clunk = (req.mode & p9proto::omode::kRclose) != 0;
+    fid.node = std::move(*node);
+    return opened->qid;
 }
 
 Session::Outcome Session::handle(Slot& slot, const p9proto::Tstat& req) {
@@ -185,7 +198,6 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Twstat& req) {
     auto f = node_fid(req.fid);
     if (!f) return error(slot, f.error());
     Fid& fid = **f;
-    note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
     const p9proto::UStat& st = req.stat.stat;
     namespace sa = p9proto::setattr;
     // Each field that does not hold its "don't touch" value becomes one part
@@ -221,6 +233,18 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Twstat& req) {
     }
     const std::string_view new_name = st.name.str;
     const bool rename = !new_name.empty() && new_name != fid.node.name();
+    // The new name comes last: once there, the rest was done. A length,
+    // without a rename, is judged as a truncating setattr is. Both at once
+    // leave nothing to tell the truncation by; modes, owners and times
+    // are the same when set again.
+    const bool truncates = (attr.valid & sa::kSize) != 0;
+    if (rename && truncates)
+        note_intent(slot, {.kind = StoredIntent::Kind::kOpaque});
+    else if (rename)
+        note_entry_intent(slot, StoredIntent::Kind::kRenames, fid.node.parent_fd(),
+                          fid.node.name());
+    else if (truncates)
+        note_file_intent(slot, StoredIntent::Kind::kTruncates, fid.node.fd());
     if (attr.valid == 0 && !rename) {
         // Every field "don't touch": commit the file (Linux's fsync under .u).
         if (!fid.file) return reply(slot, p9proto::Rwstat{});

@@ -97,6 +97,45 @@ std::vector<RequestBody> workload() {
     };
 }
 
+// 9P2000.u (a guest mounted with version=9p2000.u): creates of each kind,
+// a truncating open, a Twstat of each sort, an ORCLOSE file, a remove.
+UStat wstat_of(auto change) {
+    UStat st = blank_wstat();
+    change(st);
+    return st;
+}
+
+std::vector<RequestBody> workload_u() {
+    return {
+        Twalk{0, 1, path({})},
+        Tcreate{1, Name{"f"}, 0644, omode::kRdwr, Text{""}},
+        Twrite{1, 0, bytes("hello, world")},
+        Tclunk{1},
+        Twalk{0, 2, path({})},
+        Tcreate{2, Name{"d"}, dm::kDir | 0755, omode::kRead, Text{""}},
+        Tclunk{2},
+        Twalk{0, 3, path({})},
+        Tcreate{3, Name{"s"}, dm::kSymlink | 0777, omode::kRead, Text{"f"}},
+        Twalk{0, 4, path({"f"})},
+        Topen{4, static_cast<std::uint8_t>(omode::kWrite | omode::kTrunc)},
+        Twrite{4, 0, bytes("new content")},
+        Tclunk{4},
+        Twalk{0, 5, path({"f"})},
+        Twstat{5, WrappedStat{wstat_of([](UStat& st) { st.length = 3; })}},
+        Twstat{5, WrappedStat{wstat_of([](UStat& st) { st.name = Text{"g"}; })}},
+        Twstat{5, WrappedStat{wstat_of([](UStat& st) { st.mode = 0600; })}},
+        Tstat{5},
+        Twalk{0, 6, path({})},
+        Tcreate{6, Name{"tmp"}, 0644, static_cast<std::uint8_t>(omode::kWrite | omode::kRclose),
+                Text{""}},
+        Tclunk{6},
+        Twalk{0, 7, path({"d"})},
+        Tremove{7},
+        Tclunk{3},
+        Tclunk{5},
+    };
+}
+
 // What a reply says that does not depend on the run (qids, times, cookies do).
 std::string summary(const client::OwnedReply& reply) {
     std::ostringstream out;
@@ -113,6 +152,9 @@ std::string summary(const client::OwnedReply& reply) {
     if (auto* l = reply.as<Rlock>()) out << " status " << int{l->status};
     if (auto* g = reply.as<Rgetlock>()) out << " type " << int{g->type};
     if (auto* x = reply.as<Rxattrwalk>()) out << " size " << x->size;
+    if (auto* s = reply.as<Rstat>())
+        out << " " << s->stat.stat.name.str << " mode " << s->stat.stat.mode << " length "
+            << s->stat.stat.length;
     return out.str();
 }
 
@@ -204,7 +246,7 @@ struct Run {
 // guest mounted on it sending `one_by_one` (each after the reply of the one
 // before), then `together` (all at once).
 Run run(const std::string& kill_at, const std::vector<RequestBody>& one_by_one,
-        const std::vector<RequestBody>& together = {}) {
+        const std::vector<RequestBody>& together = {}, std::string_view version = kVersion9P2000L) {
     if (kill_at.empty())
         ::unsetenv("XEN9PD_KILL_AT");
     else
@@ -213,7 +255,10 @@ Run run(const std::string& kill_at, const std::vector<RequestBody>& one_by_one,
     fx.start_daemon();
     ::unsetenv("XEN9PD_KILL_AT");
     const auto share = fx.add_guest(1);
-    auto c = fx.mount(1);
+    auto c =
+        std::make_unique<client::Client>(must(fx.sim->connect(1, 0, std::chrono::seconds(10))));
+    must(c->negotiate(client::kDefaultMsize, version));
+    must(client::attach(*c, 0, "root", "", 0));
     auto& frontend = dynamic_cast<frontend::Frontend&>(c->transport());
     frontend.bound_reply_waits(std::chrono::seconds(20));
     Run out;
@@ -308,11 +353,22 @@ BOOST_AUTO_TEST_CASE(a_server_killed_with_64_requests_in_flight_answers_each_onc
         kill_at_each(point, 5, 4 + kBatch, 5, 5, reference, run_batch);
 }
 
+BOOST_AUTO_TEST_CASE(a_server_killed_at_any_point_of_any_9p2000u_request_changes_nothing) {
+    const auto run_u = [](const std::string& kill_at) {
+        return run(kill_at, workload_u(), {}, kVersion9P2000u);
+    };
+    const Run reference = run_u("");
+    BOOST_REQUIRE(reference.replies.size() == workload_u().size());
+    for (const char* point : kPoints)
+        kill_at_each(point, 1, workload_u().size() + 2, 1, workload_u().size() / 2, reference,
+                     run_u);
+}
+
 BOOST_AUTO_TEST_CASE(a_request_whose_effect_cannot_be_told_closes_only_its_device) {
-    // 9P2000.u's Tcreate notes no more than that it may have changed files:
-    // killed after it did, its server's replacement cannot answer it as it
-    // was, and says so.
-    ::setenv("XEN9PD_KILL_AT", "applied:3", 1);
+    // A 9P2000.u Twstat that both truncates and renames leaves nothing to
+    // tell the truncation by once the rename is done: killed after it, its
+    // server's replacement cannot answer it as it was, and says so.
+    ::setenv("XEN9PD_KILL_AT", "applied:4", 1);
     DaemonFixture fx{DaemonFixture::StartLater{}};
     fx.start_daemon();
     ::unsetenv("XEN9PD_KILL_AT");
@@ -322,11 +378,18 @@ BOOST_AUTO_TEST_CASE(a_request_whose_effect_cannot_be_told_closes_only_its_devic
     auto c = std::make_unique<client::Client>(must(fx.sim->connect(1, 0, std::chrono::seconds(5))));
     must(c->negotiate(client::kDefaultMsize, kVersion9P2000u));
     must(client::attach(*c, 0, "root", "", 0));
-    must(c->send(Tcreate{0, Name{"made"}, 0644, omode::kRead, Text{""}}));
+    std::ofstream(share / "f") << "some content";
+    // Made by the host: writable by the worker, as the guest's own are.
+    std::filesystem::permissions(share / "f", std::filesystem::perms::all);
+    must(c->call(Twalk{0, 1, path({"f"})}));
+    must(c->send(Twstat{1, WrappedStat{wstat_of([](UStat& st) {
+                            st.length = 4;
+                            st.name = Text{"g"};
+                        })}}));
 
     fx.expect_only_device_lost(1, "a request the dead server took cannot be run again", *other);
     // Done once, never twice.
-    BOOST_TEST(std::filesystem::is_regular_file(share / "made"));
+    BOOST_TEST(std::filesystem::file_size(share / "g") == 4u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
