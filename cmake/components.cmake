@@ -13,14 +13,15 @@ function(xen9p_add_components)
 endfunction()
 
 # A Boost.Test executable registered with ctest.
-#   xen9p_add_test(NAME name LABELS l1 [l2] SOURCES a.cpp ... LIBS lib ... [TIMEOUT s])
+#   xen9p_add_test(NAME name LABELS l1 [l2] SOURCES a.cpp ... LIBS lib ... [TIMEOUT s]
+#                  [ARGS test-arguments ...])
 function(xen9p_add_test)
-    cmake_parse_arguments(T "" "NAME;TIMEOUT" "LABELS;SOURCES;LIBS" ${ARGN})
+    cmake_parse_arguments(T "" "NAME;TIMEOUT" "LABELS;SOURCES;LIBS;ARGS" ${ARGN})
     add_executable(${T_NAME} ${T_SOURCES})
     xen9p_target_defaults(${T_NAME})
     target_compile_definitions(${T_NAME} PRIVATE BOOST_TEST_DYN_LINK)
     target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} Boost::unit_test_framework)
-    add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+    add_test(NAME ${T_NAME} COMMAND ${T_NAME} ${T_ARGS})
     if(NOT T_TIMEOUT)
         set(T_TIMEOUT 300)
     endif()
