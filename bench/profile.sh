@@ -8,7 +8,7 @@
 #   time-bounded workloads run 5 s. The others (seq_*, create_close, unlink,
 #   small_files_*) run their fixed size: pass nothing quick for the default
 #   size, e.g. `bench/profile.sh seq_write --seconds 1`.
-# Prints the CPU share per command (swapper is idle time; the worker is 'exe',
+# Prints the CPU share per command (swapper is idle time; the worker is 'xen9pd',
 # the guest side 'xen9p-bench', io_uring's helper threads of the worker
 # 'iou-wrk-*'), then the top symbols of the worker and of the guest. perf.data stays in DIR/bench-profile/WORKLOAD (`perf report -i` it).
 set -eu
@@ -77,13 +77,13 @@ trap - EXIT INT TERM
 [ "$status" -eq 0 ] || { echo "profile: bench failed ($status)" >&2; cat "$out/bench.log" >&2; exit 1; }
 
 grep -E '^  ' "$out/bench.log" || cat "$out/bench.log"
-echo "== CPU by command, all CPUs (swapper = idle; worker 'exe' and its io_uring threads 'iou-wrk-*'; guests 'xen9p-bench')"
+echo "== CPU by command, all CPUs (swapper = idle; worker 'xen9pd' (and its idle supervisor) and its io_uring threads 'iou-wrk-*'; guests 'xen9p-bench')"
 perf report -i "$out/perf.data" --no-children --sort comm -g none -q 2>/dev/null | head -n 8
 # perf's --comm filter loses threads that existed before recording began (the
 # guests' threads), so the split by command is done here.
 perf report -i "$out/perf.data" --no-children --sort comm,dso,sym -g none -q -t '|' \
     2>/dev/null >"$out/symbols.txt"
-for comm in exe iou-wrk xen9p-bench; do
+for comm in xen9pd iou-wrk xen9p-bench; do
     echo "== $comm*, top symbols (share of the samples of $comm*)"
     awk -F'|' -v comm="$comm" '
         { c = $2; gsub(/ /, "", c) }

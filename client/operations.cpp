@@ -94,28 +94,43 @@ Status write_all(Client& client, std::uint32_t fid, std::uint64_t offset,
     return {};
 }
 
-Result<std::vector<DirEntry>> readdir_all(Client& client, std::uint32_t fid, std::uint32_t count) {
+Result<std::uint64_t> readdir_each(Client& client, std::uint32_t fid,
+                                   const std::function<void(const p9proto::Dirent&)>& visit,
+                                   std::uint32_t count) {
     if (count == 0) {
         count = client.msize() - static_cast<std::uint32_t>(p9proto::kReaddirHeaderSize);
     }
-    std::vector<DirEntry> entries;
+    std::uint64_t seen = 0;
     std::uint64_t offset = 0;
     for (;;) {
         auto reply = client.call(p9proto::Treaddir{.fid = fid, .offset = offset, .count = count});
         if (!reply) return std::unexpected(reply.error());
         auto rreaddir = expect<p9proto::Rreaddir>(*reply);
         if (!rreaddir) return std::unexpected(rreaddir.error());
-        if ((*rreaddir)->data.bytes.empty()) return entries;
+        if ((*rreaddir)->data.bytes.empty()) return seen;
         p9proto::DirentReader reader((*rreaddir)->data.bytes);
         while (auto entry = reader.next()) {
-            entries.push_back(DirEntry{.qid = entry->qid,
-                                       .offset = entry->offset,
-                                       .type = entry->type,
-                                       .name = std::string(entry->name)});
+            visit(*entry);
             offset = entry->offset;
+            ++seen;
         }
         if (reader.failed()) return fail(EPROTO);
     }
+}
+
+Result<std::vector<DirEntry>> readdir_all(Client& client, std::uint32_t fid, std::uint32_t count) {
+    std::vector<DirEntry> entries;
+    auto seen = readdir_each(
+        client, fid,
+        [&](const p9proto::Dirent& entry) {
+            entries.push_back(DirEntry{.qid = entry.qid,
+                                       .offset = entry.offset,
+                                       .type = entry.type,
+                                       .name = std::string(entry.name)});
+        },
+        count);
+    if (!seen) return std::unexpected(seen.error());
+    return entries;
 }
 
 }  // namespace xen9p::client

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "client/client.hpp"
+#include "p9proto/dirent.hpp"
 #include "p9proto/messages.hpp"
 
 namespace xen9p::client {
@@ -50,8 +52,15 @@ struct DirEntry {
     friend bool operator==(const DirEntry&, const DirEntry&) = default;
 };
 
-// Treaddir from offset 0 (cookie by cookie) until an empty reply. EPROTO on a
-// malformed entry list. `count` 0 means msize - P9_READDIRHDRSZ.
+// Treaddir from offset 0 (cookie by cookie) until an empty reply, calling
+// `visit` for each entry (its name lives only during the call); returns the
+// number of entries. EPROTO on a malformed entry list. `count` 0 means
+// msize - P9_READDIRHDRSZ.
+Result<std::uint64_t> readdir_each(Client& client, std::uint32_t fid,
+                                   const std::function<void(const p9proto::Dirent&)>& visit,
+                                   std::uint32_t count = 0);
+
+// readdir_each, keeping every entry.
 Result<std::vector<DirEntry>> readdir_all(Client& client, std::uint32_t fid,
                                           std::uint32_t count = 0);
 
