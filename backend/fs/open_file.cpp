@@ -59,7 +59,8 @@ OpenFile::OpenFile(OpenFile&& other) noexcept
       flags_(other.flags_),
       id_(other.id_),
       limits_(std::exchange(other.limits_, nullptr)),
-      locks_(std::move(other.locks_)) {}
+      locks_(std::move(other.locks_)),
+      dir_position_(std::exchange(other.dir_position_, std::nullopt)) {}
 
 OpenFile& OpenFile::operator=(OpenFile&& other) noexcept {
     if (this != &other) {
@@ -69,6 +70,7 @@ OpenFile& OpenFile::operator=(OpenFile&& other) noexcept {
         id_ = other.id_;
         limits_ = std::exchange(other.limits_, nullptr);
         locks_ = std::move(other.locks_);
+        dir_position_ = std::exchange(other.dir_position_, std::nullopt);
     }
     return *this;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "backend/fs/caller.hpp"
@@ -34,6 +35,11 @@ class OpenFile {
     FileId id() const { return id_; }
     FileLocks& locks() { return locks_; }
 
+    // A directory's readdir cookie the descriptor's position is known to stand
+    // at (read_dir's own bookkeeping): a listing that continues from it needs
+    // no lseek, which on ext4 would rebuild the directory's hash-order cache.
+    std::optional<std::uint64_t>& dir_position() { return dir_position_; }
+
   private:
     void release();
 
@@ -42,6 +48,7 @@ class OpenFile {
     FileId id_;
     SpaceLimits* limits_ = nullptr;  // told when this description closes
     FileLocks locks_;
+    std::optional<std::uint64_t> dir_position_;
 };
 
 struct Opened {

@@ -17,8 +17,9 @@ namespace xen9p::fs {
 // with p9proto::DirentWriter into `out` (at most out.size() bytes). Returns the
 // bytes used; 0 at the end. EINVAL when `out` cannot hold even one pending
 // entry. Each entry's qid comes from d_ino and the directory's device (no stat
-// per entry; a mount point's entry shows the covered inode), version 0.
-Result<std::size_t> read_dir(Export& ex, const OpenFile& dir, std::uint64_t offset,
+// per entry; a mount point's entry shows the covered inode), version 0. A call
+// that continues from the previous call's last cookie reads on without a seek.
+Result<std::size_t> read_dir(Export& ex, OpenFile& dir, std::uint64_t offset,
                              std::span<std::byte> out);
 
 }  // namespace xen9p::fs

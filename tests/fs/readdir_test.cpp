@@ -24,7 +24,7 @@ struct Batch {
     std::size_t bytes = 0;
 };
 
-Batch read_batch(Fx& fx, const OpenFile& dir, std::uint64_t offset, std::size_t count) {
+Batch read_batch(Fx& fx, OpenFile& dir, std::uint64_t offset, std::size_t count) {
     std::vector<std::byte> buf(count);
     Batch b;
     b.bytes = must(read_dir(fx.ex, dir, offset, buf));
@@ -105,6 +105,68 @@ BOOST_AUTO_TEST_CASE(readdir_never_exceeds_count_and_einval_when_nothing_fits) {
     BOOST_TEST(seen.size() == 3u);
     std::vector<std::byte> tiny(20);
     BOOST_TEST(err(read_dir(fx.ex, o.file, 0, tiny)) == EINVAL);
+}
+
+BOOST_AUTO_TEST_CASE(a_continued_listing_reads_no_entry_its_reply_does_not_take) {
+    Fx fx;
+    fx.make_dir("d");
+    for (int length = 1; length <= 40; ++length) {
+        for (int i = 0; i < 10; ++i) {
+            std::string name = std::string(static_cast<std::size_t>(length), 'a' + i % 26);
+            name.back() = static_cast<char>('0' + i);
+            fx.write_file("d/" + name, "");
+        }
+    }
+    auto o = must(open_node(fx.ex, fx.me, must(fx.walk("d")), p9proto::dotl::kRdonly));
+    std::set<std::string> seen;
+    std::uint64_t offset = 0;
+    for (std::size_t count : {300, 4096, 1000, 128, 8192, 700}) {
+        Batch b = read_batch(fx, o.file, offset, count);
+        if (b.names.empty()) break;
+        for (auto& n : b.names)
+            BOOST_REQUIRE_MESSAGE(seen.insert(n).second, "duplicate " << n);
+        // The descriptor stands just past the last entry the reply took, so
+        // the next call reads on from there without a seek.
+        BOOST_TEST(static_cast<std::uint64_t>(::lseek(o.file.fd(), 0, SEEK_CUR)) == b.last_offset);
+        offset = b.last_offset;
+    }
+    for (;;) {
+        Batch b = read_batch(fx, o.file, offset, 2000);
+        if (b.names.empty()) break;
+        for (auto& n : b.names)
+            BOOST_REQUIRE_MESSAGE(seen.insert(n).second, "duplicate " << n);
+        offset = b.last_offset;
+    }
+    BOOST_TEST(seen.size() == 400u + 2);
+}
+
+BOOST_AUTO_TEST_CASE(reading_on_and_seeking_back_list_the_same_entries) {
+    Fx fx;
+    fx.make_dir("d");
+    for (int i = 0; i < 3000; ++i)
+        fx.write_file("d/f" + std::string(static_cast<std::size_t>(i % 7), 'x') + std::to_string(i),
+                      "");
+    Node d = must(fx.walk("d"));
+    auto on = must(open_node(fx.ex, fx.me, d, p9proto::dotl::kRdonly));
+    std::vector<Batch> batches;
+    std::uint64_t offset = 0;
+    for (;;) {
+        Batch b = read_batch(fx, on.file, offset, 1500);
+        if (b.names.empty()) break;
+        offset = b.last_offset;
+        batches.push_back(std::move(b));
+    }
+    BOOST_REQUIRE(batches.size() > 10u);
+    // Each batch again, from its cookie, on one descriptor that seeks back and
+    // forth, and on one fresh descriptor per batch: the same names.
+    auto back = must(open_node(fx.ex, fx.me, d, p9proto::dotl::kRdonly));
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+        std::size_t j = (i * 7) % batches.size();
+        std::uint64_t start = j == 0 ? 0 : batches[j - 1].last_offset;
+        BOOST_TEST(read_batch(fx, back.file, start, 1500).names == batches[j].names);
+        auto fresh = must(open_node(fx.ex, fx.me, d, p9proto::dotl::kRdonly));
+        BOOST_TEST(read_batch(fx, fresh.file, start, 1500).names == batches[j].names);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(readdir_on_a_file_is_enotdir) {
