@@ -53,9 +53,12 @@ class EventChannel {
     // Guest side: allocates a port the domain `remote` may bind.
     virtual Result<BoundPort> bind_unbound(DomId remote) = 0;
     virtual Status notify(Port port) = 0;
-    // The next port that fired, or nullopt when none has.
+    // The next port that fired, or nullopt when none has. The port is then
+    // masked, as Xen masks a port it delivered: notifications to it fire no
+    // more (they cost the notifier no wake-up of ours) until unmask().
     virtual Result<std::optional<Port>> pending() = 0;
-    // Re-arms a port returned by pending().
+    // Re-arms a port returned by pending(); a notification that came while
+    // it was masked makes it fire at once.
     virtual Status unmask(Port port) = 0;
     virtual Status unbind(Port port) = 0;
     // From now on this handle binds interdomain ports of `domid` only and

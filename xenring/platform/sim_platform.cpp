@@ -189,12 +189,27 @@ Result<std::optional<Port>> SimEventChannel::pending() {
     std::uint64_t count = 0;
     if (::read(it->second.own.get(), &count, sizeof(count)) < 0 && errno != EAGAIN)
         return fail_errno();
+    // Masked as Xen masks a port it delivered: notifications meanwhile only
+    // count, and wake nobody until unmask().
+    if (auto masked = watch(port, it->second.own.get(), 0); !masked) {
+        return std::unexpected(masked.error());
+    }
     return port;
 }
 
+Status SimEventChannel::watch(Port port, int fd, std::uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u32 = port;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) return fail_errno();
+    return {};
+}
+
 Status SimEventChannel::unmask(Port port) {
-    // pending() already drained the eventfd, which re-arms it; only the port is checked.
-    return ports_.contains(port) ? Status{} : fail(EINVAL);
+    auto it = ports_.find(port);
+    if (it == ports_.end()) return fail(EINVAL);
+    // A notification counted while masked makes the port fire at once.
+    return watch(port, it->second.own.get(), EPOLLIN);
 }
 
 Status SimEventChannel::unbind(Port port) {

@@ -76,6 +76,8 @@ class SimEventChannel final : public EventChannel {
     SimEventChannel(SimConnection conn, UniqueFd epoll)
         : conn_(std::move(conn)), epoll_(std::move(epoll)) {}
     Result<BoundPort> adopt(SimConnection::Answer answer);
+    // Sets what the epoll set waits for on a port's eventfd (0: masked).
+    Status watch(Port port, int fd, std::uint32_t events);
 
     SimConnection conn_;
     UniqueFd epoll_;
