@@ -86,6 +86,8 @@ std::expected<void, ConfigError> apply(std::string_view key, std::string_view va
         return set_number(c.max_rings, 2, 64);
     } else if (key == "max-ring-page-order") {
         return set_number(c.max_ring_order, 1, 9);
+    } else if (key == "poll-window-us") {
+        return set_number(c.poll_window_us, 0, worker_channel::WorkerParams::kMaxPollWindowUs);
     } else if (key == "max-open-files") {
         return set_number(c.default_limits.max_open_files, 1, 1u << 20);
     } else if (key == "max-files") {
@@ -224,6 +226,7 @@ supervisor::SupervisorConfig supervisor_config(const DaemonConfig& config,
     sc.allowed_roots = config.allowed_roots;
     sc.max_rings = config.max_rings;
     sc.max_ring_order = config.max_ring_order;
+    sc.poll_window_us = config.poll_window_us;
     sc.uid_range_base = *config.uid_range_base;
     sc.gid = *config.worker_gid;
     sc.default_limits = config.default_limits;
@@ -252,6 +255,9 @@ Options (also valid as `key = value` lines in the --config file):
   --worker-gid GID            group of the workers (default: that account's group)
   --max-rings N               advertised max-rings, 2..64 (default 4)
   --max-ring-page-order N     advertised max-ring-page-order, 1..9 (default 9)
+  --poll-window-us N          how long a worker may poll its rings for the next
+                              request before it sleeps, 0..1000 (default 50; 0:
+                              never): self-tuning, so an idle guest costs no CPU
   --max-open-files N          default open-file limit per device (default 1024)
   --max-files N               default max-files per device, 0 = unlimited
   --max-space MIB             default max-space per device, 0 = unlimited

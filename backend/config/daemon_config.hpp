@@ -29,6 +29,7 @@ struct DaemonConfig {
     std::optional<gid_t> worker_gid;
     std::uint32_t max_rings = 4;
     std::uint32_t max_ring_order = 9;
+    std::uint32_t poll_window_us = worker_channel::WorkerParams::kDefaultPollWindowUs;
     worker_channel::ExportLimits default_limits{0, 1024, 0, false,
                                                 worker_channel::ExportLimits::kDefaultMaxMemoryMib};
     // "auto" (real Xen) or "sim:<dir>" (the simulated platform).

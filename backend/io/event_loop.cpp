@@ -3,7 +3,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <utility>
 
 namespace xen9p::io {
@@ -66,7 +68,9 @@ EventLoop::EventLoop(EventLoop&& other) noexcept
     : ring_(other.ring_),
       initialised_(std::exchange(other.initialised_, false)),
       supported_(other.supported_),
-      pending_(other.pending_) {}
+      pending_(other.pending_),
+      window_(other.window_),
+      pollers_(std::move(other.pollers_)) {}
 
 EventLoop::~EventLoop() {
     if (initialised_) io_uring_queue_exit(&ring_);
@@ -163,9 +167,42 @@ void EventLoop::cancel(Completion* target) {
     io_uring_sqe_set_data64(sqe, kIgnored);
 }
 
-Status EventLoop::run_once() {
-    int err = io_uring_submit_and_wait(&ring_, 1);
-    if (err < 0 && err != -EINTR) return fail(-err);
+void EventLoop::add_poller(Poller& poller) {
+    if (std::ranges::find(pollers_, &poller) == pollers_.end()) pollers_.push_back(&poller);
+}
+
+void EventLoop::remove_poller(Poller& poller) {
+    std::erase(pollers_, &poller);
+}
+
+namespace {
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+bool EventLoop::poll_for_news() {
+    const auto until = std::chrono::steady_clock::now() + window_.current();
+    do {
+        if (io_uring_cq_ready(&ring_) > 0) return true;
+        for (Poller* poller : pollers_) {
+            if (poller->has_news()) {
+                poller->take_news();
+                return true;
+            }
+        }
+        cpu_relax();
+    } while (std::chrono::steady_clock::now() < until);
+    return false;
+}
+
+void EventLoop::dispatch_ready() {
     io_uring_cqe* cqe = nullptr;
     // Completions may prepare new SQEs; they go out with the next run_once.
     while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
@@ -176,6 +213,22 @@ Status EventLoop::run_once() {
         --pending_;
         reinterpret_cast<Completion*>(data)->on_complete(result);
     }
+}
+
+Status EventLoop::run_once() {
+    int err = io_uring_submit(&ring_);
+    if (err < 0 && err != -EINTR) return fail(-err);
+    if (io_uring_cq_ready(&ring_) == 0) {
+        const auto start = std::chrono::steady_clock::now();
+        if (window_.current() == std::chrono::nanoseconds{} || !poll_for_news()) {
+            for (Poller* poller : pollers_)
+                poller->before_sleep();
+            err = io_uring_submit_and_wait(&ring_, 1);
+            if (err < 0 && err != -EINTR) return fail(-err);
+        }
+        if (!pollers_.empty()) window_.waited(std::chrono::steady_clock::now() - start);
+    }
+    dispatch_ready();
     return {};
 }
 

@@ -2,6 +2,12 @@
 // carries a Completion (its user_data); SQEs prepared while handling one batch of
 // completions are submitted together by the next wait, one io_uring_submit per
 // drain. Not thread-safe: one thread owns a loop.
+//
+// With a poll window (set_poll_window), a loop that has nothing ready looks
+// for news for up to the window's current length before it sleeps: its own
+// completions, and work its Pollers see in shared memory before any
+// notification says so (a guest's request ring). Pollers re-arm their
+// notifications only when the loop is about to sleep.
 #pragma once
 
 #include <liburing.h>
@@ -9,7 +15,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
+#include "backend/io/poll_window.hpp"
 #include "base/errno.hpp"
 
 namespace xen9p::io {
@@ -21,6 +29,23 @@ class Completion {
 
   protected:
     ~Completion() = default;
+};
+
+// Work that arrives in memory the loop can look at (a ring a peer writes),
+// announced only later by a completion (its notification).
+class Poller {
+  public:
+    // Something new has arrived since the last take_news(): cheap, no syscall.
+    // Work that cannot progress (a partial message) is no news.
+    virtual bool has_news() = 0;
+    // Handles it, as the announcing completion would have.
+    virtual void take_news() = 0;
+    // The loop is about to sleep: re-arm what announces news (a poller may
+    // leave its notifications off while the loop is awake and looking).
+    virtual void before_sleep() = 0;
+
+  protected:
+    ~Poller() = default;
 };
 
 class EventLoop {
@@ -59,9 +84,18 @@ class EventLoop {
     // `done`): how tests check that the ring refuses what the loop never issues.
     void submit_raw(const io_uring_sqe& prepared, Completion* done);
 
-    // Submits what was prepared, waits for at least one completion and
-    // dispatches every completion that is ready.
+    // Submits what was prepared, waits for at least one completion, or for
+    // news a Poller found while polling, and dispatches what is ready.
     Status run_once();
+
+    // Polls for up to `max` before each sleep, the window tuned as it goes
+    // (PollWindow); 0, the default, sleeps at once.
+    void set_poll_window(std::chrono::nanoseconds max) { window_ = PollWindow(max); }
+    const PollWindow& poll_window() const { return window_; }
+    // Pollers are looked at while polling and told before every sleep; a
+    // poller must be removed before it is destroyed.
+    void add_poller(Poller& poller);
+    void remove_poller(Poller& poller);
 
     // Operations submitted or prepared whose completion has not run yet.
     std::size_t pending() const { return pending_; }
@@ -69,11 +103,17 @@ class EventLoop {
   private:
     EventLoop() = default;
     io_uring_sqe* next_sqe();
+    // Looks for news until the window's end; true when some was found (and,
+    // for a Poller's, taken).
+    bool poll_for_news();
+    void dispatch_ready();
 
     io_uring ring_{};
     bool initialised_ = false;
     std::uint64_t supported_ = 0;  // bit per opcode below 64
     std::size_t pending_ = 0;
+    PollWindow window_;
+    std::vector<Poller*> pollers_;
 };
 
 }  // namespace xen9p::io

@@ -107,6 +107,7 @@ std::expected<worker_channel::WorkerParams, std::string> read_backend_keys(
     params.uid = *uid;
     params.gid = config.gid;
     params.platform = config.platform;
+    params.poll_window_us = config.poll_window_us;
     return params;
 }
 

@@ -21,6 +21,7 @@ struct SupervisorConfig {
     std::vector<std::filesystem::path> allowed_roots;
     std::uint32_t max_rings = 4;       // advertised as max-rings; Linux needs >= 2
     std::uint32_t max_ring_order = 9;  // advertised as max-ring-page-order
+    std::uint32_t poll_window_us = worker_channel::WorkerParams::kDefaultPollWindowUs;
     // Workers run as uid_range_base + domid with gid `gid`, as dm_restrict's QEMU does.
     uid_t uid_range_base = 0;
     gid_t gid = 0;

@@ -46,15 +46,23 @@ RingConnection::RingConnection(io::EventLoop& loop, platform::EventChannel& even
     flush_.handler = &RingConnection::flush;
 }
 
+RingConnection::~RingConnection() {
+    loop_.remove_poller(*this);
+}
+
 void RingConnection::start(server::TransportSink& sink) {
     sink_ = &sink;
+    loop_.add_poller(*this);
     if (log_ != nullptr && !resumed_) {
         log_->set_routes(rings_.size());
         for (server::Route route = 0; route < rings_.size(); ++route)
             log_->taken(route, rings_[route].reader.consumed());
     }
     // The guest may have written requests and notified before we bound the
-    // ports: look at every ring once instead of waiting for an event.
+    // ports: look at every ring once instead of waiting for an event. A
+    // server that died while the loop was awake left its ports masked.
+    for (const Ring& r : rings_)
+        masked_.push_back(r.mapped.port);
     service_all();
     arm_poll();
 }
@@ -143,14 +151,28 @@ void RingConnection::schedule_flush() {
     loop_.nop(&flush_);
 }
 
+bool RingConnection::has_news() {
+    // Paused or waiting for log records, delivery would not look at the ring:
+    // its moved producer index would be news forever.
+    if (closed_ || paused_ || log_full_) return false;
+    return std::ranges::any_of(rings_,
+                               [](const Ring& r) { return r.reader.produced_since_last_pass(); });
+}
+
+void RingConnection::take_news() {
+    service_all();
+}
+
 void RingConnection::event(int result) {
     if (closed_) return;
     if (result < 0) {
         fail("event channel poll failed", 0, Errno{-result});
         return;
     }
-    // Ports are unmasked before the rings are read, so a notification that
-    // arrives meanwhile fires again instead of being lost.
+    // The ports that fired stay masked while the loop is awake: the guest's
+    // further notifications wake nobody, and the loop looks at the rings
+    // itself. before_sleep() unmasks them after the rings were read, so a
+    // notification that came meanwhile fires again instead of being lost.
     for (;;) {
         auto port = events_.pending();
         if (!port) {
@@ -158,13 +180,20 @@ void RingConnection::event(int result) {
             return;
         }
         if (!*port) break;
-        if (auto ok = events_.unmask(**port); !ok) {
+        if (std::ranges::find(masked_, **port) == masked_.end()) masked_.push_back(**port);
+    }
+    service_all();
+    arm_poll();
+}
+
+void RingConnection::before_sleep() {
+    if (closed_) return;
+    for (platform::Port port : std::exchange(masked_, {})) {
+        if (auto ok = events_.unmask(port); !ok) {
             fail("event channel unmask failed", 0, ok.error());
             return;
         }
     }
-    service_all();
-    arm_poll();
 }
 
 void RingConnection::service_all() {
@@ -365,6 +394,7 @@ void RingConnection::close() {
         r.waiting.clear();
     sent_.clear();
     if (poll_.pending) loop_.cancel(&poll_);
+    loop_.remove_poller(*this);
     if (sink_) sink_->on_closed();
 }
 

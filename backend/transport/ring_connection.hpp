@@ -17,6 +17,11 @@
 // is published: the guest's consumer index is the oldest request not yet
 // answered, so a replacement finds every request the dead server had not
 // finished still in the ring, and the log says which ones it had answered.
+//
+// It is also the loop's Poller: a port that fired stays masked until the loop
+// is about to sleep, and while the loop polls, a request ring whose producer
+// index moved is served at once. A guest that keeps sending while we are
+// awake thus wakes nobody.
 #pragma once
 
 #include <cstdint>
@@ -34,12 +39,12 @@
 
 namespace xen9p::transport {
 
-class RingConnection final : public server::Transport {
+class RingConnection final : public server::Transport, private io::Poller {
   public:
     // `rings` must be bound on `events`, which must outlive the connection.
     RingConnection(io::EventLoop& loop, platform::EventChannel& events,
                    std::vector<MappedRing> rings, std::string name);
-    ~RingConnection() override = default;
+    ~RingConnection() override;
 
     void start(server::TransportSink& sink) override;
     std::uint32_t max_msize() const override { return max_msize_; }
@@ -97,6 +102,9 @@ class RingConnection final : public server::Transport {
         std::map<RING_IDX, server::StoredRoute::Answered> answered_before;
     };
 
+    bool has_news() override;
+    void take_news() override;
+    void before_sleep() override;
     void event(int result);
     void flush(int result);
     void arm_poll();
@@ -129,7 +137,8 @@ class RingConnection final : public server::Transport {
     // Records a flush frees, kept so the flush allocates nothing.
     std::vector<std::uint32_t> released_;
     bool closed_ = false;
-    std::vector<std::uint64_t> sent_;  // cookies whose replies are in the ring
+    std::vector<std::uint64_t> sent_;     // cookies whose replies are in the ring
+    std::vector<platform::Port> masked_;  // fired, unmasked before the loop sleeps
     log::RateLimiter log_limiter_;
     Op poll_;
     Op flush_;

@@ -251,6 +251,7 @@ int serve_rings(const worker_channel::WorkerParams& params, int control_fd,
     session.aname = params.export_path.string();
     session.max_memory = memory_budget(params);
     server::Server server(confined.loop, confined.ex, session);
+    confined.loop.set_poll_window(std::chrono::microseconds(params.poll_window_us));
     auto connection = std::make_unique<transport::RingConnection>(
         confined.loop, *keep.events, std::move(rings), "ring:" + device);
     if (!start_session(server, std::move(connection), keep, incarnation, inherited, device))

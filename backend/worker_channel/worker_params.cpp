@@ -38,6 +38,7 @@ std::string serialize(const WorkerParams& p) {
     line("uid", std::to_string(p.uid));
     line("gid", std::to_string(p.gid));
     line("platform", p.platform);
+    line("poll_window_us", std::to_string(p.poll_window_us));
     return out;
 }
 
@@ -114,6 +115,12 @@ Result<WorkerParams> parse_worker_params(std::string_view text) {
     p.uid = static_cast<uid_t>(*uid);
     p.gid = static_cast<gid_t>(*gid);
     p.platform = *platform;
+    // Optional: a handover from a daemon that predates it has none.
+    if (kv.contains("poll_window_us")) {
+        auto window = number("poll_window_us", WorkerParams::kMaxPollWindowUs);
+        if (!window) return fail(EINVAL);
+        p.poll_window_us = static_cast<std::uint32_t>(*window);
+    }
     if (!kv.empty()) return fail(EINVAL);  // unknown keys
     return p;
 }

@@ -50,6 +50,11 @@ struct WorkerParams {
     uid_t uid = 0;
     gid_t gid = 0;
     std::string platform = "xen";  // "xen" or "sim:<dir>"
+    // How long the worker's loop may poll its rings before it sleeps (the
+    // window is self-tuning below this; 0: never poll).
+    static constexpr std::uint32_t kDefaultPollWindowUs = 50;
+    static constexpr std::uint32_t kMaxPollWindowUs = 1000;
+    std::uint32_t poll_window_us = kDefaultPollWindowUs;
 
     friend bool operator==(const WorkerParams&, const WorkerParams&) = default;
 };

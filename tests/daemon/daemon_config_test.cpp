@@ -63,6 +63,19 @@ BOOST_AUTO_TEST_CASE(bad_values_give_one_clear_line) {
     BOOST_TEST(!apply_config_text("xen = kvm\n", c).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(poll_window_defaults_to_50_us_and_is_bounded) {
+    DaemonConfig c;
+    BOOST_TEST(c.poll_window_us == 50u);
+    BOOST_REQUIRE(apply_config_text("poll-window-us = 0\n", c).has_value());
+    BOOST_TEST(c.poll_window_us == 0u);
+    BOOST_REQUIRE(apply_config_text("poll-window-us = 1000\n", c).has_value());
+    BOOST_TEST(supervisor_config(c, 0).poll_window_us == 1000u);
+    auto r = apply_config_text("poll-window-us = 1001\n", c);
+    BOOST_REQUIRE(!r.has_value());
+    BOOST_TEST(r.error().message ==
+               "line 1: poll-window-us: expected a number from 0 to 1000, got '1001'");
+}
+
 BOOST_AUTO_TEST_CASE(max_memory_defaults_to_64_mib_and_is_bounded) {
     DaemonConfig c;
     BOOST_TEST(c.default_limits.max_memory_mib == 64u);

@@ -19,6 +19,7 @@ inline WorkerParams sample_params() {
     p.uid = 131079;
     p.gid = 131072;
     p.platform = "sim:/tmp/sim";
+    p.poll_window_us = 120;
     return p;
 }
 

@@ -40,6 +40,17 @@ BOOST_AUTO_TEST_CASE(params_with_out_of_range_numbers_are_refused) {
     BOOST_TEST(
         !parse_worker_params(replace("max_memory_mib=48", "max_memory_mib=65537")).has_value());
     BOOST_TEST(parse_worker_params(replace("max_memory_mib=48", "max_memory_mib=1")).has_value());
+    BOOST_TEST(
+        !parse_worker_params(replace("poll_window_us=120", "poll_window_us=1001")).has_value());
+    BOOST_TEST(!parse_worker_params(replace("poll_window_us=120", "poll_window_us=")).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(params_of_a_daemon_that_predates_the_poll_window_get_the_default) {
+    auto text = serialize(sample_params());
+    text.erase(text.find("poll_window_us="), std::string("poll_window_us=120\n").size());
+    auto parsed = parse_worker_params(text);
+    BOOST_REQUIRE(parsed.has_value());
+    BOOST_TEST(parsed->poll_window_us == WorkerParams::kDefaultPollWindowUs);
 }
 
 BOOST_AUTO_TEST_CASE(device_paths_are_parsed_strictly) {

@@ -91,6 +91,30 @@ BOOST_AUTO_TEST_CASE(reader_waits_until_the_whole_message_is_published) {
     BOOST_TEST(check_message(std::span(dst).first(300), 1));
 }
 
+// What a polling server asks before each look: a partial message the guest
+// leaves in the ring, or a broken ring, must not look like news forever.
+BOOST_AUTO_TEST_CASE(only_a_moved_producer_index_is_news_for_a_poller) {
+    SharedRing shared(1);
+    auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);
+    const auto m = message(300, 1);
+    std::memcpy(shared.out_half().data(), m.data(), m.size());
+    std::vector<std::byte> dst(4096);
+    BOOST_TEST(!reader.produced_since_last_pass());
+    shared.intf().out_prod = 100;
+    BOOST_TEST(reader.produced_since_last_pass());
+    BOOST_TEST(*reader.read(dst) == 0u);  // partial: nothing to take
+    BOOST_TEST(!reader.produced_since_last_pass());
+    shared.intf().out_prod = 300;
+    BOOST_TEST(reader.produced_since_last_pass());
+    BOOST_TEST(*reader.read(dst) == 300u);
+    BOOST_TEST(*reader.peek() == 0u);
+    BOOST_TEST(!reader.produced_since_last_pass());
+    shared.intf().out_prod = 300 + static_cast<std::uint32_t>(flex_ring_size(1)) + 1;
+    BOOST_TEST(reader.peek().error().value == EPROTO);
+    shared.intf().out_prod = 400;
+    BOOST_TEST(!reader.produced_since_last_pass());  // broken for good
+}
+
 BOOST_AUTO_TEST_CASE(peek_sizes_the_next_whole_message_without_consuming_it) {
     SharedRing shared(1);
     auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);

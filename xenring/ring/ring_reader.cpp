@@ -31,7 +31,13 @@ RingReader::RingReader(RING_IDX& cons, RING_IDX& prod, std::span<std::byte> ring
       prod_field_(&prod),
       ring_(ring),
       msize_(msize),
-      cons_(std::atomic_ref<RING_IDX>(cons).load(std::memory_order_relaxed)) {}
+      cons_(std::atomic_ref<RING_IDX>(cons).load(std::memory_order_relaxed)),
+      last_prod_(cons_) {}
+
+bool RingReader::produced_since_last_pass() const {
+    return broken_.value == 0 &&
+           std::atomic_ref<RING_IDX>(*prod_field_).load(std::memory_order_relaxed) != last_prod_;
+}
 
 void RingReader::copy_out(RING_IDX from, std::span<std::byte> dst) const {
     const std::size_t start = mask_index(from, ring_.size());
@@ -43,6 +49,7 @@ void RingReader::copy_out(RING_IDX from, std::span<std::byte> dst) const {
 Result<std::size_t> RingReader::peek() {
     if (broken_.value != 0) return fail(broken_.value);
     const RING_IDX prod = load_index(*prod_field_);
+    last_prod_ = prod;
     // Free-running indices: the distance, not the masked positions, tells
     // whether the peer claims more than the ring holds.
     const std::size_t avail = static_cast<RING_IDX>(prod - cons_);

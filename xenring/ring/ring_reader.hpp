@@ -55,6 +55,10 @@ class RingReader {
     // Takes the whole message peek() just measured without copying it.
     void skip(std::size_t size) { consume(size); }
 
+    // The producer index moved since the last pass (one relaxed load: for a
+    // poller deciding whether a pass is worth making; a broken ring never is).
+    bool produced_since_last_pass() const;
+
     // Bytes queued at the last pass (for tests and statistics).
     std::size_t last_queued() const { return last_queued_; }
 
@@ -71,6 +75,7 @@ class RingReader {
     std::size_t msize_;
     RING_IDX cons_;  // private copy: the guest cannot move our consumer
     std::size_t last_queued_ = 0;
+    RING_IDX last_prod_;
     bool hold_ = false;
     std::byte header_[kHeaderSize]{};  // private copy of the last header peek() validated
     Errno broken_{};
