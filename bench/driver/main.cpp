@@ -11,11 +11,13 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/parse_number.hpp"
 #include "bench/driver/report.hpp"
 #include "bench/driver/ring_target.hpp"
+#include "bench/driver/server_cpu.hpp"
 #include "bench/driver/socket_targets.hpp"
 #include "bench/driver/workloads.hpp"
 
@@ -25,7 +27,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: xen9p-bench [--quick|--smoke] [--out DIR] [--targets a,b,...]\n"
     "       [--xen9pd PATH] [--sim PATH] [--diod PATH] [--msize N] [--seconds S]\n"
-    "       [--only workload,...] [--keep]\n"
+    "       [--only workload,...] [--poll-window-us N] [--keep]\n"
     "targets: direct, xen9pd-ring, xen9pd-unix, diod-unix (default: all)\n";
 
 struct Options {
@@ -37,6 +39,7 @@ struct Options {
     std::string diod = "/usr/sbin/diod";
     std::uint32_t msize = 128 * 1024 + 24;
     std::optional<double> seconds;
+    std::optional<std::uint32_t> poll_window_us;  // the ring daemon's, when given
     std::vector<std::string> only;
     bool keep = false;
 };
@@ -86,6 +89,10 @@ std::optional<Options> parse(int argc, char** argv) {
             double seconds = std::strtod(std::string(value).c_str(), nullptr);
             if (!(seconds > 0)) return std::nullopt;
             options.seconds = seconds;
+        } else if (arg == "--poll-window-us") {
+            const auto window = parse_number<std::uint32_t>(value);
+            if (!window) return std::nullopt;
+            options.poll_window_us = *window;
         } else {
             return std::nullopt;
         }
@@ -190,7 +197,8 @@ int run(const Options& options) {
         auto platform = start_ring_platform({.sim_binary = options.sim,
                                              .xen9pd_binary = options.xen9pd,
                                              .msize = options.msize,
-                                             .guests = 4});
+                                             .guests = 4,
+                                             .poll_window_us = options.poll_window_us});
         if (!platform) {
             std::fprintf(stderr, "xen9p-bench: cannot start xen9p-sim: %s\n",
                          platform.error().message().c_str());
@@ -244,13 +252,33 @@ int run(const Options& options) {
         }
         for (const auto& workload : workloads(config)) {
             for (auto& target : started) {
+                const auto cpu_before = server_cpu_seconds(*target);
                 auto m = workload.run(*target);
                 if (!m) continue;
+                const auto cpu_after = server_cpu_seconds(*target);
+                if (cpu_before && cpu_after && m->ops > 0) {
+                    m->server_cpu_us_per_op =
+                        (*cpu_after - *cpu_before) * 1e6 / static_cast<double>(m->ops);
+                }
                 std::fprintf(stderr, "  %-22s %-12s %12.1f %s%s%s\n", m->workload.c_str(),
                              m->target.c_str(), m->value, m->unit.c_str(),
                              m->error.empty() ? "" : "  error: ", m->error.c_str());
                 if (!m->error.empty()) status = 1;
                 results.push_back(std::move(*m));
+            }
+        }
+        // A polling server must stop polling once its guest is idle.
+        std::vector<std::pair<Target*, double>> idle_from;
+        for (auto& target : started) {
+            if (auto cpu = server_cpu_seconds(*target)) idle_from.emplace_back(target.get(), *cpu);
+        }
+        if (!idle_from.empty()) {
+            constexpr auto kIdle = std::chrono::seconds(1);
+            std::this_thread::sleep_for(kIdle);
+            for (auto& [target, from] : idle_from) {
+                if (auto cpu = server_cpu_seconds(*target)) {
+                    info.idle_cpu_ms_per_s.emplace_back(target->name(), (*cpu - from) * 1e3);
+                }
             }
         }
         for (auto& target : started) {

@@ -70,7 +70,7 @@ bool has_target(const RunInfo& info, const std::string& target) {
     return std::find(info.targets.begin(), info.targets.end(), target) != info.targets.end();
 }
 
-// The targets issue #9 sets for xen9pd over the simulated ring: a ratio of
+// The targets issues #9 and #18 set for xen9pd over the simulated ring: a ratio of
 // two measurements of one run that must reach `at_least`.
 struct Goal {
     const char* workload;
@@ -82,17 +82,48 @@ struct Goal {
 
 constexpr const char* kRing = "xen9pd-ring";
 constexpr Goal kGoals[] = {
-    {"seq_read", kRing, "seq_read", "direct", 0.5},
+    {"seq_read", kRing, "seq_read", "direct", 0.6},
     {"seq_write", kRing, "seq_write", "direct", 0.5},
     {"rand_read_4k_qd32", kRing, "rand_read_4k_qd32", "diod-unix", 3},
     {"create_close", kRing, "create_close", "diod-unix", 2},
     {"getattr", kRing, "getattr", "diod-unix", 2},
     {"unlink", kRing, "unlink", "diod-unix", 2},
     {"walk_5_levels", kRing, "walk_5_levels", "diod-unix", 2},
+    {"readdir", kRing, "readdir", "diod-unix", 1},
     {"small_files_write", kRing, "small_files_write", "diod-unix", 2},
     {"small_files_read", kRing, "small_files_read", "diod-unix", 2},
     {"parallel_read_x4", kRing, "parallel_read_x1", kRing, 1.5},
 };
+
+// What each op cost the serving processes in CPU, per workload and target.
+std::string server_cpu_table(const RunInfo& info, const std::vector<Measurement>& results) {
+    std::vector<std::string> targets;
+    for (const auto& t : info.targets) {
+        if (t != "direct") targets.push_back(t);
+    }
+    if (targets.empty()) return "";
+    std::string out = "\n| server CPU per op (µs) |";
+    for (const auto& t : targets)
+        out += " " + t + " |";
+    out += "\n|---|";
+    for (std::size_t i = 0; i < targets.size(); ++i)
+        out += "---:|";
+    out += "\n";
+    for (const auto& w : workloads(results)) {
+        out += "| " + w + " |";
+        for (const auto& t : targets) {
+            const auto* m = find(results, w, t);
+            out += m && m->error.empty() && m->server_cpu_us_per_op >= 0
+                       ? " " + fixed(m->server_cpu_us_per_op) + " |"
+                       : " - |";
+        }
+        out += "\n";
+    }
+    for (const auto& [target, ms] : info.idle_cpu_ms_per_s)
+        out += "\n" + target + ": server CPU while idle " + fixed(ms) + " ms per s";
+    if (!info.idle_cpu_ms_per_s.empty()) out += "\n";
+    return out;
+}
 
 std::string goal_name(const Goal& g) {
     std::string name = std::string(g.workload) + " " + g.target + " / ";
@@ -154,13 +185,20 @@ std::string to_json(const RunInfo& info, const std::vector<Measurement>& results
                ", \"peak_hwm_kib\": " + std::to_string(m.peak_hwm_kib) +
                ", \"rss_kib\": " + std::to_string(m.rss_kib) + "}";
     }
-    out += "\n  ],\n  \"results\": [\n";
+    out += "\n  ],\n  \"idle_cpu_ms_per_s\": {";
+    for (std::size_t i = 0; i < info.idle_cpu_ms_per_s.size(); ++i) {
+        const auto& [target, ms] = info.idle_cpu_ms_per_s[i];
+        out += std::string(i ? ", " : "") + json_string(target) + ": " + number(ms);
+    }
+    out += "},\n  \"results\": [\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
         const auto& m = results[i];
         out += "    {\"workload\": " + json_string(m.workload) +
                ", \"target\": " + json_string(m.target) + ", \"unit\": " + json_string(m.unit) +
                ", \"value\": " + number(m.value) + ", \"seconds\": " + number(m.seconds) +
                ", \"ops\": " + std::to_string(m.ops) + ", \"bytes\": " + std::to_string(m.bytes);
+        if (m.server_cpu_us_per_op >= 0)
+            out += ", \"server_cpu_us_per_op\": " + number(m.server_cpu_us_per_op);
         if (!m.error.empty()) out += ", \"error\": " + json_string(m.error);
         out += i + 1 < results.size() ? "},\n" : "}\n";
     }
@@ -213,6 +251,7 @@ std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& res
         out += "memcpy bandwidth, one thread, " + m.workload.substr(7) +
                " blocks: " + fixed(m.value) + " MiB/s\n";
     }
+    out += server_cpu_table(info, results);
     if (!info.memory.empty()) {
         out +=
             "\n| server memory (largest serving process) | processes | idle VmRSS | peak VmHWM "
@@ -225,7 +264,7 @@ std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& res
         }
     }
     if (has_target(info, kRing)) {
-        out += "\n| issue #9 target | ratio | goal | |\n|---|---:|---:|---|\n";
+        out += "\n| target (issues #9, #18) | ratio | goal | |\n|---|---:|---:|---|\n";
         for (const auto& g : kGoals) {
             auto ratio = goal_ratio(results, g);
             out += "| " + goal_name(g) + " | " + (ratio ? fixed(*ratio) + "x" : "-") +

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/driver/server_memory.hpp"
@@ -20,13 +21,17 @@ struct RunInfo {
     WorkloadConfig config;
     std::vector<std::string> targets;  // in column order
     std::vector<ServerMemory> memory;  // per target that has serving processes
+    // CPU its serving processes used during a second with nothing to do
+    // after the workloads (ms per s), per target that has them.
+    std::vector<std::pair<std::string, double>> idle_cpu_ms_per_s;
 };
 
 std::string to_json(const RunInfo& info, const std::vector<Measurement>& results);
 
 // One row per workload, one column per target, then xen9pd/diod and
 // xen9pd/direct for each xen9pd target; memcpy bandwidth below the table,
-// then issue #9's targets for xen9pd-ring (met or missed). The JSON carries
+// the servers' CPU per op and while idle, their memory, then the targets of
+// issues #9 and #18 for xen9pd-ring (met or missed). The JSON carries
 // the same targets as "goals".
 std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& results);
 

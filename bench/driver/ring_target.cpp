@@ -1,5 +1,7 @@
 #include "bench/driver/ring_target.hpp"
 
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "bench/driver/ninep_fs.hpp"
@@ -59,13 +61,20 @@ class RingTarget final : public Target {
         return std::unique_ptr<Fs>(new BorrowedFs(*sessions_[index]));
     }
 
-    // The workers of the devices connected so far, from `xen9pd status`.
+    // The workers of the devices connected so far, from `xen9pd status`: the
+    // device's keeper and the server it forked (its child, which does the work).
     std::vector<int> serving_pids() override {
         auto status = sim_.daemon_status();
         if (!status) return {};
         std::vector<int> pids;
         for (unsigned i = 0; i < sessions_.size(); ++i) {
-            if (auto pid = simxen::worker_pid(*status, domid_of(i))) pids.push_back(*pid);
+            auto keeper = simxen::worker_pid(*status, domid_of(i));
+            if (!keeper) continue;
+            pids.push_back(*keeper);
+            std::ifstream children("/proc/" + std::to_string(*keeper) + "/task/" +
+                                   std::to_string(*keeper) + "/children");
+            for (int child = 0; children >> child;)
+                pids.push_back(child);
         }
         return pids;
     }
@@ -91,7 +100,13 @@ class SimRingPlatform final : public RingPlatform {
                 return std::unexpected(made.error());
             }
         }
-        if (auto daemon = sim_->start_daemon(); !daemon) return std::unexpected(daemon.error());
+        std::vector<std::string> extra;
+        if (config_.poll_window_us) {
+            extra = {"--poll-window-us", std::to_string(*config_.poll_window_us)};
+        }
+        if (auto daemon = sim_->start_daemon(extra); !daemon) {
+            return std::unexpected(daemon.error());
+        }
         for (unsigned i = 0; i < config_.guests; ++i) {
             sim::P9Device device;
             device.domid = domid_of(i);

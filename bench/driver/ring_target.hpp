@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bench/driver/target.hpp"
@@ -17,6 +18,7 @@ struct RingConfig {
     std::string xen9pd_binary;
     std::uint32_t msize = 0;
     unsigned guests = 4;
+    std::optional<std::uint32_t> poll_window_us;  // the daemon's default when unset
 };
 
 class RingPlatform {

@@ -1,6 +1,7 @@
 // The memory of the processes serving a target, read from /proc: VmRSS when
 // idle (after start, before the workloads) and VmHWM, the peak, once every
-// workload has run. For xen9pd-ring these are the per-device workers (the
+// workload has run. For xen9pd-ring these are the per-device workers (each a
+// keeper and the server it forked; the
 // largest of them is reported), for the socket targets the server process.
 #pragma once
 

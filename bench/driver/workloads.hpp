@@ -37,6 +37,9 @@ struct Measurement {
     std::uint64_t ops = 0;
     std::uint64_t bytes = 0;
     std::string error;  // set when the workload failed on this target
+    // CPU the serving processes used per op (µs), negative when not measured
+    // (direct syscalls, or a server whose processes could not be read).
+    double server_cpu_us_per_op = -1;
 };
 
 // Names of the files and directories the workloads use, under the export root.
