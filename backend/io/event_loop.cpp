@@ -216,6 +216,13 @@ void EventLoop::dispatch_ready() {
 }
 
 Status EventLoop::run_once() {
+    if (pollers_.empty()) {
+        // Nothing to poll or to tell: submit and wait in one system call.
+        int err = io_uring_submit_and_wait(&ring_, 1);
+        if (err < 0 && err != -EINTR) return fail(-err);
+        dispatch_ready();
+        return {};
+    }
     int err = io_uring_submit(&ring_);
     if (err < 0 && err != -EINTR) return fail(-err);
     if (io_uring_cq_ready(&ring_) == 0) {
@@ -226,7 +233,7 @@ Status EventLoop::run_once() {
             err = io_uring_submit_and_wait(&ring_, 1);
             if (err < 0 && err != -EINTR) return fail(-err);
         }
-        if (!pollers_.empty()) window_.waited(std::chrono::steady_clock::now() - start);
+        window_.waited(std::chrono::steady_clock::now() - start);
     }
     dispatch_ready();
     return {};
