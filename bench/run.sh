@@ -52,6 +52,11 @@ if [ -s "$out/plot.dat" ]; then
     gnuplot -e "datafile='$out/plot.dat'; outfile='$out/results.png'; ncols=$ncols" \
         "$here/plot.gp"
 fi
+if [ -s "$out/scaling.dat" ]; then
+    ncols=$(head -n 1 "$out/scaling.dat" | wc -w)
+    gnuplot -e "datafile='$out/scaling.dat'; outfile='$out/scaling.png'; ncols=$ncols" \
+        "$here/scaling.gp"
+fi
 [ -f "$out/results.md" ] && cat "$out/results.md"
 echo "bench: results in $out (results.json, results.md, results.png)"
 exit $status

@@ -108,6 +108,9 @@ WorkloadConfig config_for(const Options& options) {
         config.metadata_files = 1000;
         config.readdir_entries = 10'000;
         config.small_files = 1000;
+        config.scaling_entries = {1000, 10'000};
+        config.scaling_depths = {1, 10, 100};
+        config.scaling_creates = 200;
     } else if (options.mode == "smoke") {
         config.big_file_size = 4ull << 20;
         config.seconds = 0.05;
@@ -115,6 +118,10 @@ WorkloadConfig config_for(const Options& options) {
         config.readdir_entries = 100;
         config.small_files = 20;
         config.guests = {1, 2};
+        // Past 16 components a walk takes more than one Twalk.
+        config.scaling_entries = {100};
+        config.scaling_depths = {1, 20};
+        config.scaling_creates = 10;
     }
     if (options.seconds) config.seconds = *options.seconds;
     config.only = options.only;
@@ -294,7 +301,8 @@ int run(const Options& options) {
     std::filesystem::create_directories(options.out, ec);
     bool written = write_file(options.out + "/results.json", to_json(info, results)) &&
                    write_file(options.out + "/results.md", to_markdown(info, results)) &&
-                   write_file(options.out + "/plot.dat", to_plot_data(info, results));
+                   write_file(options.out + "/plot.dat", to_plot_data(info, results)) &&
+                   write_file(options.out + "/scaling.dat", to_scaling_plot_data(info, results));
     if (!written) {
         std::fprintf(stderr, "xen9p-bench: cannot write into %s\n", options.out.c_str());
         status = 1;

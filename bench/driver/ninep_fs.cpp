@@ -11,7 +11,7 @@ namespace {
 constexpr std::uint32_t kRootFid = 0;
 
 // Splits "a/b/c" into its components ("" and "." give none).
-Result<std::vector<std::string_view>> components(std::string_view path) {
+std::vector<std::string_view> components(std::string_view path) {
     std::vector<std::string_view> names;
     while (!path.empty()) {
         auto slash = path.find('/');
@@ -20,7 +20,6 @@ Result<std::vector<std::string_view>> components(std::string_view path) {
         if (slash == std::string_view::npos) break;
         path.remove_prefix(slash + 1);
     }
-    if (names.size() > p9proto::kMaxWalkElems) return fail(ENAMETOOLONG);
     return names;
 }
 
@@ -68,13 +67,22 @@ std::uint32_t NinepFs::max_io() const {
 }
 
 Result<Handle> NinepFs::walk(std::string_view path) {
-    auto names = components(path);
-    if (!names) return std::unexpected(names.error());
+    const auto names = components(path);
     auto fid = allocate_fid();
-    if (auto qids = client::walk(*client_, kRootFid, fid, *names); !qids) {
-        release_fid(fid);
-        return std::unexpected(qids.error());
-    }
+    // A Twalk takes at most 16 names: a longer path walks on from the new
+    // fid, 16 at a time, as the Linux client does.
+    std::span<const std::string_view> rest(names);
+    std::uint32_t from = kRootFid;
+    do {
+        auto step = rest.first(std::min<std::size_t>(rest.size(), p9proto::kMaxWalkElems));
+        if (auto qids = client::walk(*client_, from, fid, step); !qids) {
+            if (from == fid) (void)client::clunk(*client_, fid);
+            release_fid(fid);
+            return std::unexpected(qids.error());
+        }
+        from = fid;
+        rest = rest.subspan(step.size());
+    } while (!rest.empty());
     return fid;
 }
 

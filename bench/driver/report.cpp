@@ -125,6 +125,68 @@ std::string server_cpu_table(const RunInfo& info, const std::vector<Measurement>
     return out;
 }
 
+// One family of the scaling runs: its workload names and what one op is.
+struct ScalingFamily {
+    std::string prefix;  // workload name = prefix + size_name(size)
+    std::string label;
+    bool per_entry;  // the value counts entries; the op is a whole listing
+    bool depths;     // sized by scaling_depths (else scaling_entries)
+};
+
+const ScalingFamily kScalingFamilies[] = {
+    {"readdir_", "readdir (one whole listing)", true, false},
+    {"walk_in_", "walk to one entry of the directory", false, false},
+    {"create_in_", "create + close in the directory", false, false},
+    {"walk_depth_", "walk of that many components", false, true},
+};
+
+// µs one op of `family` took at `size` on `target`, if measured.
+std::optional<double> op_micros(const std::vector<Measurement>& results,
+                                const ScalingFamily& family, unsigned size,
+                                const std::string& target) {
+    const auto name = family.prefix + (family.depths ? std::to_string(size) : size_name(size));
+    auto rate = value(results, name, target);
+    if (!rate) return std::nullopt;
+    return (family.per_entry ? static_cast<double>(size) : 1.0) * 1e6 / *rate;
+}
+
+// Per family and target: µs per op at each size, and the exponent of its
+// growth between the smallest and the largest size (1: linear in the size,
+// 0: constant).
+std::string scaling_table(const RunInfo& info, const std::vector<Measurement>& results) {
+    std::string out;
+    for (const auto& family : kScalingFamilies) {
+        const auto& sizes = family.depths ? info.config.scaling_depths : info.config.scaling_entries;
+        if (sizes.size() < 2) continue;
+        std::string rows;
+        for (const auto& target : info.targets) {
+            auto first = op_micros(results, family, sizes.front(), target);
+            auto last = op_micros(results, family, sizes.back(), target);
+            if (!first && !last) continue;
+            rows += "| " + target + " |";
+            for (unsigned size : sizes) {
+                auto us = op_micros(results, family, size, target);
+                rows += us ? " " + fixed(*us) + " |" : " - |";
+            }
+            rows += first && last ? " " +
+                                        fixed(std::log(*last / *first) /
+                                              std::log(static_cast<double>(sizes.back()) /
+                                                       sizes.front())) +
+                                        " |\n"
+                                  : " - |\n";
+        }
+        if (rows.empty()) continue;
+        out += "\n| " + family.label + " (µs per op) |";
+        for (unsigned size : sizes)
+            out += " " + (family.depths ? std::to_string(size) : size_name(size)) + " |";
+        out += " growth exponent |\n|---|";
+        for (std::size_t i = 0; i <= sizes.size(); ++i)
+            out += "---:|";
+        out += "\n" + rows;
+    }
+    return out;
+}
+
 std::string goal_name(const Goal& g) {
     std::string name = std::string(g.workload) + " " + g.target + " / ";
     // A ratio of two workloads on one target names the other workload only.
@@ -251,6 +313,7 @@ std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& res
         out += "memcpy bandwidth, one thread, " + m.workload.substr(7) +
                " blocks: " + fixed(m.value) + " MiB/s\n";
     }
+    out += scaling_table(info, results);
     out += server_cpu_table(info, results);
     if (!info.memory.empty()) {
         out +=
@@ -296,6 +359,28 @@ std::string to_plot_data(const RunInfo& info, const std::vector<Measurement>& re
             out += v && base ? " " + number(*v / *base) : " -";
         }
         out += "\n";
+    }
+    return out;
+}
+
+std::string to_scaling_plot_data(const RunInfo& info, const std::vector<Measurement>& results) {
+    std::string out;
+    for (const auto& family : kScalingFamilies) {
+        const auto& sizes = family.depths ? info.config.scaling_depths : info.config.scaling_entries;
+        if (sizes.size() < 2) continue;
+        out += family.prefix.substr(0, family.prefix.size() - 1);
+        for (const auto& target : info.targets)
+            out += " " + target;
+        out += "\n";
+        for (unsigned size : sizes) {
+            out += std::to_string(size);
+            for (const auto& target : info.targets) {
+                auto us = op_micros(results, family, size, target);
+                out += us ? " " + number(*us) : " -";
+            }
+            out += "\n";
+        }
+        out += "\n\n";
     }
     return out;
 }

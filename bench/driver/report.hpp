@@ -39,4 +39,9 @@ std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& res
 // value divided by direct's ("-" when missing).
 std::string to_plot_data(const RunInfo& info, const std::vector<Measurement>& results);
 
+// The scaling runs for a log-log plot: one block per family (gnuplot's
+// `index`), a header line (the family's name, then the targets), then per
+// size the µs per op of each target ("-" where not measured).
+std::string to_scaling_plot_data(const RunInfo& info, const std::vector<Measurement>& results);
+
 }  // namespace xen9p::bench

@@ -160,7 +160,8 @@ BOOST_AUTO_TEST_CASE(smoke_run_writes_wellformed_json_with_every_workload) {
         for (std::string workload :
              {"seq_read", "seq_write", "rand_read_4k_qd32", "rand_write_4k_qd1", "create_close",
               "getattr", "getattr_bursts", "unlink", "walk_5_levels", "readdir",
-              "small_files_write", "small_files_read", "parallel_read_x2"}) {
+              "small_files_write", "small_files_read", "parallel_read_x2", "readdir_1e2",
+              "walk_in_1e2", "create_in_1e2", "walk_depth_1", "walk_depth_20"}) {
             auto entry = "{\"workload\": \"" + workload + "\", \"target\": \"" + target + "\"";
             BOOST_TEST(json.find(entry) != std::string::npos, workload << " on " << target);
         }
@@ -183,4 +184,8 @@ BOOST_AUTO_TEST_CASE(smoke_run_writes_wellformed_json_with_every_workload) {
     BOOST_TEST(json.find("{\"goal\": \"getattr xen9pd-ring / diod-unix\", \"ratio\": ") !=
                std::string::npos);
     BOOST_TEST(!slurp(dir.path + "/plot.dat").empty());
+    // Only one directory size in smoke mode: the depths' block alone.
+    BOOST_TEST(slurp(dir.path + "/scaling.dat").starts_with("walk_depth direct xen9pd-ring"));
+    BOOST_TEST(table.find("| walk of that many components (µs per op) | 1 | 20 |") !=
+               std::string::npos);
 }

@@ -191,33 +191,34 @@ Result<Sample> getattr_bursts_loop(Fs& fs, const WorkloadConfig& config) {
     return sample;
 }
 
-// One op = walk of all five components to a new handle, then its release.
-Result<Sample> walk_loop(Fs& fs, const WorkloadConfig& config) {
-    Sample sample;
-    auto start = Clock::now();
-    while (since(start) < config.seconds) {
-        auto handle = fs.walk(kDeepPath);
-        if (!handle) return std::unexpected(handle.error());
-        if (auto closed = fs.close(*handle); !closed) return std::unexpected(closed.error());
-        ++sample.ops;
-    }
-    sample.seconds = since(start);
-    return sample;
-}
-
-// Whole listings (open, read every entry, close) until the time is up; at least one.
-Result<Sample> readdir_loop(Fs& fs, const WorkloadConfig& config) {
+// Whole listings (open, read every entry, close) of `path` until the time is
+// up; at least one. EIO when a listing has fewer than `at_least` entries.
+Result<Sample> list_loop(Fs& fs, const std::string& path, std::uint64_t at_least, double seconds) {
     Sample sample;
     auto start = Clock::now();
     do {
-        auto dir = fs.open(kBigDir, O_RDONLY | O_DIRECTORY);
+        auto dir = fs.open(path, O_RDONLY | O_DIRECTORY);
         if (!dir) return std::unexpected(dir.error());
         auto entries = fs.readdir(*dir);
         (void)fs.close(*dir);
         if (!entries) return std::unexpected(entries.error());
-        if (*entries < config.readdir_entries) return fail(EIO);
+        if (*entries < at_least) return fail(EIO);
         sample.ops += *entries;
-    } while (since(start) < config.seconds);
+    } while (since(start) < seconds);
+    sample.seconds = since(start);
+    return sample;
+}
+
+// Walks (and releases) the paths `next` yields until the time is up; at least one.
+Result<Sample> walk_loop_of(Fs& fs, const std::function<std::string()>& next, double seconds) {
+    Sample sample;
+    auto start = Clock::now();
+    do {
+        auto handle = fs.walk(next());
+        if (!handle) return std::unexpected(handle.error());
+        if (auto closed = fs.close(*handle); !closed) return std::unexpected(closed.error());
+        ++sample.ops;
+    } while (since(start) < seconds);
     sample.seconds = since(start);
     return sample;
 }
@@ -348,7 +349,49 @@ Measurement measure(const std::string& workload, const std::string& target, cons
     return m;
 }
 
+// Creates (and closes) `count` files in `dir`, timed, then removes them.
+Result<Sample> create_in(Fs& fs, const std::string& dir, const std::string& prefix,
+                         unsigned count) {
+    auto parent = fs.walk(dir);
+    if (!parent) return std::unexpected(parent.error());
+    Sample sample;
+    Status status;
+    auto start = Clock::now();
+    for (unsigned i = 0; i < count && status; ++i) {
+        auto file = fs.create(*parent, prefix + std::to_string(i), O_WRONLY | O_EXCL, 0644);
+        status = file ? fs.close(*file) : Status(std::unexpected(file.error()));
+        if (status) ++sample.ops;
+    }
+    sample.seconds = since(start);
+    for (unsigned i = 0; i < sample.ops; ++i)
+        (void)fs.unlink(*parent, prefix + std::to_string(i));
+    (void)fs.close(*parent);
+    if (!status) return std::unexpected(status.error());
+    return sample;
+}
+
+std::string deep_path(unsigned depth) {
+    std::string path = kDeepChain;
+    for (unsigned i = 1; i < depth; ++i)
+        path += "/d";
+    return path;
+}
+
 }  // namespace
+
+std::string size_name(unsigned size) {
+    unsigned power = 0;
+    unsigned rest = size;
+    while (rest >= 10 && rest % 10 == 0) {
+        rest /= 10;
+        ++power;
+    }
+    return rest == 1 && power > 0 ? "1e" + std::to_string(power) : std::to_string(size);
+}
+
+std::string scaling_dir(unsigned entries) {
+    return "scale-" + std::to_string(entries);
+}
 
 Status setup_export(const std::string& dir, const WorkloadConfig& config) {
     std::error_code ec;
@@ -377,6 +420,25 @@ Status setup_export(const std::string& dir, const WorkloadConfig& config) {
         auto name = "entry-" + std::to_string(i);
         UniqueFd fd(::openat(bigdir.get(), name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
         if (!fd) return fail_errno();
+    }
+
+    for (unsigned entries : config.scaling_entries) {
+        std::filesystem::create_directories(dir + "/" + scaling_dir(entries), ec);
+        if (ec) return fail(ec.value());
+        UniqueFd scale(
+            ::open((dir + "/" + scaling_dir(entries)).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!scale) return fail_errno();
+        for (unsigned i = 0; i < entries; ++i) {
+            auto name = "e" + std::to_string(i);
+            UniqueFd fd(::openat(scale.get(), name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+            if (!fd) return fail_errno();
+        }
+    }
+    if (!config.scaling_depths.empty()) {
+        const unsigned deepest =
+            *std::max_element(config.scaling_depths.begin(), config.scaling_depths.end());
+        std::filesystem::create_directories(dir + "/" + deep_path(deepest), ec);
+        if (ec) return fail(ec.value());
     }
     return {};
 }
@@ -437,12 +499,38 @@ std::vector<Workload> workloads(const WorkloadConfig& config) {
     add("getattr_bursts", "ops/s",
         [](Fs& fs, const Context& ctx) { return getattr_bursts_loop(fs, ctx.config); });
     add("unlink", "ops/s", unlink_files);
-    add("walk_5_levels", "ops/s",
-        [](Fs& fs, const Context& ctx) { return walk_loop(fs, ctx.config); });
-    add("readdir", "entries/s",
-        [](Fs& fs, const Context& ctx) { return readdir_loop(fs, ctx.config); });
+    add("walk_5_levels", "ops/s", [](Fs& fs, const Context& ctx) {
+        return walk_loop_of(
+            fs, [] { return std::string(kDeepPath); }, ctx.config.seconds);
+    });
+    add("readdir", "entries/s", [](Fs& fs, const Context& ctx) {
+        return list_loop(fs, kBigDir, ctx.config.readdir_entries, ctx.config.seconds);
+    });
     add("small_files_write", "files/s", small_files_write);
     add("small_files_read", "files/s", small_files_read);
+    for (unsigned entries : config.scaling_entries) {
+        const auto dir = scaling_dir(entries);
+        add("readdir_" + size_name(entries), "entries/s",
+            [dir, entries](Fs& fs, const Context& ctx) {
+                return list_loop(fs, dir, entries, ctx.config.seconds);
+            });
+        add("walk_in_" + size_name(entries), "ops/s", [dir, entries](Fs& fs, const Context& ctx) {
+            Random random(entries);
+            return walk_loop_of(
+                fs, [&] { return dir + "/e" + std::to_string(random.next() % entries); },
+                ctx.config.seconds);
+        });
+        add("create_in_" + size_name(entries), "ops/s", [dir](Fs& fs, const Context& ctx) {
+            return create_in(fs, dir, ctx.scratch + "-", ctx.config.scaling_creates);
+        });
+    }
+    for (unsigned depth : config.scaling_depths) {
+        add("walk_depth_" + std::to_string(depth), "ops/s", [depth](Fs& fs, const Context& ctx) {
+            const auto path = deep_path(depth);
+            return walk_loop_of(
+                fs, [&] { return path; }, ctx.config.seconds);
+        });
+    }
     for (unsigned guests : config.guests) {
         auto name = "parallel_read_x" + std::to_string(guests);
         const auto& only = config.only;

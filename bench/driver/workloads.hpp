@@ -24,6 +24,12 @@ struct WorkloadConfig {
     // Requests in flight for sequential I/O (Linux reads ahead with several).
     unsigned seq_depth = 4;
     std::vector<unsigned> guests{1, 2, 4};
+    // How each operation's cost grows with its work (issue 18): listings of,
+    // walks into and creates in directories of these many entries, and walks
+    // of these many components.
+    std::vector<unsigned> scaling_entries{1000, 10'000, 100'000, 1'000'000};
+    std::vector<unsigned> scaling_depths{1, 10, 100, 1000};
+    unsigned scaling_creates = 500;  // per directory size
     // Run only these workloads (by name); empty: all of them.
     std::vector<std::string> only;
 };
@@ -46,6 +52,15 @@ struct Measurement {
 inline constexpr const char* kBigFile = "big.dat";
 inline constexpr const char* kDeepPath = "a/b/c/d/e";
 inline constexpr const char* kBigDir = "bigdir";
+inline constexpr const char* kDeepChain = "deep";  // deep/d/d/...: the walks of each depth
+
+// The workload families of the scaling runs, each measured at every size:
+// readdir_N (entries/s of a listing of N entries), walk_in_N and create_in_N
+// (ops/s in a directory of N entries), walk_depth_D (ops/s of D components).
+// "1e3" for 1000; other sizes as they are.
+std::string size_name(unsigned size);
+// The directory of `entries` entries the scaling runs use.
+std::string scaling_dir(unsigned entries);
 
 // Creates the shared tree (big file written and read once so the page cache is
 // hot, the 5-level path, the big directory) with direct syscalls.
