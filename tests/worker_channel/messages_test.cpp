@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(parameters_travel_as_one_datagram_of_key_value_lines) {
                "security_model=mapped-xattr\nread_only=1\nmax_files=100\nmax_open_files=5\n"
                "max_space_mib=64\nauto_delete=1\nmax_memory_mib=48\nmax_ring_order=9\n"
                "num_rings=2\nring_ref0=8\nevent_channel0=12\nring_ref1=521\nevent_channel1=13\n"
-               "uid=131079\ngid=131072\nplatform=sim:/tmp/sim\n");
+               "uid=131079\ngid=131072\nplatform=sim:/tmp/sim\npoll_window_us=120\n");
 }
 
 BOOST_AUTO_TEST_CASE(the_worker_receives_the_parameters_the_supervisor_sent) {
