@@ -368,6 +368,7 @@ std::string to_scaling_plot_data(const RunInfo& info, const std::vector<Measurem
     for (const auto& family : kScalingFamilies) {
         const auto& sizes = family.depths ? info.config.scaling_depths : info.config.scaling_entries;
         if (sizes.size() < 2) continue;
+        if (!out.empty()) out += "\n\n";  // gnuplot's separator of blocks
         out += family.prefix.substr(0, family.prefix.size() - 1);
         for (const auto& target : info.targets)
             out += " " + target;
@@ -380,7 +381,6 @@ std::string to_scaling_plot_data(const RunInfo& info, const std::vector<Measurem
             }
             out += "\n";
         }
-        out += "\n\n";
     }
     return out;
 }
