@@ -188,12 +188,13 @@ void RingConnection::event(int result) {
 
 void RingConnection::before_sleep() {
     if (closed_) return;
-    for (platform::Port port : std::exchange(masked_, {})) {
+    for (platform::Port port : masked_) {
         if (auto ok = events_.unmask(port); !ok) {
             fail("event channel unmask failed", 0, ok.error());
             return;
         }
     }
+    masked_.clear();  // keeps its capacity: no allocation per sleep
 }
 
 void RingConnection::service_all() {
