@@ -19,7 +19,7 @@
 namespace xen9p::supervisor {
 namespace {
 
-// The worker reports once a second (StatsReporter) and says ready once:
+// The worker reports at most once a second (StatsReporter) and says ready once:
 // a few messages a second with a burst for reports queued while the
 // supervisor was busy. A worker past that is not read for kControlMute.
 constexpr double kControlMessagesPerSecond = 4;

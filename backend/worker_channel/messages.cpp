@@ -35,9 +35,10 @@ Status report_ready(int control_fd) {
     return {};
 }
 
-void report_stats(int control_fd, const stats::StatsReport& report) {
+bool report_stats(int control_fd, const stats::StatsReport& report) {
     const std::string message = std::string(kStatsPrefix) + stats::format_stats(report);
-    (void)::send(control_fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    return ::send(control_fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(message.size());
 }
 
 bool is_ready_message(std::string_view message) {

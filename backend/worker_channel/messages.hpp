@@ -44,9 +44,9 @@ Result<WorkerParams> receive_params(int control_fd);
 
 // Worker side: tells the supervisor the device is being served.
 Status report_ready(int control_fd);
-// Worker side: sends `report` without blocking; a full socket or a gone
-// supervisor loses this one (the next one says more).
-void report_stats(int control_fd, const stats::StatsReport& report);
+// Worker side: sends `report` without blocking; false when a full socket or a
+// gone supervisor lost it.
+bool report_stats(int control_fd, const stats::StatsReport& report);
 
 // Supervisor side: whether a worker's `message` is kReadyMessage.
 bool is_ready_message(std::string_view message);

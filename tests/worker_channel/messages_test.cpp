@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(statistics_are_stats_and_a_space_before_the_formatted_repor
     report.open_fids = 2;
     report.requests = 9;
     report.ops = {{"walk", 3}};
-    report_stats(c.worker.get(), report);
+    BOOST_TEST(report_stats(c.worker.get(), report));
     const auto message = next_datagram(c.supervisor.get());
     BOOST_TEST(message == "stats " + stats::format_stats(report));
     auto parsed = parse_stats_message(message);
@@ -116,12 +116,15 @@ BOOST_AUTO_TEST_CASE(statistics_without_the_prefix_or_with_junk_are_dropped) {
 BOOST_AUTO_TEST_CASE(a_full_socket_loses_a_report_without_blocking_the_worker) {
     Channel c;
     int sent = 0;
-    // Far more than the socket holds; each call must return at once.
+    int accepted = 0;
+    // Far more than the socket holds; each call must return at once, saying
+    // whether the report was queued.
     for (; sent < 10000; ++sent)
-        report_stats(c.worker.get(), stats::StatsReport{});
+        accepted += report_stats(c.worker.get(), stats::StatsReport{}) ? 1 : 0;
     int queued = 0;
     while (!next_datagram(c.supervisor.get()).empty())
         ++queued;
     BOOST_TEST(queued > 0);
     BOOST_TEST(queued < sent);
+    BOOST_TEST(queued == accepted);
 }
