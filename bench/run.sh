@@ -2,7 +2,8 @@
 # Builds and runs the benchmark suite, then draws the plot.
 # Usage: bench/run.sh [--build-dir DIR] [--out DIR] [xen9p-bench options: --quick, --targets ...]
 # (in any order)
-# Writes results.json, results.md, plot.dat and results.png into the output
+# Writes results.json, results.md, plot.dat and results.png (and the scaling
+# and many-guests plots, scaling.png and fleet.png) into the output
 # directory (default DIR/bench-results) and prints the table.
 set -eu
 
@@ -47,16 +48,21 @@ cmake --build "$build" --target xen9p-bench
 
 status=0
 "$build/bench/driver/xen9p-bench" --out "$out" "$@" || status=$?
-if [ -s "$out/plot.dat" ]; then
+# A data file with its header line only (e.g. `--only fleet`) has nothing to draw.
+has_rows() { [ -f "$1" ] && [ "$(wc -l <"$1")" -gt 1 ]; }
+if has_rows "$out/plot.dat"; then
     ncols=$(head -n 1 "$out/plot.dat" | wc -w)
     gnuplot -e "datafile='$out/plot.dat'; outfile='$out/results.png'; ncols=$ncols" \
         "$here/plot.gp"
 fi
-if [ -s "$out/scaling.dat" ]; then
+if has_rows "$out/scaling.dat"; then
     ncols=$(head -n 1 "$out/scaling.dat" | wc -w)
     gnuplot -e "datafile='$out/scaling.dat'; outfile='$out/scaling.png'; ncols=$ncols" \
         "$here/scaling.gp"
 fi
+if has_rows "$out/fleet.dat"; then
+    gnuplot -e "datafile='$out/fleet.dat'; outfile='$out/fleet.png'" "$here/fleet.gp"
+fi
 [ -f "$out/results.md" ] && cat "$out/results.md"
-echo "bench: results in $out (results.json, results.md, results.png)"
+echo "bench: results in $out (results.json, results.md, results.png, scaling.png, fleet.png)"
 exit $status

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/parse_number.hpp"
+#include "bench/driver/fleet.hpp"
 #include "bench/driver/report.hpp"
 #include "bench/driver/ring_target.hpp"
 #include "bench/driver/server_cpu.hpp"
@@ -27,8 +28,10 @@ namespace {
 constexpr const char* kUsage =
     "usage: xen9p-bench [--quick|--smoke] [--out DIR] [--targets a,b,...]\n"
     "       [--xen9pd PATH] [--sim PATH] [--diod PATH] [--msize N] [--seconds S]\n"
-    "       [--only workload,...] [--poll-window-us N] [--keep]\n"
-    "targets: direct, xen9pd-ring, xen9pd-unix, diod-unix (default: all)\n";
+    "       [--only workload,...] [--poll-window-us N] [--fleet N,...|none] [--keep]\n"
+    "targets: direct, xen9pd-ring, xen9pd-unix, diod-unix (default: all)\n"
+    "--fleet: the guest counts of the many-guests runs (xen9pd-ring; `--only fleet`\n"
+    "         runs only them)\n";
 
 struct Options {
     std::string mode = "default";
@@ -41,6 +44,7 @@ struct Options {
     std::optional<double> seconds;
     std::optional<std::uint32_t> poll_window_us;  // the ring daemon's, when given
     std::vector<std::string> only;
+    std::optional<std::vector<unsigned>> fleet;  // the mode's sizes when unset
     bool keep = false;
 };
 
@@ -89,6 +93,14 @@ std::optional<Options> parse(int argc, char** argv) {
             double seconds = std::strtod(std::string(value).c_str(), nullptr);
             if (!(seconds > 0)) return std::nullopt;
             options.seconds = seconds;
+        } else if (arg == "--fleet") {
+            std::vector<unsigned> sizes;
+            for (const auto& item : split(value == "none" ? "" : value)) {
+                const auto size = parse_number<unsigned>(item);
+                if (!size || *size == 0) return std::nullopt;
+                sizes.push_back(*size);
+            }
+            options.fleet = sizes;
         } else if (arg == "--poll-window-us") {
             const auto window = parse_number<std::uint32_t>(value);
             if (!window) return std::nullopt;
@@ -129,6 +141,21 @@ WorkloadConfig config_for(const Options& options) {
     return config;
 }
 
+FleetConfig fleet_config_for(const Options& options, const WorkloadConfig& workloads) {
+    FleetConfig config;
+    config.chunk = workloads.chunk;
+    config.seq_depth = workloads.seq_depth;
+    config.seconds = workloads.seconds;
+    if (options.mode == "quick") {
+        config.file_size = 64ull << 20;
+    } else if (options.mode == "smoke") {
+        config.sizes = {1, 2};
+        config.file_size = 4ull << 20;
+    }
+    if (options.fleet) config.sizes = *options.fleet;
+    return config;
+}
+
 std::string utc_now() {
     std::time_t now = std::time(nullptr);
     std::tm tm{};
@@ -162,24 +189,6 @@ Result<std::unique_ptr<Target>> start_target(const std::string& name, const Opti
 bool wants(const Options& options, const std::string& target) {
     return std::find(options.targets.begin(), options.targets.end(), target) !=
            options.targets.end();
-}
-
-// The ring's workers run as unprivileged per-guest uids: the shared tree must
-// be theirs to read and write, like a share a toolstack hands to guests.
-Status open_to_all(const std::string& dir) {
-    namespace fsys = std::filesystem;
-    std::error_code ec;
-    fsys::permissions(dir, fsys::perms::all, ec);
-    for (auto it = fsys::recursive_directory_iterator(dir, ec);
-         !ec && it != fsys::recursive_directory_iterator(); it.increment(ec)) {
-        auto mode = it->is_directory() ? fsys::perms::all
-                                       : fsys::perms::owner_read | fsys::perms::owner_write |
-                                             fsys::perms::group_read | fsys::perms::group_write |
-                                             fsys::perms::others_read | fsys::perms::others_write;
-        fsys::permissions(it->path(), mode, ec);
-    }
-    if (ec) return fail(ec.value());
-    return {};
 }
 
 bool write_file(const std::string& path, const std::string& text) {
@@ -230,12 +239,14 @@ int run(const Options& options) {
                  export_dir.c_str());
     int status = 0;
     std::vector<Measurement> results;
-    auto ready = setup_export(export_dir, config);
-    if (ready) ready = open_to_all(export_dir);
+    // `--only fleet` runs no workload of the suite: it needs no tree.
+    const auto suite = workloads(config);
+    auto ready = suite.empty() ? Status{} : setup_export(export_dir, config);
+    if (ready && !suite.empty()) ready = open_to_all(export_dir);
     if (!ready) {
         std::fprintf(stderr, "xen9p-bench: setup: %s\n", ready.error().message().c_str());
         status = 1;
-    } else {
+    } else if (!suite.empty()) {
         for (auto& m : measure_memcpy(config))
             results.push_back(std::move(m));
         // All targets run at once and each workload goes round them in turn:
@@ -257,7 +268,7 @@ int run(const Options& options) {
         for (auto& target : started) {
             if (target->name() != "direct") info.memory.push_back(idle_memory(*target));
         }
-        for (const auto& workload : workloads(config)) {
+        for (const auto& workload : suite) {
             for (auto& target : started) {
                 const auto cpu_before = server_cpu_seconds(*target);
                 auto m = workload.run(*target);
@@ -295,14 +306,29 @@ int run(const Options& options) {
             remove_scratch(export_dir, *target);
         }
     }
-    ::getloadavg(info.load_after, 3);
+    // Each fleet size starts a platform of its own: the suite's is gone first.
     ring.reset();
+    const bool fleet_wanted =
+        options.only.empty() ||
+        std::find(options.only.begin(), options.only.end(), "fleet") != options.only.end();
+    if (wants(options, "xen9pd-ring") && fleet_wanted) {
+        info.fleet = run_fleet({.sim_binary = options.sim,
+                                .xen9pd_binary = options.xen9pd,
+                                .msize = options.msize,
+                                .poll_window_us = options.poll_window_us},
+                               fleet_config_for(options, config));
+        for (const auto& point : info.fleet) {
+            if (!point.error.empty()) status = 1;
+        }
+    }
+    ::getloadavg(info.load_after, 3);
 
     std::filesystem::create_directories(options.out, ec);
     bool written = write_file(options.out + "/results.json", to_json(info, results)) &&
                    write_file(options.out + "/results.md", to_markdown(info, results)) &&
                    write_file(options.out + "/plot.dat", to_plot_data(info, results)) &&
-                   write_file(options.out + "/scaling.dat", to_scaling_plot_data(info, results));
+                   write_file(options.out + "/scaling.dat", to_scaling_plot_data(info, results)) &&
+                   write_file(options.out + "/fleet.dat", to_fleet_plot_data(info));
     if (!written) {
         std::fprintf(stderr, "xen9p-bench: cannot write into %s\n", options.out.c_str());
         status = 1;

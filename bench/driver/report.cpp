@@ -156,7 +156,8 @@ std::optional<double> op_micros(const std::vector<Measurement>& results,
 std::string scaling_table(const RunInfo& info, const std::vector<Measurement>& results) {
     std::string out;
     for (const auto& family : kScalingFamilies) {
-        const auto& sizes = family.depths ? info.config.scaling_depths : info.config.scaling_entries;
+        const auto& sizes =
+            family.depths ? info.config.scaling_depths : info.config.scaling_entries;
         if (sizes.size() < 2) continue;
         std::string rows;
         for (const auto& target : info.targets) {
@@ -168,12 +169,12 @@ std::string scaling_table(const RunInfo& info, const std::vector<Measurement>& r
                 auto us = op_micros(results, family, size, target);
                 rows += us ? " " + fixed(*us) + " |" : " - |";
             }
-            rows += first && last ? " " +
-                                        fixed(std::log(*last / *first) /
-                                              std::log(static_cast<double>(sizes.back()) /
-                                                       sizes.front())) +
-                                        " |\n"
-                                  : " - |\n";
+            rows += first && last
+                        ? " " +
+                              fixed(std::log(*last / *first) /
+                                    std::log(static_cast<double>(sizes.back()) / sizes.front())) +
+                              " |\n"
+                        : " - |\n";
         }
         if (rows.empty()) continue;
         out += "\n| " + family.label + " (µs per op) |";
@@ -201,6 +202,91 @@ std::optional<double> goal_ratio(const std::vector<Measurement>& results, const 
     auto b = value(results, g.base_workload, g.base_target);
     if (!a || !b) return std::nullopt;
     return *a / *b;
+}
+
+// The targets of issue 18's many guests, from the fleet runs that worked.
+struct FleetGoal {
+    std::string name;
+    std::optional<double> value;
+    double bound;
+    bool at_most;  // else at least
+    bool met() const { return value && (at_most ? *value <= bound : *value >= bound); }
+};
+
+// The worst ratio of a throughput past the core count to the best one at
+// fewer guests: below 1 it fell as guests were added.
+std::optional<double> fleet_hold(const RunInfo& info, double FleetPoint::*rate) {
+    std::optional<double> worst;
+    double best_before = 0;
+    for (const auto& p : info.fleet) {
+        if (!p.error.empty()) continue;
+        if (p.guests > info.cpus && best_before > 0) {
+            const double ratio = p.*rate / best_before;
+            worst = worst ? std::min(*worst, ratio) : ratio;
+        }
+        best_before = std::max(best_before, p.*rate);
+    }
+    return worst;
+}
+
+std::vector<FleetGoal> fleet_goals(const RunInfo& info) {
+    std::optional<double> worker_mib;
+    std::optional<double> supervisor_ms;
+    for (const auto& p : info.fleet) {
+        if (!p.error.empty()) continue;
+        worker_mib =
+            std::max(worker_mib.value_or(0), static_cast<double>(p.worker_idle_rss_kib) / 1024);
+        supervisor_ms = std::max(supervisor_ms.value_or(0), p.supervisor_idle_cpu_ms_per_s);
+    }
+    return {
+        {"largest idle worker VmRSS (MiB)", worker_mib, 16, true},
+        {"supervisor CPU with every guest idle (ms/s)", supervisor_ms, 1, true},
+        {"seq read past the core count / best with fewer guests",
+         fleet_hold(info, &FleetPoint::seq_read_mib_s), 0.9, false},
+        {"random read past the core count / best with fewer guests",
+         fleet_hold(info, &FleetPoint::rand_read_ops_s), 0.9, false},
+    };
+}
+
+std::string mib(std::size_t kib) {
+    return fixed(static_cast<double>(kib) / 1024);
+}
+
+std::string fleet_table(const RunInfo& info) {
+    if (info.fleet.empty()) return "";
+    std::string out =
+        "\n| guests (xen9pd-ring) | attach all (s) | supervisor RSS idle / peak (MiB) | "
+        "supervisor CPU idle / busy (ms/s) | largest worker RSS idle / peak (MiB) | all workers "
+        "idle PSS (MiB) | all workers idle CPU (ms/s) | seq read (MiB/s) | 4 KiB rand read "
+        "(ops/s) | light guest p50 / p99 alone (µs) | light guest p50 / p99 busy (µs) |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& p : info.fleet) {
+        out += "| " + std::to_string(p.guests) + " |";
+        if (!p.error.empty()) {
+            out += " error: " + p.error + " |\n";
+            continue;
+        }
+        out += " " + fixed(p.attach_s) + " | " + mib(p.supervisor_idle_rss_kib) + " / " +
+               mib(p.supervisor_peak_hwm_kib) + " | " + fixed(p.supervisor_idle_cpu_ms_per_s) +
+               " / " + fixed(p.supervisor_busy_cpu_ms_per_s) + " | " + mib(p.worker_idle_rss_kib) +
+               " / " + mib(p.worker_peak_hwm_kib) + " | " + mib(p.workers_idle_pss_kib) + " | " +
+               fixed(p.workers_idle_cpu_ms_per_s) + " | " + fixed(p.seq_read_mib_s) + " | " +
+               fixed(p.rand_read_ops_s) + " | " + fixed(p.light_solo_p50_us) + " / " +
+               fixed(p.light_solo_p99_us) + " | " +
+               (p.guests > 1 ? fixed(p.light_busy_p50_us) + " / " + fixed(p.light_busy_p99_us)
+                             : std::string("-")) +
+               " |\n";
+    }
+    out += "\n| many guests (issue #18) | value | goal | |\n|---|---:|---:|---|\n";
+    for (const auto& g : fleet_goals(info)) {
+        out += "| " + g.name + " | " + (g.value ? fixed(*g.value) : "-") + " | " +
+               (g.at_most ? "<= " : ">= ") + fixed(g.bound) + " | " +
+               (!g.value  ? "not measured"
+                : g.met() ? "met"
+                          : "missed") +
+               " |\n";
+    }
+    return out;
 }
 
 }  // namespace
@@ -252,7 +338,42 @@ std::string to_json(const RunInfo& info, const std::vector<Measurement>& results
         const auto& [target, ms] = info.idle_cpu_ms_per_s[i];
         out += std::string(i ? ", " : "") + json_string(target) + ": " + number(ms);
     }
-    out += "},\n  \"results\": [\n";
+    out += "},\n  \"fleet\": [";
+    for (std::size_t i = 0; i < info.fleet.size(); ++i) {
+        const auto& p = info.fleet[i];
+        out += std::string(i ? ",\n" : "\n") + "    {\"guests\": " + std::to_string(p.guests);
+        if (!p.error.empty()) {
+            out += ", \"error\": " + json_string(p.error) + "}";
+            continue;
+        }
+        out += ", \"attach_s\": " + number(p.attach_s) +
+               ", \"supervisor_idle_rss_kib\": " + std::to_string(p.supervisor_idle_rss_kib) +
+               ", \"supervisor_peak_hwm_kib\": " + std::to_string(p.supervisor_peak_hwm_kib) +
+               ", \"supervisor_idle_cpu_ms_per_s\": " + number(p.supervisor_idle_cpu_ms_per_s) +
+               ", \"supervisor_busy_cpu_ms_per_s\": " + number(p.supervisor_busy_cpu_ms_per_s) +
+               ", \"worker_idle_rss_kib\": " + std::to_string(p.worker_idle_rss_kib) +
+               ", \"worker_peak_hwm_kib\": " + std::to_string(p.worker_peak_hwm_kib) +
+               ", \"workers_idle_pss_kib\": " + std::to_string(p.workers_idle_pss_kib) +
+               ", \"workers_idle_cpu_ms_per_s\": " + number(p.workers_idle_cpu_ms_per_s) +
+               ", \"seq_read_mib_s\": " + number(p.seq_read_mib_s) +
+               ", \"rand_read_ops_s\": " + number(p.rand_read_ops_s) +
+               ", \"light_solo_p50_us\": " + number(p.light_solo_p50_us) +
+               ", \"light_solo_p99_us\": " + number(p.light_solo_p99_us) +
+               ", \"light_busy_p50_us\": " + number(p.light_busy_p50_us) +
+               ", \"light_busy_p99_us\": " + number(p.light_busy_p99_us) + "}";
+    }
+    out += "\n  ],\n  \"fleet_goals\": [";
+    if (!info.fleet.empty()) {
+        const auto goals = fleet_goals(info);
+        for (std::size_t i = 0; i < goals.size(); ++i) {
+            const auto& g = goals[i];
+            out += std::string(i ? ",\n" : "\n") + "    {\"goal\": " + json_string(g.name) +
+                   ", \"value\": " + (g.value ? number(*g.value) : "null") + ", " +
+                   (g.at_most ? "\"at_most\": " : "\"at_least\": ") + number(g.bound) +
+                   ", \"met\": " + (g.met() ? "true" : "false") + "}";
+        }
+    }
+    out += "\n  ],\n  \"results\": [\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
         const auto& m = results[i];
         out += "    {\"workload\": " + json_string(m.workload) +
@@ -319,11 +440,10 @@ std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& res
         out +=
             "\n| server memory (largest serving process) | processes | idle VmRSS | peak VmHWM "
             "| VmRSS after |\n|---|---:|---:|---:|---:|\n";
-        auto mib = [](std::size_t kib) { return fixed(static_cast<double>(kib) / 1024) + " MiB"; };
         for (const auto& m : info.memory) {
             out += "| " + m.target + " | " + std::to_string(m.processes) + " | " +
-                   mib(m.idle_rss_kib) + " | " + mib(m.peak_hwm_kib) + " | " + mib(m.rss_kib) +
-                   " |\n";
+                   mib(m.idle_rss_kib) + " MiB | " + mib(m.peak_hwm_kib) + " MiB | " +
+                   mib(m.rss_kib) + " MiB |\n";
         }
     }
     if (has_target(info, kRing)) {
@@ -338,6 +458,7 @@ std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& res
                    " |\n";
         }
     }
+    out += fleet_table(info);
     out += "\nmode " + info.mode + ", " + std::to_string(info.cpus) + " cpus, load average " +
            fixed(info.load_before[0]) + " before and " + fixed(info.load_after[0]) +
            " after, started " + info.started_utc + "\n";
@@ -366,7 +487,8 @@ std::string to_plot_data(const RunInfo& info, const std::vector<Measurement>& re
 std::string to_scaling_plot_data(const RunInfo& info, const std::vector<Measurement>& results) {
     std::string out;
     for (const auto& family : kScalingFamilies) {
-        const auto& sizes = family.depths ? info.config.scaling_depths : info.config.scaling_entries;
+        const auto& sizes =
+            family.depths ? info.config.scaling_depths : info.config.scaling_entries;
         if (sizes.size() < 2) continue;
         if (!out.empty()) out += "\n\n";  // gnuplot's separator of blocks
         out += family.prefix.substr(0, family.prefix.size() - 1);
@@ -381,6 +503,24 @@ std::string to_scaling_plot_data(const RunInfo& info, const std::vector<Measurem
             }
             out += "\n";
         }
+    }
+    return out;
+}
+
+std::string to_fleet_plot_data(const RunInfo& info) {
+    if (info.fleet.empty()) return "";
+    std::string out =
+        "guests attach_s supervisor_idle_mib worker_idle_mib worker_peak_mib workers_pss_mib "
+        "seq_read_mib_s rand_read_kops light_p99_alone_us light_p99_busy_us\n";
+    auto in_mib = [](std::size_t kib) { return number(static_cast<double>(kib) / 1024); };
+    for (const auto& p : info.fleet) {
+        if (!p.error.empty()) continue;
+        out += std::to_string(p.guests) + " " + number(p.attach_s) + " " +
+               in_mib(p.supervisor_idle_rss_kib) + " " + in_mib(p.worker_idle_rss_kib) + " " +
+               in_mib(p.worker_peak_hwm_kib) + " " + in_mib(p.workers_idle_pss_kib) + " " +
+               number(p.seq_read_mib_s) + " " + number(p.rand_read_ops_s / 1000) + " " +
+               number(p.light_solo_p99_us) + " " +
+               (p.guests > 1 ? number(p.light_busy_p99_us) : std::string("-")) + "\n";
     }
     return out;
 }

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/driver/fleet.hpp"
 #include "bench/driver/server_memory.hpp"
 #include "bench/driver/workloads.hpp"
 
@@ -24,6 +25,7 @@ struct RunInfo {
     // CPU its serving processes used during a second with nothing to do
     // after the workloads (ms per s), per target that has them.
     std::vector<std::pair<std::string, double>> idle_cpu_ms_per_s;
+    std::vector<FleetPoint> fleet;  // the many-guests runs, by size
 };
 
 std::string to_json(const RunInfo& info, const std::vector<Measurement>& results);
@@ -31,7 +33,8 @@ std::string to_json(const RunInfo& info, const std::vector<Measurement>& results
 // One row per workload, one column per target, then xen9pd/diod and
 // xen9pd/direct for each xen9pd target; memcpy bandwidth below the table,
 // the servers' CPU per op and while idle, their memory, then the targets of
-// issues #9 and #18 for xen9pd-ring (met or missed). The JSON carries
+// issues #9 and #18 for xen9pd-ring (met or missed), the many-guests table
+// and its targets. The JSON carries
 // the same targets as "goals".
 std::string to_markdown(const RunInfo& info, const std::vector<Measurement>& results);
 
@@ -43,5 +46,11 @@ std::string to_plot_data(const RunInfo& info, const std::vector<Measurement>& re
 // `index`), a header line (the family's name, then the targets), then per
 // size the µs per op of each target ("-" where not measured).
 std::string to_scaling_plot_data(const RunInfo& info, const std::vector<Measurement>& results);
+
+// The many-guests runs for fleet.gp: a header line, then per fleet size the
+// guests, attach time (s), supervisor idle RSS, largest worker idle RSS and
+// peak, all workers' idle PSS (MiB), aggregate sequential (MiB/s) and random
+// (k ops/s) reads, the light guest's p99 alone and busy (µs); "" without runs.
+std::string to_fleet_plot_data(const RunInfo& info);
 
 }  // namespace xen9p::bench

@@ -91,6 +91,9 @@ class SimRingPlatform final : public RingPlatform {
         : sim_(std::move(sim)), config_(std::move(config)) {}
 
     std::filesystem::path export_parent() const override { return sim_->dir() / "exports"; }
+    int supervisor_pid() const override {
+        return sim_->daemon() ? static_cast<int>(sim_->daemon()->pid()) : -1;
+    }
 
     Result<std::unique_ptr<Target>> start(const std::string& export_dir) override {
         for (unsigned i = 0; i < config_.guests; ++i) {

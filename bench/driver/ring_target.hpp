@@ -29,6 +29,8 @@ class RingPlatform {
     // Starts the daemon and adds one device per guest for `export_dir`; the
     // target it returns borrows this platform, which must outlive it.
     virtual Result<std::unique_ptr<Target>> start(const std::string& export_dir) = 0;
+    // The daemon's own process (the supervisor) once started, else -1.
+    virtual int supervisor_pid() const = 0;
 };
 
 // Starts xen9p-sim (no daemon yet).

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -28,6 +30,19 @@ std::optional<unsigned long long> cpu_ticks(int pid) {
 }
 
 }  // namespace
+
+double live_threads_cpu_seconds(int pid) {
+    namespace fsys = std::filesystem;
+    std::error_code ec;
+    std::uint64_t ns = 0;
+    for (fsys::directory_iterator it("/proc/" + std::to_string(pid) + "/task", ec), end;
+         !ec && it != end; it.increment(ec)) {
+        std::ifstream in(it->path() / "schedstat");
+        std::uint64_t run = 0;
+        if (in >> run) ns += run;
+    }
+    return static_cast<double>(ns) / 1e9;
+}
 
 std::optional<double> server_cpu_seconds(Target& target) {
     const auto pids = target.serving_pids();

@@ -10,6 +10,11 @@
 
 namespace xen9p::bench {
 
+// Seconds the live threads of `pid` have run, to the nanosecond (from their
+// schedstat; threads that exited are not counted): fine enough to tell an
+// idle process's 0 from the 10 ms ticks of /proc/<pid>/stat. 0 when it is gone.
+double live_threads_cpu_seconds(int pid);
+
 // Seconds of CPU of every serving process of `target`; nullopt when it has none.
 std::optional<double> server_cpu_seconds(Target& target);
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/driver/target.hpp"
@@ -20,6 +21,10 @@ struct ServerMemory {
     std::size_t peak_hwm_kib = 0;  // largest VmHWM after them
     std::size_t rss_kib = 0;       // largest VmRSS after them
 };
+
+// The `Key:   N kB` line of /proc/<pid>/<file> (status, smaps_rollup) in
+// KiB, 0 when absent.
+std::size_t process_kib(int pid, std::string_view file, std::string_view key);
 
 // The idle snapshot of `target` (processes, idle_rss_kib).
 ServerMemory idle_memory(Target& target);

@@ -1,6 +1,7 @@
 // Runs xen9p-bench in its smoke mode against every target (direct syscalls,
 // xen9pd over the simulated rings and over a unix socket, diod): it must
-// succeed, and its JSON must be well-formed and carry every workload of each.
+// succeed, and its JSON must be well-formed and carry every workload of each
+// and the many-guests runs.
 #define BOOST_TEST_MODULE bench_smoke
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,4 +189,22 @@ BOOST_AUTO_TEST_CASE(smoke_run_writes_wellformed_json_with_every_workload) {
     BOOST_TEST(slurp(dir.path + "/scaling.dat").starts_with("walk_depth direct xen9pd-ring"));
     BOOST_TEST(table.find("| walk of that many components (µs per op) | 1 | 20 |") !=
                std::string::npos);
+    // Many guests: smoke mode runs a fleet of 1 and of 2, each measured.
+    for (std::string guests : {"1", "2"}) {
+        const auto at = json.find("{\"guests\": " + guests + ", \"attach_s\": ");
+        BOOST_REQUIRE_MESSAGE(at != std::string::npos, guests << " guests");
+        const auto point = json.substr(at, json.find('}', at) - at);
+        for (std::string field :
+             {"attach_s", "supervisor_idle_rss_kib", "worker_idle_rss_kib", "workers_idle_pss_kib",
+              "seq_read_mib_s", "rand_read_ops_s", "light_solo_p99_us"}) {
+            const auto key = point.find("\"" + field + "\": ");
+            BOOST_REQUIRE_MESSAGE(key != std::string::npos, field);
+            BOOST_TEST(std::strtod(point.c_str() + key + field.size() + 4, nullptr) > 0,
+                       field << " with " << guests << " guests");
+        }
+    }
+    BOOST_TEST(json.find("{\"goal\": \"largest idle worker VmRSS (MiB)\", \"value\": ") !=
+               std::string::npos);
+    BOOST_TEST(table.find("| guests (xen9pd-ring) | attach all (s) |") != std::string::npos);
+    BOOST_TEST(slurp(dir.path + "/fleet.dat").starts_with("guests attach_s "));
 }

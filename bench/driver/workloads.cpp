@@ -443,6 +443,22 @@ Status setup_export(const std::string& dir, const WorkloadConfig& config) {
     return {};
 }
 
+Status open_to_all(const std::string& dir) {
+    namespace fsys = std::filesystem;
+    std::error_code ec;
+    fsys::permissions(dir, fsys::perms::all, ec);
+    for (auto it = fsys::recursive_directory_iterator(dir, ec);
+         !ec && it != fsys::recursive_directory_iterator(); it.increment(ec)) {
+        auto mode = it->is_directory() ? fsys::perms::all
+                                       : fsys::perms::owner_read | fsys::perms::owner_write |
+                                             fsys::perms::group_read | fsys::perms::group_write |
+                                             fsys::perms::others_read | fsys::perms::others_write;
+        fsys::permissions(it->path(), mode, ec);
+    }
+    if (ec) return fail(ec.value());
+    return {};
+}
+
 std::string scratch_dir(const Target& target) {
     return "scratch-" + target.name();
 }

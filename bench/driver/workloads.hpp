@@ -66,6 +66,11 @@ std::string scaling_dir(unsigned entries);
 // hot, the 5-level path, the big directory) with direct syscalls.
 Status setup_export(const std::string& dir, const WorkloadConfig& config);
 
+// Makes the tree under `dir` readable and writable by anyone: the ring's
+// workers run as unprivileged per-guest uids, and a toolstack hands them a
+// share that is theirs to use.
+Status open_to_all(const std::string& dir);
+
 // One workload of the suite. Each runs on one session of a target (a guest's
 // device, a connection), except parallel_read_xN, which opens N of them.
 struct Workload {
