@@ -19,7 +19,7 @@
 
 namespace xen9p::server {
 
-class Server {
+class Server final : public stats::StatsSource {
   public:
     Server(io::EventLoop& loop, fs::Export& ex, SessionConfig config);
     ~Server();
@@ -51,7 +51,8 @@ class Server {
     // Most requests one session held in flight at once, over all sessions so far.
     std::size_t max_in_flight() const { return max_in_flight_; }
     // What every session so far did, with the fids open now.
-    stats::StatsReport report() const;
+    stats::StatsReport report() const override;
+    void watch_next_request(stats::RequestWatcher* watcher) override { ops_.watch_next(watcher); }
 
   private:
     struct StopWatch {

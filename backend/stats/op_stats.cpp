@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <string>
+#include <utility>
 
 #include "p9proto/msg_type_name.hpp"
 
@@ -18,6 +19,7 @@ void OpStats::record(p9proto::MsgType type, std::chrono::nanoseconds latency, bo
     const auto bucket = std::min<std::size_t>(std::bit_width(us), kBuckets - 1);
     ++latency_[bucket];
     max_latency_ = std::max(max_latency_, latency);
+    if (watcher_ != nullptr) std::exchange(watcher_, nullptr)->on_request_done();
 }
 
 std::uint64_t OpStats::percentile_us(unsigned percent) const {

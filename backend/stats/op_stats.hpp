@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "backend/stats/stats_report.hpp"
+#include "backend/stats/stats_source.hpp"
 #include "p9proto/constants.hpp"
 
 namespace xen9p::stats {
@@ -21,6 +22,8 @@ class OpStats {
     void add_bytes_written(std::uint64_t bytes) { bytes_written_ += bytes; }
 
     StatsReport report(std::uint64_t open_fids, std::uint64_t max_in_flight) const;
+    // StatsSource::watch_next_request.
+    void watch_next(RequestWatcher* watcher) { watcher_ = watcher; }
 
   private:
     // Bucket 0: below 1 µs; bucket b: [2^(b-1), 2^b) µs; the last takes the rest.
@@ -35,6 +38,7 @@ class OpStats {
     std::uint64_t bytes_read_ = 0;
     std::uint64_t bytes_written_ = 0;
     std::chrono::nanoseconds max_latency_{0};
+    RequestWatcher* watcher_ = nullptr;
 };
 
 }  // namespace xen9p::stats

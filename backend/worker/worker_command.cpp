@@ -258,9 +258,8 @@ int serve_rings(const worker_channel::WorkerParams& params, int control_fd,
         return 1;
     if (auto ready = worker_channel::report_ready(control_fd); !ready)
         return device_failed(device, {"supervisor gone", {{"error", ready.error().message()}}});
-    StatsReporter reporter(
-        confined.loop, [&server] { return server.report(); }, control_fd, incarnation.number,
-        static_cast<std::uint64_t>(incarnation.last_signal));
+    StatsReporter reporter(confined.loop, server, control_fd, incarnation.number,
+                           static_cast<std::uint64_t>(incarnation.last_signal));
     reporter.start();
     log::info(kComponent, device, "serving",
               {{"export", params.export_path.string()},

@@ -39,6 +39,22 @@ BOOST_AUTO_TEST_CASE(undecodable_messages_count_as_requests_but_not_as_an_op) {
     BOOST_TEST(r.ops.empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_watcher_is_told_of_the_next_request_once_and_can_be_forgotten) {
+    struct Counting final : RequestWatcher {
+        int told = 0;
+        void on_request_done() override { ++told; }
+    } watcher;
+    OpStats ops;
+    ops.watch_next(&watcher);
+    ops.record(MsgType::Tgetattr, 1us, false);
+    ops.record(MsgType::Tgetattr, 1us, false);
+    BOOST_TEST(watcher.told == 1);
+    ops.watch_next(&watcher);
+    ops.watch_next(nullptr);
+    ops.record(MsgType::Tgetattr, 1us, false);
+    BOOST_TEST(watcher.told == 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_report_survives_format_and_parse) {
     StatsReport r;
     r.open_fids = 4;
