@@ -257,9 +257,10 @@ Status measure_size(const RingConfig& ring_config, const FleetConfig& config, Fl
         point.worker_peak_hwm_kib =
             std::max(point.worker_peak_hwm_kib, process_kib(pid, "status", "VmHWM"));
     }
-    // Idle: once the workers' poll windows closed and each sent the report
-    // of the loads (at its next interval), nobody has anything to do.
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    // Idle: once each worker sent the report of the loads and, a second
+    // later, found nothing new (its reporter then sleeps), nobody has
+    // anything to do.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
     const CpuMeter supervisor_cpu({supervisor});
     const CpuMeter workers_cpu(workers);
     std::this_thread::sleep_for(std::chrono::seconds(1));
