@@ -30,7 +30,7 @@ struct Guest {
     Handle file = 0;
 };
 
-// What the guests read together.
+// What one guest, or all of them, read.
 struct Moved {
     std::uint64_t ops = 0;
     std::uint64_t bytes = 0;
@@ -68,8 +68,8 @@ Result<Moved> read_until(Guest& guest, const FleetConfig& config, bool sequentia
     return moved;
 }
 
-// Guests [first, end) read in threads of their own until the returned
-// object's finish() (or destruction) stops them.
+// Guests [first, end) read, each in a thread of its own, until finish() (or
+// destruction) stops them.
 class Readers {
   public:
     Readers(std::vector<Guest>& guests, std::size_t first, const FleetConfig& config,
