@@ -10,6 +10,7 @@
 #include <memory>
 #include <thread>
 
+#include "bench/driver/random.hpp"
 #include "bench/driver/server_cpu.hpp"
 #include "bench/driver/server_memory.hpp"
 #include "bench/driver/workloads.hpp"
@@ -45,7 +46,7 @@ Result<Moved> read_until(Guest& guest, const FleetConfig& config, bool sequentia
     std::vector<std::byte> buffer(chunk);
     const std::uint64_t span = config.file_size / chunk * chunk;
     std::uint64_t offset = (span / 64 * (index % 64)) / chunk * chunk;
-    std::uint64_t state = index * 2654435761u + 1;
+    Random random(index);
     Moved moved;
     NextOp next = [&](IoOp& op) {
         if (stop.load(std::memory_order_relaxed)) return false;
@@ -53,10 +54,7 @@ Result<Moved> read_until(Guest& guest, const FleetConfig& config, bool sequentia
             op = {offset, chunk};
             offset = (offset + chunk) % span;
         } else {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            op = {(state % (config.file_size / kBlock)) * kBlock, kBlock};
+            op = {(random.next() % (config.file_size / kBlock)) * kBlock, kBlock};
         }
         ++moved.ops;
         return true;
@@ -124,13 +122,10 @@ struct Percentiles {
 Result<Percentiles> light_latency(Guest& guest, const FleetConfig& config) {
     std::vector<std::byte> buffer(kBlock);
     std::vector<double> micros;
-    std::uint64_t state = 88172645463325252ull;
+    Random random(88172645463325252ull);
     const auto start = Clock::now();
     while (since(start) < config.seconds || micros.empty()) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        const IoOp one{(state % (config.file_size / kBlock)) * kBlock, kBlock};
+        const IoOp one{(random.next() % (config.file_size / kBlock)) * kBlock, kBlock};
         bool issued = false;
         NextOp next = [&](IoOp& op) {
             if (issued) return false;

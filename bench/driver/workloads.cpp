@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/unique_fd.hpp"
+#include "bench/driver/random.hpp"
 
 namespace xen9p::bench {
 namespace {
@@ -30,21 +31,6 @@ struct Sample {
     std::uint64_t ops = 0;
     std::uint64_t bytes = 0;
     double seconds = 0;
-};
-
-// Deterministic pseudo-random numbers (xorshift64): the same sequence for every target.
-class Random {
-  public:
-    explicit Random(std::uint64_t seed) : state_(seed | 1) {}
-    std::uint64_t next() {
-        state_ ^= state_ << 13;
-        state_ ^= state_ >> 7;
-        state_ ^= state_ << 17;
-        return state_;
-    }
-
-  private:
-    std::uint64_t state_;
 };
 
 // 1..16 KiB, fixed per file index.
