@@ -321,11 +321,7 @@ constexpr std::size_t kStride = 1;
 constexpr std::size_t kStride = 1;
 #endif
 
-// Kills at `point`, its n-th time for n from `first` up, and checks each
-// run against `reference`. Per-request points go up to `last` by `step`;
-// points met once per publication (replies published together count once)
-// go on one by one until a run passes its last one, which must be at least
-// `least`.
+// Whether `point` is met once per request (else once per publication).
 bool per_request(const char* point) {
     return std::string_view(point) != "published" && std::string_view(point) != "released";
 }
@@ -336,6 +332,11 @@ std::size_t first_request(std::size_t i) {
     return per_request(kPoints[i]) ? 1 + i % kStride : 1;
 }
 
+// Kills at `point`, its n-th time for n from `first` up, and checks each
+// run against `reference`. Per-request points go up to `last` by `step`;
+// points met once per publication (replies published together count once)
+// go on one by one until a run passes its last one, which must be at least
+// `least`.
 template <class RunWith>
 void kill_at_each(const char* point, std::size_t first, std::size_t last, std::size_t step,
                   std::size_t least, const Run& reference, RunWith run_with) {
