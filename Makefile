@@ -65,3 +65,12 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: build
 	./bench/run.sh --build-dir $(BUILD) $(BENCH_ARGS)
+
+# xen9pd against QEMU's Xen 9pfs backend from one guest on real Xen 4.17 under
+# QEMU (bench/xen, the e2e harness's bench scenario): ratios only, about 11
+# minutes. Results in $(BUILD)/bench-xen-results.
+BENCH_XEN_ARGS ?=
+.PHONY: bench-xen
+bench-xen: build
+	tests/e2e/run.sh --backend xen9pd --xen9pd $(BUILD)/backend/daemon/xen9pd --scenario bench \
+	    --work $(BUILD)/e2e --bench-out $(BUILD)/bench-xen-results $(BENCH_XEN_ARGS)

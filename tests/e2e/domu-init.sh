@@ -6,7 +6,8 @@
 # `XEN9P-SUMMARY` lines; dom0 reads them from the console's log file.
 #
 # Command line (the last of a key wins): e2e_name, e2e_tag, e2e_msize,
-# e2e_suite=posix|smoke|none, e2e_driver_wait=SECONDS (how long to wait for
+# e2e_suite=posix|smoke|none|bench (e2e_bench_seconds, e2e_bench_files),
+# e2e_driver_wait=SECONDS (how long to wait for
 # 9pnet_xen's init before mounting anyway; 0 for a device whose backend may
 # never connect), and what follows the suite: by default wait for dom0's
 # release file, then integrity, unmount; e2e_hold=1 stays mounted until
@@ -64,28 +65,44 @@ elif [ "${driver_wait:-400}" -ne 0 ]; then
     finish "error=insmod-9pnet_xen-timeout"
 fi
 
-# The tag exists only once the backend reached InitWait: retry, bounded. A
-# mount that blocks is reported every 15 s with where it sleeps in the kernel.
+# mount_tag TAG DIR: the tag exists only once the backend reached InitWait:
+# retry, bounded. A mount that blocks is reported every 15 s with where it
+# sleeps in the kernel.
 version=$(arg e2e_version)
 [ -n "$version" ] || version=9p2000.L
-say MOUNTING "version=$version"
-tries=0
-while :; do
-    mount -t 9p -o "trans=xen,version=$version,msize=$msize" "$tag" /mnt &
-    mount_pid=$!
-    blocked=0
-    while kill -0 "$mount_pid" 2>/dev/null; do
+mount_tag() {
+    say MOUNTING "tag=$1 version=$version"
+    tries=0
+    while :; do
+        mount -t 9p -o "trans=xen,version=$version,msize=$msize" "$1" "$2" &
+        mount_pid=$!
+        blocked=0
+        while kill -0 "$mount_pid" 2>/dev/null; do
+            sleep 1
+            blocked=$((blocked + 1))
+            [ $((blocked % 15)) -eq 0 ] &&
+                say MOUNT-BLOCKED "seconds=$blocked wchan=$(cat "/proc/$mount_pid/wchan" 2>/dev/null)"
+        done
+        wait "$mount_pid" && break
+        tries=$((tries + 1))
+        [ "$tries" -ge 120 ] && finish "error=mount-$1"
         sleep 1
-        blocked=$((blocked + 1))
-        [ $((blocked % 15)) -eq 0 ] &&
-            say MOUNT-BLOCKED "seconds=$blocked wchan=$(cat "/proc/$mount_pid/wchan" 2>/dev/null)"
     done
-    wait "$mount_pid" && break
-    tries=$((tries + 1))
-    [ "$tries" -ge 120 ] && finish "error=mount"
-    sleep 1
-done
-say MOUNTED "tries=$tries"
+    say MOUNTED "tag=$1 tries=$tries"
+}
+
+# e2e_suite=bench: the real-Xen bench (bench/xen/guest-bench.sh) on two
+# shares, tag qemu (QEMU's backend) and tag xen9pd, then unmount and power off.
+if [ "$(arg e2e_suite)" = bench ]; then
+    mkdir -p /mnt/qemu /mnt/xen9pd
+    mount_tag qemu /mnt/qemu
+    mount_tag xen9pd /mnt/xen9pd
+    guest-bench.sh /mnt/qemu /mnt/xen9pd "$(arg e2e_bench_seconds)" "$(arg e2e_bench_files)"
+    umount /mnt/qemu && umount /mnt/xen9pd && say UNMOUNTED
+    finish ok
+fi
+
+mount_tag "$tag" /mnt
 
 # The last e2e_suite= on the command line wins: posix, smoke or none.
 suite=$(arg e2e_suite)

@@ -4,9 +4,10 @@
 # domUs mounting their shares with the stock 9pnet_xen driver.
 #
 #   run.sh --backend qemu|xen9pd [--xen9pd PATH]
-#          [--scenario basic|lifecycle|hvm|hvm-negative] [--suite posix|smoke]
+#          [--scenario basic|lifecycle|hvm|hvm-negative|bench] [--suite posix|smoke]
 #          [--work DIR] [--timeout SECONDS] [--msize BYTES]
 #          [--security-model none|mapped-xattr|passthrough]
+#          [--bench-out DIR] [--bench-seconds S] [--bench-files N]
 #   run.sh --xen 4.20 --root DIR --deb FILE|DIR [--scenario pv|hvm] [--work DIR] ...
 #
 # --xen 4.20 runs Debian 13's Xen 4.20, dom0 user space and Linux 6.12 from the
@@ -15,6 +16,10 @@
 #
 # hvm (xen9pd) and hvm-negative (qemu: the guest's own restricted QEMU) boot an
 # HVM domU with dm_restrict=1; see dom0-lib.sh and README.md.
+#
+# bench (--backend xen9pd, `make bench-xen`) races xen9pd against QEMU's Xen
+# 9pfs backend from one guest in one boot (bench/xen) and writes the ratios
+# to --bench-out (default <work>/bench-xen): results-xen.md and .json.
 #
 # --suite posix (default) runs the shared guest list tests/guest/posix.sh;
 # smoke runs the short tests/e2e/guest-smoke.sh (minutes less under emulation).
@@ -39,6 +44,9 @@ work="$repo/build/e2e"
 timeout=2700
 msize=512000
 security_model=none
+bench_out=""
+bench_seconds=10
+bench_files=1000
 while [ $# -gt 0 ]; do
     case "$1" in
         --backend) backend=$2; shift 2 ;;
@@ -52,6 +60,9 @@ while [ $# -gt 0 ]; do
         --timeout) timeout=$2; shift 2 ;;
         --msize) msize=$2; shift 2 ;;
         --security-model) security_model=$2; shift 2 ;;
+        --bench-out) bench_out=$2; shift 2 ;;
+        --bench-seconds) bench_seconds=$2; shift 2 ;;
+        --bench-files) bench_files=$2; shift 2 ;;
         *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -89,7 +100,16 @@ esac
 case "$scenario" in
     basic | lifecycle | hvm | hvm-negative) ;;
     pv) [ "$xen" = 4.20 ] || { echo "run.sh: --scenario pv is a --xen 4.20 scenario" >&2; exit 2; } ;;
-    *) echo "run.sh: --scenario basic, lifecycle, hvm or hvm-negative" >&2; exit 2 ;;
+    bench)
+        [ "$xen" = 4.17 ] && [ "$backend" = xen9pd ] ||
+            { echo "run.sh: --scenario bench runs on Xen 4.17 with --backend xen9pd (QEMU is its peer)" >&2; exit 2; }
+        case "$bench_seconds$bench_files" in
+            *[!0-9]*) echo "run.sh: --bench-seconds and --bench-files take whole numbers" >&2; exit 2 ;;
+        esac
+        [ "$bench_seconds" -ge 1 ] && [ "$bench_files" -ge 1 ] ||
+            { echo "run.sh: --bench-seconds and --bench-files must be at least 1" >&2; exit 2; }
+        ;;
+    *) echo "run.sh: --scenario basic, lifecycle, hvm, hvm-negative or bench" >&2; exit 2 ;;
 esac
 
 mkdir -p "$work"
@@ -156,6 +176,19 @@ if [ "$suite" = posix ]; then
     binaries="$binaries $(command -v setfattr) $(command -v getfattr)"
     extra="$extra $repo/tests/guest/posix.sh=/bin/posix.sh"
 fi
+if [ "$scenario" = bench ]; then
+    # fio (built static: Debian's links 84 MB of libraries), the metadata mix,
+    # and the tree the guest untars: this source tree as committed.
+    binaries="$binaries $("$repo/bench/xen/build-fio.sh" "$cache")"
+    gcc -static -O2 -Wall -Wextra -Werror -o "$run/metamix" "$repo/bench/xen/metamix.c"
+    binaries="$binaries $run/metamix"
+    if git -C "$repo" rev-parse --verify -q HEAD > /dev/null 2>&1; then
+        git -C "$repo" archive --format=tar HEAD > "$run/tree.tar"
+    else
+        tar -C "$repo" --exclude='./build*' -cf "$run/tree.tar" .
+    fi
+    extra="$extra $repo/bench/xen/guest-bench.sh=/bin/guest-bench.sh $run/tree.tar=/bench/tree.tar"
+fi
 # shellcheck disable=SC2086 # word lists on purpose
 "$repo/tests/guest/build-initramfs.sh" "$run/domu.cpio.gz" "$cache/kernel-root" \
     "$here/domu-init.sh" "9pnet_xen 9p" "$binaries" $extra
@@ -183,12 +216,18 @@ else
     for t in ls read write rm chmod watch list exists; do ln -s xenstore "$dom0/usr/bin/xenstore-$t"; done
     mkdir -p "$dom0/etc/xen" "$dom0/lib64"
     : > "$dom0/etc/xen/xl.conf"
-    if [ "$backend" = qemu ] || [ "${scenario#hvm}" != "$scenario" ]; then
+    if [ "$backend" = qemu ] || [ "${scenario#hvm}" != "$scenario" ] || [ "$scenario" = bench ]; then
         copy_bin "$dom0" /usr/libexec/xen-qemu-system-i386
     fi
     if [ "$backend" = xen9pd ]; then
         copy_bin "$dom0" "$xen9pd" /usr/sbin/xen9pd
-        printf 'allowed-root = /srv\nlog-level = debug\n' > "$dom0/etc/xen9pd.conf"
+        if [ "$scenario" = bench ]; then
+            # As deployed (no per-request debug lines), and only its own kind:
+            # QEMU serves backend/9pfs (dom0-lib.sh's scenario_bench).
+            printf 'allowed-root = /srv\nlog-level = info\nkinds = xen_9pfs\n' > "$dom0/etc/xen9pd.conf"
+        else
+            printf 'allowed-root = /srv\nlog-level = debug\n' > "$dom0/etc/xen9pd.conf"
+        fi
     fi
     # An HVM guest's firmware (hvmloader, SeaBIOS), the option ROMs its QEMU loads
     # for a direct kernel boot and its keymap; the probe that takes the device
@@ -213,6 +252,7 @@ printf 'root:x:0:\nxen-qemuuser-range-base:x:131072:\n' > "$dom0/etc/group"
 printf 'XEN_VERSION=%s\nBACKEND=%s\nSCENARIO=%s\nMSIZE=%s\nSUITE=%s\nSECURITY_MODEL=%s\n' "$xen" "$backend" \
     "$scenario" "$msize" "$suite" "$security_model" \
     > "$dom0/etc/e2e.conf"
+printf 'BENCH_SECONDS=%s\nBENCH_FILES=%s\n' "$bench_seconds" "$bench_files" >> "$dom0/etc/e2e.conf"
 install -m 755 "$here/dom0-init.sh" "$dom0/init"
 install -m 644 "$here/dom0-lib.sh" "$dom0/e2e/dom0-lib.sh"
 make_cpio "$dom0" "$run/dom0.cpio.gz"
@@ -284,5 +324,8 @@ min_checks=4
 if [ "$checks" -lt "$min_checks" ] || [ "$failed_checks" -ne 0 ] || [ "$dom0_checks" -lt 1 ]; then
     echo "e2e: FAIL: guest checks passed=$checks failed=$failed_checks, dom0 checks passed=$dom0_checks"
     exit 1
+fi
+if [ "$scenario" = bench ]; then
+    "$repo/bench/xen/report.sh" "$serial" "${bench_out:-$work/bench-xen}" || exit 1
 fi
 echo "e2e: PASS"

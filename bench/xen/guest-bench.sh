@@ -1,0 +1,157 @@
+#!/bin/sh
+# The real-Xen bench's workloads, run in the domU on two mounts of the same
+# kind of share: one served by QEMU's Xen 9pfs backend, one by xen9pd.
+#   guest-bench.sh QEMU_MOUNT XEN9PD_MOUNT [SECONDS] [FILES]   (default 10, 1000)
+#
+# For each workload both backends run back to back, which one first
+# alternating from workload to workload, so that a row's two numbers are
+# seconds apart. Every number is "more is better" (MiB/s, IOPS, operations or
+# entries per second); the host divides xen9pd's by QEMU's. One line per
+# measurement on the console:
+#   E2E-BENCH workload=W backend=B value=V unit=U
+# with value=- and error=... when the workload failed or ran out of time
+# (and an XEN9P-CHECK FAIL line; a passing one otherwise).
+set -u
+
+qemu_mnt=$1
+xen9pd_mnt=$2
+seconds=${3:-10}
+files=${4:-1000}
+# A workload that takes longer than this (a backend that stopped answering)
+# is killed and reported as not finished. Under emulation QEMU's backend
+# takes about 5 minutes for the metadata mix of 1000 files.
+limit=1200
+size=32M
+tree=/bench/tree.tar
+tree_entries=$(tar -tf "$tree" | wc -l)
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+report() { echo "E2E-BENCH workload=$1 backend=$2 value=$3 unit=$4${5:+ error=$5}"; }
+
+# check WORKLOAD BACKEND ok|WHY: QEMU's failures are the peer's result, not
+# the run's.
+check() {
+    if [ "$3" = ok ]; then
+        echo "XEN9P-CHECK bench-$1-$2 PASS"
+    elif [ "$2" = qemu ]; then
+        echo "E2E-BENCH-PEER-FAILED bench-$1 $3"
+    else
+        echo "XEN9P-CHECK bench-$1-$2 FAIL $3"
+    fi
+}
+
+# fio_job MOUNT ARGS...: one fio run on MOUNT/bench-data; prints the terse
+# line (fields: 5 error, 7 read KiB/s, 8 read IOPS, 48 write KiB/s, 49 write
+# IOPS).
+fio_job() {
+    mnt=$1
+    shift
+    timeout -s KILL "$limit" fio --name=bench --filename="$mnt/bench-data" --size="$size" \
+        --ioengine=psync --thread --group_reporting --fallocate=none --minimal "$@" 2> /tmp/fio.err
+}
+
+# layout MOUNT BACKEND: the data file the fio workloads share, written once,
+# untimed.
+layout() {
+    if fio_job "$1" --rw=write --bs=1M > /dev/null; then
+        check layout "$2" ok
+    else
+        check layout "$2" "$(tr ' \n' '__' < /tmp/fio.err | cut -c1-160)"
+    fi
+}
+
+# fio_workload NAME FIELD UNIT SCALE MOUNT BACKEND ARGS...: a time-bounded fio
+# run; reports field FIELD of its terse line divided by SCALE.
+fio_workload() {
+    name=$1 field=$2 unit=$3 scale=$4 mnt=$5 backend=$6
+    shift 6
+    line=$(fio_job "$mnt" --runtime="$seconds" --time_based "$@")
+    rc=$?
+    err=$(echo "$line" | cut -d';' -f5)
+    value=$(echo "$line" | cut -d';' -f"$field")
+    if [ "$rc" -ne 0 ] || [ "$err" != 0 ] || [ -z "$value" ] || [ "$value" = 0 ]; then
+        why="fio-status-$rc-error-${err:-none}:$(tr ' \n' '__' < /tmp/fio.err | cut -c1-160)"
+        report "$name" "$backend" - "$unit" "$why"
+        check "$name" "$backend" "$why"
+        return
+    fi
+    report "$name" "$backend" "$(awk -v v="$value" -v s="$scale" 'BEGIN { printf "%.1f", v / s }')" "$unit"
+    check "$name" "$backend" ok
+}
+
+seq_read() { fio_workload seq_read 7 MiB/s 1024 "$1" "$2" --rw=read --bs=1M; }
+seq_write() { fio_workload seq_write 48 MiB/s 1024 "$1" "$2" --rw=write --bs=1M; }
+rand_read_1() { fio_workload rand_read_4k_1job 8 IOPS 1 "$1" "$2" --rw=randread --bs=4k; }
+rand_read_16() {
+    fio_workload rand_read_4k_16jobs 8 IOPS 1 "$1" "$2" --rw=randread --bs=4k --numjobs=16
+}
+
+# timed NAME UNIT COUNT BACKEND COMMAND...: COUNT / the seconds COMMAND took;
+# returns 1 when COMMAND failed.
+timed() {
+    name=$1 unit=$2 count=$3 backend=$4
+    shift 4
+    t0=$(uptime_s)
+    timeout -s KILL "$limit" "$@" > /tmp/timed.out 2>&1
+    rc=$?
+    t1=$(uptime_s)
+    if [ "$rc" -ne 0 ]; then
+        why="status-$rc:$(tr ' \n' '__' < /tmp/timed.out | cut -c1-160)"
+        report "$name" "$backend" - "$unit" "$why"
+        check "$name" "$backend" "$why"
+        return 1
+    fi
+    report "$name" "$backend" "$(awk -v n="$count" -v a="$t0" -v b="$t1" 'BEGIN { d = b - a; if (d < 0.01) d = 0.01; printf "%.1f", n / d }')" "$unit"
+    check "$name" "$backend" ok
+}
+
+metadata_mix() {
+    t0=$(uptime_s)
+    out=$(timeout -s KILL "$limit" metamix "$1/metamix" "$files" 2>&1)
+    rc=$?
+    rate=$(echo "$out" | sed -n 's/.*ops_per_s=\([0-9.]*\).*/\1/p')
+    if [ "$rc" -ne 0 ] || [ -z "$rate" ]; then
+        why="status-$rc:$(echo "$out" | tr ' \n' '__' | cut -c1-160)"
+        report metadata_mix "$2" - ops/s "$why"
+        check metadata_mix "$2" "$why"
+        return
+    fi
+    echo "E2E-BENCH-DETAIL metadata_mix backend=$2 $out"
+    report metadata_mix "$2" "$rate" ops/s
+    check metadata_mix "$2" ok
+}
+
+untar() {
+    mkdir -p "$1/untar"
+    timed untar entries/s "$tree_entries" "$2" tar -xf "$tree" -C "$1/untar" &&
+        : > "/tmp/untar-done-$2"
+}
+
+# find over the tree untar left, every entry stat'ed (xargs batches them);
+# only over a whole tree.
+find_stat() {
+    if [ ! -e "/tmp/untar-done-$2" ]; then
+        report find_stat "$2" - entries/s untar-did-not-finish
+        check find_stat "$2" untar-did-not-finish
+        return
+    fi
+    timed find_stat entries/s "$tree_entries" "$2" sh -c "find '$1/untar' | xargs stat > /dev/null"
+}
+
+echo "E2E-BENCH-CONFIG seconds=$seconds files=$files size=$size tree_entries=$tree_entries limit=$limit"
+layout "$qemu_mnt" qemu
+layout "$xen9pd_mnt" xen9pd
+
+n=0
+for workload in seq_read seq_write rand_read_1 rand_read_16 metadata_mix untar find_stat; do
+    if [ $((n % 2)) -eq 0 ]; then
+        "$workload" "$qemu_mnt" qemu
+        "$workload" "$xen9pd_mnt" xen9pd
+    else
+        "$workload" "$xen9pd_mnt" xen9pd
+        "$workload" "$qemu_mnt" qemu
+    fi
+    n=$((n + 1))
+done
+echo "E2E-BENCH-END"
