@@ -8,9 +8,11 @@
 # seconds apart. Every number is "more is better" (MiB/s, IOPS, operations or
 # entries per second); the host divides xen9pd's by QEMU's. One line per
 # measurement on the console:
-#   E2E-BENCH workload=W backend=B value=V unit=U
+#   E2E-BENCH-BEGIN workload=W backend=B
+#   E2E-BENCH workload=W backend=B value=V unit=U guest_busy=PERCENT
 # with value=- and error=... when the workload failed or ran out of time
-# (and an XEN9P-CHECK FAIL line; a passing one otherwise).
+# (and an XEN9P-CHECK FAIL line; a passing one otherwise). guest_busy: how
+# busy the guest's one vCPU was meanwhile.
 set -u
 
 qemu_mnt=$1
@@ -27,7 +29,23 @@ tree_entries=$(tar -tf "$tree" | wc -l)
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
-report() { echo "E2E-BENCH workload=$1 backend=$2 value=$3 unit=$4${5:+ error=$5}"; }
+# The guest's CPU: all jiffies and the idle ones (idle, iowait) since boot.
+cpu_sample() { awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
+
+# begin WORKLOAD BACKEND: a measurement starts (dom0 samples its own CPU from
+# here to the result line).
+begin() {
+    echo "E2E-BENCH-BEGIN workload=$1 backend=$2"
+    cpu_before=$(cpu_sample)
+}
+
+# report WORKLOAD BACKEND VALUE UNIT [ERROR]: the result, with how busy the
+# guest's vCPU was since begin.
+report() {
+    busy=$(echo "$cpu_before $(cpu_sample)" |
+        awk '{ t = $3 - $1; i = $4 - $2; printf "%.0f", (t > 0 ? 100 * (t - i) / t : 0) }')
+    echo "E2E-BENCH workload=$1 backend=$2 value=$3 unit=$4 guest_busy=$busy${5:+ error=$5}"
+}
 
 # check WORKLOAD BACKEND ok|WHY: QEMU's failures are the peer's result, not
 # the run's.
@@ -66,6 +84,7 @@ layout() {
 fio_workload() {
     name=$1 field=$2 unit=$3 scale=$4 mnt=$5 backend=$6
     shift 6
+    begin "$name" "$backend"
     line=$(fio_job "$mnt" --runtime="$seconds" --time_based "$@")
     rc=$?
     err=$(echo "$line" | cut -d';' -f5)
@@ -92,6 +111,7 @@ rand_read_16() {
 timed() {
     name=$1 unit=$2 count=$3 backend=$4
     shift 4
+    begin "$name" "$backend"
     t0=$(uptime_s)
     timeout -s KILL "$limit" "$@" > /tmp/timed.out 2>&1
     rc=$?
@@ -107,7 +127,7 @@ timed() {
 }
 
 metadata_mix() {
-    t0=$(uptime_s)
+    begin metadata_mix "$2"
     out=$(timeout -s KILL "$limit" metamix "$1/metamix" "$files" 2>&1)
     rc=$?
     rate=$(echo "$out" | sed -n 's/.*ops_per_s=\([0-9.]*\).*/\1/p')
@@ -132,6 +152,7 @@ untar() {
 # only over a whole tree.
 find_stat() {
     if [ ! -e "/tmp/untar-done-$2" ]; then
+        begin find_stat "$2"
         report find_stat "$2" - entries/s untar-did-not-finish
         check find_stat "$2" untar-did-not-finish
         return

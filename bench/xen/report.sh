@@ -19,7 +19,7 @@ qemu_version=$(sed -n 's/.*dom0: QEMU QEMU emulator version \([^ ]*\).*/\1/p' "$
 linux_version=$(sed -n 's/.*Linux version \([^ ]*\).*/\1/p' "$serial" | head -n 1)
 config=$(sed -n 's/.*E2E-BENCH-CONFIG //p' "$serial" | head -n 1)
 
-grep -o 'E2E-BENCH workload=.*' "$serial" | awk -v md="$out/results-xen.md" -v json="$out/results-xen.json" \
+grep -oE 'E2E-BENCH(-DOM0)? workload=.*' "$serial" | awk -v md="$out/results-xen.md" -v json="$out/results-xen.json" \
     -v xen="$xen_version" -v qemu="$qemu_version" -v linux="$linux_version" -v config="$config" '
 function field(name,    i) {
     for (i = 2; i <= NF; i++) {
@@ -29,9 +29,19 @@ function field(name,    i) {
 }
 function jstr(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
 function jnum(v) { return v == "" || v == "-" ? "null" : v }
+function cpu_json(w, b) {
+    return sprintf("{\"guest_vcpu\": %s, \"dom0_vcpu\": %s, \"backend_process\": %s}", jnum(guest_busy[w, b]), jnum(dom0_busy[w, b]), jnum(backend_cpu[w, b]))
+}
+function pct(v) { return v == "" ? "-" : v "%" }
+$1 == "E2E-BENCH-DOM0" {
+    w = field("workload"); b = field("backend")
+    dom0_busy[w, b] = field("dom0_busy"); backend_cpu[w, b] = field(b "_cpu")
+    next
+}
 {
     w = field("workload"); b = field("backend")
     if (!(w in seen)) { seen[w] = 1; order[++n] = w }
+    guest_busy[w, b] = field("guest_busy")
     unit[w] = field("unit")
     value[w, b] = field("value")
     error_of[w, b] = field("error")
@@ -60,9 +70,16 @@ END {
             if (x / q >= t) met = "true"
         }
         printf "| %s | %s | %s | %s | %s | %s | %s |\n", w, unit[w], q == "" ? "-" : q, x == "" ? "-" : x, shown, t "x", met == "true" ? "met" : "missed" > md
-        printf "    {\"workload\": %s, \"unit\": %s, \"qemu\": %s, \"xen9pd\": %s, \"ratio\": %s, \"target\": %s, \"met\": %s, \"qemu_error\": %s, \"xen9pd_error\": %s}%s\n", jstr(w), jstr(unit[w]), jnum(q), jnum(x), ratio == "" ? "null" : ratio, t, met, jstr(error_of[w, "qemu"]), jstr(error_of[w, "xen9pd"]), i < n ? "," : "" > json
+        printf "    {\"workload\": %s, \"unit\": %s, \"qemu\": %s, \"xen9pd\": %s, \"ratio\": %s, \"target\": %s, \"met\": %s, \"qemu_error\": %s, \"xen9pd_error\": %s, \"cpu_percent\": {\"qemu\": %s, \"xen9pd\": %s}}%s\n", jstr(w), jstr(unit[w]), jnum(q), jnum(x), ratio == "" ? "null" : ratio, t, met, jstr(error_of[w, "qemu"]), jstr(error_of[w, "xen9pd"]), cpu_json(w, "qemu"), cpu_json(w, "xen9pd"), i < n ? "," : "" > json
     }
     print "  ]\n}" > json
+    print "\nWhere the CPU went during each measurement: how busy the guest'"'"'s vCPU and dom0'"'"'s vCPU were, and how much of dom0'"'"'s went to the serving backend'"'"'s processes (QEMU'"'"'s; xen9pd'"'"'s supervisor, worker and server).\n" > md
+    print "| workload | guest vCPU, QEMU / xen9pd | dom0 vCPU, QEMU / xen9pd | the backend, QEMU / xen9pd |" > md
+    print "| --- | ---: | ---: | ---: |" > md
+    for (i = 1; i <= n; i++) {
+        w = order[i]
+        printf "| %s | %s / %s | %s / %s | %s / %s |\n", w, pct(guest_busy[w, "qemu"]), pct(guest_busy[w, "xen9pd"]), pct(dom0_busy[w, "qemu"]), pct(dom0_busy[w, "xen9pd"]), pct(backend_cpu[w, "qemu"]), pct(backend_cpu[w, "xen9pd"]) > md
+    }
     for (i = 1; i <= n; i++) {
         w = order[i]
         if (error_of[w, "qemu"] != "") printf "\nQEMU on %s: %s\n", w, error_of[w, "qemu"] > md

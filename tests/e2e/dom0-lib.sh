@@ -381,6 +381,7 @@ scenario_bench() {
         --security-model "$SECURITY_MODEL" > /tmp/attach.out 2>&1 || fail "xen9pd attach: $(cat /tmp/attach.out)"
     echo "dom0: $(cat /tmp/attach.out)"
     log=$(guest_log domu1)
+    bench_cpu_watch "$log"
     wait_for "$log" "E2E-DOMU-(MOUNTED .*tag=xen9pd|DONE)" 600 || fail "domu1 did not mount both shares within 600 s"
     grep -q "E2E-DOMU-MOUNTED .*tag=xen9pd" "$log" || fail "domu1: $(grep E2E-DOMU-DONE "$log")"
     stage domu-mounted
@@ -395,6 +396,37 @@ scenario_bench() {
     await_gone domu1 120
     stage domu-gone
     pass
+}
+
+# bench_cpu_sample: dom0's uptime, its vCPU's jiffies (all, idle), and those
+# of QEMU's process and of xen9pd's (supervisor, workers, servers).
+bench_cpu_sample() {
+    echo "$(cut -d' ' -f1 /proc/uptime) $(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)" \
+        "$(cat /proc/[0-9]*/stat 2> /dev/null |
+            awk '$2 ~ /^\(xen-qemu/ { q += $14 + $15 } $2 == "(xen9pd)" { x += $14 + $15 } END { print q + 0, x + 0 }')"
+}
+
+# bench_cpu_watch LOG: for each measurement the guest announces in LOG, from
+# its E2E-BENCH-BEGIN line to its result line, how busy dom0's vCPU was and
+# how much of it went to each backend (E2E-BENCH-DOM0 lines: where a ratio
+# comes from). The lines reach dom0 within a second of being printed.
+bench_cpu_watch() {
+    tail -n +1 -f "$1" | while IFS= read -r line; do
+        case "$line" in
+            *E2E-BENCH-BEGIN*) start=$(bench_cpu_sample) ;;
+            *"E2E-BENCH workload="*)
+                [ -n "${start:-}" ] || continue
+                w=$(echo "$line" | sed -n 's/.*workload=\([^ ]*\) .*/\1/p')
+                b=$(echo "$line" | sed -n 's/.* backend=\([^ ]*\) .*/\1/p')
+                echo "$start $(bench_cpu_sample)" | awk -v w="$w" -v b="$b" '{
+                    t = $7 - $2; if (t <= 0) t = 1
+                    printf "E2E-BENCH-DOM0 workload=%s backend=%s seconds=%.1f dom0_busy=%.0f qemu_cpu=%.0f xen9pd_cpu=%.0f\n",
+                        w, b, $6 - $1, 100 * (t - ($8 - $3)) / t, 100 * ($9 - $4) / t, 100 * ($10 - $5) / t
+                }'
+                start=""
+                ;;
+        esac
+    done &
 }
 
 # worker_of DOMID: the pid of xen9pd's server running as that guest's uid.
