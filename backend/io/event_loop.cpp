@@ -17,10 +17,9 @@ constexpr std::uint64_t kIgnored = 0;
 // Every opcode the methods below issue, and nothing else: io_uring ops are not
 // syscalls, so seccomp cannot stop a compromised worker from opening, linking
 // or connecting through its ring; the ring's own restrictions do.
-constexpr std::array<std::uint8_t, 10> kIssuedOps = {
-    IORING_OP_READ,    IORING_OP_WRITE,        IORING_OP_FSYNC,    IORING_OP_RECV,
-    IORING_OP_SEND,    IORING_OP_ACCEPT,       IORING_OP_POLL_ADD, IORING_OP_NOP,
-    IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL,
+constexpr std::array<std::uint8_t, 9> kIssuedOps = {
+    IORING_OP_READ,   IORING_OP_WRITE,    IORING_OP_FSYNC,   IORING_OP_RECV,         IORING_OP_SEND,
+    IORING_OP_ACCEPT, IORING_OP_POLL_ADD, IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL,
 };
 
 // Restricts the (disabled) ring to kIssuedOps with no SQE flags and no
@@ -70,7 +69,9 @@ EventLoop::EventLoop(EventLoop&& other) noexcept
       supported_(other.supported_),
       pending_(other.pending_),
       window_(other.window_),
-      pollers_(std::move(other.pollers_)) {}
+      pollers_(std::move(other.pollers_)),
+      deferred_(std::move(other.deferred_)),
+      running_(std::move(other.running_)) {}
 
 EventLoop::~EventLoop() {
     if (initialised_) io_uring_queue_exit(&ring_);
@@ -140,10 +141,8 @@ void EventLoop::poll(int fd, unsigned events, Completion* done) {
     ++pending_;
 }
 
-void EventLoop::nop(Completion* done) {
-    io_uring_sqe* sqe = next_sqe();
-    io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data(sqe, done);
+void EventLoop::defer(Completion* done) {
+    deferred_.push_back(done);
     ++pending_;
 }
 
@@ -187,16 +186,20 @@ void cpu_relax() {
 
 }  // namespace
 
+bool EventLoop::take_news() {
+    for (Poller* poller : pollers_) {
+        if (poller->has_news()) {
+            poller->take_news();
+            return true;
+        }
+    }
+    return false;
+}
+
 bool EventLoop::poll_for_news() {
     const auto until = std::chrono::steady_clock::now() + window_.current();
     do {
-        if (io_uring_cq_ready(&ring_) > 0) return true;
-        for (Poller* poller : pollers_) {
-            if (poller->has_news()) {
-                poller->take_news();
-                return true;
-            }
-        }
+        if (io_uring_cq_ready(&ring_) > 0 || take_news()) return true;
         cpu_relax();
     } while (std::chrono::steady_clock::now() < until);
     return false;
@@ -215,27 +218,47 @@ void EventLoop::dispatch_ready() {
     }
 }
 
+void EventLoop::run_deferred() {
+    running_.swap(deferred_);
+    for (Completion* done : running_) {
+        --pending_;
+        done->on_complete(0);
+    }
+    running_.clear();  // keeps its capacity: no allocation per batch
+}
+
 Status EventLoop::run_once() {
-    if (pollers_.empty()) {
-        // Nothing to poll or to tell: submit and wait in one system call.
-        int err = io_uring_submit_and_wait(&ring_, 1);
-        if (err < 0 && err != -EINTR) return fail(-err);
-        dispatch_ready();
-        return {};
-    }
-    int err = io_uring_submit(&ring_);
-    if (err < 0 && err != -EINTR) return fail(-err);
-    if (io_uring_cq_ready(&ring_) == 0) {
-        const auto start = std::chrono::steady_clock::now();
-        if (window_.current() == std::chrono::nanoseconds{} || !poll_for_news()) {
-            for (Poller* poller : pollers_)
-                poller->before_sleep();
-            err = io_uring_submit_and_wait(&ring_, 1);
-            if (err < 0 && err != -EINTR) return fail(-err);
+    using Clock = std::chrono::steady_clock;
+    int err = 0;
+    if (!deferred_.empty() || io_uring_cq_ready(&ring_) > 0) {
+        // Work is ready: hand over what was prepared, take what completed,
+        // and never sleep. A loop kept awake this way still serves its
+        // pollers: their notifications are armed only before a sleep.
+        err = io_uring_submit(&ring_);
+        take_news();
+    } else if (pollers_.empty() || window_.current() == std::chrono::nanoseconds{}) {
+        // Nothing to poll for: submit and wait in one system call.
+        const auto start = Clock::now();
+        for (Poller* poller : pollers_)
+            poller->before_sleep();
+        err = io_uring_submit_and_wait(&ring_, 1);
+        if (!pollers_.empty()) window_.waited(Clock::now() - start);
+    } else {
+        // What was prepared must be under way while the loop polls.
+        err = io_uring_submit(&ring_);
+        if (err >= 0 && io_uring_cq_ready(&ring_) == 0) {
+            const auto start = Clock::now();
+            if (!poll_for_news()) {
+                for (Poller* poller : pollers_)
+                    poller->before_sleep();
+                err = io_uring_submit_and_wait(&ring_, 1);
+            }
+            window_.waited(Clock::now() - start);
         }
-        window_.waited(std::chrono::steady_clock::now() - start);
     }
+    if (err < 0 && err != -EINTR) return fail(-err);
     dispatch_ready();
+    run_deferred();
     return {};
 }
 

@@ -7,7 +7,8 @@
 // for news for up to the window's current length before it sleeps: its own
 // completions, and work its Pollers see in shared memory before any
 // notification says so (a guest's request ring). Pollers re-arm their
-// notifications only when the loop is about to sleep.
+// notifications only when the loop is about to sleep, so a loop that has
+// completions ready also looks at its pollers.
 #pragma once
 
 #include <liburing.h>
@@ -71,9 +72,11 @@ class EventLoop {
     void accept(int fd, Completion* done);
     // One-shot readiness poll (POLLIN etc.): `result` is the revents mask.
     void poll(int fd, unsigned events, Completion* done);
-    // Completes with 0 at the next run_once: work deferred until the handlers
-    // of the current batch have returned.
-    void nop(Completion* done);
+    // Completes with 0 once the handlers of the current batch have returned,
+    // in the same run_once (or at the start of the next one, without waiting,
+    // when deferred outside it). No system call: a round trip through the ring
+    // would cost one per batch.
+    void defer(Completion* done);
     // Completes with -ETIME once `after` has passed; `after` must stay valid
     // until the next run_once has submitted it.
     void timeout(const __kernel_timespec& after, Completion* done);
@@ -106,7 +109,12 @@ class EventLoop {
     // Looks for news until the window's end; true when some was found (and,
     // for a Poller's, taken).
     bool poll_for_news();
+    // Takes the news of the first poller that has some; true if one had.
+    bool take_news();
     void dispatch_ready();
+    // Runs what was deferred before it began; what that defers waits for the
+    // next run_once.
+    void run_deferred();
 
     io_uring ring_{};
     bool initialised_ = false;
@@ -114,6 +122,8 @@ class EventLoop {
     std::size_t pending_ = 0;
     PollWindow window_;
     std::vector<Poller*> pollers_;
+    std::vector<Completion*> deferred_;
+    std::vector<Completion*> running_;  // the deferred batch being run
 };
 
 }  // namespace xen9p::io

@@ -148,7 +148,7 @@ void RingConnection::arm_poll() {
 void RingConnection::schedule_flush() {
     if (closed_ || flush_.pending) return;
     flush_.pending = true;
-    loop_.nop(&flush_);
+    loop_.defer(&flush_);
 }
 
 bool RingConnection::has_news() {
@@ -173,17 +173,18 @@ void RingConnection::event(int result) {
     // further notifications wake nobody, and the loop looks at the rings
     // itself. before_sleep() unmasks them after the rings were read, so a
     // notification that came meanwhile fires again instead of being lost.
-    for (;;) {
-        auto port = events_.pending();
-        if (!port) {
-            fail("event channel failed", 0, port.error());
-            return;
-        }
-        if (!*port) break;
-        if (std::ranges::find(masked_, **port) == masked_.end()) masked_.push_back(**port);
+    // One port per wake-up: every ring is served anyway, and another port
+    // that fired keeps the fd readable, so the next poll completes at once;
+    // asking until none is left would cost a system call per request. The
+    // poll is armed again only before the loop sleeps: while it is awake the
+    // loop looks at the rings itself.
+    auto port = events_.pending();
+    if (!port) {
+        fail("event channel failed", 0, port.error());
+        return;
     }
+    if (*port && std::ranges::find(masked_, **port) == masked_.end()) masked_.push_back(**port);
     service_all();
-    arm_poll();
 }
 
 void RingConnection::before_sleep() {
@@ -195,6 +196,7 @@ void RingConnection::before_sleep() {
         }
     }
     masked_.clear();  // keeps its capacity: no allocation per sleep
+    arm_poll();
 }
 
 void RingConnection::service_all() {

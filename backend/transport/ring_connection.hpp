@@ -7,7 +7,7 @@
 //
 // Replies produced while the loop handles one batch of completions are
 // published together: one in_prod update and one notification per ring, done
-// from a deferred (nop) completion, which is also when on_sent() runs, so the
+// from a deferred completion (EventLoop::defer), which is also when on_sent() runs, so the
 // session never sees its reply "sent" from inside its own send() call. A reply
 // that does not fit waits, in order, until the guest has consumed (Linux
 // notifies after draining its replies); the guest is never disconnected for
@@ -18,10 +18,12 @@
 // answered, so a replacement finds every request the dead server had not
 // finished still in the ring, and the log says which ones it had answered.
 //
-// It is also the loop's Poller: a port that fired stays masked until the loop
-// is about to sleep, and while the loop polls, a request ring whose producer
+// It is also the loop's Poller: a port that fired stays masked, and the event
+// channel is not polled, until the loop is about to sleep; while the loop is
+// awake (polling, or handling completions), a request ring whose producer
 // index moved is served at once. A guest that keeps sending while we are
-// awake thus wakes nobody.
+// awake thus wakes nobody, and a wake-up costs no more system calls than it
+// must (one port read, one unmask, the poll submitted with the sleep).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // The event loop's polling: news a Poller finds in memory is taken without a
 // completion and without sleeping, pollers are told before every sleep, and
-// an idle loop stops polling.
+// an idle loop stops polling. Deferred work runs once the batch that
+// deferred it is handled, in the same round, never waiting.
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -110,6 +111,68 @@ BOOST_AUTO_TEST_CASE(a_removed_poller_is_not_asked_or_told) {
         p.wait(20us);
     BOOST_TEST(p.poller.looked == 0);
     BOOST_TEST(p.poller.slept == 0);
+}
+
+// A completion that defers `next` when it completes, and says in which round.
+struct Deferring final : Completion {
+    EventLoop* loop = nullptr;
+    Completion* next = nullptr;
+    int* round = nullptr;
+    int ran_in = -1;
+    void on_complete(int result) override {
+        BOOST_TEST(result == 0);
+        ran_in = *round;
+        if (next != nullptr) loop->defer(next);
+    }
+};
+
+BOOST_AUTO_TEST_CASE(deferred_work_runs_after_the_batch_that_deferred_it_in_the_same_round) {
+    PollingLoop p(0ns);
+    int round = 0;
+    Deferring flush;
+    flush.round = &round;
+    // The timer's handler defers `flush`, as a transport defers publishing the
+    // replies its handlers produced.
+    struct DeferOnFire final : Completion {
+        EventLoop* loop;
+        Completion* work;
+        int fired = 0;
+        DeferOnFire(EventLoop* l, Completion* w) : loop(l), work(w) {}
+        void on_complete(int) override {
+            ++fired;
+            loop->defer(work);
+        }
+    } timer(&p.loop, &flush);
+    __kernel_timespec ts{0, 100'000};
+    p.loop.timeout(ts, &timer);
+    BOOST_REQUIRE(p.loop.run_once().has_value());
+    BOOST_TEST(timer.fired == 1);
+    BOOST_TEST(flush.ran_in == 0);
+    BOOST_TEST(p.loop.pending() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(work_deferred_outside_a_round_runs_at_the_next_without_sleeping) {
+    PollingLoop p(0ns);
+    int round = 0;
+    Deferring second;
+    second.round = &round;
+    Deferring first;
+    first.round = &round;
+    first.loop = &p.loop;
+    first.next = &second;
+    p.loop.defer(&first);
+    BOOST_TEST(p.loop.pending() == 1u);
+    // Nothing else is pending: a loop that slept here would never wake.
+    const int slept = p.poller.slept;
+    BOOST_REQUIRE(p.loop.run_once().has_value());
+    BOOST_TEST(first.ran_in == 0);
+    // Deferred by deferred work: the next round, again without sleeping.
+    BOOST_TEST(second.ran_in == -1);
+    round = 1;
+    BOOST_REQUIRE(p.loop.run_once().has_value());
+    BOOST_TEST(second.ran_in == 1);
+    BOOST_TEST(p.poller.slept == slept);
+    BOOST_TEST(p.loop.pending() == 0u);
 }
 
 }  // namespace xen9p::io::test
