@@ -32,7 +32,7 @@ function jnum(v) { return v == "" || v == "-" ? "null" : v }
 function cpu_json(w, b) {
     return sprintf("{\"guest_vcpu\": %s, \"dom0_vcpu\": %s, \"backend_process\": %s}", jnum(guest_busy[w, b]), jnum(dom0_busy[w, b]), jnum(backend_cpu[w, b]))
 }
-function pct(v) { return v == "" ? "-" : v "%" }
+function pct(v) { return v == "" || v == "-" ? "-" : v "%" }
 $1 == "E2E-BENCH-DOM0" {
     w = field("workload"); b = field("backend")
     dom0_busy[w, b] = field("dom0_busy"); backend_cpu[w, b] = field(b "_cpu")

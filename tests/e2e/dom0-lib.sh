@@ -418,11 +418,15 @@ bench_cpu_watch() {
                 [ -n "${start:-}" ] || continue
                 w=$(echo "$line" | sed -n 's/.*workload=\([^ ]*\) .*/\1/p')
                 b=$(echo "$line" | sed -n 's/.* backend=\([^ ]*\) .*/\1/p')
-                echo "$start $(bench_cpu_sample)" | awk -v w="$w" -v b="$b" '{
-                    t = $7 - $2; if (t <= 0) t = 1
-                    printf "E2E-BENCH-DOM0 workload=%s backend=%s seconds=%.1f dom0_busy=%.0f qemu_cpu=%.0f xen9pd_cpu=%.0f\n",
-                        w, b, $6 - $1, 100 * (t - ($8 - $3)) / t, 100 * ($9 - $4) / t, 100 * ($10 - $5) / t
-                }'
+                # A process that exited meanwhile (a server at the guest's
+                # unmount) takes its jiffies with it: no figure then.
+                echo "$start $(bench_cpu_sample)" | awk -v w="$w" -v b="$b" '
+                    function share(d) { return d < 0 ? "-" : sprintf("%.0f", 100 * d / t) }
+                    {
+                        t = $7 - $2; if (t <= 0) t = 1
+                        printf "E2E-BENCH-DOM0 workload=%s backend=%s seconds=%.1f dom0_busy=%.0f qemu_cpu=%s xen9pd_cpu=%s\n",
+                            w, b, $6 - $1, 100 * (t - ($8 - $3)) / t, share($9 - $4), share($10 - $5)
+                    }'
                 start=""
                 ;;
         esac
