@@ -67,7 +67,7 @@ bench: build
 	./bench/run.sh --build-dir $(BUILD) $(BENCH_ARGS)
 
 # xen9pd against QEMU's Xen 9pfs backend from one guest on real Xen 4.17 under
-# QEMU (bench/xen, the e2e harness's bench scenario): ratios only, about 11
+# QEMU (bench/xen, the e2e harness's bench scenario): ratios only, about 10
 # minutes. Results in $(BUILD)/bench-xen-results.
 BENCH_XEN_ARGS ?=
 .PHONY: bench-xen
