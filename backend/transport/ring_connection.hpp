@@ -7,11 +7,11 @@
 //
 // Replies produced while the loop handles one batch of completions are
 // published together: one in_prod update and one notification per ring, done
-// from a deferred completion (EventLoop::defer), which is also when on_sent() runs, so the
-// session never sees its reply "sent" from inside its own send() call. A reply
-// that does not fit waits, in order, until the guest has consumed (Linux
-// notifies after draining its replies); the guest is never disconnected for
-// being slow. Malformed ring contents close the transport.
+// from a deferred completion (EventLoop::defer), which is also when on_sent()
+// runs, so the session never sees its reply "sent" from inside its own send()
+// call. A reply that does not fit waits, in order, until the guest has
+// consumed (Linux notifies after draining its replies); the guest is never
+// disconnected for being slow. Malformed ring contents close the transport.
 //
 // Logged to a RouteLog (log_to), a request stays in the ring until its reply
 // is published: the guest's consumer index is the oldest request not yet
