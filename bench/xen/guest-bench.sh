@@ -10,9 +10,10 @@
 # measurement on the console:
 #   E2E-BENCH-BEGIN workload=W backend=B
 #   E2E-BENCH workload=W backend=B value=V unit=U guest_busy=PERCENT
-# with value=- and error=... when the workload failed or ran out of time
-# (and an XEN9P-CHECK FAIL line; a passing one otherwise). guest_busy: how
-# busy the guest's one vCPU was meanwhile.
+# with value=- and error=... when the workload failed or ran out of time,
+# then an XEN9P-CHECK FAIL line for xen9pd (the run fails) or an
+# E2E-BENCH-PEER-FAILED line for QEMU (its result); a passing check
+# otherwise. guest_busy: how busy the guest's one vCPU was meanwhile.
 set -u
 
 qemu_mnt=$1
