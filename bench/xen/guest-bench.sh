@@ -41,16 +41,17 @@ begin() {
     cpu_before=$(cpu_sample)
 }
 
-# report WORKLOAD BACKEND VALUE UNIT [ERROR]: the result, with how busy the
-# guest's vCPU was since begin.
-report() {
+# result WORKLOAD BACKEND VALUE UNIT [WHY]: the measurement, with how busy
+# the guest's vCPU was since begin, and its check. With WHY (VALUE -) it
+# failed: QEMU's failures are the peer's result, not the run's.
+result() {
     busy=$(echo "$cpu_before $(cpu_sample)" |
         awk '{ t = $3 - $1; i = $4 - $2; printf "%.0f", (t > 0 ? 100 * (t - i) / t : 0) }')
     echo "E2E-BENCH workload=$1 backend=$2 value=$3 unit=$4 guest_busy=$busy${5:+ error=$5}"
+    check "$1" "$2" "${5:-ok}"
 }
 
-# check WORKLOAD BACKEND ok|WHY: QEMU's failures are the peer's result, not
-# the run's.
+# check NAME BACKEND ok|WHY
 check() {
     if [ "$3" = ok ]; then
         echo "XEN9P-CHECK bench-$1-$2 PASS"
@@ -60,6 +61,9 @@ check() {
         echo "XEN9P-CHECK bench-$1-$2 FAIL $3"
     fi
 }
+
+# A command's output as one word for a result line.
+one_word() { tr ' \n' '__' | cut -c1-160; }
 
 # fio_job MOUNT ARGS...: one fio run on MOUNT/bench-data; prints the terse
 # line (fields: 5 error, 7 read KiB/s, 8 read IOPS, 48 write KiB/s, 49 write
@@ -77,7 +81,7 @@ layout() {
     if fio_job "$1" --rw=write --bs=1M > /dev/null; then
         check layout "$2" ok
     else
-        check layout "$2" "$(tr ' \n' '__' < /tmp/fio.err | cut -c1-160)"
+        check layout "$2" "$(one_word < /tmp/fio.err)"
     fi
 }
 
@@ -92,13 +96,10 @@ fio_workload() {
     err=$(echo "$line" | cut -d';' -f5)
     value=$(echo "$line" | cut -d';' -f"$field")
     if [ "$rc" -ne 0 ] || [ "$err" != 0 ] || [ -z "$value" ] || [ "$value" = 0 ]; then
-        why="fio-status-$rc-error-${err:-none}:$(tr ' \n' '__' < /tmp/fio.err | cut -c1-160)"
-        report "$name" "$backend" - "$unit" "$why"
-        check "$name" "$backend" "$why"
+        result "$name" "$backend" - "$unit" "fio-status-$rc-error-${err:-none}:$(one_word < /tmp/fio.err)"
         return
     fi
-    report "$name" "$backend" "$(awk -v v="$value" -v s="$scale" 'BEGIN { printf "%.1f", v / s }')" "$unit"
-    check "$name" "$backend" ok
+    result "$name" "$backend" "$(awk -v v="$value" -v s="$scale" 'BEGIN { printf "%.1f", v / s }')" "$unit"
 }
 
 seq_read() { fio_workload seq_read 7 MiB/s 1024 "$1" "$2" --rw=read --bs=1M; }
@@ -119,13 +120,10 @@ timed() {
     rc=$?
     t1=$(uptime_s)
     if [ "$rc" -ne 0 ]; then
-        why="status-$rc:$(tr ' \n' '__' < /tmp/timed.out | cut -c1-160)"
-        report "$name" "$backend" - "$unit" "$why"
-        check "$name" "$backend" "$why"
+        result "$name" "$backend" - "$unit" "status-$rc:$(one_word < /tmp/timed.out)"
         return 1
     fi
-    report "$name" "$backend" "$(awk -v n="$count" -v a="$t0" -v b="$t1" 'BEGIN { d = b - a; if (d < 0.01) d = 0.01; printf "%.1f", n / d }')" "$unit"
-    check "$name" "$backend" ok
+    result "$name" "$backend" "$(awk -v n="$count" -v a="$t0" -v b="$t1" 'BEGIN { d = b - a; if (d < 0.01) d = 0.01; printf "%.1f", n / d }')" "$unit"
 }
 
 metadata_mix() {
@@ -134,14 +132,11 @@ metadata_mix() {
     rc=$?
     rate=$(echo "$out" | sed -n 's/.*ops_per_s=\([0-9.]*\).*/\1/p')
     if [ "$rc" -ne 0 ] || [ -z "$rate" ]; then
-        why="status-$rc:$(echo "$out" | tr ' \n' '__' | cut -c1-160)"
-        report metadata_mix "$2" - ops/s "$why"
-        check metadata_mix "$2" "$why"
+        result metadata_mix "$2" - ops/s "status-$rc:$(echo "$out" | one_word)"
         return
     fi
     echo "E2E-BENCH-DETAIL metadata_mix backend=$2 $out"
-    report metadata_mix "$2" "$rate" ops/s
-    check metadata_mix "$2" ok
+    result metadata_mix "$2" "$rate" ops/s
 }
 
 untar() {
@@ -155,8 +150,7 @@ untar() {
 find_stat() {
     if [ ! -e "/tmp/untar-done-$2" ]; then
         begin find_stat "$2"
-        report find_stat "$2" - entries/s untar-did-not-finish
-        check find_stat "$2" untar-did-not-finish
+        result find_stat "$2" - entries/s untar-did-not-finish
         return
     fi
     timed find_stat entries/s "$tree_entries" "$2" sh -c "find '$1/untar' | xargs stat > /dev/null"
