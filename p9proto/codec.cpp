@@ -15,11 +15,15 @@ namespace {
 // and every later read becomes a no-op.
 class Reader {
   public:
-    explicit Reader(std::span<const std::byte> in) : in_(in) {}
+    // `elsewhere`: the message goes on for that many bytes not given here,
+    // which only a payload at the end of `in` may be (data()).
+    explicit Reader(std::span<const std::byte> in, std::size_t elsewhere = 0)
+        : in_(in), elsewhere_(elsewhere) {}
 
     bool ok() const { return !failure_; }
     DecodeFailure failure() const { return *failure_; }
     std::size_t remaining() const { return in_.size() - pos_; }
+    bool all_read() const { return remaining() == 0 && elsewhere_ == 0; }
     void fail(DecodeFailure f) {
         if (!failure_) failure_ = f;
     }
@@ -50,6 +54,18 @@ class Reader {
         return out;
     }
 
+    // A payload of `n` bytes: in `in`, or, when `in` ends where it begins,
+    // exactly the bytes elsewhere (returned empty: the caller has them).
+    std::span<const std::byte> data(std::size_t n) {
+        if (failure_ || elsewhere_ == 0 || remaining() != 0) return bytes(n);
+        if (n != elsewhere_) {
+            fail(n > elsewhere_ ? DecodeFailure::kTruncated : DecodeFailure::kTrailingBytes);
+            return {};
+        }
+        elsewhere_ = 0;
+        return {};
+    }
+
     // s[2]: the length prefix is checked against what is left of the message.
     std::string_view string() {
         auto len = integer<std::uint16_t>();
@@ -60,6 +76,7 @@ class Reader {
 
   private:
     std::span<const std::byte> in_;
+    std::size_t elsewhere_;
     std::size_t pos_ = 0;
     std::optional<DecodeFailure> failure_;
 };
@@ -116,7 +133,7 @@ void get(Reader& r, Text& t) {
 }
 void get(Reader& r, Data& d) {
     auto count = r.integer<std::uint32_t>();
-    d.bytes = r.bytes(count);
+    d.bytes = r.data(count);
 }
 void get(Reader& r, WalkNames& w) {
     auto count = r.integer<std::uint16_t>();
@@ -184,25 +201,26 @@ std::optional<DecodeFailure> decode_body(Reader& r, std::uint8_t type, Dialect d
     (try_one.template operator()<I>(), ...);
     if (!found) return DecodeFailure::kUnknownType;
     if (!r.ok()) return r.failure();
-    if (r.remaining() != 0) return DecodeFailure::kTrailingBytes;
+    if (!r.all_read()) return DecodeFailure::kTrailingBytes;
     return std::nullopt;
 }
 
 template <class Message, class Variant>
 std::expected<Message, DecodeError> decode_message(std::span<const std::byte> bytes,
-                                                   std::uint32_t msize, Dialect dialect) {
+                                                   std::uint32_t msize, Dialect dialect,
+                                                   std::size_t elsewhere = 0) {
     auto header = peek_header(bytes);
     // Framing failures carry no tag: the stream itself cannot be trusted.
     if (!header || header->size < kHeaderSize) {
         return std::unexpected(DecodeError{DecodeFailure::kTooShort, std::nullopt});
     }
-    if (header->size != bytes.size()) {
+    if (header->size != bytes.size() + elsewhere) {
         return std::unexpected(DecodeError{DecodeFailure::kSizeMismatch, std::nullopt});
     }
     if (header->size > msize) {
         return std::unexpected(DecodeError{DecodeFailure::kAboveMsize, header->tag});
     }
-    Reader r(bytes.subspan(kHeaderSize));
+    Reader r(bytes.subspan(kHeaderSize), elsewhere);
     Variant body;
     auto failure = decode_body(r, header->type, dialect, body,
                                std::make_index_sequence<std::variant_size_v<Variant>>());
@@ -455,8 +473,9 @@ std::optional<Header> peek_header(std::span<const std::byte> bytes) {
 }
 
 std::expected<Request, DecodeError> decode_request(std::span<const std::byte> bytes,
-                                                   std::uint32_t msize, Dialect dialect) {
-    return decode_message<Request, RequestBody>(bytes, msize, dialect);
+                                                   std::uint32_t msize, Dialect dialect,
+                                                   std::size_t elsewhere) {
+    return decode_message<Request, RequestBody>(bytes, msize, dialect, elsewhere);
 }
 
 std::expected<Reply, DecodeError> decode_reply(std::span<const std::byte> bytes,

@@ -61,9 +61,14 @@ std::optional<Header> peek_header(std::span<const std::byte> bytes);
 // (size[4] == bytes.size()) and no larger than msize. Strings and payloads of
 // the result are views into `bytes`: keep the buffer alive while using them.
 // A message of the other dialect is kUnknownType.
+// With `elsewhere`, the message's last `elsewhere` bytes are not in `bytes`
+// (size[4] == bytes.size() + elsewhere): they must be exactly a Twrite's
+// data, which then decodes empty (the caller holds it); anything else is the
+// failure the whole message would give.
 std::expected<Request, DecodeError> decode_request(std::span<const std::byte> bytes,
                                                    std::uint32_t msize,
-                                                   Dialect dialect = Dialect::k9P2000L);
+                                                   Dialect dialect = Dialect::k9P2000L,
+                                                   std::size_t elsewhere = 0);
 
 // Decodes one complete R-message (the client side).
 std::expected<Reply, DecodeError> decode_reply(std::span<const std::byte> bytes,

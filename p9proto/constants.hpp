@@ -93,6 +93,8 @@ constexpr bool belongs_to(MsgType type, Dialect dialect) {
 
 inline constexpr std::size_t kHeaderSize = 7;          // size[4] type[1] tag[2]
 inline constexpr std::size_t kIoHeaderSize = 24;       // P9_IOHDRSZ
+// A Twrite up to its data: size[4] type[1] tag[2] fid[4] offset[8] count[4].
+inline constexpr std::size_t kWriteHeaderSize = 23;
 inline constexpr std::size_t kReaddirHeaderSize = 24;  // P9_READDIRHDRSZ
 inline constexpr std::uint16_t kNoTag = 0xffff;
 inline constexpr std::uint32_t kNoFid = 0xffffffff;

@@ -66,6 +66,8 @@ class EventLoop {
 
     void read(int fd, std::span<std::byte> out, std::uint64_t offset, Completion* done);
     void write(int fd, std::span<const std::byte> in, std::uint64_t offset, Completion* done);
+    // One write of the pieces in order; they must stay valid until it completes.
+    void write(int fd, std::span<const iovec> pieces, std::uint64_t offset, Completion* done);
     void fsync(int fd, bool datasync, Completion* done);
     void recv(int fd, std::span<std::byte> out, Completion* done);
     void send(int fd, std::span<const std::byte> in, Completion* done);

@@ -90,6 +90,7 @@ Session::Slot* Session::take_slot() {
     slot->replayed = false;
     slot->intent = kNoIntent;
     slot->request_size = 0;
+    slot->elsewhere = {};
     slot->reply_size = 0;
     return slot;
 }
@@ -146,7 +147,8 @@ std::span<std::byte> Session::request_buffer(std::size_t size) {
     return {};
 }
 
-bool Session::on_message(const Origin& origin, std::span<const std::byte> message) {
+bool Session::on_message(const Origin& origin, std::span<const std::byte> message,
+                         SplitBytes elsewhere) {
     if (closed_) return true;
     Slot* slot = nullptr;
     if (reserved_ != nullptr && message.data() == reserved_->request.data()) {
@@ -169,6 +171,7 @@ bool Session::on_message(const Origin& origin, std::span<const std::byte> messag
     slot->received = std::chrono::steady_clock::now();
     slot->origin = origin;
     slot->request_size = message.size();
+    slot->elsewhere = elsewhere;
     if (!origin.retaken && (!committed_.empty() || !intents_.empty())) end_retaking(origin.route);
     reached(KillPoint::kTaken);
     if (!process(*slot)) {
@@ -183,8 +186,8 @@ bool Session::on_message(const Origin& origin, std::span<const std::byte> messag
 
 bool Session::process(Slot& slot) {
     std::uint32_t limit = msize_ != 0 ? msize_ : max_msize_;
-    auto request =
-        p9proto::decode_request(slot.request.span().first(slot.request_size), limit, dialect_);
+    auto request = p9proto::decode_request(slot.request.span().first(slot.request_size), limit,
+                                           dialect_, slot.elsewhere.size());
     if (!request && !request.error().tag) {
         release(slot);
         protocol_violation(p9proto::to_string(request.error().failure));

@@ -8,6 +8,9 @@
 // SessionConfig::max_memory.
 #pragma once
 
+#include <sys/uio.h>
+
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -97,6 +100,10 @@ class Session final : TransportSink {
         bool replayed = false;             // its answer is one a dead server committed
         std::uint32_t intent = kNoIntent;  // its record in the store
         ChargedBuffer request;
+        // A Twrite's data the transport left in the peer's memory (see
+        // TransportSink::on_message); `request` then holds the rest.
+        SplitBytes elsewhere;
+        std::array<iovec, 2> pieces{};  // for a write of `elsewhere`
         ChargedBuffer reply;
         std::size_t request_size = 0;
         std::size_t reply_size = 0;
@@ -113,7 +120,8 @@ class Session final : TransportSink {
     enum class Outcome { kReply, kAsync, kLost };
     static constexpr std::uint32_t kNoIntent = SessionStore::kMaxIntents;
 
-    bool on_message(const Origin& origin, std::span<const std::byte> message) override;
+    bool on_message(const Origin& origin, std::span<const std::byte> message,
+                    SplitBytes elsewhere) override;
     std::span<std::byte> request_buffer(std::size_t size) override;
     void on_sent(std::uint64_t cookie) override;
     void on_closed() override;
@@ -201,6 +209,8 @@ class Session final : TransportSink {
     // Every fid goes (session end, Tversion): ORCLOSE files are removed, as
     // their clunk would.
     void clunk_all();
+    // A Twrite's data: in the request, or where the transport left it.
+    static SplitBytes write_data(const Slot& slot, const p9proto::Twrite& req);
     // Tread/Treaddir payload room: what fits in the reply after its header.
     std::size_t data_room(const Slot& slot, std::uint32_t count) const;
     // Commits the request's answer to the store with what it changed (fids,

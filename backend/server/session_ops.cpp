@@ -176,19 +176,27 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tread& req) {
     return Outcome::kAsync;
 }
 
+SplitBytes Session::write_data(const Slot& slot, const p9proto::Twrite& req) {
+    return slot.elsewhere.empty() ? SplitBytes{req.data.bytes, {}} : slot.elsewhere;
+}
+
 Session::Outcome Session::handle(Slot& slot, const p9proto::Twrite& req) {
     Fid* f = fids_.find(req.fid);
     if (f == nullptr) return error(slot, EBADF);
-    std::span<const std::byte> data = req.data.bytes;
+    const SplitBytes data = write_data(slot, req);
     if (f->kind == Fid::Kind::kXattrWrite) {
         if (req.offset != f->xattr.size() || data.size() > f->xattr_size - f->xattr.size()) {
             return error(slot, EINVAL);
         }
         fids_.touch(req.fid);
         f = fids_.find(req.fid);
+        // Out of the guest's reach once: the value kept here and the store's
+        // copy of it are the same bytes, even if the guest changes its own.
+        const std::size_t at = f->xattr.size();
+        f->xattr.insert(f->xattr.end(), data.first.begin(), data.first.end());
+        f->xattr.insert(f->xattr.end(), data.second.begin(), data.second.end());
         if (f->xattr_slot)
-            std::memcpy(f->xattr_slot->value().data() + f->xattr.size(), data.data(), data.size());
-        f->xattr.insert(f->xattr.end(), data.begin(), data.end());
+            std::memcpy(f->xattr_slot->value().data() + at, f->xattr.data() + at, data.size());
         return reply(slot, p9proto::Rwrite{static_cast<std::uint32_t>(data.size())});
     }
     if (f->kind != Fid::Kind::kFile || !f->file) return error(slot, EBADF);
@@ -201,7 +209,18 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Twrite& req) {
     slot.file = f->file;
     slot.state = State::kIo;
     ++io_pending_;
-    loop_.write(f->file->fd(), data, req.offset, &slot);
+    if (slot.elsewhere.empty()) {
+        loop_.write(f->file->fd(), data.first, req.offset, &slot);
+        return Outcome::kAsync;
+    }
+    // Straight from the guest's memory: the kernel takes the bytes once.
+    const auto piece = [](std::span<const std::byte> bytes) {
+        return iovec{const_cast<std::byte*>(bytes.data()), bytes.size()};
+    };
+    slot.pieces = {piece(data.first), piece(data.second)};
+    loop_.write(f->file->fd(),
+                std::span<const iovec>(slot.pieces).first(data.second.empty() ? 1 : 2), req.offset,
+                &slot);
     return Outcome::kAsync;
 }
 

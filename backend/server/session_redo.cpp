@@ -225,7 +225,7 @@ Session::Outcome Session::redo(Slot& slot, const p9proto::Request& request,
                 return other.second.kind == Kind::kAppends && other.second.dev == intent.dev &&
                        other.second.ino == intent.ino;
             });
-            const auto count = write->data.bytes.size();
+            const auto count = write_data(slot, *write).size();
             if (alone && now->stx_size == intent.size + count)
                 return reply(slot, Rwrite{static_cast<std::uint32_t>(count)});
             return lost(slot);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/errno.hpp"
+#include "base/split_bytes.hpp"
 
 namespace xen9p::server {
 
@@ -71,7 +72,15 @@ class TransportSink {
     // The bytes are valid only during the call. Returning false means "no room
     // now": the transport keeps the message and offers it again after
     // Transport::resume_input().
-    virtual bool on_message(const Origin& origin, std::span<const std::byte> message) = 0;
+    //
+    // Or, with `elsewhere` not empty, a Twrite whose data the transport left
+    // in the peer's memory (a ring that holds requests until they are
+    // answered): `message` is its private part, up to its count[4], and
+    // `elsewhere` the rest. The peer may change those bytes at any time (it
+    // writes its own data), but they stay mapped and are not reused before
+    // the request is answered (its reply sent, or dropped).
+    virtual bool on_message(const Origin& origin, std::span<const std::byte> message,
+                            SplitBytes elsewhere) = 0;
 
     // For a transport that copies each message out of shared memory or a
     // socket itself: private memory of at least `size` bytes (the message's

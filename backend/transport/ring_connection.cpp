@@ -7,6 +7,7 @@
 
 #include "backend/log/log.hpp"
 #include "backend/server/kill_point.hpp"
+#include "p9proto/constants.hpp"
 
 namespace xen9p::transport {
 
@@ -255,12 +256,21 @@ bool RingConnection::deliver(server::Route route) {
                 continue;
             }
         }
-        auto buffer = sink_->request_buffer(*queued);
+        // A Twrite's data stays where the guest put it: a ring that holds its
+        // requests until they are answered keeps it for the write, which the
+        // kernel takes straight from there. Only the fields before it are
+        // copied, as they must not change while they are acted on.
+        const bool split =
+            log_ != nullptr && *queued > p9proto::kWriteHeaderSize &&
+            r.reader.peeked_type() == static_cast<std::uint8_t>(p9proto::MsgType::Twrite);
+        auto buffer = sink_->request_buffer(split ? p9proto::kWriteHeaderSize : *queued);
         if (buffer.empty()) {
             paused_ = true;
             return true;
         }
-        auto size = r.reader.read(buffer);
+        SplitBytes data;
+        auto size = split ? r.reader.read_split(buffer.first(p9proto::kWriteHeaderSize), data)
+                          : r.reader.read(buffer);
         if (!size) {
             fail("request ring broken", route, size.error());
             return false;
@@ -278,7 +288,8 @@ bool RingConnection::deliver(server::Route route) {
             schedule_flush();
         }
         // Bytes in its own buffer are always accepted.
-        sink_->on_message({route, start, retaken}, buffer.first(*size));
+        sink_->on_message({route, start, retaken},
+                          buffer.first(split ? p9proto::kWriteHeaderSize : *size), data);
     }
     return false;
 }

@@ -17,6 +17,8 @@
 // is published: the guest's consumer index is the oldest request not yet
 // answered, so a replacement finds every request the dead server had not
 // finished still in the ring, and the log says which ones it had answered.
+// That also lets a Twrite's data stay there: only the fields before it are
+// copied, and the sink writes the data from the ring (TransportSink::on_message).
 //
 // It is also the loop's Poller: a port that fired stays masked, and the event
 // channel is not polled, until the loop is about to sleep; while the loop is

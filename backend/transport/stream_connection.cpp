@@ -71,7 +71,7 @@ bool StreamConnection::deliver() {
         if (!large_.empty()) {
             if (large_received_ < large_.size()) return true;
             // Bytes in its own buffer are always accepted.
-            sink_->on_message({}, std::exchange(large_, {}));
+            sink_->on_message({}, std::exchange(large_, {}), {});
             continue;
         }
         std::span<const std::byte> avail(in_.data() + in_begin_, in_end_ - in_begin_);
@@ -99,7 +99,7 @@ bool StreamConnection::deliver() {
             continue;
         }
         if (avail.size() < size) return true;
-        if (!sink_->on_message({}, avail.first(size))) {
+        if (!sink_->on_message({}, avail.first(size), {})) {
             paused_ = true;
             return false;
         }

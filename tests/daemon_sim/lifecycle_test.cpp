@@ -164,6 +164,34 @@ BOOST_AUTO_TEST_CASE(one_ring_carries_many_requests_in_flight) {
     BOOST_TEST(in_flight > 1u);
 }
 
+// A Twrite's data stays in the ring until the write is answered, and the
+// worker writes it from there: writes that straddle the ring's wrap, many in
+// flight on both rings, land whole and where they were asked to.
+BOOST_AUTO_TEST_CASE(writes_in_flight_across_the_ring_wrap_land_whole) {
+    const auto share = add_guest(1);
+    auto c = mount(1);
+    must(client::walk(*c, 0, 20, {}));
+    must(client::expect<p9proto::Rlcreate>(
+        must(c->call(p9proto::Tlcreate{20, {"w"}, p9proto::dotl::kRdwr, 0644, 0}))));
+    constexpr std::size_t kChunk = 100003;  // odd, so the ring wraps mid-message
+    constexpr std::size_t kWrites = 48;     // about 2.3 times both rings' out halves
+    std::string expected(kChunk * kWrites, '\0');
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        expected[i] = static_cast<char>((i / kChunk) * 37 + i % 251);
+    std::vector<std::uint16_t> tags;
+    for (std::size_t i = 0; i < kWrites; ++i) {
+        const auto piece = std::as_bytes(std::span(expected).subspan(i * kChunk, kChunk));
+        tags.push_back(must(c->send(p9proto::Twrite{20, i * kChunk, {piece}})));
+    }
+    for (auto tag : tags)
+        BOOST_TEST(must(client::expect<p9proto::Rwrite>(must(c->await(tag))))->count == kChunk);
+    must(client::clunk(*c, 20));
+    std::ifstream in(share / "w", std::ios::binary);
+    const std::string written{std::istreambuf_iterator<char>(in), {}};
+    BOOST_TEST(written.size() == expected.size());
+    BOOST_TEST((written == expected));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace xen9p::test

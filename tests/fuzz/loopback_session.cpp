@@ -68,7 +68,7 @@ bool LoopbackSession::deliver(std::span<const std::byte> message) {
         transport_->close();
         return false;
     }
-    while (!transport_->sink_->on_message({}, message)) {
+    while (!transport_->sink_->on_message({}, message, {})) {
         transport_->resumed_ = false;
         while (!transport_->resumed_ && !transport_->closed_) {
             if (!step()) {

@@ -137,6 +137,46 @@ BOOST_AUTO_TEST_CASE(data_count_short_of_the_message_leaves_trailing_bytes) {
     BOOST_TEST(request_failure(msg) == DecodeFailure::kTrailingBytes);
 }
 
+// A Twrite whose data a transport left in ring memory: only the fields up
+// to count[4] are given, with the number of bytes that follow elsewhere.
+BOOST_AUTO_TEST_CASE(a_twrite_with_its_data_elsewhere_decodes_as_its_whole_message_would) {
+    const auto head = [](std::uint32_t count, std::size_t elsewhere) {
+        Bytes msg = Wire().u32(7).u64(1234).u32(count).message(t(MsgType::Twrite), kTag);
+        set_size(msg, static_cast<std::uint32_t>(msg.size() + elsewhere));
+        return msg;
+    };
+    auto decoded = decode_request(head(5000, 5000), kMsize, Dialect::k9P2000L, 5000);
+    BOOST_REQUIRE(decoded.has_value());
+    const auto& write = std::get<Twrite>(decoded->body);
+    BOOST_TEST(write.fid == 7u);
+    BOOST_TEST(write.offset == 1234u);
+    BOOST_TEST(write.data.bytes.empty());  // the caller holds it
+    BOOST_TEST(decode_request(head(5000, 5000), kMsize, Dialect::k9P2000u, 5000).has_value());
+
+    const auto failure = [](const Bytes& msg, std::size_t elsewhere, std::uint32_t msize = kMsize) {
+        auto bad = decode_request(msg, msize, Dialect::k9P2000L, elsewhere);
+        BOOST_REQUIRE(!bad.has_value());
+        return bad.error().failure;
+    };
+    // The count and what is elsewhere disagree: as with the whole message.
+    BOOST_TEST(failure(head(5001, 5000), 5000) == DecodeFailure::kTruncated);
+    BOOST_TEST(failure(head(4999, 5000), 5000) == DecodeFailure::kTrailingBytes);
+    // size[4] must count what is elsewhere.
+    BOOST_TEST(failure(head(5000, 4999), 5000) == DecodeFailure::kSizeMismatch);
+    BOOST_TEST(failure(head(5000, 5000), 5000, 4096) == DecodeFailure::kAboveMsize);
+    // Part of the data given and part elsewhere is no split a transport makes.
+    Bytes partial = Wire().u32(7).u64(0).u32(10).raw("12345").message(t(MsgType::Twrite), kTag);
+    set_size(partial, static_cast<std::uint32_t>(partial.size() + 5));
+    BOOST_TEST(failure(partial, 5) == DecodeFailure::kTruncated);
+    // Only a payload may be elsewhere.
+    Bytes clunk = Wire().u32(1).message(t(MsgType::Tclunk), kTag);
+    set_size(clunk, static_cast<std::uint32_t>(clunk.size() + 4));
+    BOOST_TEST(failure(clunk, 4) == DecodeFailure::kTrailingBytes);
+    Bytes walk = walk_of({"a"});
+    set_size(walk, static_cast<std::uint32_t>(walk.size() + 2));
+    BOOST_TEST(failure(walk, 2) == DecodeFailure::kTrailingBytes);
+}
+
 BOOST_AUTO_TEST_CASE(twalk_with_17_names_is_refused) {
     Wire w;
     w.u32(1).u32(2).u16(17);

@@ -76,6 +76,11 @@ inline void write_file(const std::string& path, std::string_view content) {
     BOOST_REQUIRE(out.good());
 }
 
+inline std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 // A Server on its own thread exporting top/export over top/sock.
 class SocketServer {
   public:

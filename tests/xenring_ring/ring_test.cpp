@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE xenring_ring
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -147,6 +149,49 @@ BOOST_AUTO_TEST_CASE(read_into_makes_the_vector_the_message_across_the_wrap) {
         BOOST_TEST(check_message(out, seq));
     }
     BOOST_TEST(shared.intf().out_cons == shared.intf().out_prod);
+}
+
+// How a Twrite's data stays in the ring: the head is private, the rest is
+// the ring's own bytes (two pieces at the wrap), and the guest gets its space
+// back only at release().
+BOOST_AUTO_TEST_CASE(read_split_copies_the_head_and_leaves_the_rest_in_the_ring) {
+    SharedRing shared(1);
+    const auto ring_size = static_cast<std::uint32_t>(flex_ring_size(1));
+    shared.set_indices(ring_size - 100);
+    auto writer = RingWriter::frontend(shared.intf(), shared.data(), 1);
+    auto reader = RingReader::backend(shared.intf(), shared.data(), 1, 4096);
+    std::array<std::byte, 23> head{};
+    SplitBytes rest{std::span(head), std::span(head)};
+    BOOST_TEST(reader.read_split(head, rest).error().value == EINVAL);  // not held
+    reader.hold();
+    BOOST_TEST(*reader.read_split(head, rest) == 0u);
+    BOOST_TEST(rest.empty());
+
+    const auto first = message(60, 1);    // wholly before the wrap
+    const auto second = message(300, 2);  // its head before the wrap, its rest across it
+    BOOST_REQUIRE(writer.write_and_publish(first));
+    BOOST_REQUIRE(writer.write_and_publish(second));
+    for (const auto* m : {&first, &second}) {
+        BOOST_TEST(*reader.read_split(head, rest) == m->size());
+        BOOST_TEST(std::ranges::equal(head, std::span(*m).first(23)));
+        BOOST_TEST(rest.size() == m->size() - 23);
+        std::vector<std::byte> whole(head.begin(), head.end());
+        whole.insert(whole.end(), rest.first.begin(), rest.first.end());
+        whole.insert(whole.end(), rest.second.begin(), rest.second.end());
+        BOOST_TEST(whole == *m);
+        // The rest is the ring's memory, not a copy.
+        const auto* ring = shared.out_half().data();
+        BOOST_TEST((rest.first.data() >= ring && rest.first.data() < ring + ring_size));
+    }
+    BOOST_TEST(!rest.second.empty());
+    BOOST_TEST(rest.second.data() == shared.out_half().data());
+    BOOST_TEST(shared.intf().out_cons == ring_size - 100);  // still the guest's to keep
+    reader.release(reader.consumed());
+    BOOST_TEST(shared.intf().out_cons == ring_size - 100 + 360);
+
+    // A message with nothing past the head cannot be split: a broken ring.
+    BOOST_REQUIRE(writer.write_and_publish(message(23, 3)));
+    BOOST_TEST(reader.read_split(head, rest).error().value == EMSGSIZE);
 }
 
 BOOST_AUTO_TEST_CASE(a_message_larger_than_the_buffer_given_to_read_breaks_the_ring) {

@@ -86,6 +86,26 @@ Result<std::size_t> RingReader::read(std::span<std::byte> dst) {
     return *size;
 }
 
+Result<std::size_t> RingReader::read_split(std::span<std::byte> head, SplitBytes& rest) {
+    rest = {};
+    if (!hold_ || head.size() < kHeaderSize) return fail(EINVAL);
+    auto size = peek();
+    if (!size || *size == 0) return size;
+    if (*size <= head.size()) {
+        broken_ = Errno{EMSGSIZE};
+        return fail(EMSGSIZE);
+    }
+    copy_out(cons_, head);
+    std::memcpy(head.data(), header_, kHeaderSize);
+    const std::size_t start = mask_index(cons_ + static_cast<RING_IDX>(head.size()), ring_.size());
+    const std::size_t left = *size - head.size();
+    const std::size_t first = std::min(left, ring_.size() - start);
+    rest.first = ring_.subspan(start, first);
+    rest.second = ring_.first(left - first);
+    consume(*size);
+    return *size;
+}
+
 Result<std::size_t> RingReader::read_into(std::vector<std::byte>& out) {
     out.clear();
     auto size = peek();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/errno.hpp"
+#include "base/split_bytes.hpp"
 #include "xenring/ring/data_intf.hpp"
 
 namespace xen9p::ring {
@@ -34,6 +35,13 @@ class RingReader {
     // queued): one copy, without zero-filling a buffer first.
     Result<std::size_t> read_into(std::vector<std::byte>& out);
 
+    // As read(), but copies only the message's first head.size() bytes into
+    // `head`; the rest stays in the ring, where `rest` points (it may wrap).
+    // Only for a reader that holds what it takes (hold()): the rest is the
+    // producer's to change at any time, but not to reuse before release().
+    // EMSGSIZE (sticky) for a message no larger than `head`.
+    Result<std::size_t> read_split(std::span<std::byte> head, SplitBytes& rest);
+
     // The same checks as read() without consuming: the size of the whole
     // message queued next, 0 when none is complete yet. Lets the caller pick
     // the private buffer before the one copy out of shared memory; read()
@@ -43,6 +51,9 @@ class RingReader {
 
     // The negotiated msize: larger messages are a protocol error from now on.
     void set_msize(std::size_t msize) { msize_ = msize; }
+
+    // The message type in the header peek() validated last.
+    std::uint8_t peeked_type() const { return static_cast<std::uint8_t>(header_[4]); }
 
     // Our consumer index: what was taken so far.
     RING_IDX consumed() const { return cons_; }
