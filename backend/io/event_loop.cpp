@@ -44,7 +44,15 @@ Status restrict_and_enable(const io_uring& ring) {
 
 Result<EventLoop> EventLoop::create(unsigned entries) {
     EventLoop loop;
-    int err = io_uring_queue_init(entries, &loop.ring_, IORING_SETUP_R_DISABLED);
+    // Cooperative task running: a completion from io_uring's helper threads
+    // (a buffered write, a poll) interrupts the loop's thread with no IPI
+    // while it runs; the loop takes it at its next entry, and a loop that
+    // polls sees IORING_SQ_TASKRUN and enters. Kernels before 5.19 refuse
+    // the flags: they get the interrupting kind.
+    int err = io_uring_queue_init(
+        entries, &loop.ring_,
+        IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+    if (err == -EINVAL) err = io_uring_queue_init(entries, &loop.ring_, IORING_SETUP_R_DISABLED);
     if (err < 0) return fail(-err);
     loop.initialised_ = true;
     if (io_uring_probe* probe = io_uring_get_probe_ring(&loop.ring_)) {
@@ -205,10 +213,15 @@ bool EventLoop::take_news() {
     return false;
 }
 
+bool EventLoop::completions_waiting() const {
+    return io_uring_cq_ready(&ring_) > 0 ||
+           (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+}
+
 bool EventLoop::poll_for_news() {
     const auto until = std::chrono::steady_clock::now() + window_.current();
     do {
-        if (io_uring_cq_ready(&ring_) > 0 || take_news()) return true;
+        if (completions_waiting() || take_news()) return true;
         cpu_relax();
     } while (std::chrono::steady_clock::now() < until);
     return false;
@@ -239,8 +252,9 @@ void EventLoop::run_deferred() {
 Status EventLoop::run_once() {
     using Clock = std::chrono::steady_clock;
     int err = 0;
-    if (!deferred_.empty() || io_uring_cq_ready(&ring_) > 0) {
-        // Work is ready: hand over what was prepared, take what completed,
+    if (!deferred_.empty() || completions_waiting()) {
+        // Work is ready: hand over what was prepared, take what completed
+        // (liburing enters the kernel for completions still to be posted),
         // and never sleep. A loop kept awake this way still serves its
         // pollers: their notifications are armed only before a sleep.
         err = io_uring_submit(&ring_);
@@ -255,7 +269,7 @@ Status EventLoop::run_once() {
     } else {
         // What was prepared must be under way while the loop polls.
         err = io_uring_submit(&ring_);
-        if (err >= 0 && io_uring_cq_ready(&ring_) == 0) {
+        if (err >= 0 && !completions_waiting()) {
             const auto start = Clock::now();
             if (!poll_for_news()) {
                 for (Poller* poller : pollers_)

@@ -108,6 +108,8 @@ class EventLoop {
   private:
     EventLoop() = default;
     io_uring_sqe* next_sqe();
+    // Completions are posted, or the kernel holds some to post at our next entry.
+    bool completions_waiting() const;
     // Looks for news until the window's end; true when some was found (and,
     // for a Poller's, taken).
     bool poll_for_news();
