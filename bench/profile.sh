@@ -45,12 +45,13 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # `xen9pd run` is the bench's child; its first worker is forked when the first
-# guest connects, which is when the workload starts.
+# guest connects, which is when the workload starts. At the default size the
+# bench first fills the export for a few minutes: wait up to five.
 worker=""
 tries=0
 while [ -z "$worker" ]; do
     tries=$((tries + 1))
-    [ "$tries" -gt 1200 ] && { echo "profile: no worker appeared" >&2; cat "$out/bench.log" >&2; exit 1; }
+    [ "$tries" -gt 6000 ] && { echo "profile: no worker appeared" >&2; cat "$out/bench.log" >&2; exit 1; }
     kill -0 "$bench" 2>/dev/null || { echo "profile: bench ended early" >&2; cat "$out/bench.log" >&2; exit 1; }
     sleep 0.05
     for daemon in $(pgrep -P "$bench" -x xen9pd || true); do
