@@ -89,7 +89,7 @@ struct SessionFx {
         const auto size = static_cast<std::uint32_t>(head.size() + data.size());
         for (int i = 0; i < 4; ++i) {
             head[i] = static_cast<std::byte>(size >> (8 * i));
-            head[19 + i] = static_cast<std::byte>(count >> (8 * i));
+            head[kWriteHeaderSize - 4 + i] = static_cast<std::byte>(count >> (8 * i));
         }
         return state.sink->on_message({}, head, data);
     }
