@@ -39,11 +39,16 @@ bool RingReader::produced_since_last_pass() const {
            std::atomic_ref<RING_IDX>(*prod_field_).load(std::memory_order_relaxed) != last_prod_;
 }
 
-void RingReader::copy_out(RING_IDX from, std::span<std::byte> dst) const {
+SplitBytes RingReader::bytes_at(RING_IDX from, std::size_t size) const {
     const std::size_t start = mask_index(from, ring_.size());
-    const std::size_t first = std::min(dst.size(), ring_.size() - start);
-    std::memcpy(dst.data(), ring_.data() + start, first);
-    std::memcpy(dst.data() + first, ring_.data(), dst.size() - first);
+    const std::size_t first = std::min(size, ring_.size() - start);
+    return {ring_.subspan(start, first), ring_.first(size - first)};
+}
+
+void RingReader::copy_out(RING_IDX from, std::span<std::byte> dst) const {
+    const SplitBytes bytes = bytes_at(from, dst.size());
+    std::memcpy(dst.data(), bytes.first.data(), bytes.first.size());
+    std::memcpy(dst.data() + bytes.first.size(), bytes.second.data(), bytes.second.size());
 }
 
 Result<std::size_t> RingReader::peek() {
@@ -97,11 +102,7 @@ Result<std::size_t> RingReader::read_split(std::span<std::byte> head, SplitBytes
     }
     copy_out(cons_, head);
     std::memcpy(head.data(), header_, kHeaderSize);
-    const std::size_t start = mask_index(cons_ + static_cast<RING_IDX>(head.size()), ring_.size());
-    const std::size_t left = *size - head.size();
-    const std::size_t first = std::min(left, ring_.size() - start);
-    rest.first = ring_.subspan(start, first);
-    rest.second = ring_.first(left - first);
+    rest = bytes_at(cons_ + static_cast<RING_IDX>(head.size()), *size - head.size());
     consume(*size);
     return *size;
 }
@@ -110,12 +111,9 @@ Result<std::size_t> RingReader::read_into(std::vector<std::byte>& out) {
     out.clear();
     auto size = peek();
     if (!size || *size == 0) return size;
-    const std::size_t start = mask_index(cons_, ring_.size());
-    const std::size_t first = std::min(*size, ring_.size() - start);
-    const auto from = ring_.begin() + static_cast<std::ptrdiff_t>(start);
-    out.assign(from, from + static_cast<std::ptrdiff_t>(first));
-    out.insert(out.end(), ring_.begin(),
-               ring_.begin() + static_cast<std::ptrdiff_t>(*size - first));
+    const SplitBytes bytes = bytes_at(cons_, *size);
+    out.assign(bytes.first.begin(), bytes.first.end());
+    out.insert(out.end(), bytes.second.begin(), bytes.second.end());
     // As in read(span): the size acted on is the validated one.
     std::memcpy(out.data(), header_, kHeaderSize);
     consume(*size);

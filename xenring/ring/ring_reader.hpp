@@ -76,6 +76,8 @@ class RingReader {
   private:
     RingReader(RING_IDX& cons, RING_IDX& prod, std::span<std::byte> ring, std::size_t msize);
 
+    // The `size` bytes from index `from`, in one piece or two at the wrap.
+    SplitBytes bytes_at(RING_IDX from, std::size_t size) const;
     void copy_out(RING_IDX from, std::span<std::byte> dst) const;
     // Gives the `size` bytes at the consumer index back to the producer.
     void consume(std::size_t size);
