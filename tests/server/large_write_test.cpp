@@ -22,13 +22,6 @@ std::vector<std::byte> pattern(std::size_t size) {
     return out;
 }
 
-std::vector<std::byte> file_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto b = std::as_bytes(std::span(raw));
-    return {b.begin(), b.end()};
-}
-
 void create(client::Client& c, std::uint32_t fid, std::string_view name) {
     must(walk(c, fid, {}));
     must(call<Rlcreate>(c, Tlcreate{fid, {name}, dotl::kWronly, 0644, ::getgid()}));
@@ -102,10 +95,11 @@ BOOST_AUTO_TEST_CASE(write_of_64k_at_msize_262144_is_answered_and_stored) {
     w = must(call<Rwrite>(*c, Twrite{2, data.size(), {big}}));
     BOOST_TEST(w.count == big.size());
     must(client::clunk(*c, 2));
-    auto stored = file_bytes(s / "f");
+    const std::string text = read_file(s / "f");
+    const auto stored = std::as_bytes(std::span(text));
     BOOST_REQUIRE(stored.size() == data.size() + big.size());
-    BOOST_TEST(std::ranges::equal(std::span(stored).first(data.size()), data));
-    BOOST_TEST(std::ranges::equal(std::span(stored).subspan(data.size()), big));
+    BOOST_TEST(std::ranges::equal(stored.first(data.size()), data));
+    BOOST_TEST(std::ranges::equal(stored.subspan(data.size()), big));
 }
 
 BOOST_AUTO_TEST_CASE(twrites_split_across_many_sends_are_each_answered) {
@@ -147,10 +141,11 @@ BOOST_AUTO_TEST_CASE(twrites_split_across_many_sends_are_each_answered) {
     }
     BOOST_TEST(answered == (std::set<std::uint16_t>{tag, static_cast<std::uint16_t>(tag + 1)}));
     offset += 2 * data.size();
-    auto stored = file_bytes(s / "f");
+    const std::string text = read_file(s / "f");
+    const auto stored = std::as_bytes(std::span(text));
     BOOST_REQUIRE(stored.size() == offset);
     for (std::uint64_t at = 0; at < offset; at += data.size())
-        BOOST_TEST(std::ranges::equal(std::span(stored).subspan(at, data.size()), data));
+        BOOST_TEST(std::ranges::equal(stored.subspan(at, data.size()), data));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
