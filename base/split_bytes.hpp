@@ -7,12 +7,17 @@
 
 namespace xen9p {
 
-struct SplitBytes {
-    std::span<const std::byte> first;
-    std::span<const std::byte> second;
+template <typename Byte>
+struct BasicSplitBytes {
+    std::span<Byte> first;
+    std::span<Byte> second;
 
     std::size_t size() const { return first.size() + second.size(); }
     bool empty() const { return size() == 0; }
 };
+
+using SplitBytes = BasicSplitBytes<const std::byte>;
+// Where a transport lets the server place bytes itself (a reply's data).
+using MutableSplitBytes = BasicSplitBytes<std::byte>;
 
 }  // namespace xen9p

@@ -251,6 +251,39 @@ BOOST_AUTO_TEST_CASE(writer_reports_would_block_without_writing_and_succeeds_aft
     BOOST_TEST(check_message(std::span(dst).first(200), 2));
 }
 
+// Room reserved for a reply is filled in place; a reply placed behind it
+// that turned out shorter moves back over the gap, both pieces wrapping at
+// different points (and the free-running index at 2^32), so the guest reads
+// the replies back to back.
+BOOST_AUTO_TEST_CASE(writer_fills_reserved_room_and_moves_a_later_reply_back_over_the_gap) {
+    SharedRing shared(1);
+    const std::size_t size = flex_ring_size(1);
+    shared.set_indices(0xFFFFFFFFu - 60);
+    auto writer = RingWriter::backend(shared.intf(), shared.data(), 1);
+    const RING_IDX start = writer.produced();
+    const auto room = writer.reserve(40);
+    BOOST_REQUIRE(room);
+    BOOST_TEST(*room == start);
+    BOOST_TEST(writer.reserve(size).error().value == EAGAIN);
+    const auto second = message(200, 2);
+    BOOST_REQUIRE(writer.write(second));  // wraps 21 bytes in
+    const auto first = message(10, 1);
+    const MutableSplitBytes place = writer.bytes_at(*room, first.size());
+    std::memcpy(place.first.data(), first.data(), place.first.size());
+    std::memcpy(place.second.data(), first.data() + place.first.size(), place.second.size());
+    writer.move_back(start + 40, start + 10, second.size());  // to where it wraps 51 bytes in
+    writer.take_back(start + 210);
+    BOOST_TEST(shared.intf().in_prod == start);
+    writer.publish();
+    BOOST_TEST(shared.intf().in_prod == start + 210);
+    auto reader = RingReader::frontend(shared.intf(), shared.data(), 1, size);
+    std::vector<std::byte> dst(size);
+    BOOST_TEST(*reader.read(dst) == 10u);
+    BOOST_TEST(check_message(std::span(dst).first(10), 1));
+    BOOST_TEST(*reader.read(dst) == 200u);
+    BOOST_TEST(check_message(std::span(dst).first(200), 2));
+}
+
 BOOST_AUTO_TEST_CASE(writer_publishes_a_batch_with_one_index_update) {
     SharedRing shared(2);
     auto writer = RingWriter::backend(shared.intf(), shared.data(), 2);

@@ -12,9 +12,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -23,6 +25,7 @@ extern "C" {
 }
 
 #include "base/errno.hpp"
+#include "base/split_bytes.hpp"
 
 namespace xen9p::ring {
 
@@ -73,6 +76,15 @@ std::size_t mask_index(RING_IDX idx, std::size_t size);
 // xen_9pfs_queued: bytes between cons and prod. Masked positions that are equal
 // mean "full" unless the free-running indices themselves are equal ("empty").
 std::size_t queued(RING_IDX prod, RING_IDX cons, std::size_t size);
+
+// Where `size` bytes (at most the ring's) from free-running index `from` lie
+// in `ring`: from its position to the end, then on from the ring's start.
+template <typename Byte>
+BasicSplitBytes<Byte> bytes_at(std::span<Byte> ring, RING_IDX from, std::size_t size) {
+    const std::size_t start = mask_index(from, ring.size());
+    const std::size_t first = std::min(size, ring.size() - start);
+    return {ring.subspan(start, first), ring.first(size - first)};
+}
 
 // A peer's index, read once with acquire semantics so the data it covers is
 // visible afterwards.

@@ -40,9 +40,7 @@ bool RingReader::produced_since_last_pass() const {
 }
 
 SplitBytes RingReader::bytes_at(RING_IDX from, std::size_t size) const {
-    const std::size_t start = mask_index(from, ring_.size());
-    const std::size_t first = std::min(size, ring_.size() - start);
-    return {ring_.subspan(start, first), ring_.first(size - first)};
+    return ring::bytes_at(std::span<const std::byte>(ring_), from, size);
 }
 
 void RingReader::copy_out(RING_IDX from, std::span<std::byte> dst) const {

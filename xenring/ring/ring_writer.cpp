@@ -21,9 +21,9 @@ RingWriter::RingWriter(RING_IDX& cons, RING_IDX& prod, std::span<std::byte> ring
       ring_(ring),
       prod_(std::atomic_ref<RING_IDX>(prod).load(std::memory_order_relaxed)) {}
 
-Status RingWriter::write(std::span<const std::byte> message) {
+Result<RING_IDX> RingWriter::reserve(std::size_t size) {
     if (broken_.value != 0) return fail(broken_.value);
-    if (message.size() > ring_.size()) return fail(EMSGSIZE);
+    if (size > ring_.size()) return fail(EMSGSIZE);
     const RING_IDX cons = load_index(*cons_field_);
     // The guest's consumer may not be ahead of what we produced, nor so far
     // behind that more than a ring's worth is outstanding.
@@ -33,17 +33,44 @@ Status RingWriter::write(std::span<const std::byte> message) {
         return fail(EPROTO);
     }
     last_free_ = ring_.size() - used;
-    if (message.size() > last_free_) return fail(EAGAIN);
+    if (size > last_free_) return fail(EAGAIN);
     // The consumer's reads of the space we are about to overwrite are done.
     std::atomic_thread_fence(std::memory_order_seq_cst);
+    const RING_IDX start = prod_;
+    prod_ += static_cast<RING_IDX>(size);
+    return start;
+}
 
+MutableSplitBytes RingWriter::bytes_at(RING_IDX at, std::size_t size) {
+    return ring::bytes_at(ring_, at, size);
+}
+
+void RingWriter::write_at(RING_IDX at, std::span<const std::byte> bytes) {
+    const MutableSplitBytes to = bytes_at(at, bytes.size());
     // An empty span may have a null data(), which memcpy must not see.
-    if (message.empty()) return {};
-    const std::size_t start = mask_index(prod_, ring_.size());
-    const std::size_t first = std::min(message.size(), ring_.size() - start);
-    std::memcpy(ring_.data() + start, message.data(), first);
-    std::memcpy(ring_.data(), message.data() + first, message.size() - first);
-    prod_ += static_cast<RING_IDX>(message.size());
+    if (!to.first.empty()) std::memcpy(to.first.data(), bytes.data(), to.first.size());
+    if (!to.second.empty())
+        std::memcpy(to.second.data(), bytes.data() + to.first.size(), to.second.size());
+}
+
+void RingWriter::move_back(RING_IDX from, RING_IDX to, std::size_t size) {
+    // Front to back, a piece at a time that wraps at neither end: with `to`
+    // before `from`, no byte is overwritten before it was moved.
+    while (size != 0) {
+        const std::size_t src = mask_index(from, ring_.size());
+        const std::size_t dst = mask_index(to, ring_.size());
+        const std::size_t piece = std::min({size, ring_.size() - src, ring_.size() - dst});
+        std::memmove(ring_.data() + dst, ring_.data() + src, piece);
+        from += static_cast<RING_IDX>(piece);
+        to += static_cast<RING_IDX>(piece);
+        size -= piece;
+    }
+}
+
+Status RingWriter::write(std::span<const std::byte> message) {
+    auto start = reserve(message.size());
+    if (!start) return std::unexpected(start.error());
+    write_at(*start, message);
     return {};
 }
 

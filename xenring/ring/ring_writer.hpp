@@ -25,6 +25,19 @@ class RingWriter {
     // consumer index jumped past the ring (sticky).
     Status write(std::span<const std::byte> message);
 
+    // Takes `size` bytes at the producer end for a message placed later, in
+    // place (bytes_at, write_at); where they start. Errors as write().
+    Result<RING_IDX> reserve(std::size_t size);
+    // Where `size` reserved bytes from `at` lie, to be filled in place.
+    MutableSplitBytes bytes_at(RING_IDX at, std::size_t size);
+    // Copies `bytes` to `at`, within space reserved and not yet published.
+    void write_at(RING_IDX at, std::span<const std::byte> bytes);
+    // Moves `size` unpublished bytes from `from` back to `to`, before it:
+    // closes the gap a message shorter than its reservation left.
+    void move_back(RING_IDX from, RING_IDX to, std::size_t size);
+    // Gives back what was produced after `end` (unpublished, and unwanted).
+    void take_back(RING_IDX end) { prod_ = end; }
+
     // Makes everything written so far visible with one producer-index update.
     void publish() { publish_up_to(prod_); }
     // Makes what was written up to `produced` (a value produced() had) visible.
