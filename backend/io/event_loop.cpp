@@ -17,9 +17,10 @@ constexpr std::uint64_t kIgnored = 0;
 // Every opcode the methods below issue, and nothing else: io_uring ops are not
 // syscalls, so seccomp cannot stop a compromised worker from opening, linking
 // or connecting through its ring; the ring's own restrictions do.
-constexpr std::array<std::uint8_t, 10> kIssuedOps = {
-    IORING_OP_READ, IORING_OP_WRITE,  IORING_OP_WRITEV,   IORING_OP_FSYNC,   IORING_OP_RECV,
-    IORING_OP_SEND, IORING_OP_ACCEPT, IORING_OP_POLL_ADD, IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL,
+constexpr std::array<std::uint8_t, 11> kIssuedOps = {
+    IORING_OP_READ,     IORING_OP_READV,   IORING_OP_WRITE,        IORING_OP_WRITEV,
+    IORING_OP_FSYNC,    IORING_OP_RECV,    IORING_OP_SEND,         IORING_OP_ACCEPT,
+    IORING_OP_POLL_ADD, IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL,
 };
 
 // Restricts the (disabled) ring to kIssuedOps with no SQE flags and no
@@ -61,10 +62,10 @@ Result<EventLoop> EventLoop::create(unsigned entries) {
         }
         io_uring_free_probe(probe);
     }
-    constexpr int kNeeded[] = {IORING_OP_READ,   IORING_OP_WRITE,    IORING_OP_WRITEV,
-                               IORING_OP_FSYNC,  IORING_OP_RECV,     IORING_OP_SEND,
-                               IORING_OP_ACCEPT, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
-                               IORING_OP_TIMEOUT};
+    constexpr int kNeeded[] = {IORING_OP_READ,         IORING_OP_READV,  IORING_OP_WRITE,
+                               IORING_OP_WRITEV,       IORING_OP_FSYNC,  IORING_OP_RECV,
+                               IORING_OP_SEND,         IORING_OP_ACCEPT, IORING_OP_POLL_ADD,
+                               IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT};
     for (int op : kNeeded) {
         if (!loop.supports(op)) return fail(ENOSYS);
     }
@@ -103,6 +104,15 @@ io_uring_sqe* EventLoop::next_sqe() {
 void EventLoop::read(int fd, std::span<std::byte> out, std::uint64_t offset, Completion* done) {
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_read(sqe, fd, out.data(), static_cast<unsigned>(out.size()), offset);
+    io_uring_sqe_set_data(sqe, done);
+    ++pending_;
+}
+
+void EventLoop::read_now(int fd, std::span<const iovec> pieces, std::uint64_t offset,
+                         Completion* done) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_readv2(sqe, fd, pieces.data(), static_cast<unsigned>(pieces.size()), offset,
+                         RWF_NOWAIT);
     io_uring_sqe_set_data(sqe, done);
     ++pending_;
 }

@@ -65,6 +65,11 @@ class EventLoop {
     bool supports(int opcode) const;
 
     void read(int fd, std::span<std::byte> out, std::uint64_t offset, Completion* done);
+    // One read into the pieces in order, of what can be read without waiting
+    // for a device (RWF_NOWAIT: a page-cache hit): maybe fewer bytes than
+    // asked, or -EAGAIN when none can be. The pieces must stay valid until it
+    // completes.
+    void read_now(int fd, std::span<const iovec> pieces, std::uint64_t offset, Completion* done);
     void write(int fd, std::span<const std::byte> in, std::uint64_t offset, Completion* done);
     // One write of the pieces in order; they must stay valid until it completes.
     void write(int fd, std::span<const iovec> pieces, std::uint64_t offset, Completion* done);

@@ -20,10 +20,10 @@ namespace {
 constexpr int kOpFixedFdInstall = 54;
 
 // What io::EventLoop issues itself.
-const std::set<int> kIssued = {IORING_OP_READ,        IORING_OP_WRITE,    IORING_OP_WRITEV,
-                               IORING_OP_FSYNC,       IORING_OP_RECV,     IORING_OP_SEND,
-                               IORING_OP_ACCEPT,      IORING_OP_POLL_ADD, IORING_OP_TIMEOUT,
-                               IORING_OP_ASYNC_CANCEL};
+const std::set<int> kIssued = {IORING_OP_READ,    IORING_OP_READV,       IORING_OP_WRITE,
+                               IORING_OP_WRITEV,  IORING_OP_FSYNC,       IORING_OP_RECV,
+                               IORING_OP_SEND,    IORING_OP_ACCEPT,      IORING_OP_POLL_ADD,
+                               IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL};
 
 struct Result final : io::Completion {
     int value = 1;
