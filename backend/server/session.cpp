@@ -91,6 +91,7 @@ Session::Slot* Session::take_slot() {
     slot->intent = kNoIntent;
     slot->request_size = 0;
     slot->elsewhere = {};
+    slot->in_place = false;
     slot->reply_size = 0;
     return slot;
 }
@@ -312,7 +313,13 @@ void Session::finish(Slot& slot, bool send_reply) {
         // Waiting Tflushes are answered from on_sent, once this reply has left
         // the transport: then no ring can deliver Rflush before it.
         slot.state = State::kSending;
-        transport_->send(slot.origin, slot.reply.span().first(slot.reply_size), slot.index);
+        if (slot.in_place) {
+            transport_->send_in_place(slot.origin,
+                                      slot.reply.span().first<p9proto::kDataReplyHeaderSize>(),
+                                      slot.reply_size - p9proto::kDataReplyHeaderSize, slot.index);
+        } else {
+            transport_->send(slot.origin, slot.reply.span().first(slot.reply_size), slot.index);
+        }
     } else {
         if (!closed_) transport_->drop(slot.origin);
         release_and_answer_flushers(slot);
@@ -333,6 +340,22 @@ void Session::io_done(Slot& slot, int result) {
     if (slot.type == p9proto::MsgType::Twrite && slot.file) fs::finish_write(ex_, *slot.file);
     if ((slot.flushed && result == -ECANCELED) || slot.generation != generation_ || closed_) {
         finish(slot, false);
+        return;
+    }
+    if (slot.in_place && result < 0) {
+        // Not from the page cache (or not at all): the room goes back, as
+        // the replies behind it must not wait for a device, and the read is
+        // done again into the slot, where it may wait (and fail for real).
+        transport_->unreserve(slot.origin);
+        slot.in_place = false;
+        if (slot.flushed) {
+            finish(slot, false);
+            return;
+        }
+        ++io_pending_;
+        loop_.read(slot.file->fd(),
+                   slot.reply.span().subspan(p9proto::kDataReplyHeaderSize, slot.io_count),
+                   slot.io_offset, &slot);
         return;
     }
     if (result < 0) {

@@ -103,13 +103,17 @@ class Session final : TransportSink {
         // A Twrite's data the transport left in the peer's memory (see
         // TransportSink::on_message); `request` then holds the rest.
         SplitBytes elsewhere;
-        std::array<iovec, 2> pieces{};  // for a write of `elsewhere`
+        std::array<iovec, 2> pieces{};  // for a write of `elsewhere`, a read in place
+        // A Tread's data goes straight into room the transport reserved for
+        // its reply; `reply` then holds only the reply's header.
+        bool in_place = false;
         ChargedBuffer reply;
         std::size_t request_size = 0;
         std::size_t reply_size = 0;
         std::size_t capacity = 0;            // largest reply the client accepts for this request
         std::shared_ptr<fs::OpenFile> file;  // kept open while I/O runs
-        std::uint32_t io_count = 0;          // bytes asked of a read/write
+        std::size_t io_count = 0;            // bytes asked of a read
+        std::uint64_t io_offset = 0;         // and from where
         p9proto::MsgType type{};
         std::vector<Slot*> flushers;  // Tflush slots answered after this one
         void on_complete(int result) override { session->io_done(*this, result); }

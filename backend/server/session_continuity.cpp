@@ -124,7 +124,11 @@ void Session::commit_answer(Slot& slot, bool no_reply) {
         stored_msize_ = msize_;
         stored_dialect_ = dialect_;
     }
-    store_->commit_answer(slot.origin.record, slot.reply.span().first(slot.reply_size), no_reply);
+    // A reply placed in the medium is not kept: a read is run again.
+    store_->commit_answer(
+        slot.origin.record,
+        slot.in_place ? std::span<const std::byte>{} : slot.reply.span().first(slot.reply_size),
+        no_reply);
     if (slot.intent != kNoIntent) store_->clear_intent(std::exchange(slot.intent, kNoIntent));
     // No record names their descriptors any more.
     retired_.clear();

@@ -172,6 +172,22 @@ Session::Outcome Session::handle(Slot& slot, const p9proto::Tread& req) {
     slot.file = f->file;
     slot.state = State::kIo;
     ++io_pending_;
+    slot.io_count = room;
+    slot.io_offset = req.offset;
+    // Straight into the reply's room in the ring, when there is some; but
+    // only what the page cache holds (read_now), as the replies placed
+    // behind that room wait for it: a read that waits for a device is done
+    // again into the slot (io_done).
+    if (auto space =
+            room != 0 ? transport_->reserve_reply(slot.origin, p9proto::kDataReplyHeaderSize, room)
+                      : std::nullopt) {
+        slot.in_place = true;
+        slot.pieces = {iovec{space->first.data(), space->first.size()},
+                       iovec{space->second.data(), space->second.size()}};
+        loop_.read_now(f->file->fd(), std::span(slot.pieces).first(space->second.empty() ? 1 : 2),
+                       req.offset, &slot);
+        return Outcome::kAsync;
+    }
     loop_.read(f->file->fd(), payload, req.offset, &slot);
     return Outcome::kAsync;
 }

@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -119,6 +121,34 @@ class Transport {
     // The request is answered without a reply (flushed, or dropped by a
     // Tversion).
     virtual void drop(const Origin& origin) { (void)origin; }
+
+    // Room in the medium for a request's reply, taken now so that the reply's
+    // data can be placed there directly (a read into the ring): `head` bytes
+    // for its fields, then `data` bytes, whose place this returns. nullopt
+    // when there is no such room now (or no such medium): the reply goes by
+    // send(). The peer can see those bytes, and change them, as its own.
+    //
+    // Until the request is answered, the room may hold up replies sent after
+    // it (the medium is published in order), so it is answered soon: by
+    // send_in_place(); or as any request is (send, which places a reply that
+    // fits into the room; drop); or, with the room given back by unreserve(),
+    // later. The room stays valid until then, or until the transport is
+    // destroyed.
+    virtual std::optional<MutableSplitBytes> reserve_reply(const Origin& origin, std::size_t head,
+                                                           std::size_t data) {
+        (void)origin, (void)head, (void)data;
+        return std::nullopt;
+    }
+    // Sends the reply whose `head` (of the size reserved for it) is followed
+    // by the first `data_length` bytes placed in the reserved room.
+    virtual void send_in_place(const Origin& origin, std::span<const std::byte> head,
+                               std::size_t data_length, std::uint64_t cookie) {
+        // Only a transport that reserved room is asked to send from it.
+        (void)origin, (void)head, (void)data_length, (void)cookie;
+        std::abort();
+    }
+    // The room is not used: the request will be answered as if it had none.
+    virtual void unreserve(const Origin& origin) { (void)origin; }
 
     // The sink has room again after refusing a message.
     virtual void resume_input() = 0;

@@ -25,22 +25,12 @@ RingConnection::RingConnection(io::EventLoop& loop, platform::EventChannel& even
         const unsigned order = mapped.order;
         ring::DataIntf& intf = mapped.intf();
         const auto data = mapped.data.bytes();
-        rings_.push_back(Ring{std::move(mapped),
-                              ring::RingReader::backend(intf, data, order, max_msize_),
-                              ring::RingWriter::backend(intf, data, order),
-                              {},
-                              false,
-                              false,
-                              false,
-                              0,
-                              0,
-                              {},
-                              false,
-                              0,
-                              {}});
+        rings_.push_back(Ring{.mapped = std::move(mapped),
+                              .reader = ring::RingReader::backend(intf, data, order, max_msize_),
+                              .writer = ring::RingWriter::backend(intf, data, order)});
     }
     for (auto& r : rings_)
-        r.published = r.writer.produced();
+        r.published = r.settled = r.writer.produced();
     poll_.owner = this;
     poll_.handler = &RingConnection::event;
     flush_.owner = this;
@@ -118,7 +108,7 @@ Status RingConnection::resume(std::span<const server::StoredRoute> routes) {
         for (const auto& [request, a] : r.answered_before)
             if (before(written, a.reply_end)) return xen9p::fail(EUCLEAN);
         if (!r.writer.resume_at(written)) return xen9p::fail(EUCLEAN);
-        r.published = written;
+        r.published = r.settled = written;
         r.retaking = before(cons, stored.taken);
         r.retaken_until = stored.taken;
         if (!r.retaking) forget_answered_before(r);
@@ -210,19 +200,24 @@ void RingConnection::service_all() {
 
 bool RingConnection::place_waiting(Ring& r) {
     while (!r.waiting.empty()) {
-        auto status = r.writer.write(r.waiting.front().bytes);
+        const Outgoing& out = r.waiting.front();
+        const RING_IDX start = r.writer.produced();
+        auto status = r.writer.write(out.bytes);
         if (!status) {
             if (status.error().value == EAGAIN) return true;
             fail("reply ring broken", static_cast<server::Route>(&r - rings_.data()),
                  status.error());
             return false;
         }
-        answered(r, r.waiting.front().request, r.waiting.front().record);
-        server::reached(server::KillPoint::kWritten);
-        sent_.push_back(r.waiting.front().cookie);
+        if (r.placed.empty()) {
+            r.settled = r.writer.produced();
+            answered(r, out.request, out.record, out.cookie);
+        } else {
+            // Behind reserved room: final once that is.
+            r.placed.push_back({start, out.bytes.size(), out.bytes.size(), true, true, out.request,
+                                out.record, out.cookie});
+        }
         r.waiting.pop_front();
-        r.unpublished = true;
-        schedule_flush();
     }
     return true;
 }
@@ -309,26 +304,120 @@ void RingConnection::send(const server::Origin& origin, std::span<const std::byt
         return;
     }
     Ring& r = rings_[origin.route];
+    if (Placed* room = reserved(r, origin.position)) {
+        if (bytes.size() <= room->room) {
+            r.writer.write_at(room->start, bytes);
+            fill(r, *room, bytes.size(), origin, cookie);
+            return;
+        }
+        room->done = true;
+        settle(r);
+        if (closed_) return;
+    }
     r.waiting.push_back({bytes, cookie, origin.position, origin.record});
     place_waiting(r);
 }
 
 void RingConnection::drop(const server::Origin& origin) {
-    if (closed_ || log_ == nullptr || origin.route >= rings_.size()) return;
-    answered(rings_[origin.route], origin.position, origin.record);
-    schedule_flush();
+    if (closed_ || origin.route >= rings_.size()) return;
+    Ring& r = rings_[origin.route];
+    if (Placed* room = reserved(r, origin.position)) {
+        fill(r, *room, 0, origin, std::nullopt);
+    } else if (!r.placed.empty()) {
+        r.placed.push_back(
+            {r.writer.produced(), 0, 0, true, true, origin.position, origin.record, std::nullopt});
+    } else {
+        answered(r, origin.position, origin.record, std::nullopt);
+    }
 }
 
-void RingConnection::answered(Ring& r, RING_IDX request, std::uint32_t record) {
-    if (log_ == nullptr) return;
-    for (auto& t : r.taken) {
-        if (t.start != request || t.answered) continue;
-        t.answered = true;
-        t.reply_end = r.writer.produced();
-        t.record = record;
-        log_->written(record, t.reply_end);
+std::optional<MutableSplitBytes> RingConnection::reserve_reply(const server::Origin& origin,
+                                                               std::size_t head, std::size_t data) {
+    if (closed_ || origin.route >= rings_.size()) return std::nullopt;
+    Ring& r = rings_[origin.route];
+    // Replies already waiting for room go first.
+    if (!r.waiting.empty()) return std::nullopt;
+    // No room now (or a broken ring, which the next write reports).
+    auto start = r.writer.reserve(head + data);
+    if (!start) return std::nullopt;
+    r.placed.push_back({*start, head + data, 0, false, false, origin.position, 0, std::nullopt});
+    return r.writer.bytes_at(*start + static_cast<RING_IDX>(head), data);
+}
+
+void RingConnection::send_in_place(const server::Origin& origin, std::span<const std::byte> head,
+                                   std::size_t data_length, std::uint64_t cookie) {
+    if (closed_) return;
+    Placed* room =
+        origin.route < rings_.size() ? reserved(rings_[origin.route], origin.position) : nullptr;
+    if (room == nullptr || head.size() + data_length > room->room) {
+        // The session placed it: anything else is a bug upstream.
+        fail("reply for room never reserved", origin.route, Errno{EINVAL});
         return;
     }
+    Ring& r = rings_[origin.route];
+    r.writer.write_at(room->start, head);
+    fill(r, *room, head.size() + data_length, origin, cookie);
+}
+
+void RingConnection::unreserve(const server::Origin& origin) {
+    if (closed_ || origin.route >= rings_.size()) return;
+    Ring& r = rings_[origin.route];
+    if (Placed* room = reserved(r, origin.position)) {
+        room->done = true;
+        settle(r);
+    }
+}
+
+RingConnection::Placed* RingConnection::reserved(Ring& r, RING_IDX request) {
+    for (Placed& p : r.placed)
+        if (!p.done && p.request == request) return &p;
+    return nullptr;
+}
+
+void RingConnection::fill(Ring& r, Placed& room, std::size_t length, const server::Origin& origin,
+                          std::optional<std::uint64_t> cookie) {
+    room.length = length;
+    room.done = true;
+    room.answers = true;
+    room.record = origin.record;
+    room.cookie = cookie;
+    settle(r);
+}
+
+void RingConnection::settle(Ring& r) {
+    while (!r.placed.empty() && r.placed.front().done) {
+        const Placed& p = r.placed.front();
+        if (p.start != r.settled) r.writer.move_back(p.start, r.settled, p.length);
+        r.settled += static_cast<RING_IDX>(p.length);
+        if (p.answers) answered(r, p.request, p.record, p.cookie);
+        r.placed.pop_front();
+    }
+    // Nothing is placed past the final replies: what gaps were left is free,
+    // maybe for a reply that waits for room (no consumer may tell us so).
+    if (r.placed.empty()) {
+        r.writer.take_back(r.settled);
+        place_waiting(r);
+    }
+}
+
+void RingConnection::answered(Ring& r, RING_IDX request, std::uint32_t record,
+                              std::optional<std::uint64_t> cookie) {
+    if (log_ != nullptr) {
+        auto t = std::ranges::find_if(
+            r.taken, [&](const Taken& each) { return each.start == request && !each.answered; });
+        if (t != r.taken.end()) {
+            t->answered = true;
+            t->reply_end = r.settled;
+            t->record = record;
+            log_->written(record, t->reply_end);
+        }
+    }
+    if (cookie) {
+        server::reached(server::KillPoint::kWritten);
+        sent_.push_back(*cookie);
+        r.unpublished = true;
+    }
+    schedule_flush();
 }
 
 void RingConnection::release_answered(Ring& r) {
@@ -363,7 +452,7 @@ void RingConnection::flush(int) {
     // Tflush answered after its victim) waits for the next flush, so that no
     // Rflush is visible before the reply it follows, on any ring.
     for (auto& r : rings_) {
-        r.publish_up_to = r.writer.produced();
+        r.publish_up_to = r.settled;
         r.publish_now = r.unpublished;
     }
     auto sent = std::exchange(sent_, {});
@@ -376,7 +465,7 @@ void RingConnection::flush(int) {
         if (r.publish_now) {
             r.writer.publish_up_to(r.publish_up_to);
             r.published = r.publish_up_to;
-            r.unpublished = r.writer.produced() != r.publish_up_to;
+            r.unpublished = r.settled != r.publish_up_to;
             r.notify = true;
         }
         release_answered(r);
@@ -404,8 +493,10 @@ void RingConnection::fail(std::string_view why, server::Route route, Errno err) 
 void RingConnection::close() {
     if (closed_) return;
     closed_ = true;
-    for (auto& r : rings_)
+    for (auto& r : rings_) {
         r.waiting.clear();
+        r.placed.clear();
+    }
     sent_.clear();
     if (poll_.pending) loop_.cancel(&poll_);
     loop_.remove_poller(*this);

@@ -20,6 +20,13 @@
 // That also lets a Twrite's data stay there: only the fields before it are
 // copied, and the sink writes the data from the ring (TransportSink::on_message).
 //
+// A reply's data can also be placed straight into the ring (reserve_reply):
+// the room is taken at the producer end, and replies placed after it wait
+// for it, as the ring is published in order. A reply shorter than its room
+// leaves a gap, closed when everything before the replies behind it is
+// final, by moving them back (they are complete then, so no I/O still
+// writes to them); only final replies are logged as written.
+//
 // It is also the loop's Poller: a port that fired stays masked, and the event
 // channel is not polled, until the loop is about to sleep; while the loop is
 // awake (polling, or handling completions), a request ring whose producer
@@ -31,6 +38,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +66,11 @@ class RingConnection final : public server::Transport, private io::Poller {
     void send(const server::Origin& origin, std::span<const std::byte> bytes,
               std::uint64_t cookie) override;
     void drop(const server::Origin& origin) override;
+    std::optional<MutableSplitBytes> reserve_reply(const server::Origin& origin, std::size_t head,
+                                                   std::size_t data) override;
+    void send_in_place(const server::Origin& origin, std::span<const std::byte> head,
+                       std::size_t data_length, std::uint64_t cookie) override;
+    void unreserve(const server::Origin& origin) override;
     void resume_input() override;
     void close() override;
     bool finished() const override { return closed_ && !poll_.pending && !flush_.pending; }
@@ -79,6 +92,18 @@ class RingConnection final : public server::Transport, private io::Poller {
         RING_IDX request = 0;
         std::uint32_t record = 0;
     };
+    // Placed in the ring after room reserved for a reply, or that room: final
+    // once it and everything before it are `done`.
+    struct Placed {
+        RING_IDX start = 0;
+        std::size_t room = 0;    // bytes it takes in the ring
+        std::size_t length = 0;  // of its reply, once done
+        bool done = false;
+        bool answers = false;  // answers `request` (else the room went unused)
+        RING_IDX request = 0;
+        std::uint32_t record = 0;
+        std::optional<std::uint64_t> cookie;  // of its reply, if it has one
+    };
     // A request taken and still in the ring (logged transports only).
     struct Taken {
         RING_IDX start = 0;
@@ -91,19 +116,21 @@ class RingConnection final : public server::Transport, private io::Poller {
         MappedRing mapped;
         ring::RingReader reader;
         ring::RingWriter writer;
-        std::deque<Outgoing> waiting;  // replies not in the ring yet, in order
-        bool unpublished = false;      // replies written, in_prod not yet advanced
-        bool notify = false;           // the guest must hear from us at the next flush
+        std::deque<Outgoing> waiting{};  // replies not in the ring yet, in order
+        std::deque<Placed> placed{};     // in ring order, from `settled` on
+        RING_IDX settled = 0;            // the end of the final replies
+        bool unpublished = false;        // replies written, in_prod not yet advanced
+        bool notify = false;             // the guest must hear from us at the next flush
         // What the running flush publishes: the replies written before it began.
         bool publish_now = false;
         RING_IDX publish_up_to = 0;
         RING_IDX published = 0;
-        std::deque<Taken> taken;  // in ring order, until released to the guest
+        std::deque<Taken> taken{};  // in ring order, until released to the guest
         // After resume(): requests before `retaken_until` were the dead
         // server's; those it answered are skipped, the others redelivered.
         bool retaking = false;
         RING_IDX retaken_until = 0;
-        std::map<RING_IDX, server::StoredRoute::Answered> answered_before;
+        std::map<RING_IDX, server::StoredRoute::Answered> answered_before{};
     };
 
     bool has_news() override;
@@ -116,8 +143,16 @@ class RingConnection final : public server::Transport, private io::Poller {
     // Moves waiting replies into the ring; false on a broken ring.
     bool place_waiting(Ring& ring);
     // The request at `request` is answered (its answer committed as
-    // `record`), its reply (if any) ending at the ring's produced index.
-    void answered(Ring& ring, RING_IDX request, std::uint32_t record);
+    // `record`), its reply (if any) final and ending at `settled`.
+    void answered(Ring& ring, RING_IDX request, std::uint32_t record,
+                  std::optional<std::uint64_t> cookie);
+    // The reserved room of the request at `request`; null if it has none.
+    Placed* reserved(Ring& ring, RING_IDX request);
+    // Fills a reserved room with a reply of `length` bytes (or none).
+    void fill(Ring& ring, Placed& room, std::size_t length, const server::Origin& origin,
+              std::optional<std::uint64_t> cookie);
+    // Makes final what is done at the front of `placed`, closing gaps.
+    void settle(Ring& ring);
     // Gives the guest back the space of requests whose replies are published.
     void release_answered(Ring& ring);
     // The dead server's records for requests a resumed ring no longer holds.
