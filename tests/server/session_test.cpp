@@ -5,8 +5,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "p9proto/open_flags.hpp"
 #include "tests/server/server_fixture.hpp"
@@ -37,6 +39,13 @@ class FakeTransport final : public Transport {
         std::uint32_t msize = 0;
         bool closed = false;
         int resumed = 0;
+        // With `rooms`, replies' data may be placed in room reserved for
+        // them, kept here by request position, in two pieces as at a wrap.
+        bool rooms = false;
+        std::map<std::uint32_t, std::vector<std::byte>> room;
+        int in_place = 0;
+        int unreserved = 0;
+        int dropped_rooms = 0;
     };
 
     explicit FakeTransport(State& state) : state_(state) {}
@@ -45,7 +54,32 @@ class FakeTransport final : public Transport {
     void set_msize(std::uint32_t msize) override { state_.msize = msize; }
     void send(const Origin& origin, std::span<const std::byte> bytes,
               std::uint64_t cookie) override {
+        state_.room.erase(origin.position);
         state_.sent.push_back({origin.route, {bytes.begin(), bytes.end()}, cookie});
+    }
+    void drop(const Origin& origin) override {
+        state_.dropped_rooms += state_.room.erase(origin.position);
+    }
+    std::optional<MutableSplitBytes> reserve_reply(const Origin& origin, std::size_t head,
+                                                   std::size_t data) override {
+        if (!state_.rooms) return std::nullopt;
+        auto& room = state_.room[origin.position];
+        room.assign(head + data, std::byte{0});
+        const auto place = std::span(room).subspan(head);
+        return MutableSplitBytes{place.first(data / 3), place.subspan(data / 3)};
+    }
+    void send_in_place(const Origin& origin, std::span<const std::byte> head,
+                       std::size_t data_length, std::uint64_t cookie) override {
+        auto room = state_.room.extract(origin.position);
+        BOOST_REQUIRE(!room.empty());
+        BOOST_REQUIRE(head.size() + data_length <= room.mapped().size());
+        std::ranges::copy(head, room.mapped().begin());
+        room.mapped().resize(head.size() + data_length);
+        state_.sent.push_back({origin.route, std::move(room.mapped()), cookie});
+        ++state_.in_place;
+    }
+    void unreserve(const Origin& origin) override {
+        state_.unreserved += state_.room.erase(origin.position);
     }
     void resume_input() override { ++state_.resumed; }
     void close() override {
@@ -78,7 +112,7 @@ struct SessionFx {
     bool feed(std::uint16_t tag, const RequestBody& body, Route route = 0) {
         std::vector<std::byte> buffer(64 * 1024);
         auto size = encode_request(Request{tag, body}, buffer);
-        return state.sink->on_message({route}, std::span(buffer).first(size), {});
+        return state.sink->on_message({route, tag}, std::span(buffer).first(size), {});
     }
     // A Twrite as a ring transport hands it over when it leaves the data in
     // the ring: its fields up to count[4], and the data elsewhere.
@@ -378,6 +412,54 @@ BOOST_AUTO_TEST_CASE(many_reads_in_flight_complete_out_of_order_by_tag) {
     }
     BOOST_TEST_MESSAGE("requests in flight on one session: " << fx.session->stats().max_in_flight);
     BOOST_TEST(fx.session->stats().max_in_flight >= 256u);
+}
+
+// A read placed straight in the reply's room: filled across both pieces,
+// short at the end of the file; one that fails there gives its room back
+// and is done again into the slot; one dropped (by a Tversion) drops its
+// room.
+BOOST_AUTO_TEST_CASE(a_read_in_place_fills_its_room_or_gives_it_back) {
+    SessionFx fx;
+    fx.attach();
+    std::string content;
+    for (int i = 0; i < 100; ++i)
+        content += static_cast<char>('a' + i % 26);
+    fx.open_file(2, "f", content);
+    fx.state.rooms = true;
+    fx.feed(10, Tread{2, 0, 60});
+    fx.feed(11, Tread{2, 90, 60});
+    fx.drain();
+    BOOST_REQUIRE(fx.state.sent.size() == 2u);
+    BOOST_TEST(fx.state.in_place == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const Reply r = fx.reply(i);
+        const auto data = std::get<Rread>(r.body).data.bytes;
+        const auto expected = std::string_view(content).substr(r.tag == 10 ? 0 : 90, 60);
+        BOOST_TEST(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()) ==
+                   expected);
+    }
+    fx.ack_all();
+
+    // Opened for writing only: read_now fails, and so does the read again.
+    fx.feed(12, Twalk{1, 3, {{WalkName{"f"}}, 1}});
+    fx.feed(13, Tlopen{3, dotl::kWronly});
+    fx.ack_all();
+    fx.feed(14, Tread{3, 0, 10});
+    fx.drain();
+    BOOST_REQUIRE(fx.state.sent.size() == 1u);
+    BOOST_TEST(std::get<Rlerror>(fx.reply(0).body).ecode == static_cast<std::uint32_t>(EBADF));
+    BOOST_TEST(fx.state.unreserved == 1);
+    BOOST_TEST(fx.state.in_place == 2);
+    fx.ack_all();
+
+    // A Tversion before the read has run: it is dropped, and its room.
+    fx.feed(15, Tread{2, 0, 10});
+    fx.feed(kNoTag, Tversion{64 * 1024, {kVersion9P2000L}});
+    fx.drain();
+    BOOST_REQUIRE(fx.state.sent.size() == 1u);
+    BOOST_TEST(std::holds_alternative<Rversion>(fx.reply(0).body));
+    BOOST_TEST(fx.state.dropped_rooms == 1);
+    BOOST_TEST(fx.state.room.empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_twrite_whose_data_is_elsewhere_writes_both_pieces_in_order) {
