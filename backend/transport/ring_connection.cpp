@@ -214,8 +214,14 @@ bool RingConnection::place_waiting(Ring& r) {
             answered(r, out.request, out.record, out.cookie);
         } else {
             // Behind reserved room: final once that is.
-            r.placed.push_back({start, out.bytes.size(), out.bytes.size(), true, true, out.request,
-                                out.record, out.cookie});
+            r.placed.push_back({.start = start,
+                                .room = out.bytes.size(),
+                                .length = out.bytes.size(),
+                                .done = true,
+                                .answers = true,
+                                .request = out.request,
+                                .record = out.record,
+                                .cookie = out.cookie});
         }
         r.waiting.pop_front();
     }
@@ -324,8 +330,11 @@ void RingConnection::drop(const server::Origin& origin) {
     if (Placed* room = reserved(r, origin.position)) {
         fill(r, *room, 0, origin, std::nullopt);
     } else if (!r.placed.empty()) {
-        r.placed.push_back(
-            {r.writer.produced(), 0, 0, true, true, origin.position, origin.record, std::nullopt});
+        r.placed.push_back({.start = r.writer.produced(),
+                            .done = true,
+                            .answers = true,
+                            .request = origin.position,
+                            .record = origin.record});
     } else {
         answered(r, origin.position, origin.record, std::nullopt);
     }
@@ -340,7 +349,7 @@ std::optional<MutableSplitBytes> RingConnection::reserve_reply(const server::Ori
     // No room now (or a broken ring, which the next write reports).
     auto start = r.writer.reserve(head + data);
     if (!start) return std::nullopt;
-    r.placed.push_back({*start, head + data, 0, false, false, origin.position, 0, std::nullopt});
+    r.placed.push_back({.start = *start, .room = head + data, .request = origin.position});
     return r.writer.bytes_at(*start + static_cast<RING_IDX>(head), data);
 }
 

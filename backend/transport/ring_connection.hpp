@@ -102,7 +102,7 @@ class RingConnection final : public server::Transport, private io::Poller {
         bool answers = false;  // answers `request` (else the room went unused)
         RING_IDX request = 0;
         std::uint32_t record = 0;
-        std::optional<std::uint64_t> cookie;  // of its reply, if it has one
+        std::optional<std::uint64_t> cookie{};  // of its reply, if it has one
     };
     // A request taken and still in the ring (logged transports only).
     struct Taken {
